@@ -1,0 +1,1 @@
+"""Data contracts: words, transcripts, keypoint layout, audio features, clips and shards."""
