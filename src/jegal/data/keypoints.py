@@ -81,10 +81,13 @@ def normalise(keypoints: np.ndarray, min_conf: float = 0.1) -> np.ndarray:
     mid = (kp[:, LEFT_SHOULDER, :2] + kp[:, RIGHT_SHOULDER, :2]) / 2
     width = np.linalg.norm(kp[:, LEFT_SHOULDER, :2] - kp[:, RIGHT_SHOULDER, :2], axis=-1)
     valid &= width > 1e-6
+    # Frames without both shoulders borrow the nearest valid frame (the earlier one on a tie).
     idx = np.flatnonzero(valid)
-    nearest = idx[np.clip(np.searchsorted(idx, np.arange(len(kp))), 0, len(idx) - 1)]
-    prev = idx[np.clip(np.searchsorted(idx, np.arange(len(kp))) - 1, 0, len(idx) - 1)]
-    pick = np.where(np.abs(prev - np.arange(len(kp))) < np.abs(nearest - np.arange(len(kp))), prev, nearest)
+    t = np.arange(len(kp))
+    pos = np.searchsorted(idx, t)
+    after = idx[np.clip(pos, 0, len(idx) - 1)]
+    before = idx[np.clip(pos - 1, 0, len(idx) - 1)]
+    pick = np.where(np.abs(t - before) <= np.abs(after - t), before, after)
     mid, width = mid[pick], width[pick]
     out[..., :2] = (kp[..., :2] - mid[:, None, :]) / width[:, None, None]
     missing = kp[..., 2] < min_conf
