@@ -6,12 +6,12 @@ PYTEST_ARGS ?=
 
 .PHONY: demo test test-fast bench install
 
+# mediapipe declares numpy<2 and pulls jax, so it goes in with --no-deps; its real needs are in pyproject.toml.
 $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q -e '.[dev]'
-	# mediapipe declares numpy<2 and pulls jax; its real needs are in pyproject.toml.
 	$(PY) -m pip install -q --no-deps mediapipe==0.10.21
 	touch $(STAMP)
 
