@@ -124,8 +124,8 @@ def _hs(path, s0, s1=None, a0=0.0, a1=None) -> HandStroke:
 def _count_strokes(n: int) -> list[Stroke]:
     s = f"count{n}"
     return [
-        Stroke(_hs(_line((0.4, 0.45), (0.45, 0.62), ease=0.5), "relaxed", s, 10, 0), None, 0.55, 0.25),
-        Stroke(_hs(lambda u: np.asarray((0.25, 0.45)) + np.outer(np.abs(np.sin(2 * np.pi * u)), (0.0, 0.07)),
+        Stroke(_hs(_line((0.3, 0.25), (0.45, 0.62), ease=0.6), "relaxed", s, 20, 0), None, 0.55, 0.25),
+        Stroke(_hs(lambda u: np.asarray((0.25, 0.45)) + np.outer(np.abs(np.sin(2 * np.pi * u)), (0.03, 0.13)),
                    s, s, 5, 5), None, 0.6, 0.1),
     ]
 
@@ -138,7 +138,7 @@ STROKES: dict[str, list[Stroke]] = {
         Stroke(_hs(_line((0.15, 0.2), (0.7, 0.85)), "open", None, 30, 45), _hs(_line((0.15, 0.0), (0.6, -0.3)), "open", None, 90, 120), 0.5),
     ],
     "small": [
-        Stroke(_hs(_line((0.18, 0.35), (0.12, 0.42)), "pinch_open", "pinch", -10, -20), None, 0.45, 0.2),
+        Stroke(_hs(_line((0.32, 0.25), (0.12, 0.42)), "pinch_open", "pinch", 10, -20), None, 0.45, 0.2),
         Stroke(_hs(_line((0.45, 0.2), (0.08, 0.22)), "flat", None, -10, -5), _hs(_line((0.45, 0.2), (0.08, 0.22)), "flat", None, -10, -5), 0.45, 0.15),
     ],
     "up": [
@@ -150,12 +150,12 @@ STROKES: dict[str, list[Stroke]] = {
         Stroke(_hs(_line((0.25, 0.3), (0.25, -0.3)), "flat", None, 90, 90), _hs(_line((0.25, 0.3), (0.25, -0.3)), "flat", None, 90, 90), 0.45),
     ],
     "self": [
-        Stroke(_hs(_taps((-0.05, 0.55), (0.1, 0.0), 2), "open", None, -60, -60), None, 0.6),
-        Stroke(_hs(_line((0.2, 0.4), (0.08, 0.5)), "point", None, -130, -140), None, 0.45, 0.2),
+        Stroke(_hs(_taps((-0.05, 0.55), (0.16, 0.04), 2), "open", None, -60, -60), None, 0.6),
+        Stroke(_hs(_line((0.35, 0.3), (0.08, 0.5)), "point", None, -110, -140), None, 0.45, 0.2),
     ],
     "you": [
-        Stroke(_hs(_line((0.45, 0.35), (0.3, 0.48), ease=0.6), "relaxed", "point", 10, -25), None, 0.45, 0.2),
-        Stroke(_hs(_line((0.25, 0.15), (0.5, 0.25)), "relaxed", "open", 50, 70), None, 0.45, 0.2),
+        Stroke(_hs(_line((0.5, 0.25), (0.3, 0.5), ease=0.6), "relaxed", "point", 10, -25), None, 0.45, 0.2),
+        Stroke(_hs(_line((0.15, 0.1), (0.55, 0.3)), "relaxed", "open", 50, 70), None, 0.45, 0.2),
     ],
     "negation": [
         Stroke(_hs(_osc((0.35, 0.45), (0.22, 0.0), 2), "open", None, 0, 5), None, 0.7),
@@ -199,8 +199,8 @@ STROKES: dict[str, list[Stroke]] = {
         Stroke(_hs(_line((0.6, 0.5), (-0.2, 0.4), ease=0.4), "relaxed", "flat", 60, -60), None, 0.35),
     ],
     "here": [
-        Stroke(_hs(_taps((0.2, 0.05), (0.0, -0.12), 2), "flat", None, 90, 90), _hs(_taps((0.2, 0.05), (0.0, -0.12), 2), "flat", None, 90, 90), 0.6),
-        Stroke(_hs(_line((0.25, 0.2), (0.25, -0.05)), "point", None, 170, 180), None, 0.45, 0.2),
+        Stroke(_hs(_taps((0.2, 0.1), (0.0, -0.2), 2), "flat", None, 90, 90), _hs(_taps((0.2, 0.1), (0.0, -0.2), 2), "flat", None, 90, 90), 0.6),
+        Stroke(_hs(_line((0.25, 0.3), (0.25, -0.1)), "point", None, 150, 180), None, 0.45, 0.2),
     ],
 }
 COUNT_STROKES = {n: _count_strokes(n) for n in range(1, 6)}
