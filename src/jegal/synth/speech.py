@@ -37,9 +37,16 @@ _AUDIO_OUTPUT_SYNCHRONOUS = 2
 _CHARS_UTF8, _SSML = 1, 0x10
 _POS_CHARACTER = 1
 
-# English voices with a variant; all ship with espeakng-loader's data.
-VOICES = ["en-us", "en", "en-gb-x-rp", "en-us+f3", "en-us+m3", "en+f2", "en+m1", "en-gb-x-rp+f4",
-          "en-us+m7", "en+f5"]
+# espeak-ng carries state across utterances (the pitch "flutter" table index, the echo
+# buffer, breath noise from rand()), so the same text comes out slightly different each
+# time. SynthGest must be byte-deterministic, so it speaks only through its own variants:
+# copies of espeak's variants with those effects switched off, installed in a private data
+# directory beside symlinks to the bundled data.
+_VARIANT_BASES = {"jg0": None, "jgf2": "f2", "jgf3": "f3", "jgf4": "f4", "jgf5": "f5", "jgm1": "m1", "jgm3": "m3",
+                  "jgm7": "m7"}
+_DETERMINISTIC = "\nflutter 0\necho 0 0\nbreath 0 0 0 0 0 0 0 0\nroughness 0\n"
+VOICES = ["en-us+jg0", "en+jg0", "en-gb-x-rp+jg0", "en-us+jgf3", "en-us+jgm3", "en+jgf2", "en+jgm1",
+          "en-gb-x-rp+jgf4", "en-us+jgm7", "en+jgf5"]
 
 STRESS_GAIN = 1.8
 
@@ -82,7 +89,7 @@ class Speech:
             self.lib = ctypes.CDLL(lib_path)
         except OSError as err:
             raise SpeechError(f"{lib_path}: cannot load libespeak-ng ({err})") from err
-        data_parent = str(Path(espeakng_loader.get_data_path()).parent).encode()
+        data_parent = str(_private_data_dir(Path(espeakng_loader.get_data_path())).parent).encode()
         rate = self.lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, data_parent, 0)
         if rate <= 0:
             raise SpeechError(f"espeak_Initialize failed with data at {data_parent.decode()}")
@@ -132,7 +139,7 @@ class Speech:
             raise SpeechError(f"espeak reported {len(word_ms)} word marks for {len(words)} words in {' '.join(words)!r}")
         return chunks, word_ms
 
-    def synthesize(self, words: list[str], stressed: list[bool] | None = None, voice: str = "en-us",
+    def synthesize(self, words: list[str], stressed: list[bool] | None = None, voice: str = VOICES[0],
                    rate_wpm: int = 170, pitch: int = 50, pitch_range: int = 50) -> Utterance:
         """Speak ``words`` (plain lower-case words, no punctuation) and time each one.
 
@@ -201,6 +208,52 @@ def _apply_stress(wave: np.ndarray, sr: int, times, stressed) -> np.ndarray:
             g[-r:] = np.linspace(STRESS_GAIN, 1.0, r)
         gain[a:b] = np.maximum(gain[a:b], g)
     return wave * gain
+
+
+def _private_data_dir(bundled: Path) -> Path:
+    """An espeak-ng-data directory of symlinks to ``bundled`` plus SynthGest's variants,
+    built once per bundled version under the user cache (atomically: build, then rename)."""
+    import hashlib
+    import os
+    import shutil
+    import tempfile
+
+    key = hashlib.sha1((str(bundled.resolve()) + _DETERMINISTIC + repr(_VARIANT_BASES)).encode()).hexdigest()[:12]
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "jegal" / f"espeak-{key}"
+    target = cache / "espeak-ng-data"
+    if (target / "voices" / "!v" / "jg0").exists():
+        return target
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    build = Path(tempfile.mkdtemp(prefix=".espeak-", dir=cache.parent))
+    try:
+        data = build / "espeak-ng-data"
+        variants = data / "voices" / "!v"
+        variants.mkdir(parents=True)
+
+        def link(src: Path, dst: Path) -> None:
+            try:
+                dst.symlink_to(src, target_is_directory=src.is_dir())
+            except OSError:
+                (shutil.copytree if src.is_dir() else shutil.copy2)(src, dst)
+
+        for entry in bundled.iterdir():
+            if entry.name != "voices":
+                link(entry, data / entry.name)
+        for entry in (bundled / "voices").iterdir():
+            if entry.name != "!v":
+                link(entry, data / "voices" / entry.name)
+        for name, base in _VARIANT_BASES.items():
+            text = (bundled / "voices" / "!v" / base).read_text() if base else "language variant\n"
+            (variants / name).write_text(text.replace("name ", f"name {name}-", 1) + _DETERMINISTIC)
+        try:
+            os.replace(build, cache)
+        except OSError:
+            if not (target / "voices" / "!v" / "jg0").exists():  # another process may have won the race
+                raise
+    finally:
+        if build.exists():
+            shutil.rmtree(build, ignore_errors=True)
+    return target
 
 
 _SPEECH: Speech | None = None
