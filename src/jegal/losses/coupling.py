@@ -1,0 +1,125 @@
+r"""Word-level alignment and the gesture-word coupling score (DESIGN section 6).
+
+Notation: gesture clip i has L2-normalised frame embeddings ``g_it`` (frames t < T_i);
+content clip j has L2-normalised word embeddings ``c_jw`` with inclusive frame spans
+[s_jw, e_jw]; p is the window (10 frames).
+
+**Windowed attention pooling.** The gesture of clip i for word v of clip j is
+
+    h_{ij,v} = sum_t a_{ij,v,t} g_it,   a_{ij,v,.} = softmax over t in [s_jv - p, e_jv + p]
+                                         (and t < T_i) of gamma * g_it . c_jv
+
+so a gesture may lead or lag its word by up to p frames. Frames outside the window get
+weight exactly 0; a window with no frame of clip i gives h = 0 (cosine 0).
+
+**Coupling score (the reading chosen here).** The seed's "best match" is read as ColBERT-style
+MaxSim over the *windows* of clip j: each word w of content clip j takes its best cosine over
+the word-level gesture embeddings of clip i pooled in j's word windows v, and the score is
+the mean over j's real words:
+
+    lambda(i, j) = 1/W_j sum_w  max_v  cos(c_jw, h_{ij,v})
+
+A matched pair needs only a few strongly coupled word/window pairs to score high, and a word
+whose gesture drifted into a neighbour's window still finds it. Taking the max over windows
+(not over raw frames) keeps the soft, learnable attention inside each window.
+
+**Computing it for all N x N pairs without the (N, N, W, d) tensor.** Because the g_it and
+c_jw are unit vectors, with S_{ij,wt} = c_jw . g_it and the frame Gram matrix
+K_i = g_i g_i^T:
+
+    c_jw . h_{ij,v} = sum_t a_{ij,v,t} S_{ij,wt}          |h_{ij,v}|^2 = a_{ij,v} K_i a_{ij,v}^T
+
+so every intermediate is (N, N, W, T) or (N, N, W, W); chunks over the gathered side bound
+it to (n, chunk, W, T), and checkpointing each chunk keeps the backward at that size too.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch.utils.checkpoint import checkpoint
+
+_EPS = 1e-6
+
+
+def word_windows(word_spans: torch.Tensor, word_mask: torch.Tensor, num_frames: int, window: int) -> torch.Tensor:
+    """(N, W, T) bool: frame t lies in [start - window, end + window] of word w (real words only)."""
+    t = torch.arange(num_frames, device=word_spans.device)
+    return (t >= word_spans[..., :1] - window) & (t <= word_spans[..., 1:] + window) & word_mask[..., None]
+
+
+def _masked_softmax(logits: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """Softmax over the last dim restricted to ``valid``; all-invalid rows give all zeros."""
+    logits = torch.where(valid, logits, torch.finfo(logits.dtype).min)
+    return torch.softmax(logits, -1) * valid
+
+
+def windowed_attention_pool(gesture_frames: torch.Tensor, frame_mask: torch.Tensor, content_words: torch.Tensor,
+                            word_spans: torch.Tensor, word_mask: torch.Tensor, window: int = 10,
+                            gamma: float = 10.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Word-level gesture embeddings of each clip for its own words.
+
+    gesture_frames (B, T, d), frame_mask (B, T), content_words (B, W, d), word_spans (B, W, 2),
+    word_mask (B, W) -> pooled (B, W, d) (zero for padding words), weights (B, W, T)."""
+    T = gesture_frames.shape[1]
+    valid = word_windows(word_spans, word_mask, T, window) & frame_mask[:, None, :]  # (B, W, T)
+    logits = gamma * torch.einsum("bwd,btd->bwt", content_words, gesture_frames)
+    weights = _masked_softmax(logits, valid)
+    return torch.bmm(weights, gesture_frames), weights
+
+
+def _pair_scores(g: torch.Tensor, frame_mask: torch.Tensor, gram: torch.Tensor, c: torch.Tensor,
+                 windows: torch.Tensor, word_mask: torch.Tensor, gamma: float) -> torch.Tensor:
+    """lambda(i, j) for gesture clips g (Ng, T, d) and content clips c (Nc, W, d) -> (Ng, Nc)."""
+    sim = torch.einsum("itd,jwd->ijwt", g, c)  # (Ng, Nc, W, T): c_jw . g_it
+    valid = windows[None] & frame_mask[:, None, None, :]  # (Ng, Nc, W, T)
+    attn = _masked_softmax(gamma * sim, valid)  # a_{ij,v,t}, window v on dim 2
+    dots = torch.einsum("ijvt,ijwt->ijwv", attn, sim)  # c_jw . h_{ij,v}
+    norm2 = (torch.einsum("ijvt,its->ijvs", attn, gram) * attn).sum(-1)  # |h_{ij,v}|^2, (Ng, Nc, W)
+    cos = dots / norm2.clamp_min(_EPS * _EPS).sqrt()[:, :, None, :]
+    cos = cos.masked_fill(~word_mask[None, :, None, :], -2.0)  # padding windows never win the max
+    best = cos.amax(-1)  # (Ng, Nc, W): best window for each word w
+    wm = word_mask.to(best.dtype)
+    return (best * wm[None]).sum(-1) / wm.sum(-1).clamp_min(1.0)[None]
+
+
+def coupling_scores(gesture_frames: torch.Tensor, frame_mask: torch.Tensor, content_words: torch.Tensor,
+                    word_spans: torch.Tensor, word_mask: torch.Tensor, window: int = 10, gamma: float = 10.0,
+                    chunk: int = 0, chunk_over: str = "content", use_checkpoint: bool = False) -> torch.Tensor:
+    """Coupling scores lambda(i, j) of every gesture clip i against every content clip j.
+
+    gesture_frames (Ng, T, d) and content_words (Nc, W, d) L2-normalised; frame_mask (Ng, T);
+    word_spans (Nc, W, 2); word_mask (Nc, W). Returns (Ng, Nc).
+
+    ``chunk`` > 0 processes that many clips of the ``chunk_over`` side ("content" or "gesture")
+    at a time, so peak memory is ~ (other side) x chunk x W x T instead of Ng x Nc x W x T;
+    ``use_checkpoint`` recomputes each chunk in backward so the saved tensors stay that size."""
+    T = gesture_frames.shape[1]
+    windows = word_windows(word_spans, word_mask, T, window)  # (Nc, W, T)
+    gram = gesture_frames @ gesture_frames.transpose(1, 2)  # (Ng, T, T)
+
+    def run(g, fm, k, c, win, wm):
+        if use_checkpoint and torch.is_grad_enabled():
+            return checkpoint(_pair_scores, g, fm, k, c, win, wm, gamma, use_reentrant=False)
+        return _pair_scores(g, fm, k, c, win, wm, gamma)
+
+    if chunk_over == "content":
+        n = content_words.shape[0]
+        if chunk <= 0 or chunk >= n:
+            return run(gesture_frames, frame_mask, gram, content_words, windows, word_mask)
+        parts = [run(gesture_frames, frame_mask, gram, content_words[s:s + chunk], windows[s:s + chunk],
+                     word_mask[s:s + chunk]) for s in range(0, n, chunk)]
+        return torch.cat(parts, 1)
+    if chunk_over == "gesture":
+        n = gesture_frames.shape[0]
+        if chunk <= 0 or chunk >= n:
+            return run(gesture_frames, frame_mask, gram, content_words, windows, word_mask)
+        parts = [run(gesture_frames[s:s + chunk], frame_mask[s:s + chunk], gram[s:s + chunk], content_words,
+                     windows, word_mask) for s in range(0, n, chunk)]
+        return torch.cat(parts, 0)
+    raise ValueError(f"chunk_over must be 'content' or 'gesture', got {chunk_over!r}")
+
+
+def frame_word_scores(gesture_frames: torch.Tensor, content_words: torch.Tensor) -> torch.Tensor:
+    """Cosine of every frame with every word of the same clip, (B, W, T): the heatmap behind
+    gestured-word spotting (``softmax`` over words of this / 0.07 gives the spotting probabilities)."""
+    return torch.einsum("bwd,btd->bwt", content_words, gesture_frames)

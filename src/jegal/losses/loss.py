@@ -1,0 +1,67 @@
+"""The JEGAL objective: beta * global InfoNCE + (1 - beta) * coupling InfoNCE.
+
+A plain module that takes ``rank`` and ``world_size`` as arguments (open_clip style): with
+``world_size > 1`` it gathers every rank's features with gradient and computes this rank's
+rows against the global batch; the coupling scores of the gathered side are chunked.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import torch
+from torch import nn
+
+from jegal.losses.contrastive import LogitScale, global_scores, symmetric_info_nce
+from jegal.losses.coupling import coupling_scores
+from jegal.losses.distributed import gather_batch
+
+if TYPE_CHECKING:
+    from jegal.model.config import LossConfig
+
+
+class JEGALLoss(nn.Module):
+    def __init__(self, cfg: LossConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.logit_scale = LogitScale(cfg.logit_scale_init, cfg.logit_scale_max)
+        self.couple_scale = LogitScale(cfg.logit_scale_init, cfg.logit_scale_max)
+
+    def forward(self, gesture_frames: torch.Tensor, frame_mask: torch.Tensor, content_words: torch.Tensor,
+                word_spans: torch.Tensor, word_mask: torch.Tensor, gesture_clip: torch.Tensor,
+                content_clip: torch.Tensor, rank: int = 0, world_size: int = 1) -> dict[str, torch.Tensor]:
+        """All features L2-normalised: gesture_frames (n, T, d), content_words (n, W, d) in the local
+        space; gesture_clip, content_clip (n, d) in the global space. Returns the loss and its parts."""
+        cfg = self.cfg
+        local = {"gesture_frames": gesture_frames, "frame_mask": frame_mask, "content_words": content_words,
+                 "word_spans": word_spans, "word_mask": word_mask, "gesture_clip": gesture_clip,
+                 "content_clip": content_clip}
+        if cfg.beta == 1.0:  # the coupling side is not needed: gather only the clip vectors
+            local = {k: local[k] for k in ("gesture_clip", "content_clip")}
+        full, offset = gather_batch(local, rank, world_size)
+        n, N = gesture_clip.shape[0], full["gesture_clip"].shape[0]
+        # each rank's mean over its n rows, weighted so that the mean over ranks is the whole-batch mean
+        weight = n * world_size / N
+
+        scale = self.logit_scale()
+        s_gc, s_cg = global_scores(gesture_clip, content_clip, full["gesture_clip"], full["content_clip"])
+        loss_global = symmetric_info_nce(scale * s_gc, scale * s_cg, offset)
+
+        couple_scale = self.couple_scale()
+        if cfg.beta < 1.0:
+            kw = dict(window=cfg.window, gamma=cfg.gamma, chunk=cfg.couple_chunk, use_checkpoint=cfg.couple_checkpoint)
+            # local gesture clips against all content clips, chunked over the gathered content side
+            s_g = coupling_scores(gesture_frames, frame_mask, full["content_words"], full["word_spans"],
+                                  full["word_mask"], chunk_over="content", **kw)  # (n, N)
+            if world_size == 1:
+                s_c = s_g.T
+            else:  # all gesture clips against local content clips, chunked over the gathered gesture side
+                s_c = coupling_scores(full["gesture_frames"], full["frame_mask"], content_words, word_spans,
+                                      word_mask, chunk_over="gesture", **kw).T  # (n, N)
+            loss_couple = symmetric_info_nce(couple_scale * s_g, couple_scale * s_c, offset)
+        else:
+            loss_couple = torch.zeros((), device=gesture_clip.device)
+
+        loss = cfg.beta * loss_global + (1.0 - cfg.beta) * loss_couple
+        return {"loss": loss * weight, "loss_global": loss_global.detach(), "loss_couple": loss_couple.detach(),
+                "logit_scale": scale.detach(), "couple_scale": couple_scale.detach()}
