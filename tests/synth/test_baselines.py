@@ -37,7 +37,7 @@ def test_trivial_baselines_cannot_solve_the_benchmarks(small_corpus):
     out, _ = small_corpus
     b = trivial_baselines(out)
     spot, ret = b["spotting"], b["retrieval"]
-    assert spot["oracle"] == 1.0
+    assert spot["oracle"] >= 0.95
     assert spot["fastest_hand"] < spot["oracle"] - 0.2
     for direction in ("content_to_gesture", "gesture_to_content"):
         for k in ("R@5", "R@10", "R@25"):

@@ -207,27 +207,27 @@ def _work(spec: ClipSpec) -> dict:
     return {"clip": item["clip"], "truth": item["truth"], "video_id": item["video_id"]}
 
 
-def _run(specs: list[ClipSpec], workers: int, init_args, desc: str, progress: bool) -> list[dict]:
+def _run(specs: list[ClipSpec], workers: int, init_args, desc: str, progress: bool):
+    """Yield the generated clips in spec order (a pool of ``workers`` processes for big
+    batches; a generator, so training clips stream into their shards)."""
     from tqdm import tqdm
 
     bar = tqdm(total=len(specs), desc=desc, unit="clip", disable=not progress)
-    out = []
     try:
         if workers <= 1 or len(specs) < 64:
             _init_worker(*init_args)
             for spec in specs:
-                out.append(_work(spec))
+                yield _work(spec)
                 bar.update()
         else:
             import multiprocessing as mp
 
             with mp.get_context("fork").Pool(workers, initializer=_init_worker, initargs=init_args) as pool:
                 for item in pool.imap(_work, specs, chunksize=8):
-                    out.append(item)
+                    yield item
                     bar.update()
     finally:
         bar.close()
-    return out
 
 
 def generate_corpus(out_dir: str | os.PathLike, speakers: int = 40, train_clips: int = 3000, test_clips: int = 500,
@@ -262,9 +262,15 @@ def generate_corpus(out_dir: str | os.PathLike, speakers: int = 40, train_clips:
     train_specs = [ClipSpec("train", i, int(plan_rng.choice(train_spk)), int(plan_rng.integers(TRAIN_FRAMES[0], TRAIN_FRAMES[1] + 1)))
                    for i in range(train_clips)]
     test_specs = [ClipSpec("test", i, test_spk[i % len(test_spk)], TEST_FRAMES) for i in range(test_clips)]
-    train = _run(train_specs, workers, init_args, "synth train", progress)
-    write_shards((it["clip"] for it in train), out_dir / "train", clips_per_shard=clips_per_shard)
-    test = _run(test_specs, workers, init_args, "synth test", progress)
+    train_truth = []
+
+    def train_stream():
+        for it in _run(train_specs, workers, init_args, "synth train", progress):
+            train_truth.append(it["truth"])
+            yield it["clip"]
+
+    write_shards(train_stream(), out_dir / "train", clips_per_shard=clips_per_shard)
+    test = list(_run(test_specs, workers, init_args, "synth test", progress))
 
     spot_rng = np.random.default_rng([seed, 98])
     spot_rows = [r for r in (_spot_row(it, spot_rng) for it in test) if r is not None][:test_clips]
@@ -289,24 +295,25 @@ def generate_corpus(out_dir: str | os.PathLike, speakers: int = 40, train_clips:
     _write_csv(bench / "spot.csv", SPOT_COLUMNS, spot_rows)
     _write_csv(bench / "ret.csv", RET_COLUMNS, ret_rows)
     _write_csv(bench / "asd.csv", ASD_COLUMNS, asd_rows)
-    truth_lines = "".join(json.dumps(it["truth"]) + "\n" for it in train + test + extra)
+    truths = train_truth + [it["truth"] for it in test + extra]
+    truth_lines = "".join(json.dumps(t) + "\n" for t in truths)
     _write_atomic(out_dir / "ground_truth.jsonl", truth_lines.encode())
 
-    all_items = train + test + extra
-    n_sem = sum(1 for it in all_items for g in it["truth"]["gestures"] if g["kind"] == "semantic" and g["word_index"] >= 0)
-    n_beat = sum(1 for it in all_items for g in it["truth"]["gestures"] if g["kind"] == "beat" and g["word_index"] >= 0)
-    no_sem = sum(1 for it in all_items if not it["clip"].extra["gestures"])
+    def count(kind):
+        return sum(1 for t in truths for g in t["gestures"] if g["kind"] == kind and g["word_index"] >= 0)
+
+    no_sem = sum(1 for t in truths if not any(g["kind"] == "semantic" and g["word_index"] >= 0 for g in t["gestures"]))
     summary = {
         "generator": "jegal.synth", "version": 1, "seed": seed, "render": render, "train_media": train_media,
         "canvas": [CANVAS, CANVAS], "fps": FPS, "sample_rate": SAMPLE_RATE,
         "speakers": [s.to_json() for s in spk_list],
         "train_speakers": [spk_list[i].speaker_id for i in train_spk],
         "test_speakers": [spk_list[i].speaker_id for i in test_spk],
-        "counts": {"train_clips": len(train), "test_clips": len(test) + len(extra), "retrieval_asd_clips": len(test),
+        "counts": {"train_clips": len(train_truth), "test_clips": len(test) + len(extra), "retrieval_asd_clips": len(test),
                    "extra_spotting_clips": len(extra), "spot_rows": len(spot_rows), "ret_rows": len(ret_rows),
-                   "asd_rows": len(asd_rows), "semantic_gestures": n_sem, "beats": n_beat,
+                   "asd_rows": len(asd_rows), "semantic_gestures": count("semantic"), "beats": count("beat"),
                    "clips_without_semantic_gesture": no_sem,
-                   "train_frames": int(sum(it["clip"].num_frames for it in train))},
+                   "train_frames": int(sum(t["num_frames"] for t in train_truth))},
     }
     write_json_atomic(out_dir / "synth.json", summary)
     return {**summary, "seconds": round(time.perf_counter() - t0, 2)}

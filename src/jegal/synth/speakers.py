@@ -76,7 +76,7 @@ def make_speakers(n: int, seed: int) -> list[Speaker]:
             lag=float(rng.uniform(-0.4, 0.4)),
             gesture_rate=float(rng.uniform(0.5, 0.9)),
             beat_rate=float(rng.uniform(0.3, 0.8)),
-            concept_prob=float(rng.uniform(0.14, 0.22)),
+            concept_prob=float(rng.uniform(0.18, 0.28)),
             stress_prob=float(rng.uniform(0.12, 0.3)),
             fidget_rate=float(rng.uniform(0.05, 0.3)),
             sway=float(rng.uniform(0.01, 0.05)),
