@@ -1,0 +1,123 @@
+"""A slow, obviously-correct reference: the same model and losses with per-sample and
+per-word Python loops. Used by the tests (as the oracle for the vectorised code) and by
+``bench/bench_step.py`` (as the speed baseline). Never use it for training."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from jegal.losses.contrastive import symmetric_info_nce
+
+
+def loop_subword_pool(states: torch.Tensor, word_ids: list[list[int | None]]) -> list[torch.Tensor]:
+    """Per clip, per word: the mean of that word's subword states. states (B, S, d) -> list of (W_i, d)."""
+    out = []
+    for i, ids in enumerate(word_ids):
+        n_words = 1 + max((w for w in ids if w is not None), default=-1)
+        rows = []
+        for w in range(n_words):
+            pos = [s for s, wid in enumerate(ids) if wid == w]
+            rows.append(states[i, pos].mean(0) if pos else states.new_zeros(states.shape[-1]))
+        out.append(torch.stack(rows) if rows else states.new_zeros(0, states.shape[-1]))
+    return out
+
+
+def loop_frame_pool(frames: torch.Tensor, spans: list[list[tuple[int, int]]]) -> list[torch.Tensor]:
+    """Per clip, per word: the mean of frames start..end inclusive. frames (B, T, d) -> list of (W_i, d)."""
+    out = []
+    for i, clip_spans in enumerate(spans):
+        out.append(torch.stack([frames[i, s:e + 1].mean(0) for s, e in clip_spans]))
+    return out
+
+
+def loop_window_pool(g: torch.Tensor, c: torch.Tensor, spans: list[tuple[int, int]], window: int,
+                     gamma: float) -> tuple[torch.Tensor, list[list[float]]]:
+    """One gesture clip g (T_i, d, real frames only) pooled in each window of one content clip's
+    words c (W_j, d) with spans; returns (W_j, d) and per word the (frame, weight) it used."""
+    T = g.shape[0]
+    pooled, used = [], []
+    for w, (s, e) in enumerate(spans):
+        frames = [t for t in range(max(0, s - window), min(T - 1, e + window) + 1)]
+        if not frames:
+            pooled.append(g.new_zeros(g.shape[1]))
+            used.append([])
+            continue
+        logits = torch.stack([gamma * torch.dot(g[t], c[w]) for t in frames])
+        a = torch.softmax(logits, 0)
+        pooled.append(sum(a[k] * g[t] for k, t in enumerate(frames)))
+        used.append(list(zip(frames, a.tolist())))
+    return torch.stack(pooled), used
+
+
+def loop_pair_score(g: torch.Tensor, c: torch.Tensor, spans: list[tuple[int, int]], window: int,
+                    gamma: float) -> torch.Tensor:
+    """lambda(i, j) for one gesture clip (real frames) and one content clip (real words)."""
+    h, _ = loop_window_pool(g, c, spans, window, gamma)
+    total = 0.0
+    for w in range(c.shape[0]):
+        best = None
+        for v in range(h.shape[0]):
+            norm = h[v].norm()
+            cos = torch.dot(c[w], h[v]) / norm if norm > 1e-6 else torch.zeros((), dtype=c.dtype)
+            best = cos if best is None else torch.maximum(best, cos)
+        total = total + best
+    return total / c.shape[0]
+
+
+def loop_coupling_scores(gesture: list[torch.Tensor], content: list[torch.Tensor],
+                         spans: list[list[tuple[int, int]]], window: int, gamma: float) -> torch.Tensor:
+    """(Ng, Nc) by a loop over every pair of clips."""
+    return torch.stack([torch.stack([loop_pair_score(g, c, s, window, gamma) for c, s in zip(content, spans)])
+                        for g in gesture])
+
+
+def _unbatch(batch: dict, i: int) -> dict:
+    T = int(batch["frame_mask"][i].sum())
+    W = int(batch["word_mask"][i].sum())
+    one = {"frame_mask": batch["frame_mask"][i:i + 1, :T], "word_mask": batch["word_mask"][i:i + 1, :W],
+           "word_spans": batch["word_spans"][i:i + 1, :W], "words": [batch["words"][i]],
+           "mel": batch["mel"][i:i + 1, :4 * T]}
+    for k in ("keypoints", "features", "rgb"):
+        if k in batch:
+            one[k] = batch[k][i:i + 1, :T]
+    return one
+
+
+def loop_forward(model, batch: dict) -> dict[str, torch.Tensor]:
+    """The training loss of ``model`` on ``batch`` (one process, no modality dropout) computed
+    clip by clip and word by word. Matches ``model(batch)`` in eval mode / with dropout 0."""
+    cfg = model.config
+    mods = cfg.content.modalities
+    frames, g_clips, words, c_clips, spans = [], [], [], [], []
+    for i in range(len(batch["words"])):
+        one = model._to_device(_unbatch(batch, i))
+        x = model.gesture(one)[0]  # (T_i, d)
+        frames.append(F.normalize(model.gesture_align(x), dim=-1))
+        g_clips.append(F.normalize(model.gesture_global(x.mean(0)), dim=-1))
+        clip_spans = [tuple(map(int, s)) for s in one["word_spans"][0]]
+        text = speech = None
+        if "t" in mods:
+            enc = model.text
+            states, word_index, mask = enc.subword_states(one["words"])
+            sub = enc.out(enc.head(enc.in_proj(states), mask))
+            ids = [None if w < 0 else int(w) for w in word_index[0]]
+            text = loop_subword_pool(sub, [ids])[0][None]
+        if "a" in mods:
+            per_frame = model.speech(one["mel"], one["frame_mask"])
+            speech = loop_frame_pool(per_frame, [clip_spans])[0][None]
+        x = model.fusion(text, speech)[0]  # (W_i, d)
+        words.append(F.normalize(model.content_align(x), dim=-1))
+        c_clips.append(F.normalize(model.content_global(x.mean(0)), dim=-1))
+        spans.append(clip_spans)
+    g_clip, c_clip = torch.stack(g_clips), torch.stack(c_clips)
+    loss_fn = model.loss
+    scale = loss_fn.logit_scale()
+    sims = torch.stack([torch.stack([torch.dot(g, c) for c in c_clips]) for g in g_clips])
+    loss_global = symmetric_info_nce(scale * sims, scale * sims.T)
+    couple = loop_coupling_scores(frames, words, spans, cfg.loss.window, cfg.loss.gamma)
+    cs = loss_fn.couple_scale()
+    loss_couple = symmetric_info_nce(cs * couple, cs * couple.T)
+    beta = cfg.loss.beta
+    return {"loss": beta * loss_global + (1 - beta) * loss_couple, "loss_global": loss_global,
+            "loss_couple": loss_couple, "gesture_clip": g_clip, "content_clip": c_clip}
