@@ -202,6 +202,34 @@ STROKES: dict[str, list[Stroke]] = {
         Stroke(_hs(_taps((0.2, 0.1), (0.0, -0.2), 2), "flat", None, 90, 90), _hs(_taps((0.2, 0.1), (0.0, -0.2), 2), "flat", None, 90, 90), 0.6),
         Stroke(_hs(_line((0.25, 0.3), (0.25, -0.1)), "point", None, 150, 180), None, 0.45, 0.2),
     ],
+    "wave": [
+        Stroke(_hs(_osc((0.5, 1.25), (0.12, 0.0), 2.5), "open", None, 0, 0), None, 0.8),
+        Stroke(_hs(_line((0.45, 1.15), (0.48, 1.2)), "open", None, -25, 25), None, 0.6),
+    ],
+    "high": [
+        Stroke(_hs(_line((0.4, 0.95), (0.45, 1.3), ease=0.6), "flat", None, 80, 90), None, 0.5, 0.3),
+        Stroke(_hs(_line((0.35, 0.9), (0.35, 1.4), ease=0.6), "relaxed", "point", 10, 0), None, 0.5, 0.25),
+    ],
+    "low": [
+        Stroke(_hs(_line((0.35, 0.05), (0.45, -0.4)), "flat", None, 90, 95), None, 0.55, 0.25),
+        Stroke(_hs(_line((0.3, -0.05), (0.4, -0.45)), "flat", None, 90, 90), _hs(_line((0.3, -0.05), (0.4, -0.45)), "flat", None, 90, 90), 0.55, 0.2),
+    ],
+    "walk": [
+        Stroke(_hs(lambda u: _line((0.1, 0.2), (0.75, 0.25))(u) + np.outer(np.sin(6 * np.pi * u), (0.0, 0.05)), "count2", None, 180, 170), None, 0.75),
+        Stroke(_hs(lambda u: _line((0.75, 0.25), (0.0, 0.2))(u) + np.outer(np.sin(6 * np.pi * u), (0.0, 0.05)), "count2", None, 180, 190), None, 0.75),
+    ],
+    "love": [
+        Stroke(_hs(_line((0.35, 0.3), (-0.05, 0.6)), "open", None, -40, -70), _hs(_line((0.35, 0.3), (0.05, 0.55)), "open", None, -40, -70), 0.55, 0.3),
+        Stroke(_hs(_line((0.35, 0.25), (0.0, 0.6)), "relaxed", "fist", -20, -40), None, 0.5, 0.3),
+    ],
+    "question": [
+        Stroke(_hs(_line((0.3, -0.05), (0.6, 0.15), ease=0.6), "relaxed", "open", 60, 85), _hs(_line((0.3, -0.05), (0.6, 0.15), ease=0.6), "relaxed", "open", 60, 85), 0.5, 0.3),
+        Stroke(_hs(_line((0.35, 0.0), (0.6, 0.25)), "relaxed", "open", 20, 90), None, 0.5, 0.2),
+    ],
+    "eat": [
+        Stroke(_hs(_line((0.3, 0.55), (0.1, 1.2)), "pinch_open", "pinch", 0, -20), None, 0.55, 0.2),
+        Stroke(_hs(_line((0.3, 0.6), (0.15, 1.15)), "relaxed", None, 0, -60), None, 0.55, 0.2),
+    ],
 }
 COUNT_STROKES = {n: _count_strokes(n) for n in range(1, 6)}
 

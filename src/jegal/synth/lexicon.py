@@ -33,6 +33,13 @@ FAMILIES: dict[str, tuple[tuple[str, ...], int]] = {
     "think": (("think", "know", "idea", "remember", "mind"), 2),
     "fast": (("fast", "quick", "quickly", "rapid", "sudden"), 2),
     "here": (("here", "now", "today"), 2),
+    "wave": (("hello", "hi", "goodbye", "bye", "welcome"), 2),
+    "high": (("tall", "high", "top", "above"), 2),
+    "low": (("short", "bottom", "below", "beneath", "under"), 2),
+    "walk": (("walk", "go", "travel", "move"), 2),
+    "love": (("love", "heart", "feel", "care"), 2),
+    "question": (("question", "wonder", "doubt", "unsure"), 2),
+    "eat": (("eat", "drink", "food", "taste"), 2),
 }
 
 WORD_FAMILY: dict[str, str] = {w: fam for fam, (words, _) in FAMILIES.items() for w in words}
@@ -51,7 +58,7 @@ house car dog cat tree water book table window door garden street city river mou
 school teacher student doctor market money paper phone letter story music song picture
 friend family mother father brother sister child people person woman man name word
 morning evening night week month year hour minute moment time day
-coffee bread apple dinner lunch breakfast kitchen office meeting project question answer
+coffee bread apple dinner lunch breakfast kitchen office meeting project  answer
 problem reason result system program computer report number plan idea_ game team party
 weather summer winter spring autumn rain snow wind sun moon star sky ocean island forest
 road bridge train station airport hotel room bed chair floor wall roof
@@ -59,12 +66,12 @@ red blue green yellow black white brown orange purple gray
 good bad nice happy sad angry tired busy easy hard simple strange funny serious important
 interesting beautiful quiet loud clean dirty warm cold hot cool dark bright fresh old new
 young early late ready sure clear true false free full empty open closed heavy light
-said told asked called looked seemed felt heard saw found made went came got kept left
-began started finished played worked walked talked turned moved lived died tried used
-wanted needed liked loved hoped believed guessed wondered noticed learned taught bought
+said told asked called looked seemed  heard saw found made went came got kept left
+began started finished played worked  talked turned  lived died tried used
+wanted needed liked  hoped believed guessed  noticed learned taught bought
 paid sold built broke wrote read sang drew cooked cleaned painted visited watched waited_
-say tell ask call look seem feel hear see find make go come keep begin start finish play
-work walk talk turn move live try use want need like love hope believe guess wonder
+say tell ask call look seem  hear see find make  come keep begin start finish play
+work  talk turn  live try use want need like  hope believe guess 
 notice learn teach buy pay sell build write sing draw cook clean paint visit watch
 maybe perhaps probably usually often sometimes always already almost once twice
 yesterday tomorrow tonight later soon recently finally suddenly_ certainly actually
