@@ -1,0 +1,156 @@
+"""Offline forced alignment of a plain transcript to 16 kHz speech with pocketsphinx.
+
+The wheel's en-us acoustic model and CMU dictionary do the work: ``set_align_text`` builds
+a grammar that accepts exactly the given word sequence, decoding it gives word segments,
+and ``set_alignment`` refines them to phone level. Words missing from the dictionary get
+a pronunciation from espeak-ng (bundled by ``espeakng-loader``): its IPA output is mapped
+onto the dictionary's phone set. Half a second of faint noise is padded on both sides
+because pocketsphinx otherwise tends to swallow a last word that ends with the audio;
+if words are still missing, the decode is retried with wider beams before giving up.
+
+Mean error on the real samples against their reference word times: see
+``tests/prepare/test_align.py`` (about 0.06 s).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import re
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from jegal.data.transcripts import TranscriptError
+from jegal.data.words import Word, normalise_word
+from jegal.timebase import SAMPLE_RATE, seconds_to_frame
+
+PAD_S = 0.5
+# IPA (espeak-ng, en-us) -> CMU phones; longest match first.
+_IPA = {
+    "aɪ": "AY", "aʊ": "AW", "eɪ": "EY", "oʊ": "OW", "əʊ": "OW", "ɔɪ": "OY", "tʃ": "CH", "dʒ": "JH",
+    "iː": "IY", "uː": "UW", "ɑː": "AA", "ɔː": "AO", "ɜː": "ER", "ɪə": "IH R", "eə": "EH R", "ʊə": "UH R",
+    "i": "IY", "ɪ": "IH", "ᵻ": "IH", "e": "EH", "ɛ": "EH", "æ": "AE", "a": "AE", "ɑ": "AA", "ɒ": "AA",
+    "ɔ": "AO", "u": "UW", "ʊ": "UH", "ʌ": "AH", "ə": "AH", "ɐ": "AH", "ɚ": "ER", "ɜ": "ER", "o": "OW",
+    "p": "P", "b": "B", "t": "T", "d": "D", "k": "K", "g": "G", "ɡ": "G", "f": "F", "v": "V", "θ": "TH",
+    "ð": "DH", "s": "S", "z": "Z", "ʃ": "SH", "ʒ": "ZH", "h": "HH", "m": "M", "n": "N", "ŋ": "NG",
+    "l": "L", "ɹ": "R", "r": "R", "w": "W", "j": "Y", "ɾ": "T", "ʔ": "T", "x": "K", "ç": "HH",
+}
+_IPA_KEYS = sorted(_IPA, key=len, reverse=True)
+_IGNORE = set("ˈˌː̩ -_.'ˑ̃")
+_ESPEAK = None
+_ESPEAK_LOCK = threading.Lock()
+
+
+class _Espeak:
+    def __init__(self) -> None:
+        import espeakng_loader
+
+        self.lib = ctypes.CDLL(espeakng_loader.get_library_path())
+        data_parent = str(Path(espeakng_loader.get_data_path()).parent).encode()
+        # AUDIO_OUTPUT_SYNCHRONOUS (2): no sound device; phonemes only.
+        if self.lib.espeak_Initialize(2, 0, data_parent, 0) <= 0:
+            raise TranscriptError(f"espeak-ng failed to initialise with data at {data_parent.decode()}")
+        self.lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
+        self.lib.espeak_TextToPhonemes.restype = ctypes.c_char_p
+        self.lib.espeak_TextToPhonemes.argtypes = [ctypes.POINTER(ctypes.c_char_p), ctypes.c_int, ctypes.c_int]
+
+    def ipa(self, word: str) -> str:
+        self.lib.espeak_SetVoiceByName(b"en-us")
+        text = ctypes.c_char_p(word.encode())
+        # textmode 1 = UTF-8, phonememode 2 = IPA
+        return (self.lib.espeak_TextToPhonemes(ctypes.byref(text), 1, 2) or b"").decode("utf-8", "replace")
+
+
+def ipa_to_cmu(ipa: str) -> list[str]:
+    """CMU phones of an IPA string (stress and length marks dropped, unknown symbols skipped)."""
+    phones, i = [], 0
+    while i < len(ipa):
+        if ipa[i] in _IGNORE:
+            i += 1
+            continue
+        key = next((k for k in _IPA_KEYS if ipa.startswith(k, i)), None)
+        if key is None:
+            i += 1
+            continue
+        phones += _IPA[key].split()
+        i += len(key)
+    return phones
+
+
+def pronounce(word: str) -> list[str]:
+    """A CMU pronunciation of an out-of-dictionary word from espeak-ng; [] if none."""
+    global _ESPEAK
+    with _ESPEAK_LOCK:
+        if _ESPEAK is None:
+            _ESPEAK = _Espeak()
+        return ipa_to_cmu(_ESPEAK.ipa(word))
+
+
+def _dict_form(word: str) -> str:
+    """The dictionary spelling: lower case, apostrophes kept, other punctuation and hyphens split off."""
+    return re.sub(r"[^a-z0-9']", "", normalise_word(word).replace("-", ""))
+
+
+def align_seconds(wave: np.ndarray, words: list[str], source: str = "transcript") -> list[tuple[str, float, float]]:
+    """``(display, start_s, end_s)`` of each word of ``words`` spoken in ``wave`` (16 kHz mono).
+
+    Words that are pure punctuation are skipped. Raises :class:`TranscriptError` for a word that has no pronunciation or when the
+    audio cannot be aligned to the whole word sequence.
+    """
+    from pocketsphinx import Decoder
+
+    display = [w for w in words if normalise_word(w)]
+    if not display:
+        raise TranscriptError(f"{source}: transcript has no words")
+    if len(wave) / SAMPLE_RATE < 0.2 * len(display):
+        raise TranscriptError(f"{source}: {len(display)} words cannot be spoken in {len(wave) / SAMPLE_RATE:.2f} s "
+                              "of audio; transcript longer than the media?")
+    tokens = []
+    for w in display:
+        tok = _dict_form(w)
+        if not tok:
+            raise TranscriptError(f"{source}: word {w!r} cannot be aligned (no letters to pronounce)")
+        tokens.append(tok)
+    seconds = None
+    for attempt, beams in enumerate([{}, {"beam": 1e-80, "wbeam": 1e-60, "pbeam": 1e-80}]):
+        decoder = Decoder(samprate=SAMPLE_RATE, loglevel="FATAL", **beams)
+        for tok, w in zip(tokens, display):
+            if decoder.lookup_word(tok) is None:
+                phones = pronounce(tok)
+                if not phones:
+                    raise TranscriptError(f"{source}: word {w!r} is not in the dictionary and has no pronunciation")
+                decoder.add_word(tok, " ".join(phones), True)
+        pad_s = PAD_S * (attempt + 1)
+        rng = np.random.default_rng(0)
+        pad = (rng.standard_normal(int(pad_s * SAMPLE_RATE)) * 1e-4).astype(np.float32)
+        pcm = (np.clip(np.concatenate([pad, np.asarray(wave, np.float32), pad]), -1, 1) * 32767).astype("<i2").tobytes()
+        decoder.set_align_text(" ".join(tokens))
+        decoder.start_utt()
+        decoder.process_raw(pcm, full_utt=True)
+        decoder.end_utt()
+        decoder.set_alignment()
+        decoder.start_utt()
+        decoder.process_raw(pcm, full_utt=True)
+        decoder.end_utt()
+        try:
+            found = [(re.sub(r"\(\d+\)$", "", e.name), e.start / 100 - pad_s, (e.start + e.duration) / 100 - pad_s)
+                     for e in decoder.get_alignment()]
+        except RuntimeError:
+            found = []
+        found = [f for f in found if f[0] not in ("<s>", "</s>", "<sil>", "sil", "(NULL)", "[NOISE]")]
+        if [f[0] for f in found] == tokens:
+            seconds = found
+            break
+    if seconds is None:
+        raise TranscriptError(f"{source}: forced alignment failed: the audio does not fit the {len(tokens)} words "
+                              "(wrong transcript, or an unpronounceable word)")
+    duration = len(wave) / SAMPLE_RATE
+    # pocketsphinx ends are exclusive 10 ms frames; keep times inside the real audio.
+    return [(w, min(max(s, 0.0), duration), min(max(e - 0.01, 0.0), duration)) for w, (_, s, e) in zip(display, seconds)]
+
+
+def align_words(wave: np.ndarray, words: list[str], source: str = "transcript") -> list[Word]:
+    """Word boundaries (25 fps frames) of ``words`` spoken in ``wave``; see :func:`align_seconds`."""
+    return [Word.from_display(w, seconds_to_frame(s), max(seconds_to_frame(s), seconds_to_frame(e)))
+            for w, s, e in align_seconds(wave, words, source)]

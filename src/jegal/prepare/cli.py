@@ -1,0 +1,63 @@
+"""``jegal prepare``: videos (+ transcripts) -> per-person clips in WebDataset shards."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def _shard(value: str) -> tuple[int, int]:
+    try:
+        i, n = (int(v) for v in value.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--shard wants i/N such as 0/4, got {value!r}") from None
+    if n < 1 or not 0 <= i < n:
+        raise argparse.ArgumentTypeError(f"--shard {value}: need 0 <= i < N")
+    return i, n
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("input", help="a folder of videos (and/or <name>.kps.npz), one video, or a CSV listing them")
+    parser.add_argument("--out", required=True, help="output folder: <name>.tar shards, manifest.json, status/, summary.json")
+    parser.add_argument("--shard", type=_shard, default=(0, 1), metavar="I/N",
+                        help="process only job I of N (stable split by input name); default 0/1")
+    parser.add_argument("--workers", type=int, default=None, help="worker processes (default: min(2, CPUs))")
+    parser.add_argument("--rgb-size", type=int, default=None, metavar="PX",
+                        help="also store face-masked person crops of PX x PX pixels (for the rgb front-end)")
+    parser.add_argument("--raw-audio", action="store_true", help="also store each clip's 16 kHz waveform (int16)")
+    parser.add_argument("--min-activity", type=float, default=0.0,
+                        help="drop clips whose gesture-activity score (hand speed, shoulder widths/s) is lower")
+    parser.add_argument("--max-frames", type=int, default=750, help="split person tracks into segments of at most this many frames")
+    parser.add_argument("--min-frames", type=int, default=25, help="shortest person track or segment kept (frames)")
+    parser.add_argument("--max-side", type=int, default=640, help="decode frames no larger than this many pixels (longer side)")
+    parser.add_argument("--scene-threshold", type=float, default=0.15,
+                        help="histogram change (0..1) that counts as a scene cut; tracks never cross a cut")
+    parser.add_argument("--detect-stride", type=int, default=1, help="run face detection on every k-th frame (faster)")
+    parser.add_argument("--hands", choices=["auto", "always", "never"], default="auto",
+                        help="run the hand model where a wrist is visible (auto), on every frame, or never")
+    parser.add_argument("--max-overhang", type=float, default=1.0, metavar="SECONDS",
+                        help="a transcript ending more than this after the media fails as transcript_too_long")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    import os
+
+    from jegal.prepare.errors import PrepareError
+    from jegal.prepare.pipeline import PrepareOptions, run_prepare
+
+    options = PrepareOptions(max_side=args.max_side, rgb_size=args.rgb_size, raw_audio=args.raw_audio,
+                             min_activity=args.min_activity, max_frames=args.max_frames, min_frames=args.min_frames,
+                             scene_threshold=args.scene_threshold, detect_stride=args.detect_stride, hands=args.hands,
+                             max_overhang_s=args.max_overhang)
+    workers = args.workers if args.workers is not None else min(2, os.cpu_count() or 1)
+    try:
+        summary = run_prepare(args.input, args.out, options, shard=args.shard, workers=workers, progress=not args.quiet)
+    except PrepareError as err:
+        print(f"jegal prepare: {err}", file=sys.stderr)
+        return 2
+    short = {k: summary[k] for k in ("out", "shard", "items", "done", "skipped", "failed", "clips", "seconds")}
+    short["failures"] = summary["failures"]
+    print(json.dumps(short, indent=2))
+    return 0

@@ -1,0 +1,130 @@
+"""Step 3: keypoints of one tracked person with mediapipe, in the layout of
+:mod:`jegal.data.keypoints` (upper body + both hands, no face).
+
+mediapipe pose finds one person per image, so pose runs on the person's crop (from the
+face track), in tracking mode so its detector runs only when it loses the person. The
+hand model runs on the same crop only in frames where pose sees a wrist (the palm
+detector is the expensive part and hands out of frame cost nothing), and each found hand
+goes to the pose wrist nearest to its own wrist landmark rather than trusting
+mediapipe's handedness label, which assumes a mirrored selfie image.
+
+Pose ``model_complexity`` 1 is the only one bundled with mediapipe 0.10.21 (0 and 2 try to
+download their model), hands use the bundled lite model (complexity 0).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from jegal.data.keypoints import LEFT_HAND, LEFT_WRIST, NUM_BODY, NUM_JOINTS, POSE_UPPER_BODY, RIGHT_HAND, RIGHT_WRIST
+
+POSE_INDEX = np.array(list(POSE_UPPER_BODY), dtype=np.int64)  # our joints 0..13 <- mediapipe pose 11..24
+
+
+class PoseEstimator:
+    """Pose + hands for one person track at a time (call :meth:`reset` between tracks).
+
+    ``crop_side`` bounds the longer side of the crop fed to mediapipe (pixels);
+    ``hands``: ``"auto"`` (only where a wrist is visible), ``"always"`` or ``"never"``.
+    """
+
+    def __init__(self, crop_side: int = 320, hands: str = "auto", wrist_visibility: float = 0.5):
+        if hands not in ("auto", "always", "never"):
+            raise ValueError(f"hands must be auto, always or never, got {hands!r}")
+        self.crop_side, self.hands_mode, self.wrist_visibility = crop_side, hands, wrist_visibility
+        self._pose = self._hands = None
+        self.reset()
+
+    def reset(self) -> None:
+        import mediapipe as mp
+
+        self.close()
+        self._pose = mp.solutions.pose.Pose(model_complexity=1, static_image_mode=False, smooth_landmarks=True,
+                                            min_detection_confidence=0.5, min_tracking_confidence=0.5)
+        if self.hands_mode != "never":
+            self._hands = mp.solutions.hands.Hands(model_complexity=0, static_image_mode=False, max_num_hands=2,
+                                                   min_detection_confidence=0.5, min_tracking_confidence=0.5)
+
+    def close(self) -> None:
+        for model in (self._pose, self._hands):
+            if model is not None:
+                model.close()
+        self._pose = self._hands = None
+
+    def frame(self, image: np.ndarray, box: np.ndarray | None = None) -> np.ndarray:
+        """Keypoints ``(56, 3)`` of the person in ``box`` (x0, y0, x1, y1; whole image if None),
+        in pixel coordinates of ``image``; zeros where nothing was found."""
+        import cv2
+
+        h, w = image.shape[:2]
+        x0, y0, x1, y1 = (0, 0, w, h) if box is None else [int(round(v)) for v in box]
+        x0, y0, x1, y1 = max(0, x0), max(0, y0), min(w, x1), min(h, y1)
+        out = np.zeros((NUM_JOINTS, 3), np.float32)
+        if x1 - x0 < 16 or y1 - y0 < 16:
+            return out
+        crop = image[y0:y1, x0:x1]
+        s = min(1.0, self.crop_side / max(crop.shape[:2]))
+        if s < 1.0:
+            crop = cv2.resize(crop, (max(1, int(crop.shape[1] * s)), max(1, int(crop.shape[0] * s))),
+                              interpolation=cv2.INTER_AREA)
+        crop = np.ascontiguousarray(crop)
+        ch, cw = crop.shape[:2]
+        # Landmarks come normalised to the crop; map them back to image pixels.
+        to_image = lambda lx, ly: (x0 + lx * cw / s, y0 + ly * ch / s)  # noqa: E731
+        result = self._pose.process(crop)
+        if result.pose_landmarks is None:
+            return out
+        lms = result.pose_landmarks.landmark
+        for j, k in enumerate(POSE_INDEX):
+            lm = lms[k]
+            out[j, 0], out[j, 1] = to_image(lm.x, lm.y)
+            inside = 0.0 <= lm.x <= 1.0 and 0.0 <= lm.y <= 1.0
+            out[j, 2] = lm.visibility if inside else 0.0
+        wrists_seen = max(out[LEFT_WRIST, 2], out[RIGHT_WRIST, 2]) >= self.wrist_visibility
+        if self._hands is None or (self.hands_mode == "auto" and not wrists_seen):
+            return out
+        hands = self._hands.process(crop)
+        found = []
+        for lm_list, handed in zip(hands.multi_hand_landmarks or [], hands.multi_handedness or []):
+            pts = np.array([to_image(p.x, p.y) for p in lm_list.landmark], np.float32)  # (21, 2)
+            found.append((pts, float(handed.classification[0].score)))
+        self._assign_hands(out, found)
+        return out
+
+    @staticmethod
+    def _assign_hands(out: np.ndarray, found: list[tuple[np.ndarray, float]]) -> None:
+        """Put each hand on the side whose pose wrist is nearest its wrist landmark."""
+        if not found:
+            return
+        wrists = out[[LEFT_WRIST, RIGHT_WRIST], :2]  # (2, 2)
+        dist = np.array([[np.linalg.norm(pts[0] - wr) for wr in wrists] for pts, _ in found])  # (hands, 2)
+        from scipy.optimize import linear_sum_assignment
+
+        rows, cols = linear_sum_assignment(dist)
+        for r, c in zip(rows, cols):
+            pts, score = found[r]
+            side = LEFT_HAND if c == 0 else RIGHT_HAND
+            out[side, :2] = pts
+            out[side, 2] = score
+
+    def track(self, frames: np.ndarray, boxes: np.ndarray, start: int = 0) -> np.ndarray:
+        """Keypoints ``(n, 56, 3)`` of one person over ``frames[start : start + n]`` with
+        per-frame crop ``boxes`` ``(n, 4)``; resets the trackers first."""
+        self.reset()
+        return np.stack([self.frame(frames[start + i], boxes[i]) for i in range(len(boxes))])
+
+
+def hand_coverage(keypoints: np.ndarray, min_conf: float = 0.1) -> dict:
+    """Fractions of frames with the body (both shoulders), each wrist, and each hand found."""
+    kp = np.asarray(keypoints)
+    seen = kp[..., 2] >= min_conf
+    return {
+        "body": float((seen[:, 0] & seen[:, 1]).mean()),
+        "left_wrist": float(seen[:, LEFT_WRIST].mean()),
+        "right_wrist": float(seen[:, RIGHT_WRIST].mean()),
+        "left_hand": float(seen[:, LEFT_HAND].any(axis=1).mean()),
+        "right_hand": float(seen[:, RIGHT_HAND].any(axis=1).mean()),
+    }
+
+
+__all__ = ["PoseEstimator", "hand_coverage", "POSE_INDEX", "NUM_BODY"]
