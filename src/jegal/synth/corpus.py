@@ -176,7 +176,8 @@ def write_media(item: dict, media_dir: Path, speakers: list[Speaker], render: bo
     _write_atomic(base.with_name(base.name + ".wav"), buf.getvalue())
     _write_atomic(base.with_name(base.name + ".txt"), format_txt(clip.words, item["times"]).encode())
     _write_atomic(base.with_name(base.name + ".kps.npz"), _npz_bytes({
-        "keypoints": item["observed"], "fps": np.int64(FPS), "width": np.int64(CANVAS), "height": np.int64(CANVAS)}))
+        "keypoints": item["observed"], "fps": np.int64(FPS), "width": np.int64(CANVAS), "height": np.int64(CANVAS),
+        "layout": np.array("jegal56")}))
     if render:
         from jegal.synth.render import draw_frames, write_video
 
