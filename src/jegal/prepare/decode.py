@@ -17,6 +17,11 @@ import numpy as np
 from jegal.prepare.errors import PrepareError
 from jegal.timebase import FPS, SAMPLE_RATE
 
+# A file that decodes to less than this share of its declared duration is truncated.
+TRUNCATION_FRACTION = 0.9
+# Audio may run a little past the video (encoder padding); far past means lost video.
+MAX_AUDIO_EXCESS_S = 0.5
+
 
 @dataclass
 class Decoded:
@@ -96,12 +101,31 @@ def decode_video(path: str | os.PathLike, max_side: int | None = None, with_audi
             raise PrepareError("corrupt_video", f"{path}: video stream is damaged after {len(frames)} frames ({err})") from None
         if not frames:
             raise PrepareError("corrupt_video", f"{path}: no video frame could be decoded")
+        expected = _declared_seconds(stream, container)
+        got = len(frames) / FPS
+        if expected is not None and got < TRUNCATION_FRACTION * expected - 0.2:
+            raise PrepareError("corrupt_video", f"{path}: truncated: decoded {got:.2f} s of video but the file "
+                               f"declares {expected:.2f} s")
         audio = None
         if with_audio and container.streams.audio:
             audio = _decode_audio_stream(path, container)
     finally:
         container.close()
     return Decoded(np.stack(frames), audio, src_fps, scale)
+
+
+def _declared_seconds(stream, container) -> float | None:
+    """The duration the file claims (stream, else container), to spot a truncated file.
+    Headers are only trusted this far: frame counts always come from decoding. AVI's
+    header frame count survives truncation (its index does not), so it counts there."""
+    claims = []
+    if stream.duration is not None and stream.time_base is not None:
+        claims.append(float(stream.duration * stream.time_base))
+    elif container.duration is not None:
+        claims.append(container.duration / 1_000_000)
+    if "avi" in (container.format.name or "") and stream.frames and stream.average_rate:
+        claims.append(stream.frames / float(stream.average_rate))
+    return max(claims) if claims else None
 
 
 def _decode_audio_stream(path: Path, container) -> np.ndarray | None:
@@ -140,4 +164,8 @@ def load_media(path: str | os.PathLike, wav: str | os.PathLike | None = None, ma
             raise PrepareError("bad_audio", str(err)) from None
     if decoded.audio is None:
         raise PrepareError("no_audio", f"{path}: no audio track and no {Path(path).with_suffix('.wav').name} beside it")
+    audio_s = len(decoded.audio) / SAMPLE_RATE
+    if audio_s > MAX_AUDIO_EXCESS_S + (1 + (1 - TRUNCATION_FRACTION)) * decoded.duration:
+        raise PrepareError("corrupt_video", f"{path}: video lasts {decoded.duration:.2f} s but its audio "
+                           f"{audio_s:.2f} s; truncated video?")
     return decoded

@@ -23,7 +23,7 @@ import tarfile
 import time
 import traceback
 import zlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -71,6 +71,7 @@ class PrepareOptions:
     hands: str = "auto"  # auto | always | never
     crop_side: int = 320
     max_overhang_s: float = 1.0
+    threads: int = 1  # pose threads within one video (mediapipe releases the GIL); parts of a track run in parallel
 
 
 @dataclass
@@ -230,13 +231,14 @@ class Preparer:
 
     def __init__(self, options: PrepareOptions | None = None):
         self.options = options or PrepareOptions()
-        self._faces = self._pose = None
+        self._faces = None
+        self._poses: list = []
 
     def close(self) -> None:
-        for m in (self._faces, self._pose):
+        for m in [self._faces, *self._poses]:
             if m is not None:
                 m.close()
-        self._faces = self._pose = None
+        self._faces, self._poses = None, []
 
     def _models(self):
         from jegal.prepare.people import FaceDetector
@@ -244,8 +246,44 @@ class Preparer:
 
         if self._faces is None:
             self._faces = FaceDetector()
-            self._pose = PoseEstimator(crop_side=self.options.crop_side, hands=self.options.hands)
-        return self._faces, self._pose
+            self._poses = [PoseEstimator(crop_side=self.options.crop_side, hands=self.options.hands)
+                           for _ in range(max(1, self.options.threads))]
+        return self._faces, self._poses
+
+    def _keypoints(self, frames: np.ndarray, tracks: list, bodies: list[np.ndarray]) -> list[np.ndarray]:
+        """Raw keypoints per track. With several pose estimators, each track is cut into
+        contiguous parts run in parallel threads (each part restarts pose tracking, which
+        costs one extra person detection per part)."""
+        _, poses = self._models()
+        jobs = []  # (track index, offset in track, length)
+        for k, tr in enumerate(tracks):
+            parts = max(1, min(len(poses), tr.num_frames // 50))
+            edges = np.linspace(0, tr.num_frames, parts + 1).round().astype(int)
+            jobs += [(k, int(a), int(b - a)) for a, b in zip(edges[:-1], edges[1:])]
+        if len(poses) == 1 or len(jobs) == 1:
+            outs = [poses[0].track(frames, bodies[k][a:a + n], tracks[k].start + a) for k, a, n in jobs]
+        else:
+            import queue
+            from concurrent.futures import ThreadPoolExecutor
+
+            free: queue.Queue = queue.Queue()
+            for p in poses:
+                free.put(p)
+
+            def work(job):
+                k, a, n = job
+                est = free.get()
+                try:
+                    return est.track(frames, bodies[k][a:a + n], tracks[k].start + a)
+                finally:
+                    free.put(est)
+
+            with ThreadPoolExecutor(len(poses)) as ex:
+                outs = list(ex.map(work, jobs))
+        raws = [[] for _ in tracks]
+        for (k, _, _), kp in zip(jobs, outs):
+            raws[k].append(kp)
+        return [np.concatenate(parts) for parts in raws]
 
     def words_for(self, item: Item, audio: np.ndarray, num_frames: int) -> tuple[list[Word], list[str]]:
         from jegal.prepare.align import align_words
@@ -349,18 +387,15 @@ class Preparer:
         from jegal.prepare.people import detect_faces, scene_cuts, track_faces
 
         opts = self.options
-        faces_model, pose_model = self._models()
+        faces_model, _ = self._models()
         t = time.perf_counter()
         detections = detect_faces(frames, faces_model, stride=opts.detect_stride)
         cuts = scene_cuts(frames, opts.scene_threshold)
         tracks = track_faces(detections, cuts, min_frames=opts.min_frames, max_gap=max(8, 2 * opts.detect_stride))
         result.timings["detect"] = time.perf_counter() - t
         t = time.perf_counter()
-        raws, bodies = [], []
-        for tr in tracks:
-            body = tr.body_boxes(frames.shape[1:3])
-            raws.append(pose_model.track(frames, body, tr.start))
-            bodies.append(body)
+        bodies = [tr.body_boxes(frames.shape[1:3]) for tr in tracks]
+        raws = self._keypoints(frames, tracks, bodies)
         result.timings["keypoints"] = time.perf_counter() - t
         people = []
         kept = drop_duplicate_people(raws, [tr.start for tr in tracks], [float(tr.scores.mean()) for tr in tracks])
@@ -504,7 +539,8 @@ def run_prepare(input_path: str | os.PathLike, out: str | os.PathLike, options: 
                 results.append(res)
                 bar.update()
     else:
-        preparer = Preparer(options)
+        # One process does the work: let its pose threads use the cores the workers would have.
+        preparer = Preparer(replace(options, threads=max(options.threads, workers)))
         try:
             for it in todo:
                 results.append(process_item(preparer, it, out))
