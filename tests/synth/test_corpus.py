@@ -99,7 +99,8 @@ def test_spotting_targets_are_truly_gestured(small_corpus):
     for row in _rows(out / "benchmarks" / "spot.csv"):
         words = parse_word_boundaries(row["word_boundaries"])
         target = parse_word_boundaries(row["target_word_boundary"])[0]
-        idx = [i for i, w in enumerate(words) if (w.display, w.start, w.end) == (target.display, target.start, target.end)]
+        key = (target.display, target.start, target.end)
+        idx = [i for i, w in enumerate(words) if (w.display, w.start, w.end) == key]
         assert len(idx) == 1
         rec = truth[row["filename"]]
         gestured = [g for g in rec["gestures"] if g["kind"] == "semantic" and g["word_index"] == idx[0]]

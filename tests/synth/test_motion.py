@@ -127,12 +127,15 @@ def test_families_stay_distinguishable_across_speakers():
                 dur = st.duration / spk.speed
                 ev = _event(family=fam, variant=v, word=word, two_handed=st.N is not None, prep_start=0.6,
                             stroke_start=1.0, stroke_end=1.0 + dur, hold_end=1.0 + dur + st.hold,
-                            retract_end=1.5 + dur + st.hold, amplitude=spk.amplitude, offset=tuple(rng.normal(0, 0.04, 2)))
+                            retract_end=1.5 + dur + st.hold, amplitude=spk.amplitude,
+                            offset=tuple(rng.normal(0, 0.04, 2)))
                 _, observed = animate(rng, spk, [ev], 75)
                 kp = normalise(observed)
                 frames = np.linspace(25, int(25 * (1.0 + dur)), 6).round().astype(int)
-                hands = [kp[frames][:, sl, :2] - kp[frames][:, sl.start : sl.start + 1, :2] for sl in (LEFT_HAND, RIGHT_HAND)]
-                X.append(np.concatenate([kp[frames][:, [LEFT_WRIST, RIGHT_WRIST], :2].ravel()] + [0.5 * h.ravel() for h in hands]))
+                win = kp[frames]  # (6, 56, 3)
+                hands = [win[:, sl, :2] - win[:, sl.start : sl.start + 1, :2] for sl in (LEFT_HAND, RIGHT_HAND)]
+                wrists = win[:, [LEFT_WRIST, RIGHT_WRIST], :2].ravel()
+                X.append(np.concatenate([wrists] + [0.5 * h.ravel() for h in hands]))
                 y.append(fi)
                 who.append(si)
     X, y, who = np.asarray(X), np.asarray(y), np.asarray(who)

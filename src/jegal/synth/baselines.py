@@ -90,13 +90,15 @@ def retrieval_metrics(scores: np.ndarray) -> dict:
 
 def clip_length_retrieval(rows: list[dict], clips: dict) -> dict:
     """Retrieval by clip length alone, both directions, with chance for comparison."""
-    content_len = np.array([parse_word_boundaries(r["word_boundaries"], r["filename"])[-1].end + 1 for r in rows], float)
+    content_len = np.array([parse_word_boundaries(r["word_boundaries"], r["filename"])[-1].end + 1 for r in rows],
+                           dtype=float)
     gesture_len = np.array([clips[r["filename"]].num_frames for r in rows], float)
     scores = -np.abs(content_len[:, None] - gesture_len[None, :])  # (content, gesture)
     n = len(rows)
     chance = {f"R@{k}": min(1.0, k / n) for k in RECALL_AT}
     chance["median_rank"] = (n + 1) / 2
-    return {"rows": n, "content_to_gesture": retrieval_metrics(scores), "gesture_to_content": retrieval_metrics(scores.T),
+    return {"rows": n, "content_to_gesture": retrieval_metrics(scores),
+            "gesture_to_content": retrieval_metrics(scores.T),
             "chance": chance}
 
 

@@ -9,13 +9,15 @@ import sys
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="output directory (created; files in it are overwritten)")
-    parser.add_argument("--speakers", type=int, default=40, help="speakers in all; a fifth (at least 2) are test speakers")
+    parser.add_argument("--speakers", type=int, default=40,
+                        help="speakers in all; a fifth (at least 2) are test speakers")
     parser.add_argument("--train-clips", type=int, default=3000, help="training clips of 2-4 s")
     parser.add_argument("--test-clips", type=int, default=500, help="rows of each benchmark (3 s test clips)")
     parser.add_argument("--seed", type=int, default=0, help="same seed, same bytes")
     parser.add_argument("--render", action="store_true", help="also draw an mp4 per clip that has media")
     parser.add_argument("--train-media", action="store_true",
-                        help="write wav/txt/kps.npz (and mp4 with --render) for training clips too, not only test clips")
+                        help="write wav/txt/kps.npz (and mp4 with --render) for training clips too, "
+                             "not only test clips")
     parser.add_argument("--workers", type=int, default=None, help="worker processes (default: min(2, CPUs))")
     parser.add_argument("--clips-per-shard", type=int, default=500, help="clips per WebDataset tar shard")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -260,7 +260,8 @@ def generate_corpus(out_dir: str | os.PathLike, speakers: int = 40, train_clips:
     init_args = (spk_list, seed, media_dir, render, media_splits)
 
     plan_rng = np.random.default_rng([seed, 99])
-    train_specs = [ClipSpec("train", i, int(plan_rng.choice(train_spk)), int(plan_rng.integers(TRAIN_FRAMES[0], TRAIN_FRAMES[1] + 1)))
+    train_specs = [ClipSpec("train", i, int(plan_rng.choice(train_spk)),
+                            int(plan_rng.integers(TRAIN_FRAMES[0], TRAIN_FRAMES[1] + 1)))
                    for i in range(train_clips)]
     test_specs = [ClipSpec("test", i, test_spk[i % len(test_spk)], TEST_FRAMES) for i in range(test_clips)]
     train_truth = []
@@ -310,7 +311,8 @@ def generate_corpus(out_dir: str | os.PathLike, speakers: int = 40, train_clips:
         "speakers": [s.to_json() for s in spk_list],
         "train_speakers": [spk_list[i].speaker_id for i in train_spk],
         "test_speakers": [spk_list[i].speaker_id for i in test_spk],
-        "counts": {"train_clips": len(train_truth), "test_clips": len(test) + len(extra), "retrieval_asd_clips": len(test),
+        "counts": {"train_clips": len(train_truth), "test_clips": len(test) + len(extra),
+                   "retrieval_asd_clips": len(test),
                    "extra_spotting_clips": len(extra), "spot_rows": len(spot_rows), "ret_rows": len(ret_rows),
                    "asd_rows": len(asd_rows), "semantic_gestures": count("semantic"), "beats": count("beat"),
                    "clips_without_semantic_gesture": no_sem,

@@ -117,8 +117,22 @@ def _chops(top, depth, n) -> Path:
     return f
 
 
+def _steps(a, b) -> Path:
+    """A line with three small bobs: fingers walking."""
+    line = _line(a, b)
+
+    def f(u):
+        return line(u) + np.outer(np.sin(6 * np.pi * u), (0.0, 0.05))
+    return f
+
+
 def _hs(path, s0, s1=None, a0=0.0, a1=None) -> HandStroke:
     return HandStroke(path, s0, s1 or s0, a0, a0 if a1 is None else a1)
+
+
+def _two(hs: HandStroke, duration: float, hold: float = 0.1) -> Stroke:
+    """A two-handed stroke whose hands mirror each other about the body midline."""
+    return Stroke(hs, hs, duration, hold)
 
 
 def _count_strokes(n: int) -> list[Stroke]:
@@ -133,21 +147,22 @@ def _count_strokes(n: int) -> list[Stroke]:
 # family -> list of variants; "count" is keyed by number in COUNT_STROKES.
 STROKES: dict[str, list[Stroke]] = {
     "big": [
-        Stroke(_hs(_line((0.15, 0.1), (0.85, 0.12)), "open", None, 40, 70), _hs(_line((0.15, 0.1), (0.85, 0.12)), "open", None, 40, 70), 0.5),
-        Stroke(_hs(_arc((0.15, 0.05), (0.8, 0.1), (0.0, 0.45)), "open", None, 20, 60), _hs(_arc((0.15, 0.05), (0.8, 0.1), (0.0, 0.45)), "open", None, 20, 60), 0.55),
-        Stroke(_hs(_line((0.15, 0.2), (0.7, 0.85)), "open", None, 30, 45), _hs(_line((0.15, 0.0), (0.6, -0.3)), "open", None, 90, 120), 0.5),
+        _two(_hs(_line((0.15, 0.1), (0.85, 0.12)), "open", None, 40, 70), 0.5),
+        _two(_hs(_arc((0.15, 0.05), (0.8, 0.1), (0.0, 0.45)), "open", None, 20, 60), 0.55),
+        Stroke(_hs(_line((0.15, 0.2), (0.7, 0.85)), "open", None, 30, 45),
+               _hs(_line((0.15, 0.0), (0.6, -0.3)), "open", None, 90, 120), 0.5),
     ],
     "small": [
         Stroke(_hs(_line((0.32, 0.25), (0.12, 0.42)), "pinch_open", "pinch", 10, -20), None, 0.45, 0.2),
-        Stroke(_hs(_line((0.45, 0.2), (0.08, 0.22)), "flat", None, -10, -5), _hs(_line((0.45, 0.2), (0.08, 0.22)), "flat", None, -10, -5), 0.45, 0.15),
+        _two(_hs(_line((0.45, 0.2), (0.08, 0.22)), "flat", None, -10, -5), 0.45, 0.15),
     ],
     "up": [
         Stroke(_hs(_line((0.3, -0.2), (0.35, 0.9)), "relaxed", "open", 60, 0), None, 0.5),
-        Stroke(_hs(_line((0.3, -0.2), (0.3, 0.6)), "open", None, 70, 60), _hs(_line((0.3, -0.2), (0.3, 0.6)), "open", None, 70, 60), 0.5),
+        _two(_hs(_line((0.3, -0.2), (0.3, 0.6)), "open", None, 70, 60), 0.5),
     ],
     "down": [
         Stroke(_hs(_line((0.3, 0.6), (0.3, -0.35)), "flat", None, 80, 90), None, 0.45),
-        Stroke(_hs(_line((0.25, 0.3), (0.25, -0.3)), "flat", None, 90, 90), _hs(_line((0.25, 0.3), (0.25, -0.3)), "flat", None, 90, 90), 0.45),
+        _two(_hs(_line((0.25, 0.3), (0.25, -0.3)), "flat", None, 90, 90), 0.45),
     ],
     "self": [
         Stroke(_hs(_taps((-0.05, 0.55), (0.16, 0.04), 2), "open", None, -60, -60), None, 0.6),
@@ -159,28 +174,29 @@ STROKES: dict[str, list[Stroke]] = {
     ],
     "negation": [
         Stroke(_hs(_osc((0.35, 0.45), (0.22, 0.0), 2), "open", None, 0, 5), None, 0.7),
-        Stroke(_hs(_line((-0.15, 0.15), (0.75, 0.1)), "flat", None, 90, 90), _hs(_line((-0.1, 0.2), (0.75, 0.12)), "flat", None, 90, 90), 0.5),
+        Stroke(_hs(_line((-0.15, 0.15), (0.75, 0.1)), "flat", None, 90, 90),
+               _hs(_line((-0.1, 0.2), (0.75, 0.12)), "flat", None, 90, 90), 0.5),
         Stroke(_hs(_osc((0.35, 0.65), (0.05, 0.0), 2.5), "point", None, 0, 0), None, 0.6),
     ],
     "circle": [
         Stroke(_hs(_circle((0.35, 0.35), 0.28, 1.25), "point", None, 0, 20), None, 0.75),
-        Stroke(_hs(_circle((0.25, 0.3), 0.18, 1.5), "relaxed", None, 45, 45), _hs(_circle((0.25, 0.3), 0.18, 1.5), "relaxed", None, 45, 45), 0.75),
+        _two(_hs(_circle((0.25, 0.3), 0.18, 1.5), "relaxed", None, 45, 45), 0.75),
     ],
     "give": [
         Stroke(_hs(_line((0.1, 0.4), (0.65, 0.15)), "relaxed", "open", 50, 80), None, 0.5),
-        Stroke(_hs(_line((0.1, 0.35), (0.55, 0.1)), "relaxed", "open", 60, 85), _hs(_line((0.1, 0.35), (0.55, 0.1)), "relaxed", "open", 60, 85), 0.5),
+        _two(_hs(_line((0.1, 0.35), (0.55, 0.1)), "relaxed", "open", 60, 85), 0.5),
     ],
     "take": [
         Stroke(_hs(_line((0.75, 0.45), (0.15, 0.35)), "open", "fist", 60, 10), None, 0.5),
-        Stroke(_hs(_line((0.7, 0.4), (0.1, 0.3)), "open", "fist", 70, 0), _hs(_line((0.7, 0.4), (0.1, 0.3)), "open", "fist", 70, 0), 0.5),
+        _two(_hs(_line((0.7, 0.4), (0.1, 0.3)), "open", "fist", 70, 0), 0.5),
     ],
     "stop": [
         Stroke(_hs(_line((0.25, 0.3), (0.3, 0.7), ease=0.3), "flat", "open", 20, 0), None, 0.5, 0.35),
-        Stroke(_hs(_line((0.25, 0.3), (0.35, 0.6), ease=0.3), "flat", "open", 20, 0), _hs(_line((0.25, 0.3), (0.35, 0.6), ease=0.3), "flat", "open", 20, 0), 0.5, 0.35),
+        _two(_hs(_line((0.25, 0.3), (0.35, 0.6), ease=0.3), "flat", "open", 20, 0), 0.5, 0.35),
     ],
     "together": [
-        Stroke(_hs(_line((0.7, 0.2), (0.03, 0.25)), "open", "fist", -40, -70), _hs(_line((0.7, 0.2), (0.03, 0.25)), "open", "fist", -40, -70), 0.55, 0.15),
-        Stroke(_hs(_line((0.6, 0.35), (0.05, 0.35)), "point", None, -70, -90), _hs(_line((0.6, 0.35), (0.05, 0.35)), "point", None, -70, -90), 0.5, 0.15),
+        _two(_hs(_line((0.7, 0.2), (0.03, 0.25)), "open", "fist", -40, -70), 0.55, 0.15),
+        _two(_hs(_line((0.6, 0.35), (0.05, 0.35)), "point", None, -70, -90), 0.5, 0.15),
     ],
     "separate": [
         Stroke(_hs(_chops((0.2, 0.65), 0.6, 2), "flat", None, 0, 0), None, 0.6),
@@ -199,7 +215,7 @@ STROKES: dict[str, list[Stroke]] = {
         Stroke(_hs(_line((0.6, 0.5), (-0.2, 0.4), ease=0.4), "relaxed", "flat", 60, -60), None, 0.35),
     ],
     "here": [
-        Stroke(_hs(_taps((0.2, 0.1), (0.0, -0.2), 2), "flat", None, 90, 90), _hs(_taps((0.2, 0.1), (0.0, -0.2), 2), "flat", None, 90, 90), 0.6),
+        _two(_hs(_taps((0.2, 0.1), (0.0, -0.2), 2), "flat", None, 90, 90), 0.6),
         Stroke(_hs(_line((0.25, 0.3), (0.25, -0.1)), "point", None, 150, 180), None, 0.45, 0.2),
     ],
     "wave": [
@@ -212,18 +228,19 @@ STROKES: dict[str, list[Stroke]] = {
     ],
     "low": [
         Stroke(_hs(_line((0.35, 0.05), (0.45, -0.4)), "flat", None, 90, 95), None, 0.55, 0.25),
-        Stroke(_hs(_line((0.3, -0.05), (0.4, -0.45)), "flat", None, 90, 90), _hs(_line((0.3, -0.05), (0.4, -0.45)), "flat", None, 90, 90), 0.55, 0.2),
+        _two(_hs(_line((0.3, -0.05), (0.4, -0.45)), "flat", None, 90, 90), 0.55, 0.2),
     ],
     "walk": [
-        Stroke(_hs(lambda u: _line((0.1, 0.2), (0.75, 0.25))(u) + np.outer(np.sin(6 * np.pi * u), (0.0, 0.05)), "count2", None, 180, 170), None, 0.75),
-        Stroke(_hs(lambda u: _line((0.75, 0.25), (0.0, 0.2))(u) + np.outer(np.sin(6 * np.pi * u), (0.0, 0.05)), "count2", None, 180, 190), None, 0.75),
+        Stroke(_hs(_steps((0.1, 0.2), (0.75, 0.25)), "count2", None, 180, 170), None, 0.75),
+        Stroke(_hs(_steps((0.75, 0.25), (0.0, 0.2)), "count2", None, 180, 190), None, 0.75),
     ],
     "love": [
-        Stroke(_hs(_line((0.35, 0.3), (-0.05, 0.6)), "open", None, -40, -70), _hs(_line((0.35, 0.3), (0.05, 0.55)), "open", None, -40, -70), 0.55, 0.3),
+        Stroke(_hs(_line((0.35, 0.3), (-0.05, 0.6)), "open", None, -40, -70),
+               _hs(_line((0.35, 0.3), (0.05, 0.55)), "open", None, -40, -70), 0.55, 0.3),
         Stroke(_hs(_line((0.35, 0.25), (0.0, 0.6)), "relaxed", "fist", -20, -40), None, 0.5, 0.3),
     ],
     "question": [
-        Stroke(_hs(_line((0.3, -0.05), (0.6, 0.15), ease=0.6), "relaxed", "open", 60, 85), _hs(_line((0.3, -0.05), (0.6, 0.15), ease=0.6), "relaxed", "open", 60, 85), 0.5, 0.3),
+        _two(_hs(_line((0.3, -0.05), (0.6, 0.15), ease=0.6), "relaxed", "open", 60, 85), 0.5, 0.3),
         Stroke(_hs(_line((0.35, 0.0), (0.6, 0.25)), "relaxed", "open", 20, 90), None, 0.5, 0.2),
     ],
     "eat": [
@@ -237,7 +254,8 @@ COUNT_STROKES = {n: _count_strokes(n) for n in range(1, 6)}
 # (self-adaptors placed at random times, not tied to any word).
 BEAT = Stroke(_hs(_line((0.22, 0.2), (0.24, 0.02), ease=0.7), "relaxed", None, 30, 35), None, 0.2, 0.0)
 FIDGETS = [
-    Stroke(_hs(_osc((0.02, -0.15), (0.04, 0.02), 3), "relaxed", None, -60, -60), _hs(_osc((0.02, -0.15), (0.03, 0.0), 2), "relaxed", None, -60, -60), 0.9),
+    Stroke(_hs(_osc((0.02, -0.15), (0.04, 0.02), 3), "relaxed", None, -60, -60),
+           _hs(_osc((0.02, -0.15), (0.03, 0.0), 2), "relaxed", None, -60, -60), 0.9),
     Stroke(_hs(_osc((-0.2, -0.2), (0.05, 0.03), 2), "relaxed", None, -80, -80), None, 0.8),
     Stroke(_hs(_line((0.05, 0.85), (0.1, 0.9)), "relaxed", None, -30, -40), None, 0.6, 0.2),
 ]

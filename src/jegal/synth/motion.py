@@ -22,8 +22,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from jegal.data.keypoints import JOINT_INDEX, LEFT_HAND, NUM_JOINTS, RIGHT_HAND
-from jegal.synth.gestures import BEAT, FIDGETS, SHAPE_DIM, HandStroke, Stroke, shape, stroke_for
-from jegal.synth.lexicon import FAMILIES, family_of
+from jegal.synth.gestures import BEAT, FIDGETS, HandStroke, Stroke, shape, stroke_for
+from jegal.synth.lexicon import family_of
 from jegal.synth.speakers import REST_POSES, Speaker
 from jegal.timebase import FPS
 

@@ -83,7 +83,8 @@ class Speech:
         try:
             import espeakng_loader
         except ImportError as err:
-            raise SpeechError("SynthGest speech needs the espeakng-loader package (pip install espeakng-loader)") from err
+            raise SpeechError("SynthGest speech needs the espeakng-loader package "
+                              "(pip install espeakng-loader)") from err
         lib_path = espeakng_loader.get_library_path()
         try:
             self.lib = ctypes.CDLL(lib_path)
@@ -136,7 +137,8 @@ class Speech:
             self.lib.espeak_Synchronize()
             chunks, word_ms = self._chunks, self._word_ms
         if len(word_ms) != len(words):
-            raise SpeechError(f"espeak reported {len(word_ms)} word marks for {len(words)} words in {' '.join(words)!r}")
+            raise SpeechError(f"espeak reported {len(word_ms)} word marks for {len(words)} words "
+                              f"in {' '.join(words)!r}")
         return chunks, word_ms
 
     def synthesize(self, words: list[str], stressed: list[bool] | None = None, voice: str = VOICES[0],
