@@ -191,3 +191,36 @@ def test_some_clips_have_no_semantic_gesture_and_beats_exist(small_corpus):
 def test_bad_settings_are_reported(tmp_path):
     with pytest.raises(SynthError, match="speakers"):
         generate_corpus(tmp_path / "x", speakers=2, train_clips=5, test_clips=5, progress=False)
+
+
+def test_a_sentence_espeak_cannot_time_is_redrawn(monkeypatch):
+    from jegal.synth.corpus import ClipSpec, make_clip
+    from jegal.synth.speakers import make_speakers
+    from jegal.synth.speech import SpeechError, get_speech
+
+    speakers = make_speakers(3, 0)
+    spec = ClipSpec("train", 0, 0, 60)
+    plain = make_clip(spec, speakers, 0)["truth"]["words"]
+    speech = get_speech()
+    real = type(speech).synthesize
+    calls = []
+
+    def flaky(self, words, *args, **kw):
+        calls.append(list(words))
+        if len(calls) == 1:
+            raise SpeechError("espeak reported 3 word marks for 9 words")
+        return real(self, words, *args, **kw)
+
+    monkeypatch.setattr(type(speech), "synthesize", flaky)
+    first = make_clip(spec, speakers, 0)["truth"]["words"]
+    calls.clear()
+    again = make_clip(spec, speakers, 0)["truth"]["words"]
+    assert first == again != plain  # redrawn, and still deterministic
+    assert len(calls) == 2 and calls[0] != calls[1]
+
+    def broken(self, words, *args, **kw):
+        raise SpeechError("no audio")
+
+    monkeypatch.setattr(type(speech), "synthesize", broken)
+    with pytest.raises(SynthError, match="sg-train-000000"):
+        make_clip(spec, speakers, 0)

@@ -84,12 +84,16 @@ def make_clip(spec: ClipSpec, speakers: list[Speaker], seed: int) -> dict:
     offset = float(rng.uniform(0.05, 0.6))
     words_per_s = spk.rate_wpm / 60 * 1.25
     n_words = int(np.ceil((T / FPS - offset) * words_per_s * 1.15)) + 1
-    words = sample_words(rng, n_words, spk.concept_prob, force_concept=spec.force_gesture)
-    stressed = [bool(rng.random() < (CONCEPT_STRESS_PROB if family_of(w) else spk.stress_prob)) for w in words]
-    try:
-        utt = get_speech().synthesize(words, stressed, spk.voice, spk.rate_wpm, spk.pitch)
-    except SpeechError as err:
-        raise SynthError(f"clip {clip_id}: {err}") from err
+    for attempt in range(3):
+        words = sample_words(rng, n_words, spk.concept_prob, force_concept=spec.force_gesture)
+        stressed = [bool(rng.random() < (CONCEPT_STRESS_PROB if family_of(w) else spk.stress_prob)) for w in words]
+        try:
+            utt = get_speech().synthesize(words, stressed, spk.voice, spk.rate_wpm, spk.pitch)
+            break
+        except SpeechError as err:
+            # A sentence espeak cannot time is redrawn (from the same clip rng: still deterministic).
+            if attempt == 2:
+                raise SynthError(f"clip {clip_id}: {err}") from err
     times = [(s + offset, e + offset) for s, e in utt.times]
     kept = 0
     while kept < len(words) and round(times[kept][1] * FPS) <= T - 1:
