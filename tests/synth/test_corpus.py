@@ -168,6 +168,16 @@ def test_media_match_the_shards(small_corpus):
         assert len(wave) == clip.num_frames * SAMPLES_PER_FRAME
         words = read_txt(base.with_name(base.name + ".txt"))
         assert [(w.text, w.start, w.end) for w in words] == [(w.text, w.start, w.end) for w in clip.words]
+        # Speech sits inside the word spans of the clip's own time base (offset applied once).
+        inside = np.zeros(len(wave), bool)
+        for w in words:
+            inside[w.start * SAMPLES_PER_FRAME : (w.end + 1) * SAMPLES_PER_FRAME] = True
+        spoken = np.arange(len(wave)) < (words[-1].end + 1) * SAMPLES_PER_FRAME
+        gaps = spoken & ~inside
+        assert np.mean(wave[inside] ** 2) > 10 * np.mean(wave[gaps] ** 2) if gaps.any() else True
+        lead = wave[: max(0, words[0].start - 1) * SAMPLES_PER_FRAME]  # one frame of rounding slack
+        if len(lead):
+            assert np.sqrt(np.mean(lead ** 2)) < 0.1 * np.sqrt(np.mean(wave[inside] ** 2))
         with np.load(base.with_name(base.name + ".kps.npz")) as z:
             raw, fps = z["keypoints"], int(z["fps"])
         assert fps == 25 and raw.shape == clip.keypoints.shape
