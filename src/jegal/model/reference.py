@@ -32,36 +32,33 @@ def loop_frame_pool(frames: torch.Tensor, spans: list[list[tuple[int, int]]]) ->
 
 
 def loop_window_pool(g: torch.Tensor, c: torch.Tensor, spans: list[tuple[int, int]], window: int,
-                     gamma: float) -> tuple[torch.Tensor, list[list[float]]]:
+                     gamma: float) -> tuple[torch.Tensor, list[list[int]]]:
     """One gesture clip g (T_i, d, real frames only) pooled in each window of one content clip's
-    words c (W_j, d) with spans; returns (W_j, d) and per word the (frame, weight) it used."""
+    words c (W_j, d) with spans; returns (W_j, d) and per word the frames its window used."""
     T = g.shape[0]
     pooled, used = [], []
     for w, (s, e) in enumerate(spans):
-        frames = [t for t in range(max(0, s - window), min(T - 1, e + window) + 1)]
-        if not frames:
+        lo, hi = max(0, s - window), min(T - 1, e + window)
+        if hi < lo:  # the window lies beyond this (shorter) gesture clip
             pooled.append(g.new_zeros(g.shape[1]))
             used.append([])
             continue
-        logits = torch.stack([gamma * torch.dot(g[t], c[w]) for t in frames])
-        a = torch.softmax(logits, 0)
-        pooled.append(sum(a[k] * g[t] for k, t in enumerate(frames)))
-        used.append(list(zip(frames, a.tolist())))
+        a = torch.softmax(gamma * (g[lo:hi + 1] @ c[w]), 0)  # weights over the window's frames
+        pooled.append(a @ g[lo:hi + 1])
+        used.append(list(range(lo, hi + 1)))
     return torch.stack(pooled), used
 
 
 def loop_pair_score(g: torch.Tensor, c: torch.Tensor, spans: list[tuple[int, int]], window: int,
                     gamma: float) -> torch.Tensor:
-    """lambda(i, j) for one gesture clip (real frames) and one content clip (real words)."""
+    """lambda(i, j) for one gesture clip (real frames) and one content clip (real words):
+    for each word, the best cosine over the pooled windows; then the mean over words."""
     h, _ = loop_window_pool(g, c, spans, window, gamma)
+    norms = h.norm(dim=1)
     total = 0.0
     for w in range(c.shape[0]):
-        best = None
-        for v in range(h.shape[0]):
-            norm = h[v].norm()
-            cos = torch.dot(c[w], h[v]) / norm if norm > 1e-6 else torch.zeros((), dtype=c.dtype)
-            best = cos if best is None else torch.maximum(best, cos)
-        total = total + best
+        cos = torch.where(norms > 1e-6, (h @ c[w]) / norms.clamp_min(1e-6), torch.zeros_like(norms))
+        total = total + cos.max()
     return total / c.shape[0]
 
 
