@@ -36,10 +36,11 @@ def test_rendered_video_has_every_frame_and_a_blank_face(tmp_path):
 def test_jegal_synth_cli_writes_a_corpus(tmp_path, capsys):
     out = tmp_path / "c"
     rc = main(["synth", "--out", str(out), "--speakers", "4", "--train-clips", "6", "--test-clips", "6",
-               "--seed", "2", "--render", "--quiet"])
+               "--seed", "2", "--render", "--baselines", "--quiet"])
     assert rc == 0
     report = json.loads(capsys.readouterr().out)
     assert report["train_clips"] == 6 and report["spot_rows"] == 6
+    assert report["baselines"]["spotting"]["rows"] == 6
     test_ids = [c.clip_id for c in read_clips(out / "test")]
     for cid in test_ids:
         for ext in (".wav", ".txt", ".kps.npz", ".mp4"):
@@ -58,5 +59,5 @@ def test_help_lists_every_flag(capsys):
         main(["synth", "--help"])
     text = capsys.readouterr().out
     for flag in ("--out", "--speakers", "--train-clips", "--test-clips", "--seed", "--render", "--train-media",
-                 "--workers", "--clips-per-shard", "--quiet"):
+                 "--workers", "--clips-per-shard", "--baselines", "--quiet"):
         assert flag in text

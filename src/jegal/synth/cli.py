@@ -20,6 +20,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
                              "not only test clips")
     parser.add_argument("--workers", type=int, default=None, help="worker processes (default: min(2, CPUs))")
     parser.add_argument("--clips-per-shard", type=int, default=500, help="clips per WebDataset tar shard")
+    parser.add_argument("--baselines", action="store_true",
+                        help="also print the trivial baselines (fastest-hand spotting, clip-length retrieval)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -34,5 +36,10 @@ def run(args: argparse.Namespace) -> int:
     except SynthError as err:
         print(f"jegal synth: {err}", file=sys.stderr)
         return 1
-    print(json.dumps({"out": str(args.out), "seconds": summary["seconds"], **summary["counts"]}, indent=2))
+    report = {"out": str(args.out), "seconds": summary["seconds"], **summary["counts"]}
+    if args.baselines:
+        from jegal.synth.baselines import trivial_baselines
+
+        report["baselines"] = trivial_baselines(args.out)
+    print(json.dumps(report, indent=2))
     return 0
