@@ -214,14 +214,28 @@ def _apply_stress(wave: np.ndarray, sr: int, times, stressed) -> np.ndarray:
 
 def _private_data_dir(bundled: Path) -> Path:
     """An espeak-ng-data directory of symlinks to ``bundled`` plus SynthGest's variants,
-    built once per bundled version under the user cache (atomically: build, then rename)."""
+    built once per bundled version under the user cache (or the temp folder where the cache
+    is not writable), atomically: build, then rename."""
     import hashlib
+    import os
+    import tempfile
+
+    key = hashlib.sha1((str(bundled.resolve()) + _DETERMINISTIC + repr(_VARIANT_BASES)).encode()).hexdigest()[:12]
+    roots = [Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "jegal", Path(tempfile.gettempdir())]
+    errors = []
+    for root in roots:
+        try:
+            return _build_data_dir(bundled, root / f"espeak-{key}")
+        except OSError as err:
+            errors.append(f"{root}: {err}")
+    raise SpeechError("cannot build the SynthGest espeak voice folder (" + "; ".join(errors) + ")")
+
+
+def _build_data_dir(bundled: Path, cache: Path) -> Path:
     import os
     import shutil
     import tempfile
 
-    key = hashlib.sha1((str(bundled.resolve()) + _DETERMINISTIC + repr(_VARIANT_BASES)).encode()).hexdigest()[:12]
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "jegal" / f"espeak-{key}"
     target = cache / "espeak-ng-data"
     if (target / "voices" / "!v" / "jg0").exists():
         return target
