@@ -87,13 +87,16 @@ class PoseEstimator:
         found = []
         for lm_list, handed in zip(hands.multi_hand_landmarks or [], hands.multi_handedness or []):
             pts = np.array([to_image(p.x, p.y) for p in lm_list.landmark], np.float32)  # (21, 2)
-            found.append((pts, float(handed.classification[0].score)))
+            # Landmarks the model guesses beyond the crop (a hand cut by the frame edge) count as not seen.
+            inside = np.array([0.0 <= p.x <= 1.0 and 0.0 <= p.y <= 1.0 for p in lm_list.landmark])
+            found.append((pts, float(handed.classification[0].score) * inside))
         self._assign_hands(out, found)
         return out
 
     @staticmethod
-    def _assign_hands(out: np.ndarray, found: list[tuple[np.ndarray, float]]) -> None:
-        """Put each hand on the side whose pose wrist is nearest its wrist landmark."""
+    def _assign_hands(out: np.ndarray, found: list[tuple[np.ndarray, float | np.ndarray]]) -> None:
+        """Put each hand ``(points (21, 2), confidence (scalar or (21,)))`` on the side whose
+        pose wrist is nearest its wrist landmark; joints with confidence 0 are zeroed."""
         if not found:
             return
         wrists = out[[LEFT_WRIST, RIGHT_WRIST], :2]  # (2, 2)
@@ -106,6 +109,7 @@ class PoseEstimator:
             side = LEFT_HAND if c == 0 else RIGHT_HAND
             out[side, :2] = pts
             out[side, 2] = score
+            out[side][out[side, 2] <= 0] = 0.0
 
     def track(self, frames: np.ndarray, boxes: np.ndarray, start: int = 0) -> np.ndarray:
         """Keypoints ``(n, 56, 3)`` of one person over ``frames[start : start + n]`` with
