@@ -1,0 +1,120 @@
+"""``jegal eval {retrieval,spotting,asd}``: one benchmark, one model, a table and a JSON file.
+
+    jegal eval spotting --model runs/demo --benchmark data/synth/benchmarks/spot.csv --data data/synth/test
+    jegal eval asd --model runs/demo/model --benchmark avs_asd.csv --data avs_shards --modalities t,a,ta
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import sys
+from pathlib import Path
+
+from jegal.evaluation.benchmarks import TASKS, BenchmarkError, load_clips, read_benchmark
+from jegal.evaluation.protocols import evaluate_benchmark, markdown_table, summary_row, write_json
+
+MODALITIES = ("t", "a", "ta")
+
+
+class ModelNotFound(FileNotFoundError):
+    pass
+
+
+def resolve_model_dir(path: str | Path, checkpoint: str = "final") -> Path:
+    """A saved model directory from a model directory or a training run directory
+    (``RUN/model`` is the final model, ``RUN/best`` the best validation checkpoint)."""
+    path = Path(path)
+    if (path / "config.json").is_file() and (path / "model.safetensors").is_file():
+        return path
+    sub = path / ("best" if checkpoint == "best" else "model")
+    if (sub / "config.json").is_file() and (sub / "model.safetensors").is_file():
+        return sub
+    raise ModelNotFound(f"{path}: neither a saved model (config.json + model.safetensors) nor a training run "
+                        f"with {sub.name}/ in it")
+
+
+def model_identity(model_dir: Path) -> str:
+    """Digest of the weights and config: the embedding cache key's model part."""
+    h = hashlib.sha1()
+    for name in ("config.json", "model.safetensors"):
+        with open(model_dir / name, "rb") as f:
+            while block := f.read(1 << 22):
+                h.update(block)
+    return h.hexdigest()[:16]
+
+
+def parse_modalities(value: str | None, trained: str) -> list[str]:
+    if not value:
+        return [trained]
+    mods = [m.strip() for m in value.split(",") if m.strip()]
+    bad = [m for m in mods if m not in MODALITIES]
+    if bad:
+        raise ValueError(f"--modalities: {', '.join(bad)} not in t, a, ta")
+    missing = [m for m in mods if not set(m) <= set(trained)]
+    if missing:
+        raise ValueError(f"--modalities {', '.join(missing)}: this model was trained with {trained!r} only")
+    return mods
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("task", choices=TASKS, help="which benchmark protocol")
+    parser.add_argument("--model", required=True, metavar="RUN_OR_DIR",
+                        help="a training run directory (uses RUN/model) or a saved model directory")
+    parser.add_argument("--benchmark", required=True, metavar="CSV", help="benchmark CSV (AVS or SynthGest columns)")
+    parser.add_argument("--data", required=True, metavar="DIR",
+                        help="shard directory (or tar) holding the benchmark's clips; clip_id = the CSV filename")
+    parser.add_argument("--modalities", default=None, metavar="t|a|ta",
+                        help="content inputs at test time; comma-separated for several (default: what the model was trained with)")
+    parser.add_argument("--checkpoint", choices=("final", "best"), default="final",
+                        help="with a run directory: the final model or the best validation checkpoint (default final)")
+    parser.add_argument("--out", default=None, metavar="JSON",
+                        help="result file (default RUN_OR_DIR/eval/<task>_<csv stem>.json)")
+    parser.add_argument("--cache", default=None, metavar="DIR", help="embedding cache directory (default next to --out)")
+    parser.add_argument("--no-cache", action="store_true", help="always recompute embeddings")
+    parser.add_argument("--batch-size", type=int, default=32, help="clips per embedding batch")
+    parser.add_argument("--device", default="cpu", help="torch device for embedding (cpu, cuda, cuda:1)")
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = leave torch's default)")
+    parser.add_argument("--no-rows", action="store_true", help="leave per-row details out of the JSON")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from jegal.model import JEGAL
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    try:
+        model_dir = resolve_model_dir(args.model, args.checkpoint)
+        bench = read_benchmark(args.benchmark)
+        if bench.task != args.task:
+            raise BenchmarkError(f"{args.benchmark}: its columns make it a {bench.task} benchmark, not {args.task}")
+        model = JEGAL.load(model_dir, device=args.device)
+        mods = parse_modalities(args.modalities, model.config.content.modalities)
+        clips = load_clips(args.data, bench.clip_ids())
+    except (ModelNotFound, BenchmarkError, ValueError, OSError) as err:
+        print(f"jegal eval: {err}", file=sys.stderr)
+        return 1
+    out = Path(args.out) if args.out else Path(args.model) / "eval" / f"{args.task}_{Path(args.benchmark).stem}.json"
+    cache = None if args.no_cache else Path(args.cache) if args.cache else out.parent / "cache"
+    if clips.problems:
+        print(f"{len(clips.problems)} of {len(bench.clip_ids())} clips missing or unreadable (counted as errors), "
+              f"e.g. {next(iter(clips.problems))}: {next(iter(clips.problems.values()))}", file=sys.stderr)
+    if bench.bad_rows:
+        print(f"{len(bench.bad_rows)} rows of {args.benchmark} could not be parsed (counted as errors), "
+              f"e.g. {bench.bad_rows[0]['error']}", file=sys.stderr)
+    model_id = model_identity(model_dir)
+    results = {}
+    for m in mods:
+        results[m] = evaluate_benchmark(model, bench, clips, modalities=m, cache_dir=cache, model_id=model_id,
+                                        batch_size=args.batch_size, progress=not args.quiet, keep_rows=not args.no_rows)
+    doc = {"task": args.task, "model": str(model_dir), "benchmark": str(args.benchmark), "data": str(args.data),
+           "results": results}
+    write_json(out, doc)
+    first = next(iter(results.values()))["metrics"]
+    print(f"{args.task} on {args.benchmark}: {first['evaluated']} of {first['rows']} rows evaluated")
+    print(markdown_table([(f"{model_dir.name} ({m})", summary_row(r)) for m, r in results.items()]))
+    print(f"wrote {out}")
+    return 0
