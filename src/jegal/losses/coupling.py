@@ -39,6 +39,7 @@ import torch
 from torch.utils.checkpoint import checkpoint
 
 _EPS = 1e-6
+_NEG = -1e30  # additive bias that takes a frame out of a softmax (exp underflows to exactly 0)
 
 
 def word_windows(word_spans: torch.Tensor, word_mask: torch.Tensor, num_frames: int, window: int) -> torch.Tensor:
@@ -67,15 +68,24 @@ def windowed_attention_pool(gesture_frames: torch.Tensor, frame_mask: torch.Tens
     return torch.bmm(weights, gesture_frames), weights
 
 
-def _pair_scores(g: torch.Tensor, frame_mask: torch.Tensor, gram: torch.Tensor, c: torch.Tensor,
-                 windows: torch.Tensor, word_mask: torch.Tensor, gamma: float) -> torch.Tensor:
-    """lambda(i, j) for gesture clips g (Ng, T, d) and content clips c (Nc, W, d) -> (Ng, Nc)."""
-    sim = torch.einsum("itd,jwd->ijwt", g, c)  # (Ng, Nc, W, T): c_jw . g_it
-    valid = windows[None] & frame_mask[:, None, None, :]  # (Ng, Nc, W, T)
-    attn = _masked_softmax(gamma * sim, valid)  # a_{ij,v,t}, window v on dim 2
-    dots = torch.einsum("ijvt,ijwt->ijwv", attn, sim)  # c_jw . h_{ij,v}
-    norm2 = (torch.einsum("ijvt,its->ijvs", attn, gram) * attn).sum(-1)  # |h_{ij,v}|^2, (Ng, Nc, W)
+def _pair_scores(g: torch.Tensor, frame_bias: torch.Tensor, frame_valid: torch.Tensor, gram: torch.Tensor,
+                 c: torch.Tensor, windows: torch.Tensor, word_mask: torch.Tensor, gamma: float) -> torch.Tensor:
+    """lambda(i, j) for gesture clips g (Ng, T, d) and content clips c (Nc, W, d) -> (Ng, Nc).
+
+    frame_bias (Ng, T) is 0 on real frames and _NEG on padding; frame_valid (Ng, T) its float mask."""
+    Ng, T, _ = g.shape
+    Nc, W, _ = c.shape
+    sim = torch.matmul(c.reshape(1, Nc * W, -1), g.transpose(1, 2)).view(Ng, Nc, W, T)  # c_jw . g_it
+    win = windows.to(sim.dtype)
+    # masking by additive biases: no (Ng, Nc, W, T) boolean mask is ever formed
+    logits = gamma * sim + (win - 1.0).mul_(-_NEG)[None] + frame_bias[:, None, None, :]
+    attn = torch.softmax(logits, -1)  # a_{ij,v,t}, window v on dim 2
+    # a window with no real frame of clip i pools nothing: its cosine is 0
+    any_valid = torch.einsum("it,jvt->ijv", frame_valid, win) > 0  # (Ng, Nc, W)
+    dots = torch.matmul(sim, attn.transpose(2, 3))  # (Ng, Nc, W, W): c_jw . h_{ij,v}, v on the last dim
+    norm2 = (torch.matmul(attn.reshape(Ng, Nc * W, T), gram).view(Ng, Nc, W, T) * attn).sum(-1)  # |h_{ij,v}|^2
     cos = dots / norm2.clamp_min(_EPS * _EPS).sqrt()[:, :, None, :]
+    cos = cos * any_valid[:, :, None, :]
     cos = cos.masked_fill(~word_mask[None, :, None, :], -2.0)  # padding windows never win the max
     best = cos.amax(-1)  # (Ng, Nc, W): best window for each word w
     wm = word_mask.to(best.dtype)
@@ -93,30 +103,29 @@ def coupling_scores(gesture_frames: torch.Tensor, frame_mask: torch.Tensor, cont
     ``chunk`` > 0 processes that many clips of the ``chunk_over`` side ("content" or "gesture")
     at a time, so peak memory is ~ (other side) x chunk x W x T instead of Ng x Nc x W x T;
     ``use_checkpoint`` recomputes each chunk in backward so the saved tensors stay that size."""
+    if chunk_over not in ("content", "gesture"):
+        raise ValueError(f"chunk_over must be 'content' or 'gesture', got {chunk_over!r}")
     T = gesture_frames.shape[1]
     windows = word_windows(word_spans, word_mask, T, window)  # (Nc, W, T)
     gram = gesture_frames @ gesture_frames.transpose(1, 2)  # (Ng, T, T)
+    frame_valid = frame_mask.to(gesture_frames.dtype)
+    frame_bias = (frame_valid - 1.0) * -_NEG  # (Ng, T): 0 on real frames, _NEG on padding
+    n = content_words.shape[0] if chunk_over == "content" else gesture_frames.shape[0]
+    if chunk <= 0 or chunk >= n:  # one chunk: checkpointing would only cost a recomputation
+        return _pair_scores(gesture_frames, frame_bias, frame_valid, gram, content_words, windows, word_mask, gamma)
 
-    def run(g, fm, k, c, win, wm):
+    def run(g, fb, fv, k, c, win, wm):
         if use_checkpoint and torch.is_grad_enabled():
-            return checkpoint(_pair_scores, g, fm, k, c, win, wm, gamma, use_reentrant=False)
-        return _pair_scores(g, fm, k, c, win, wm, gamma)
+            return checkpoint(_pair_scores, g, fb, fv, k, c, win, wm, gamma, use_reentrant=False)
+        return _pair_scores(g, fb, fv, k, c, win, wm, gamma)
 
     if chunk_over == "content":
-        n = content_words.shape[0]
-        if chunk <= 0 or chunk >= n:
-            return run(gesture_frames, frame_mask, gram, content_words, windows, word_mask)
-        parts = [run(gesture_frames, frame_mask, gram, content_words[s:s + chunk], windows[s:s + chunk],
+        parts = [run(gesture_frames, frame_bias, frame_valid, gram, content_words[s:s + chunk], windows[s:s + chunk],
                      word_mask[s:s + chunk]) for s in range(0, n, chunk)]
         return torch.cat(parts, 1)
-    if chunk_over == "gesture":
-        n = gesture_frames.shape[0]
-        if chunk <= 0 or chunk >= n:
-            return run(gesture_frames, frame_mask, gram, content_words, windows, word_mask)
-        parts = [run(gesture_frames[s:s + chunk], frame_mask[s:s + chunk], gram[s:s + chunk], content_words,
-                     windows, word_mask) for s in range(0, n, chunk)]
-        return torch.cat(parts, 0)
-    raise ValueError(f"chunk_over must be 'content' or 'gesture', got {chunk_over!r}")
+    parts = [run(gesture_frames[s:s + chunk], frame_bias[s:s + chunk], frame_valid[s:s + chunk], gram[s:s + chunk],
+                 content_words, windows, word_mask) for s in range(0, n, chunk)]
+    return torch.cat(parts, 0)
 
 
 def frame_word_scores(gesture_frames: torch.Tensor, content_words: torch.Tensor) -> torch.Tensor:
