@@ -1,0 +1,117 @@
+"""``jegal prepare`` on the real recordings, bad copies of them included (one run, shared)."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from jegal.data.shards import read_clips
+from jegal.data.transcripts import read_txt
+from jegal.prepare.pipeline import PrepareOptions, run_prepare
+
+pytestmark = pytest.mark.slow
+
+WORDS = "Text: -\nLang: en\n\nWORD, START, END, SCORE\n" + "".join(
+    f"w{i}, {0.2 + 0.6 * i:.2f}, {0.6 + 0.6 * i:.2f}, 1.0\n" for i in range(8))  # 0.2 .. 4.8 s
+
+
+def _write_blank_video(path, frames=50):
+    import av
+
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("mpeg4", rate=25)
+        s.width, s.height, s.pix_fmt = 160, 120, "yuv420p"
+        img = np.full((120, 160, 3), 90, np.uint8)
+        for _ in range(frames):
+            for pkt in s.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                c.mux(pkt)
+        for pkt in s.encode():
+            c.mux(pkt)
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory, real_dir):
+    root = tmp_path_factory.mktemp("prepare_real")
+    inp = root / "in"
+    inp.mkdir()
+    for name in ("sample1.avi", "sample1.wav", "sample1.txt", "sample2.avi", "sample2.wav",
+                 "speaker_raw.mp4", "two_speakers_raw.mp4"):
+        shutil.copy(real_dir / name, inp / name)
+    # sample2 gets only its plain words: they are force-aligned.
+    words = [line.rsplit(",", 3)[0].strip() for line in (real_dir / "sample2.txt").read_text().splitlines()[4:]]
+    (inp / "sample2.txt").write_text(" ".join(words) + "\n")
+    (inp / "noperson.txt").write_text((real_dir / "sample1.txt").read_text())
+    for name in ("speaker_raw", "two_speakers_raw", "garbage", "truncated"):
+        (inp / f"{name}.txt").write_text(WORDS)
+    (inp / "garbage.mp4").write_bytes(np.random.default_rng(0).integers(0, 256, 40_000, dtype=np.uint8).tobytes())
+    data = (real_dir / "speaker_raw.mp4").read_bytes()
+    (inp / "truncated.mp4").write_bytes(data[: len(data) // 2])
+    shutil.copy(real_dir / "sample1.avi", inp / "toolong.avi")
+    shutil.copy(real_dir / "sample1.wav", inp / "toolong.wav")
+    (inp / "toolong.txt").write_text((real_dir / "sample1.txt").read_text() + "later, 9.0, 9.4, 0.9\n")
+    shutil.copy(real_dir / "sample2.avi", inp / "noaudio.avi")
+    (inp / "noaudio.txt").write_text((real_dir / "sample2.txt").read_text())
+    _write_blank_video(inp / "noperson.avi")
+    shutil.copy(real_dir / "sample1.wav", inp / "noperson.wav")
+    (inp / "empty.avi").write_bytes((real_dir / "sample1.avi").read_bytes())
+    shutil.copy(real_dir / "sample1.wav", inp / "empty.wav")
+    (inp / "empty.txt").write_text("")
+    out = root / "out"
+    summary = run_prepare(inp, out, PrepareOptions(rgb_size=32), workers=2, progress=False)
+    return inp, out, summary, {c.clip_id: c for c in read_clips(out)}
+
+
+def test_summary_counts_and_failure_reasons(prepared):
+    _, out, summary, _ = prepared
+    assert summary["done"] == 4 and summary["failed"] == 6 and summary["skipped"] == 0
+    assert {f["input"]: f["reason"] for f in summary["failures"]} == {
+        "garbage": "corrupt_video", "truncated": "corrupt_video", "toolong": "transcript_too_long",
+        "noaudio": "no_audio", "noperson": "no_person", "empty": "empty_transcript"}
+    for f in summary["failures"]:
+        assert f["input"] in f["message"]
+    # No partial shard: failed inputs have none, and no temporary file is left.
+    assert sorted(p.stem for p in out.glob("*.tar")) == ["sample1", "sample2", "speaker_raw", "two_speakers_raw"]
+    assert not [p for p in out.rglob("*") if ".tmp" in p.name]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["num_clips"] == len(prepared[3]) == 5
+
+
+def test_speaker_raw_one_clip_at_25fps_with_duration_kept(prepared):
+    clips = prepared[3]
+    ids = [c for c in clips if c.startswith("speaker_raw/")]
+    assert ids == ["speaker_raw/00000"]
+    clip = clips[ids[0]]
+    assert 120 <= clip.num_frames <= 126  # 5.0 s of video at 25 fps, whole track
+    assert clip.mel.shape == (4 * clip.num_frames, 80)
+    assert clip.rgb.shape == (clip.num_frames, 32, 32, 3)
+    assert [w.text for w in clip.words] == [f"w{i}" for i in range(8)]
+
+
+def test_two_speakers_two_clips_one_per_person(prepared):
+    clips = prepared[3]
+    ids = sorted(c for c in clips if c.startswith("two_speakers_raw/"))
+    assert ids == ["two_speakers_raw/00000", "two_speakers_raw/00001"]
+    a, b = clips[ids[0]], clips[ids[1]]
+    assert a.speaker_id != b.speaker_id
+    assert a.extra["start_frame"] == 0 and b.extra["start_frame"] == 52  # the shot change
+    for c in (a, b):
+        assert (c.keypoints[:, [0, 1], 2] > 0).all(axis=1).mean() > 0.95
+
+
+def test_forced_alignment_in_the_pipeline_matches_reference_frames(prepared, real_dir):
+    clip = prepared[3]["sample2/00000"]
+    ref = read_txt(real_dir / "sample2.txt")
+    assert [w.text for w in clip.words] == [w.text for w in ref]
+    err = np.mean([abs(a.start - b.start) + abs(a.end - b.end) for a, b in zip(clip.words, ref)]) / 2
+    assert err < 2.5  # frames, i.e. 0.1 s
+
+
+def test_rerun_skips_everything_finished(prepared):
+    inp, out, _, _ = prepared
+    before = {p.name: p.stat().st_mtime_ns for p in out.glob("*.tar")}
+    (inp / "garbage.mp4").unlink()
+    (inp / "truncated.mp4").unlink()
+    again = run_prepare(inp, out, PrepareOptions(rgb_size=32), workers=1, progress=False)
+    assert again["skipped"] == 4 and again["done"] == 0
+    assert {p.name: p.stat().st_mtime_ns for p in out.glob("*.tar")} == before
