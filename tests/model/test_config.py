@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from jegal.model import ConfigError, JEGAL, JEGALConfig, TextBackboneError
+from jegal.model.dummy import random_batch
 from jegal.model.text import FrozenTextBackbone
 
 
@@ -68,3 +69,16 @@ def test_cached_subword_states_equal_fresh_ones():
         torch.testing.assert_close(b, r, atol=1e-5, rtol=1e-5)
     cached([["x"]], torch.device("cpu"))
     assert len(cached.cache) == 2 and ("x",) in cached.cache  # least recently used dropped
+
+
+def test_changing_the_backbone_forgets_the_old_width():
+    cfg = JEGALConfig.from_preset("cpu")
+    cfg.text.backbone_dim = 384
+    assert cfg.with_overrides({"text.backbone": "/some/other"}).text.backbone_dim is None
+    assert cfg.with_overrides({"loss.beta": 1.0}).text.backbone_dim == 384
+
+
+def test_a_backbone_of_the_wrong_width_is_refused():
+    model = JEGAL.from_preset("cpu", {"text.backbone_dim": 768})
+    with pytest.raises(TextBackboneError, match="width 384"):
+        model.embed(random_batch(1))

@@ -192,3 +192,14 @@ def test_speech_encoder_has_time_stride_four_and_local_receptive_field():
     mel[0, 40:44] += 3.0  # the mel frames of video frame 10
     changed = ((model.speech(mel, b["frame_mask"]) - out).abs().sum(-1)[0] > 0).nonzero().flatten()
     assert 10 in changed.tolist() and changed.min() >= 8 and changed.max() <= 12
+
+
+def test_bf16_autocast_step_runs_and_stays_close_to_fp32():
+    model = tiny_model()
+    b = _batch(seed=13)
+    ref = model(b)["loss"].detach()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = model(b)
+    out["loss"].backward()
+    assert torch.isfinite(out["loss"]) and abs(float(out["loss"].detach()) - float(ref)) < 0.05
+    assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)

@@ -161,6 +161,8 @@ class JEGALConfig:
             if leaf not in names:
                 raise ConfigError(f"unknown config key {key!r}; fields here: {sorted(names)}")
             setattr(obj, leaf, _coerce(value, getattr(obj, leaf), key))
+        if "text.backbone" in overrides and "text.backbone_dim" not in overrides:
+            cfg.text.backbone_dim = None  # another backbone: its width is read again from its config
         return cfg.validate()
 
 

@@ -77,8 +77,9 @@ def backbone_hidden_size(name: str) -> int:
 class FrozenTextBackbone:
     """Tokeniser + frozen encoder, loaded on first call; optional LRU cache of subword states."""
 
-    def __init__(self, name: str, max_subwords: int = 128, cache_size: int = 0):
+    def __init__(self, name: str, max_subwords: int = 128, cache_size: int = 0, hidden_size: int | None = None):
         self.name = name
+        self.hidden_size = hidden_size
         self.max_subwords = max_subwords
         self.cache_size = cache_size
         self.cache: OrderedDict[tuple[str, ...], tuple[torch.Tensor, torch.Tensor]] = OrderedDict()
@@ -104,6 +105,10 @@ class FrozenTextBackbone:
             if bars:
                 hf_logging.enable_progress_bar()
         model.eval().requires_grad_(False)
+        if self.hidden_size is not None and model.config.hidden_size != self.hidden_size:
+            raise TextBackboneError(f"text backbone {self.name!r} has width {model.config.hidden_size}, but the model "
+                                    f"was built for {self.hidden_size} (text.backbone_dim): use the backbone it was "
+                                    "trained with")
         self._tokenizer, self._model = tok, model
 
     def _encode(self, words: list[list[str]], device: torch.device) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
@@ -162,7 +167,7 @@ class TextEncoder(nn.Module):
         if cfg.backbone_dim is None:
             cfg.backbone_dim = backbone_hidden_size(cfg.backbone)
         width = cfg.head_dim or cfg.backbone_dim
-        self.backbone = FrozenTextBackbone(cfg.backbone, cfg.max_subwords, cfg.cache_size)
+        self.backbone = FrozenTextBackbone(cfg.backbone, cfg.max_subwords, cfg.cache_size, cfg.backbone_dim)
         self.in_proj = nn.Identity() if width == cfg.backbone_dim else nn.Linear(cfg.backbone_dim, width)
         self.head = TransformerStack(width, cfg.layers, cfg.heads, cfg.ffn or 4 * width, cfg.dropout)
         self.out = nn.Linear(width, d_out)
