@@ -32,3 +32,26 @@ def make_shards(tmp_path):
             clips.append(c)
         return write_shards(clips, tmp_path / name, clips_per_shard=per_shard)
     return make
+
+
+# A model small enough for loop tests to take seconds (the cpu preset, shrunk further).
+TINY_MODEL = {"gesture.d_model": 32, "gesture.layers": 1, "gesture.heads": 2, "gesture.ffn": 64,
+              "text.head_dim": 32, "text.layers": 1, "text.heads": 2, "text.ffn": 64,
+              "speech.channels": "[8, 8, 8, 8]"}
+NO_DROPOUT = {"gesture.dropout": 0.0, "text.dropout": 0.0, "speech.dropout": 0.0, "content.dropout": 0.0,
+              "content.modality_dropout": 0.0}
+
+
+def set_args(overrides: dict) -> list[str]:
+    return [a for k, v in overrides.items() for a in ("--set", f"{k}={v}")]
+
+
+@pytest.fixture(scope="session")
+def small_corpus(tmp_path_factory):
+    """A small SynthGest corpus (train/, test/, benchmarks/), generated once per session."""
+    from jegal.synth.corpus import generate_corpus
+
+    out = tmp_path_factory.mktemp("synth") / "corpus"
+    generate_corpus(out, speakers=6, train_clips=120, test_clips=24, seed=5, progress=False, workers=1,
+                    clips_per_shard=25)
+    return out

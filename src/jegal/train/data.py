@@ -296,8 +296,10 @@ class ClipStream(IterableDataset):
 def make_loader(stream: ClipStream, workers: int = 0, pin_memory: bool = False) -> torch.utils.data.DataLoader:
     """A DataLoader over the stream's pre-built batches (``batch_size=None``); with workers,
     the round-robin collection order equals the batch order (see the module docstring)."""
+    # A private generator: creating the iterator otherwise draws from the global torch RNG,
+    # which would make dropout after a resume differ from an uninterrupted run.
     return torch.utils.data.DataLoader(stream, batch_size=None, num_workers=workers, pin_memory=pin_memory,
-                                       persistent_workers=False)
+                                       persistent_workers=False, generator=torch.Generator().manual_seed(stream.seed))
 
 
 def read_clip_list(source: str | Path, keys: set[str] | None = None) -> tuple[list[Clip], list[list[str]]]:

@@ -217,6 +217,10 @@ def _train(cfg: TrainConfig, info: DistInfo) -> dict:
     np.random.seed(cfg.seed)
     torch.manual_seed(cfg.seed)  # the same initial weights on every rank
     model = JEGAL(cfg.model_config()).to(device)
+    if model.text is not None:
+        # Hugging Face initialises weights while loading, drawing from the global RNG: load the
+        # frozen backbone now, not at the first step, so a resumed run's RNG matches an unbroken one.
+        model.text.backbone.load()
     torch.manual_seed(cfg.seed + 1 + info.rank)  # then each rank its own dropout stream
     o = cfg.optim
     optimizer = torch.optim.AdamW(param_groups(model, o.weight_decay), lr=lr_at(0, o, total_steps),
