@@ -1,0 +1,106 @@
+"""``jegal ablate``: the paper's ablations and baselines, trained on the same data and budget.
+
+    jegal ablate --corpus data/synth --out runs/ablate                  # every variant, 4 epochs each
+    jegal ablate --corpus data/synth --out runs/ablate --variants full,global_only,coupling_only --epochs 2
+
+Writes ``OUT/ablation.md`` (one table) and ``OUT/ablation.json`` (every number, per variant
+and test modality); each variant's run is in ``OUT/runs/<variant>/`` and is reused on reruns.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from jegal.evaluation.protocols import write_json
+from jegal.evaluation.suite import (VARIANTS, Budget, EnsembleModel, corpus_benchmarks, corpus_clips, evaluate_model,
+                                    floor_rows, headline, load_view, results_table, train_variant)
+
+MOD_NAMES = {"ta": "text + speech", "t": "text", "a": "speech"}
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--corpus", required=True, metavar="DIR",
+                        help="a SynthGest corpus (jegal synth) or any corpus dir with train/, test/ and benchmarks/")
+    parser.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    parser.add_argument("--variants", default=",".join(VARIANTS), metavar="LIST",
+                        help=f"comma-separated subset of: {', '.join(VARIANTS)} (default: all)")
+    parser.add_argument("--epochs", type=int, default=4, help="training epochs per variant (same for all)")
+    parser.add_argument("--max-steps", type=int, default=0, help="stop each training after this many steps (0 = epochs)")
+    parser.add_argument("--batch-size", type=int, default=32, help="clips per training batch")
+    parser.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (the cpu preset's)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = all cores)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def run_ablation(corpus: Path, out: Path, names: list[str], budget: Budget, progress: bool = True,
+                 log=print) -> dict:
+    benches = corpus_benchmarks(corpus)
+    clips = corpus_clips(corpus, benches)
+    if clips.problems:
+        log(f"{len(clips.problems)} benchmark clips missing or unreadable (counted as errors)")
+    trained, results, timings = {}, {}, {}
+    needed = list(dict.fromkeys(p for n in names for p in (VARIANTS[n].parts or (n,))))
+    for name in needed:
+        v = VARIANTS[name]
+        log(f"[ablate] train {name}: {v.label}")
+        t0 = time.perf_counter()
+        trained[name] = train_variant(v, corpus, out / "runs" / name, budget, progress=progress)
+        timings[name] = round(time.perf_counter() - t0, 1)
+    views = {name: load_view(out / "runs" / name / "model") for name in needed}
+    for name in names:
+        v = VARIANTS[name]
+        log(f"[ablate] evaluate {name}")
+        if v.trainer == "ensemble":
+            model = EnsembleModel([views[p] for p in v.parts], [VARIANTS[p].test_modalities[0] for p in v.parts])
+            results[name] = evaluate_model(model, benches, clips, ("ta",))
+        else:
+            results[name] = evaluate_model(views[name], benches, clips, v.test_modalities)
+    rows = []
+    for name in names:
+        v = VARIANTS[name]
+        for m in (v.test_modalities if v.trainer != "ensemble" else ("ta",)):
+            label = v.label if len(v.test_modalities) == 1 else f"{v.label}; test: {MOD_NAMES[m]}"
+            rows.append({"variant": name, "label": label, "modalities": m, "group": v.group,
+                         "metrics": headline(results[name], m)})
+    floors, floor_raw = floor_rows(corpus, len(benches["retrieval"].rows))
+    table = results_table([(r["label"], r["metrics"]) for r in rows] + floors)
+    return {"corpus": str(corpus), "budget": vars(budget), "variants": names, "rows": rows,
+            "floors": [{"label": lbl, "metrics": m} for lbl, m in floors], "floor_details": floor_raw,
+            "training": trained, "train_wall_seconds": timings, "results": _strip(results),
+            "clips_missing": clips.problems, "table": table}
+
+
+def _strip(results: dict) -> dict:
+    """Drop the per-row lists (kept small: the table JSON)."""
+    out = {}
+    for name, tasks in results.items():
+        out[name] = {t: {m: {k: v for k, v in r.items() if k != "per_row"} for m, r in mods.items()}
+                     for t, mods in tasks.items()}
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    names = [n.strip() for n in args.variants.split(",") if n.strip()]
+    unknown = [n for n in names if n not in VARIANTS]
+    if unknown:
+        print(f"jegal ablate: unknown variants {', '.join(unknown)}; known: {', '.join(VARIANTS)}", file=sys.stderr)
+        return 1
+    corpus, out = Path(args.corpus), Path(args.out)
+    if not (corpus / "benchmarks").is_dir() or not (corpus / "train").is_dir():
+        print(f"jegal ablate: {corpus} has no train/ and benchmarks/ (make one with `jegal synth --out {corpus}`)",
+              file=sys.stderr)
+        return 1
+    budget = Budget(epochs=args.epochs, max_steps=args.max_steps, batch_size=args.batch_size, lr=args.lr,
+                    threads=args.threads, seed=args.seed)
+    doc = run_ablation(corpus, out, names, budget, progress=not args.quiet)
+    write_json(out / "ablation.json", doc)
+    tmp = out / ".ablation.md.tmp"
+    tmp.write_text("# JEGAL ablations\n\n" + f"Corpus: `{corpus}`; budget: {vars(budget)}\n\n" + doc["table"] + "\n")
+    tmp.replace(out / "ablation.md")
+    print(doc["table"])
+    print(f"wrote {out / 'ablation.md'} and {out / 'ablation.json'}")
+    return 0

@@ -1,0 +1,205 @@
+"""Train-and-evaluate building blocks shared by ``jegal ablate`` and ``jegal demo``.
+
+- :data:`VARIANTS`: the paper's ablations and baselines as model configurations.
+- :func:`train_variant`: train one variant on a corpus (idempotent: a finished run is reused).
+- :func:`evaluate_model`: all three SynthGest benchmarks for one model, any test modalities.
+- :func:`floor_rows`: the SynthGest floor baselines (fastest hand, clip length, chance).
+- :func:`headline` / :func:`results_table`: the one-table summary (markdown).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from jegal.evaluation.benchmarks import Benchmark, ClipSet, load_clips, read_benchmark
+from jegal.evaluation.protocols import evaluate_benchmark, markdown_table
+
+BENCHMARK_FILES = {"retrieval": "ret.csv", "spotting": "spot.csv", "asd": "asd.csv"}
+
+
+@dataclass
+class Variant:
+    name: str
+    label: str
+    overrides: dict = field(default_factory=dict)
+    trainer: str = "jegal"  # "jegal" (jegal.train) | "sync" (baselines.train_sync) | "ensemble" (no training)
+    test_modalities: tuple[str, ...] = ("ta",)
+    group: str = "ablation"  # ablation | baseline
+    parts: tuple[str, ...] = ()  # ensemble: the variants whose scores are averaged
+
+
+VARIANTS: dict[str, Variant] = {v.name: v for v in [
+    Variant("full", "JEGAL: concat fusion, global + coupling loss", {}, test_modalities=("ta", "t", "a")),
+    Variant("global_only", "global loss only (beta=1)", {"loss.beta": 1.0}),
+    Variant("coupling_only", "coupling loss only (beta=0)", {"loss.beta": 0.0}),
+    Variant("pair_text", "pairwise gesture-text model", {"content.modalities": "t"}, test_modalities=("t",)),
+    Variant("pair_speech", "pairwise gesture-speech model", {"content.modalities": "a"}, test_modalities=("a",)),
+    Variant("late_fusion", "late fusion of the pairwise models (score average)", trainer="ensemble",
+            parts=("pair_text", "pair_speech")),
+    Variant("avg_fusion", "avg fusion (trained jointly)", {"content.fusion": "avg"}),
+    Variant("clip_clip", "baseline: clip-level gesture-text CLIP (global loss, text only)",
+            {"content.modalities": "t", "loss.beta": 1.0}, test_modalities=("t",), group="baseline"),
+    Variant("sync", "baseline: sync-style gesture-speech (synchrony only)", trainer="sync",
+            test_modalities=("a",), group="baseline"),
+]}
+
+
+# -- corpus -----------------------------------------------------------------------------------
+def corpus_benchmarks(corpus: str | os.PathLike) -> dict[str, Benchmark]:
+    bench_dir = Path(corpus) / "benchmarks"
+    return {task: read_benchmark(bench_dir / name, task) for task, name in BENCHMARK_FILES.items()}
+
+
+def corpus_clips(corpus: str | os.PathLike, benches: dict[str, Benchmark]) -> ClipSet:
+    wanted = [cid for b in benches.values() for cid in b.clip_ids()]
+    return load_clips(Path(corpus) / "test", wanted)
+
+
+# -- training ---------------------------------------------------------------------------------
+@dataclass
+class Budget:
+    epochs: int = 4
+    max_steps: int = 0
+    batch_size: int = 32
+    lr: float = 1e-3
+    threads: int = 0
+    seed: int = 0
+
+
+def train_variant(variant: Variant, corpus: str | os.PathLike, run_dir: str | os.PathLike, budget: Budget,
+                  progress: bool = True) -> dict:
+    """Train ``variant`` into ``run_dir`` (its model in ``run_dir/model``); a run directory
+    that already holds a finished model is reused. Returns the training summary."""
+    run_dir = Path(run_dir)
+    done = run_dir / "summary.json"
+    if done.is_file() and (run_dir / "model" / "model.safetensors").is_file():
+        return {**json.loads(done.read_text()), "reused": True}
+    t0 = time.perf_counter()
+    if variant.trainer == "sync":
+        from jegal.evaluation.baselines import train_sync
+
+        summary = train_sync(corpus, run_dir, epochs=budget.epochs, max_steps=budget.max_steps,
+                             batch_size=budget.batch_size, lr=budget.lr, seed=budget.seed, progress=progress,
+                             threads=budget.threads)
+    elif variant.trainer == "jegal":
+        from jegal.train.config import resolve
+        from jegal.train.loop import train
+
+        flags = {"out": str(run_dir), "data.train": str(corpus), "epochs": budget.epochs, "max_steps": budget.max_steps,
+                 "data.batch_size": budget.batch_size, "optim.lr": budget.lr, "seed": budget.seed,
+                 "threads": budget.threads, "progress": progress, "tensorboard": False, "validate_every": 0,
+                 "data.val_max_clips": 64, "checkpoint_every": 1_000_000, "device": "cpu"}
+        cfg = resolve("cpu", flags=flags, overrides=dict(variant.overrides))
+        s = train(cfg)
+        summary = {k: s.get(k) for k in ("steps", "epochs_completed", "samples", "skipped_samples", "final_loss",
+                                         "train_seconds", "clips_per_s")}
+    else:
+        raise ValueError(f"variant {variant.name}: trainer {variant.trainer!r} does not train")
+    summary = {**summary, "variant": variant.name, "overrides": variant.overrides,
+               "seconds": round(time.perf_counter() - t0, 1)}
+    tmp = run_dir / ".summary.json.tmp"
+    tmp.write_text(json.dumps(summary, indent=2) + "\n")
+    os.replace(tmp, done)
+    return summary
+
+
+# -- evaluation -------------------------------------------------------------------------------
+class EnsembleModel:
+    """Late fusion of independent models: each model's (normalised) embeddings side by side,
+    scaled by 1/sqrt(n), so every cosine is the average of the models' cosines."""
+
+    def __init__(self, models: list, modalities: list[str]):
+        self.models, self.modalities = models, modalities
+
+    def embed(self, batch: dict, modalities: str = "ta", parts: str = "gc") -> dict:
+        import torch
+
+        outs = [m.embed(batch, modalities=mod, parts=parts) for m, mod in zip(self.models, self.modalities)]
+        k = 1.0 / np.sqrt(len(outs))
+        res = {}
+        for key in ("gesture_frames", "content_words", "gesture_clip", "content_clip"):
+            if key in outs[0]:
+                res[key] = torch.cat([o[key].float() for o in outs], dim=-1) * k
+        for key in ("frame_mask", "word_mask"):
+            if key in outs[0]:
+                res[key] = outs[0][key]
+        return res
+
+
+def load_view(model_dir: str | os.PathLike):
+    from jegal.evaluation.baselines import view_for
+    from jegal.model import JEGAL
+
+    return view_for(JEGAL.load(model_dir, device="cpu"), model_dir)
+
+
+def evaluate_model(model, benches: dict[str, Benchmark], clips: ClipSet, modalities=("ta",), cache_dir=None,
+                   model_id: str | None = None, progress: bool = False, keep_rows: bool = False) -> dict:
+    """{task: {modalities: result}} over the three benchmarks."""
+    out: dict = {}
+    for task, bench in benches.items():
+        out[task] = {}
+        for m in modalities:
+            out[task][m] = evaluate_benchmark(model, bench, clips, modalities=m, cache_dir=cache_dir,
+                                              model_id=model_id, progress=progress, keep_rows=keep_rows)
+    return out
+
+
+# -- floors and tables ------------------------------------------------------------------------
+HEADLINE = ["ret R@10 c2g", "ret R@10 g2c", "ret MedR c2g", "ret MedR g2c", "spot", "spot stressed",
+            "spot unstressed", "ASD P=2", "ASD P=4", "ASD P=6"]
+
+
+def headline(results: dict, modalities: str) -> dict:
+    """The table columns from {task: {modalities: result}}."""
+    row: dict = {}
+    r = results.get("retrieval", {}).get(modalities)
+    if r:
+        m = r["metrics"]
+        row["ret R@10 c2g"] = m["content_to_gesture"]["R@10"]
+        row["ret R@10 g2c"] = m["gesture_to_content"]["R@10"]
+        row["ret MedR c2g"] = m["content_to_gesture"]["median_rank"]
+        row["ret MedR g2c"] = m["gesture_to_content"]["median_rank"]
+    s = results.get("spotting", {}).get(modalities)
+    if s:
+        m = s["metrics"]
+        row["spot"] = m["accuracy"]
+        row["spot stressed"] = m["by_stress"].get("1", {}).get("accuracy")
+        row["spot unstressed"] = m["by_stress"].get("0", {}).get("accuracy")
+    a = results.get("asd", {}).get(modalities)
+    if a:
+        for P in (2, 4, 6):
+            row[f"ASD P={P}"] = a["metrics"][f"P={P}"]["accuracy"]
+    return row
+
+
+def floor_rows(corpus: str | os.PathLike, n_ret: int) -> tuple[list[tuple[str, dict]], dict]:
+    """Rows for the SynthGest floors (from :mod:`jegal.synth.baselines`) and chance."""
+    from jegal.synth.baselines import trivial_baselines
+
+    fl = trivial_baselines(corpus)
+    sp, rt = fl["spotting"], fl["retrieval"]
+    rows = [
+        ("floor: chance", {"ret R@10 c2g": rt["chance"]["R@10"], "ret R@10 g2c": rt["chance"]["R@10"],
+                           "ret MedR c2g": rt["chance"]["median_rank"], "ret MedR g2c": rt["chance"]["median_rank"],
+                           "spot": sp["random_frame"], "ASD P=2": 1 / 2, "ASD P=4": 1 / 4, "ASD P=6": 1 / 6}),
+        ("floor: clip length (retrieval) / fastest hand (spotting)",
+         {"ret R@10 c2g": rt["content_to_gesture"]["R@10"], "ret R@10 g2c": rt["gesture_to_content"]["R@10"],
+          "ret MedR c2g": rt["content_to_gesture"]["median_rank"], "ret MedR g2c": rt["gesture_to_content"]["median_rank"],
+          "spot": sp["fastest_hand"], "spot stressed": sp.get("fastest_hand_stressed"),
+          "spot unstressed": sp.get("fastest_hand_unstressed")}),
+    ]
+    if sp.get("oracle") is not None:
+        rows.append(("ceiling: oracle stroke frame (spotting)", {"spot": sp["oracle"]}))
+    return rows, fl
+
+
+def results_table(rows: list[tuple[str, dict]]) -> str:
+    cols = [c for c in HEADLINE if any(c in r for _, r in rows)]
+    return markdown_table([(label, {c: r.get(c) for c in cols}) for label, r in rows], first="model")
