@@ -50,7 +50,7 @@ def save_heatmap(scores: dict, path: str | os.PathLike, title: str | None = None
         ax.plot([b], [i], marker="x", color="red" if scores["best_prob"][i] >= 0.5 else "orange", ms=6)
     ax.set_yticks(range(W))
     ax.set_yticklabels(scores["words"])
-    ticks = np.arange(0, T, max(1, int(round(fps / 2))))
+    ticks = np.arange(0, T, fps / 2)  # every half second
     ax.set_xticks(ticks)
     ax.set_xticklabels([f"{t / fps:.1f}" for t in ticks])
     ax.set_xlabel("time (s)")

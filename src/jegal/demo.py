@@ -1,0 +1,338 @@
+"""``jegal demo``: the whole pipeline on a generated corpus, with a report.
+
+    jegal demo                       # ~15 min on 2 CPU cores: corpus, training, 3 benchmarks, heatmaps, report
+    jegal demo --out /tmp/d --speakers 6 --train-clips 60 --test-clips 30 --max-steps 4   # a smoke run (~1 min)
+
+Stages (each sized by flags, each timed in ``demo.json``):
+
+1. **corpus**: a SynthGest corpus (``jegal synth``) in ``OUT/corpus``;
+2. **train**: the cpu preset on its training split, ``OUT/run`` (``jegal train`` layout);
+3. **evaluate**: retrieval, spotting and ASD on the held-out speakers with text + speech,
+   text only and speech only, beside the SynthGest floors (chance, clip length, fastest hand);
+4. **heatmaps**: words x frames maps for two SynthGest test clips and for the real clips
+   ``sample1``/``sample2`` (keypoints by ``jegal prepare``'s mediapipe pipeline);
+5. **report**: ``OUT/report.md`` and ``OUT/report.html``, built only from ``OUT/demo.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from jegal.evaluation.protocols import format_value, write_json
+
+DEFAULT_REAL = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "real"
+MOD_NAMES = {"ta": "text + speech", "t": "text only", "a": "speech only"}
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", default="runs/demo", metavar="DIR", help="output folder (default runs/demo)")
+    g = parser.add_argument_group("corpus")
+    g.add_argument("--speakers", type=int, default=30, help="SynthGest speakers (a fifth are held-out test speakers)")
+    g.add_argument("--train-clips", type=int, default=2000, help="training clips")
+    g.add_argument("--test-clips", type=int, default=300, help="rows per benchmark")
+    g = parser.add_argument_group("training (cpu preset)")
+    g.add_argument("--epochs", type=int, default=3, help="training epochs")
+    g.add_argument("--max-steps", type=int, default=0, help="stop after this many optimiser steps (0 = all epochs)")
+    g.add_argument("--batch-size", type=int, default=32, help="clips per batch")
+    g.add_argument("--lr", type=float, default=1e-3, help="peak learning rate")
+    g = parser.add_argument_group("evaluation and heatmaps")
+    g.add_argument("--modalities", default="ta,t,a", help="content modalities at test time (comma-separated)")
+    g.add_argument("--real", default=str(DEFAULT_REAL), metavar="DIR",
+                   help="folder with the real clips (<name>.avi/.mp4 + .wav + .txt)")
+    g.add_argument("--samples", default="sample1,sample2", help="real clip names in --real")
+    g.add_argument("--no-real", action="store_true", help="skip the real clips (no mediapipe run)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = all cores)")
+    parser.add_argument("--fresh", action="store_true", help="delete OUT first instead of reusing finished stages")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def _log(msg: str) -> None:
+    print(f"[demo {time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+# -- stages -----------------------------------------------------------------------------------
+def stage_corpus(args, out: Path) -> dict:
+    from jegal.synth import generate_corpus
+
+    corpus = out / "corpus"
+    want = {"speakers": args.speakers, "train_clips": args.train_clips, "test_clips": args.test_clips, "seed": args.seed}
+    stamp = corpus / "demo_corpus.json"
+    if stamp.is_file() and json.loads(stamp.read_text()) == want:
+        summary = json.loads((corpus / "synth.json").read_text())
+        return {"reused": True, "counts": summary["counts"]}
+    summary = generate_corpus(corpus, speakers=args.speakers, train_clips=args.train_clips,
+                              test_clips=args.test_clips, seed=args.seed, progress=not args.quiet)
+    stamp.write_text(json.dumps(want))
+    return {"reused": False, "counts": summary["counts"], "seconds": summary.get("seconds")}
+
+
+def stage_train(args, out: Path) -> dict:
+    from jegal.evaluation.suite import VARIANTS, Budget, train_variant
+
+    budget = Budget(epochs=args.epochs, max_steps=args.max_steps, batch_size=args.batch_size, lr=args.lr,
+                    threads=args.threads, seed=args.seed)
+    return train_variant(VARIANTS["full"], out / "corpus", out / "run", budget, progress=not args.quiet)
+
+
+def stage_evaluate(args, out: Path, mods: list[str]) -> dict:
+    from jegal.evaluation.cli import model_identity
+    from jegal.evaluation.suite import corpus_benchmarks, corpus_clips, evaluate_model, floor_rows, headline, load_view
+
+    corpus = out / "corpus"
+    benches = corpus_benchmarks(corpus)
+    clips = corpus_clips(corpus, benches)
+    model_dir = out / "run" / "model"
+    view = load_view(model_dir)
+    results = evaluate_model(view, benches, clips, mods, cache_dir=out / "eval" / "cache",
+                             model_id=model_identity(model_dir), progress=not args.quiet, keep_rows=True)
+    for task, by_mod in results.items():
+        for m, r in by_mod.items():
+            write_json(out / "eval" / f"{task}_{m}.json", r)
+    rows = [{"label": f"JEGAL ({MOD_NAMES[m]})", "modalities": m, "metrics": headline(results, m)} for m in mods]
+    floors, floor_raw = floor_rows(corpus, len(benches["retrieval"].rows))
+    evaluated = {task: {m: {"rows": r["metrics"]["rows"], "evaluated": r["metrics"]["evaluated"]}
+                        for m, r in by_mod.items()} for task, by_mod in results.items()}
+    return {"rows": rows, "floors": [{"label": lbl, "metrics": m} for lbl, m in floors], "floor_details": floor_raw,
+            "evaluated": evaluated, "clips_missing": len(clips.problems), "view": view.describe(),
+            "details": {task: {m: {k: v for k, v in r["metrics"].items() if k != "per_row"} for m, r in by_mod.items()}
+                        for task, by_mod in results.items()}}
+
+
+def _heatmap(view, clip, png: Path, title: str, mods: str) -> dict:
+    from jegal.inference import save_heatmap, word_frame_scores
+
+    s = word_frame_scores(view, clip, modalities=mods)
+    save_heatmap(s, png, title=title)
+    return {"png": png.name, "clip_id": clip.clip_id, "words": s["words"], "spans": s["spans"],
+            "best_frame": s["best_frame"], "best_prob": [round(p, 4) for p in s["best_prob"]]}
+
+
+def stage_heatmaps(args, out: Path, mod: str) -> dict:
+    from jegal.evaluation.benchmarks import with_benchmark_words
+    from jegal.evaluation.suite import corpus_benchmarks, load_view
+
+    view = load_view(out / "run" / "model")
+    figs = out / "heatmaps"
+    res: dict = {"synthgest": [], "real": [], "real_skipped": None}
+    spot = corpus_benchmarks(out / "corpus")["spotting"]
+    from jegal.evaluation.benchmarks import load_clips
+
+    rows = spot.rows[:2]
+    clips = load_clips(out / "corpus" / "test", [r.filename for r in rows]).clips
+    for i, r in enumerate(rows):
+        if r.filename not in clips:
+            continue
+        clip, _ = with_benchmark_words(clips[r.filename], r.words)
+        t = r.target
+        info = _heatmap(view, clip, figs / f"synth_{i}.png",
+                        f"SynthGest {r.filename}: gestured word '{t.display}' at frames {t.start}-{t.end}", mod)
+        info["target"] = {"word": t.display, "index": r.target_index, "start": t.start, "end": t.end}
+        res["synthgest"].append(info)
+    if args.no_real:
+        res["real_skipped"] = "--no-real given"
+        return res
+    try:
+        real_clips = prepare_real(Path(args.real), [s for s in args.samples.split(",") if s], out / "real",
+                                  progress=not args.quiet)
+    except Exception as err:  # noqa: BLE001 - any failure of the optional mediapipe stage is reported, not fatal
+        res["real_skipped"] = f"{type(err).__name__}: {err}"
+        _log(f"real clips skipped: {res['real_skipped']}")
+        return res
+    for name, clip in real_clips.items():
+        info = _heatmap(view, clip, figs / f"real_{name}.png", f"real clip {name} (keypoints: mediapipe)", mod)
+        info["name"] = name
+        res["real"].append(info)
+    if not real_clips:
+        res["real_skipped"] = "no real clip could be prepared (see real/summary.json)"
+    return res
+
+
+def prepare_real(real_dir: Path, names: list[str], work: Path, progress: bool = True) -> dict:
+    """Prepare the named real clips with ``jegal prepare``'s pipeline (mediapipe keypoints,
+    transcript words) and return {name: Clip}."""
+    from jegal.data.shards import read_clips
+    from jegal.prepare.pipeline import run_prepare
+
+    if not real_dir.is_dir():
+        raise FileNotFoundError(f"{real_dir}: real sample folder not found (pass --real DIR or --no-real)")
+    inp = work / "input"
+    inp.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        files = [p for p in real_dir.glob(f"{name}.*") if p.suffix in (".avi", ".mp4", ".mkv", ".mov", ".wav", ".txt")]
+        if not files:
+            raise FileNotFoundError(f"{real_dir}: no files for sample {name!r}")
+        for p in files:
+            if not (inp / p.name).exists():
+                shutil.copy2(p, inp / p.name)
+    summary = run_prepare(inp, work / "prepared", progress=progress)
+    if summary.get("failed"):
+        _log(f"real clips: {summary['failed']} failed: {summary.get('failures')}")
+    out = {}
+    for clip in read_clips(work / "prepared"):
+        name = clip.clip_id.split("/")[0]
+        if name in names and name not in out:
+            out[name] = clip
+    return out
+
+
+# -- report -----------------------------------------------------------------------------------
+def table_rows(doc: dict) -> list[tuple[str, dict]]:
+    ev = doc["evaluation"]
+    return [(r["label"], r["metrics"]) for r in ev["rows"]] + [(f["label"], f["metrics"]) for f in ev["floors"]]
+
+
+def _columns(rows) -> list[str]:
+    from jegal.evaluation.suite import HEADLINE
+
+    return [c for c in HEADLINE if any(r.get(c) is not None for _, r in rows)]
+
+
+def render_markdown(doc: dict) -> str:
+    from jegal.evaluation.protocols import markdown_table
+
+    rows = table_rows(doc)
+    cols = _columns(rows)
+    lines = ["# JEGAL demo report", "",
+             f"Generated {doc['finished']} by `jegal demo` in {doc['seconds_total']:.0f} s. Every number below is read "
+             "from `demo.json` in this folder.", "",
+             "## Results on SynthGest (held-out speakers)", "",
+             "Percentages except MedR (median rank, 1-based; ties count against the model). "
+             "c2g: content (text/speech) to gesture; g2c: the reverse. Spotting: the best frame of the target "
+             "word within +-9 frames of the word and P >= 0.5. ASD: P candidates.", "",
+             markdown_table([(lbl, {c: r.get(c) for c in cols}) for lbl, r in rows]), ""]
+    ev = doc["evaluation"]
+    ev_lines = [f"- {task}: " + ", ".join(f"{m}: {v['evaluated']}/{v['rows']} rows" for m, v in mods.items())
+                for task, mods in ev["evaluated"].items()]
+    lines += ["Rows evaluated (missing clips count as errors):", "", *ev_lines, "",
+              f"Model read as: {ev['view']}.", ""]
+    lines += ["## Heatmaps (words x frames, P(word | frame))", "",
+              "White box: the word's span; dotted: the spotting window; x: the word's best frame (red if P >= 0.5).", ""]
+    for h in doc["heatmaps"]["synthgest"]:
+        lines += [f"![{h['clip_id']}](heatmaps/{h['png']})", "",
+                  f"SynthGest `{h['clip_id']}`: gestured word **{h['target']['word']}** "
+                  f"(frames {h['target']['start']}-{h['target']['end']}); its best frame "
+                  f"{h['best_frame'][h['target']['index']]} with P = {h['best_prob'][h['target']['index']]:.2f}.", ""]
+    for h in doc["heatmaps"]["real"]:
+        lines += [f"![{h['name']}](heatmaps/{h['png']})", "", f"Real clip `{h['name']}`.", ""]
+    if doc["heatmaps"]["real_skipped"]:
+        lines += [f"Real clips skipped: {doc['heatmaps']['real_skipped']}", ""]
+    lines += ["## Run", "", "| stage | seconds |", "|---|---|"]
+    lines += [f"| {k} | {v:.1f} |" for k, v in doc["timings"].items()]
+    tr = doc["training"]
+    lines += ["", f"Corpus: {json.dumps(doc['corpus']['counts'])}", "",
+              f"Training: {tr.get('steps')} steps, {tr.get('epochs_completed')} epochs, final loss "
+              f"{tr.get('final_loss')}, {tr.get('clips_per_s')} clips/s.", "",
+              f"Settings: `{json.dumps(doc['settings'])}`", ""]
+    return "\n".join(lines)
+
+
+def render_html(doc: dict) -> str:
+    rows = table_rows(doc)
+    cols = _columns(rows)
+    e = html.escape
+    head = "".join(f"<th>{e(c)}</th>" for c in ["model"] + cols)
+    body = []
+    for label, r in rows:
+        cells = "".join(f'<td data-col="{e(c)}">{e(format_value(r.get(c), c))}</td>' for c in cols)
+        body.append(f'<tr data-row="{e(label)}"><th>{e(label)}</th>{cells}</tr>')
+    figs = []
+    for h in doc["heatmaps"]["synthgest"]:
+        t = h["target"]
+        figs.append(f'<figure><img src="heatmaps/{e(h["png"])}" alt="{e(h["clip_id"])}"><figcaption>SynthGest '
+                    f'<code>{e(h["clip_id"])}</code>: gestured word <b>{e(t["word"])}</b> (frames {t["start"]}-{t["end"]}); '
+                    f'best frame {h["best_frame"][t["index"]]}, P = {h["best_prob"][t["index"]]:.2f}</figcaption></figure>')
+    for h in doc["heatmaps"]["real"]:
+        figs.append(f'<figure><img src="heatmaps/{e(h["png"])}" alt="{e(h["name"])}"><figcaption>real clip '
+                    f'<code>{e(h["name"])}</code></figcaption></figure>')
+    if doc["heatmaps"]["real_skipped"]:
+        figs.append(f"<p>Real clips skipped: {e(doc['heatmaps']['real_skipped'])}</p>")
+    timings = "".join(f"<tr><th>{e(k)}</th><td>{v:.1f}</td></tr>" for k, v in doc["timings"].items())
+    ev = doc["evaluation"]
+    evaluated = "".join(f"<li>{e(task)}: " + ", ".join(f"{e(m)}: {v['evaluated']}/{v['rows']} rows"
+                                                      for m, v in mods.items()) + "</li>"
+                        for task, mods in ev["evaluated"].items())
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>JEGAL demo report</title>
+<style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}}
+table{{border-collapse:collapse;margin:1em 0}}td,th{{border:1px solid #ccc;padding:3px 8px;text-align:right}}
+tr th:first-child{{text-align:left}}figure{{margin:1.5em 0}}img{{max-width:100%}}</style></head><body>
+<h1>JEGAL demo report</h1>
+<p>Generated {e(doc['finished'])} by <code>jegal demo</code> in {doc['seconds_total']:.0f} s.
+Every number is read from <code>demo.json</code> in this folder.</p>
+<h2>Results on SynthGest (held-out speakers)</h2>
+<p>Percentages except MedR (median rank, 1-based; ties count against the model). c2g: content (text/speech) to
+gesture; g2c: the reverse. Spotting: best frame of the target word within &plusmn;9 frames and P &ge; 0.5.
+ASD: P candidates.</p>
+<table id="results"><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>
+<p>Rows evaluated (missing clips count as errors):</p><ul>{evaluated}</ul>
+<p>Model read as: {e(ev['view'])}.</p>
+<h2>Heatmaps (words &times; frames, P(word | frame))</h2>
+<p>White box: the word's span; dotted: the spotting window; x: the word's best frame (red if P &ge; 0.5).</p>
+{''.join(figs)}
+<h2>Run</h2><table>{timings}</table>
+<p>Corpus: <code>{e(json.dumps(doc['corpus']['counts']))}</code></p>
+<p>Training: {e(str(doc['training'].get('steps')))} steps, final loss {e(str(doc['training'].get('final_loss')))}.</p>
+<p>Settings: <code>{e(json.dumps(doc['settings']))}</code></p>
+</body></html>
+"""
+
+
+def write_report(doc: dict, out: Path) -> None:
+    for name, text in (("report.md", render_markdown(doc)), ("report.html", render_html(doc))):
+        tmp = out / f".{name}.tmp"
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(out / name)
+
+
+# -- command ----------------------------------------------------------------------------------
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    out = Path(args.out)
+    if args.fresh and out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    mods = [m.strip() for m in args.modalities.split(",") if m.strip()]
+    bad = [m for m in mods if m not in MOD_NAMES]
+    if bad or not mods:
+        print(f"jegal demo: --modalities {args.modalities!r}: use t, a, ta", file=sys.stderr)
+        return 1
+    t_all = time.perf_counter()
+    timings: dict[str, float] = {}
+
+    def timed(name, fn, *a):
+        _log(f"{name} ...")
+        t0 = time.perf_counter()
+        res = fn(*a)
+        timings[name] = round(time.perf_counter() - t0, 1)
+        _log(f"{name} done in {timings[name]:.0f} s")
+        return res
+
+    try:
+        corpus = timed("corpus", stage_corpus, args, out)
+        training = timed("train", stage_train, args, out)
+        evaluation = timed("evaluate", stage_evaluate, args, out, mods)
+        heatmaps = timed("heatmaps", stage_heatmaps, args, out, mods[0])
+    except (OSError, ValueError, RuntimeError) as err:
+        print(f"jegal demo: {type(err).__name__}: {err}", file=sys.stderr)
+        return 1
+    doc = {"settings": {k: v for k, v in vars(args).items() if k not in ("command",) and not callable(v)},
+           "corpus": corpus, "training": training, "evaluation": evaluation, "heatmaps": heatmaps,
+           "timings": timings, "seconds_total": round(time.perf_counter() - t_all, 1),
+           "finished": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())}
+    write_json(out / "demo.json", doc)
+    write_report(doc, out)
+    from jegal.evaluation.suite import results_table
+
+    print(results_table(table_rows(doc)))
+    _log(f"report: {out / 'report.html'} and {out / 'report.md'} ({doc['seconds_total']:.0f} s in all)")
+    return 0
