@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from jegal.data.keypoints import LEFT_HAND, LEFT_WRIST, NUM_JOINTS, RIGHT_HAND, RIGHT_WRIST, normalise
-from jegal.prepare.pose import PoseEstimator, hand_coverage
+from jegal.prepare.pose import hand_coverage
 
 pytestmark = pytest.mark.slow  # shares the session's mediapipe run over the real videos
 
@@ -37,19 +37,3 @@ def test_hands_sit_on_their_own_wrists(people):
                 # The hand model's wrist is within ~half a shoulder width of pose's wrist.
                 gap = np.linalg.norm(kp[both, hand.start, :2] - kp[both, wrist, :2], axis=-1)
                 assert np.median(gap) < 0.5, (name, hand)
-
-
-def test_assign_hands_goes_by_nearest_wrist():
-    out = np.zeros((NUM_JOINTS, 3), np.float32)
-    out[LEFT_WRIST] = [100, 100, 1]
-    out[RIGHT_WRIST] = [20, 100, 1]
-    near_right = np.full((21, 2), 22.0, np.float32)
-    near_left = np.full((21, 2), 98.0, np.float32)
-    PoseEstimator._assign_hands(out, [(near_right, 0.9), (near_left, 0.8)])
-    np.testing.assert_allclose(out[RIGHT_HAND, 0], 22.0)
-    np.testing.assert_allclose(out[LEFT_HAND, 0], 98.0)
-    np.testing.assert_allclose(out[LEFT_HAND, 2], 0.8)
-    single = np.zeros((NUM_JOINTS, 3), np.float32)
-    single[[LEFT_WRIST, RIGHT_WRIST]] = out[[LEFT_WRIST, RIGHT_WRIST]]
-    PoseEstimator._assign_hands(single, [(near_left, 0.7)])
-    assert single[LEFT_HAND, 2].min() == pytest.approx(0.7) and single[RIGHT_HAND, 2].max() == 0

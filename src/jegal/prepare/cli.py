@@ -36,6 +36,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--detect-stride", type=int, default=1, help="run face detection on every k-th frame (faster)")
     parser.add_argument("--hands", choices=["auto", "always", "never"], default="auto",
                         help="run the hand model where a wrist is visible (auto), on every frame, or never")
+    parser.add_argument("--hand-stride", type=int, default=1, metavar="K",
+                        help="run the hand model on every K-th frame and interpolate between (faster)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="pose threads inside one worker (default: the --workers count when one video is prepared, else 1)")
     parser.add_argument("--max-overhang", type=float, default=1.0, metavar="SECONDS",
                         help="a transcript ending more than this after the media fails as transcript_too_long")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -50,7 +54,8 @@ def run(args: argparse.Namespace) -> int:
     options = PrepareOptions(max_side=args.max_side, rgb_size=args.rgb_size, raw_audio=args.raw_audio,
                              min_activity=args.min_activity, max_frames=args.max_frames, min_frames=args.min_frames,
                              scene_threshold=args.scene_threshold, detect_stride=args.detect_stride, hands=args.hands,
-                             max_overhang_s=args.max_overhang)
+                             max_overhang_s=args.max_overhang, hand_stride=args.hand_stride,
+                             threads=args.threads or 1)
     workers = args.workers if args.workers is not None else min(2, os.cpu_count() or 1)
     try:
         summary = run_prepare(args.input, args.out, options, shard=args.shard, workers=workers, progress=not args.quiet)

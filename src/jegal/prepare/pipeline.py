@@ -70,6 +70,7 @@ class PrepareOptions:
     detect_stride: int = 1  # run face detection on every k-th frame
     hands: str = "auto"  # auto | always | never
     crop_side: int = 320
+    hand_stride: int = 1  # run the hand model on every k-th frame, interpolate between
     max_overhang_s: float = 1.0
     threads: int = 1  # pose threads within one video (mediapipe releases the GIL); parts of a track run in parallel
 
@@ -246,7 +247,8 @@ class Preparer:
 
         if self._faces is None:
             self._faces = FaceDetector()
-            self._poses = [PoseEstimator(crop_side=self.options.crop_side, hands=self.options.hands)
+            self._poses = [PoseEstimator(crop_side=self.options.crop_side, hands=self.options.hands,
+                                         hand_stride=self.options.hand_stride)
                            for _ in range(max(1, self.options.threads))]
         return self._faces, self._poses
 
