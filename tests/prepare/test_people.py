@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from jegal.prepare.people import body_box, scene_cuts, smooth_boxes, track_faces
 
@@ -73,12 +74,14 @@ def test_scene_cuts_on_synthetic_shots():
     assert scene_cuts(frames) == [0, 20]
 
 
+@pytest.mark.slow
 def test_speaker_raw_is_one_track_over_the_whole_video(people, decoded):
     tracks, _ = people["speaker_raw.mp4"]
     assert len(tracks) == 1
     assert tracks[0].num_frames >= 0.95 * decoded["speaker_raw.mp4"].num_frames
 
 
+@pytest.mark.slow
 def test_two_speakers_two_tracks_without_swaps(people, decoded):
     from jegal.data.keypoints import LEFT_SHOULDER, RIGHT_SHOULDER
     from jegal.prepare.pipeline import drop_duplicate_people
