@@ -36,8 +36,8 @@ def random_clip(rng: np.random.Generator, num_frames: int, num_words: int, clip_
     return clip.validate()
 
 
-def random_batch(batch_size: int, num_frames: int | tuple[int, int] = (20, 40), num_words: int | tuple[int, int] = (3, 8),
-                 seed: int = 0, feature_dim: int = 0, rgb_size: int = 0) -> dict:
+def random_batch(batch_size: int, num_frames: int | tuple[int, int] = (20, 40),
+                 num_words: int | tuple[int, int] = (3, 8), seed: int = 0, feature_dim: int = 0, rgb_size: int = 0) -> dict:
     """A collated batch of random clips; ranges (lo, hi) give ragged lengths (inclusive)."""
     rng = np.random.default_rng(seed)
 

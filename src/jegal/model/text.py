@@ -47,7 +47,8 @@ def resolve_backbone(name: str) -> str:
     path = Path(name).expanduser()
     if path.exists():
         if not (path / "config.json").is_file():
-            raise TextBackboneError(f"text backbone {name!r}: {path} has no config.json (not a Hugging Face model folder)")
+            raise TextBackboneError(f"text backbone {name!r}: {path} has no config.json "
+                                    "(not a Hugging Face model folder)")
         return str(path)
     return name
 
