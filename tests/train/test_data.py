@@ -146,3 +146,21 @@ def test_index_without_manifest_scans_headers(make_shards):
     with_manifest = index_shards(src)
     (src / "manifest.json").unlink()
     assert index_shards(src).keys == with_manifest.keys
+
+
+def test_frame_windows_have_a_fixed_length_and_whole_words(make_shards):
+    index = index_shards(make_shards(n=30, per_shard=30))
+    s = ClipStream(index, batch_size=30, crop="frames", crop_frames=20)
+    s.set_epoch(0)
+    (item,) = list(s)
+    b = item["batch"]
+    lengths = b["frame_mask"].sum(1)
+    for i in range(30):
+        kps = b["keypoints"][i][b["frame_mask"][i]]
+        first = int(kps[0, 0, 1])
+        assert int(lengths[i]) == 20 or first == 0  # clips of <= 20 frames stay whole
+        spans = b["word_spans"][i][b["word_mask"][i]]
+        assert len(spans) >= 1 and (spans[:, 0] >= 0).all() and (spans[:, 1] < lengths[i]).all()
+        # whole words only: word k spans frames 3+4k .. 5+4k of the uncropped clip
+        assert (((spans[:, 0] + first - 3) % 4 == 0) & (spans[:, 1] - spans[:, 0] == 2)).all()
+        assert float(b["mel"][i, 0, 0]) == first

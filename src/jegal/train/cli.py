@@ -20,6 +20,8 @@ FLAGS: dict[str, tuple[str, object, str]] = {
     "--val-fraction": ("data.val_fraction", float, "fraction of --data held out for validation when there is no validation set"),
     "--val-max-clips": ("data.val_max_clips", int, "at most this many validation clips"),
     "--batch-size": ("data.batch_size", int, "clips per process (global batch = this x processes)"),
+    "--crop": ("data.crop", str, "training crops: words (random 5-20 word windows, paper) or frames (fixed length)"),
+    "--crop-frames": ("data.crop_frames", int, "frames per training crop with --crop frames"),
     "--min-words": ("data.min_words", int, "shortest random word window (paper: 5)"),
     "--max-words": ("data.max_words", int, "longest random word window (paper: 20)"),
     "--shuffle-buffer": ("data.shuffle_buffer", int, "samples held by the streaming shuffle"),

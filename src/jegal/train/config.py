@@ -32,6 +32,8 @@ class DataConfig:
     val_fraction: float = 0.05  # held out of train by key hash when there is no validation set
     val_max_clips: int = 500
     batch_size: int = 32  # clips per process; the global batch is batch_size * world size
+    crop: str = "words"  # "words": min_words..max_words consecutive words (paper); "frames": crop_frames frames
+    crop_frames: int = 50  # window length for crop="frames"
     min_words: int = 5  # random windows of min_words..max_words consecutive words (paper: 5-20)
     max_words: int = 20
     margin: int = 10  # frames of context kept each side of the window (= the loss window)
@@ -87,6 +89,8 @@ class TrainConfig:
             raise TrainConfigError("out is empty: pass --out RUN_DIR")
         if self.optim.schedule not in ("cosine", "constant"):
             raise TrainConfigError(f"optim.schedule must be cosine or constant, got {self.optim.schedule!r}")
+        if self.data.crop not in ("words", "frames"):
+            raise TrainConfigError(f"data.crop must be words or frames, got {self.data.crop!r}")
         if self.precision not in ("auto", "fp32", "bf16", "fp16"):
             raise TrainConfigError(f"precision must be auto, fp32, bf16 or fp16, got {self.precision!r}")
         if len(self.optim.betas) != 2:

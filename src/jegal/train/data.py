@@ -16,8 +16,8 @@ epoch, computed from sample keys alone before any byte is decoded:
 Hence every sample is seen exactly once per epoch over all ranks and workers, and a resumed
 run that starts at batch ``j`` sees exactly the batches an uninterrupted run would. Each
 training sample is cropped to a random run of ``min_words..max_words`` consecutive words
-(plus ``margin`` frames of context), drawn from a generator seeded by
-``(seed, epoch, clip key)``. Samples that cannot be read (truncated shard, undecodable
+(plus ``margin`` frames of context), or with ``crop="frames"`` to a window of a fixed
+number of frames, drawn from a generator seeded by ``(seed, epoch, clip key)``. Samples that cannot be read (truncated shard, undecodable
 member, a clip with no words, parts that do not fit together) are skipped and reported with
 the batch they belonged to, so a batch may come out smaller, never shifted.
 
@@ -160,6 +160,19 @@ def word_window(clip: Clip, rng: np.random.Generator, min_words: int, max_words:
     return clip.word_window(first, first + length - 1, margin=margin)
 
 
+def frame_window(clip: Clip, rng: np.random.Generator, frames: int) -> Clip:
+    """A random window of ``frames`` consecutive frames holding at least one whole word (a
+    random one); words cut by the window edges are dropped. Clips shorter than ``frames``
+    are kept whole."""
+    T = clip.num_frames
+    if T <= frames:
+        return clip
+    w = clip.words[int(rng.integers(len(clip.words)))]
+    lo, hi = max(0, w.end - frames + 1), min(w.start, T - frames)
+    start = int(rng.integers(lo, hi + 1)) if hi >= lo else int(rng.integers(0, T - frames + 1))
+    return clip.crop(start, start + frames - 1)
+
+
 def load_clip(members: dict[str, bytes], where: str) -> Clip:
     """Decode and check one sample; raises ShardError / ClipError naming ``where``."""
     clip = decode_clip(members, where)
@@ -236,14 +249,17 @@ class ClipStream(IterableDataset):
 
     def __init__(self, index: ShardIndex, batch_size: int, seed: int = 0, rank: int = 0, world_size: int = 1,
                  shuffle_buffer: int = 1000, min_words: int = 5, max_words: int = 20, margin: int = 10,
-                 crop: bool = True):
+                 crop: str = "words", crop_frames: int = 50):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         if not 1 <= min_words <= max_words:
             raise ValueError(f"need 1 <= min_words <= max_words, got {min_words}, {max_words}")
         self.index, self.batch_size, self.seed = index, batch_size, seed
         self.rank, self.world_size, self.shuffle_buffer = rank, world_size, shuffle_buffer
+        if crop not in ("words", "frames", "none"):
+            raise ValueError(f"crop must be words, frames or none, got {crop!r}")
         self.min_words, self.max_words, self.margin, self.crop = min_words, max_words, margin, crop
+        self.crop_frames = crop_frames
         self.epoch, self.start = 0, 0
         self._offs = index.offsets()
 
@@ -282,9 +298,13 @@ class ClipStream(IterableDataset):
                     continue
                 try:
                     clip = load_clip(got, f"{self.index.shards[s]}:{key}")
-                    if self.crop:
-                        rng = np.random.default_rng([self.seed, self.epoch, key_hash(key)])
+                    rng = np.random.default_rng([self.seed, self.epoch, key_hash(key)])
+                    if self.crop == "words":
                         clip = word_window(clip, rng, self.min_words, self.max_words, self.margin)
+                    elif self.crop == "frames":
+                        clip = frame_window(clip, rng, self.crop_frames)
+                    if not clip.words:
+                        raise ClipError(f"{key}: no whole word inside the crop")
                 except (ShardError, ClipError, ValueError) as err:
                     skipped.append([key, str(err)])
                     continue
