@@ -3,6 +3,10 @@
     jegal demo                       # ~15 min on 2 CPU cores: corpus, training, 3 benchmarks, heatmaps, report
     jegal demo --out /tmp/d --speakers 6 --train-clips 60 --test-clips 30 --max-steps 4   # a smoke run (~1 min)
 
+The default training budget is time-based (``--train-minutes``): a few timed steps set
+the step count so the demo ends on time on a slower or busier machine, at the price of
+fewer steps there. ``--max-steps N`` makes the run the same everywhere.
+
 Stages (each sized by flags, each timed in ``demo.json``):
 
 1. **corpus**: a SynthGest corpus (``jegal synth``) in ``OUT/corpus``;
@@ -37,8 +41,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--train-clips", type=int, default=2000, help="training clips")
     g.add_argument("--test-clips", type=int, default=300, help="rows per benchmark")
     g = parser.add_argument_group("training (cpu preset)")
-    g.add_argument("--epochs", type=int, default=3, help="training epochs")
-    g.add_argument("--max-steps", type=int, default=0, help="stop after this many optimiser steps (0 = all epochs)")
+    g.add_argument("--train-minutes", type=float, default=7.0,
+                   help="training time budget: the step count is set from a measured step time (ignored with --max-steps)")
+    g.add_argument("--epochs", type=int, default=20, help="at most this many epochs")
+    g.add_argument("--max-steps", type=int, default=0,
+                   help="exactly this many optimiser steps (reproducible across machines; 0 = from --train-minutes)")
     g.add_argument("--batch-size", type=int, default=32, help="clips per batch")
     g.add_argument("--lr", type=float, default=1e-3, help="peak learning rate")
     g = parser.add_argument_group("evaluation and heatmaps")
@@ -76,9 +83,24 @@ def stage_corpus(args, out: Path) -> dict:
 def stage_train(args, out: Path) -> dict:
     from jegal.evaluation.suite import VARIANTS, Budget, train_variant
 
-    budget = Budget(epochs=args.epochs, max_steps=args.max_steps, batch_size=args.batch_size, lr=args.lr,
+    corpus, run_dir = out / "corpus", out / "run"
+    max_steps, plan = args.max_steps, {}
+    if not max_steps and not (run_dir / "summary.json").is_file():
+        from jegal.evaluation.suite import measure_step_seconds, steps_for_budget
+        from jegal.train.data import index_shards
+
+        t0 = time.perf_counter()
+        step_s = measure_step_seconds(corpus, args.batch_size, seed=args.seed, threads=args.threads)
+        per_epoch = -(-index_shards(corpus / "train").num_samples // args.batch_size)
+        left = args.train_minutes * 60 - (time.perf_counter() - t0)
+        max_steps = steps_for_budget(left, step_s, args.epochs, per_epoch)
+        plan = {"step_seconds_measured": round(step_s, 3), "steps_per_epoch": per_epoch, "planned_steps": max_steps,
+                "train_minutes": args.train_minutes}
+        _log(f"train: {step_s:.2f} s/step measured -> {max_steps} steps ({max_steps / per_epoch:.1f} epochs) "
+             f"in {args.train_minutes:g} min")
+    budget = Budget(epochs=args.epochs, max_steps=max_steps, batch_size=args.batch_size, lr=args.lr,
                     threads=args.threads, seed=args.seed)
-    return train_variant(VARIANTS["full"], out / "corpus", out / "run", budget, progress=not args.quiet)
+    return {**train_variant(VARIANTS["full"], corpus, run_dir, budget, progress=not args.quiet), **plan}
 
 
 def stage_evaluate(args, out: Path, mods: list[str]) -> dict:

@@ -6,7 +6,7 @@ from jegal.evaluation.benchmarks import BenchmarkError, load_clips, read_benchma
 from jegal.evaluation.embeddings import Embeddings
 from jegal.evaluation.protocols import evaluate_benchmark, markdown_table, summary_row
 
-from .conftest import clip_id
+from .conftest import FakeModel, clip_id
 
 
 def _run(bench_path, data, model, **kw):
@@ -110,3 +110,16 @@ def test_tables_show_percentages_and_ranks(tiny_bench, fake_model):
     row = summary_row(r)
     table = markdown_table([("fake", row)])
     assert "| fake | 88.9 |" in table and "| 2.0 |" in table
+
+
+def test_gesture_embeddings_are_reused_across_tasks(tiny_bench, fake_model):
+    spot = read_benchmark(tiny_bench["spot"])
+    ret = read_benchmark(tiny_bench["ret"])
+    clips = load_clips(tiny_bench["data"], spot.clip_ids())
+    _, emb = evaluate_benchmark(fake_model, spot, clips, return_embeddings=True)
+    fresh = evaluate_benchmark(FakeModel(), ret, clips)
+    counting = FakeModel()
+    reused = evaluate_benchmark(counting, ret, clips, reuse=emb)
+    assert reused["embeddings"]["gesture_reused"] == 8
+    assert counting.calls == 1  # content only
+    assert reused["metrics"] == fresh["metrics"]

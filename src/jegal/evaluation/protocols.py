@@ -55,8 +55,13 @@ def needed_clips(bench: Benchmark, clipset: ClipSet) -> tuple[list[Clip], list[C
 
 
 def compute_embeddings(model, bench: Benchmark, clipset: ClipSet, modalities: str = "ta", cache_dir=None,
-                       model_id: str | None = None, batch_size: int = 32, progress: bool = False) -> tuple[Embeddings, dict]:
-    """Embeddings for ``bench`` (from the cache when it holds them). Returns (embeddings, info)."""
+                       model_id: str | None = None, batch_size: int = 32, progress: bool = False,
+                       reuse: Embeddings | None = None) -> tuple[Embeddings, dict]:
+    """Embeddings for ``bench`` (from the cache when it holds them). Returns (embeddings, info).
+
+    ``reuse``: embeddings of the same model computed earlier (another task or modality);
+    gesture embeddings found there are taken instead of recomputed (they do not depend on
+    the content modalities)."""
     gesture, content, clipped = needed_clips(bench, clipset)
     info = {"gesture_clips": len(gesture), "content_clips": len(content), "words_clipped_to_clip": clipped,
             "cache": None, "cached": False}
@@ -73,8 +78,18 @@ def compute_embeddings(model, bench: Benchmark, clipset: ClipSet, modalities: st
             except (OSError, ValueError, KeyError):
                 pass  # a stale or damaged cache is recomputed and replaced
     t0 = time.perf_counter()
-    emb = embed_clips(model, gesture, content, modalities=modalities, batch_size=batch_size, progress=progress,
+    known = [c for c in gesture if reuse is not None and reuse.has_gesture(c.clip_id)]
+    todo = [c for c in gesture if reuse is None or not reuse.has_gesture(c.clip_id)]
+    emb = embed_clips(model, todo, content, modalities=modalities, batch_size=batch_size, progress=progress,
                       desc=f"embed {bench.task}")
+    if known:
+        d = reuse.dim
+        clip_vecs = [reuse.gesture(c.clip_id)[0] for c in known]
+        emb = Embeddings(emb.gesture_ids + [c.clip_id for c in known],
+                         np.concatenate([emb.gesture_clip.reshape(-1, d), np.stack(clip_vecs)]),
+                         emb.gesture_frames + [reuse.gesture(c.clip_id)[1] for c in known],
+                         emb.content_ids, emb.content_clip, emb.content_words)
+    info["gesture_reused"] = len(known)
     info["embed_seconds"] = round(time.perf_counter() - t0, 2)
     if path is not None:
         emb.save(path, meta={"task": bench.task, "benchmark": str(bench.path), "modalities": modalities,
@@ -174,20 +189,22 @@ def evaluate_asd(bench: Benchmark, emb: Embeddings, problems: dict[str, str], si
 
 def evaluate_benchmark(model, bench: Benchmark, clipset: ClipSet, modalities: str = "ta", cache_dir=None,
                        model_id: str | None = None, batch_size: int = 32, progress: bool = False,
-                       keep_rows: bool = True) -> dict:
+                       keep_rows: bool = True, reuse: Embeddings | None = None, return_embeddings: bool = False):
     """Run the benchmark's protocol. Returns a JSON-ready dict: the metrics plus what was
-    missing (``problems``), unparsable rows (``bad_rows``) and how embeddings were made."""
+    missing (``problems``), unparsable rows (``bad_rows``) and how embeddings were made
+    (and the :class:`Embeddings` too with ``return_embeddings``, to pass as ``reuse``)."""
     t0 = time.perf_counter()
-    emb, info = compute_embeddings(model, bench, clipset, modalities, cache_dir, model_id, batch_size, progress)
+    emb, info = compute_embeddings(model, bench, clipset, modalities, cache_dir, model_id, batch_size, progress, reuse)
     if bench.task == "retrieval":
         metrics = evaluate_retrieval(bench, emb, clipset.problems)
     elif bench.task == "spotting":
         metrics = evaluate_spotting(bench, emb, clipset.problems, keep_rows=keep_rows)
     else:
         metrics = evaluate_asd(bench, emb, clipset.problems)
-    return {"task": bench.task, "benchmark": str(bench.path), "modalities": modalities, "metrics": metrics,
-            "problems": clipset.problems, "bad_rows": bench.bad_rows, "embeddings": info,
-            "seconds": round(time.perf_counter() - t0, 2)}
+    result = {"task": bench.task, "benchmark": str(bench.path), "modalities": modalities, "metrics": metrics,
+              "problems": clipset.problems, "bad_rows": bench.bad_rows, "embeddings": info,
+              "seconds": round(time.perf_counter() - t0, 2)}
+    return (result, emb) if return_embeddings else result
 
 
 # -- reporting --------------------------------------------------------------------------------

@@ -72,6 +72,53 @@ class Budget:
     seed: int = 0
 
 
+def measure_step_seconds(corpus: str | os.PathLike, batch_size: int, overrides: dict | None = None, steps: int = 3,
+                         seed: int = 0, threads: int = 0) -> float:
+    """Seconds per training step (forward + backward + AdamW) of the cpu preset on real
+    batches of ``corpus``: the median of ``steps`` steps after one warm-up step. Used to turn
+    a time budget into a step count, so the learning-rate schedule still ends where the
+    budget does."""
+    import torch
+
+    from jegal.model import JEGAL, JEGALConfig
+    from jegal.train.data import ClipStream, index_shards
+
+    if threads:
+        torch.set_num_threads(threads)
+    corpus = Path(corpus)
+    torch.manual_seed(seed)
+    model = JEGAL(JEGALConfig.from_preset("cpu", overrides))
+    model.train()
+    if model.text is not None:
+        model.text.backbone.load()
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
+    stream = ClipStream(index_shards(corpus / "train" if (corpus / "train").is_dir() else corpus), batch_size,
+                        seed=seed, shuffle_buffer=min(100, batch_size * 2))
+    stream.set_epoch(0)
+    times: list[float] = []
+    for item in stream:
+        if item["batch"] is None:
+            continue
+        t0 = time.perf_counter()
+        loss = model(item["batch"])["loss"]
+        loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        times.append(time.perf_counter() - t0)
+        if len(times) > steps:
+            break
+    if not times:
+        raise ValueError(f"{corpus}: no training batch to time")
+    return float(np.median(times[1:] or times))
+
+
+def steps_for_budget(seconds: float, step_seconds: float, epochs: int, steps_per_epoch: int) -> int:
+    """Optimiser steps that fit ``seconds`` (10% kept for validation and saving), at most
+    ``epochs`` full epochs, at least 1."""
+    fit = int(0.9 * seconds / max(step_seconds, 1e-6))
+    return max(1, min(fit, epochs * steps_per_epoch))
+
+
 def train_variant(variant: Variant, corpus: str | os.PathLike, run_dir: str | os.PathLike, budget: Budget,
                   progress: bool = True) -> dict:
     """Train ``variant`` into ``run_dir`` (its model in ``run_dir/model``); a run directory
@@ -142,12 +189,13 @@ def load_view(model_dir: str | os.PathLike):
 def evaluate_model(model, benches: dict[str, Benchmark], clips: ClipSet, modalities=("ta",), cache_dir=None,
                    model_id: str | None = None, progress: bool = False, keep_rows: bool = False) -> dict:
     """{task: {modalities: result}} over the three benchmarks."""
-    out: dict = {}
-    for task, bench in benches.items():
-        out[task] = {}
-        for m in modalities:
-            out[task][m] = evaluate_benchmark(model, bench, clips, modalities=m, cache_dir=cache_dir,
-                                              model_id=model_id, progress=progress, keep_rows=keep_rows)
+    out: dict = {task: {} for task in benches}
+    reuse = None  # gesture embeddings do not depend on the task or the content modalities
+    for m in modalities:
+        for task, bench in benches.items():
+            out[task][m], reuse = evaluate_benchmark(model, bench, clips, modalities=m, cache_dir=cache_dir,
+                                                     model_id=model_id, progress=progress, keep_rows=keep_rows,
+                                                     reuse=reuse, return_embeddings=True)
     return out
 
 

@@ -1,0 +1,107 @@
+"""End-to-end smoke runs of ``jegal demo`` and ``jegal ablate`` with tiny budgets."""
+
+import json
+from html.parser import HTMLParser
+
+import pytest
+
+from jegal.cli import main
+from jegal.evaluation.protocols import format_value
+
+
+class _Table(HTMLParser):
+    """Cells of <table id="results"> as {row label: {column: text}}."""
+
+    def __init__(self):
+        super().__init__()
+        self.rows, self._in, self._row, self._col, self._buf = {}, False, None, None, None
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "table" and a.get("id") == "results":
+            self._in = True
+        elif self._in and tag == "tr" and "data-row" in a:
+            self._row = a["data-row"]
+            self.rows[self._row] = {}
+        elif self._in and tag == "td" and self._row is not None:
+            self._col, self._buf = a.get("data-col"), ""
+
+    def handle_data(self, data):
+        if self._buf is not None:
+            self._buf += data
+
+    def handle_endtag(self, tag):
+        if tag == "td" and self._buf is not None:
+            self.rows[self._row][self._col] = self._buf
+            self._buf = None
+        elif tag == "table":
+            self._in = False
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory, real_dir):
+    out = tmp_path_factory.mktemp("demo")
+    rc = main(["demo", "--out", str(out), "--speakers", "5", "--train-clips", "40", "--test-clips", "16",
+               "--max-steps", "3", "--batch-size", "8", "--real", str(real_dir), "--samples", "sample1", "--quiet"])
+    assert rc == 0
+    return out
+
+
+@pytest.mark.slow
+def test_demo_report_numbers_come_from_the_run(demo_run):
+    out = demo_run
+    doc = json.loads((out / "demo.json").read_text())
+    html = (out / "report.html").read_text()
+    md = (out / "report.md").read_text()
+    table = _Table()
+    table.feed(html)
+    rows = doc["evaluation"]["rows"] + doc["evaluation"]["floors"]
+    assert len(table.rows) == len(rows) >= 5
+    for r in rows:
+        cells = table.rows[r["label"]]
+        for col, value in r["metrics"].items():
+            assert cells[col] == format_value(value, col), (r["label"], col)
+        assert r["label"] in md
+    # the table's numbers are the per-task result files of the same run
+    for r in doc["evaluation"]["rows"]:
+        m = r["modalities"]
+        spot = json.loads((out / "eval" / f"spotting_{m}.json").read_text())["metrics"]
+        ret = json.loads((out / "eval" / f"retrieval_{m}.json").read_text())["metrics"]
+        asd = json.loads((out / "eval" / f"asd_{m}.json").read_text())["metrics"]
+        assert r["metrics"]["spot"] == spot["accuracy"] == sum(p["correct"] for p in spot["per_row"]) / spot["rows"]
+        assert r["metrics"]["ret R@10 c2g"] == ret["content_to_gesture"]["R@10"]
+        assert r["metrics"]["ASD P=4"] == asd["P=4"]["accuracy"]
+    assert [r["modalities"] for r in doc["evaluation"]["rows"]] == ["ta", "t", "a"]
+    # heatmaps: files exist and the report shows them
+    hm = doc["heatmaps"]
+    assert hm["synthgest"] and (hm["real"] or hm["real_skipped"])
+    for h in hm["synthgest"] + hm["real"]:
+        assert (out / "heatmaps" / h["png"]).stat().st_size > 2000
+        assert f'heatmaps/{h["png"]}' in html and f'heatmaps/{h["png"]}' in md
+    assert set(doc["timings"]) == {"corpus", "train", "evaluate", "heatmaps"}
+    assert list((out / "eval" / "cache").glob("*.npz"))
+
+
+@pytest.mark.slow
+def test_ablate_trains_variants_and_writes_one_table(demo_run, tmp_path):
+    out = tmp_path / "abl"
+    rc = main(["ablate", "--corpus", str(demo_run / "corpus"), "--out", str(out), "--variants", "coupling_only,sync",
+               "--max-steps", "2", "--batch-size", "8", "--quiet"])
+    assert rc == 0
+    doc = json.loads((out / "ablation.json").read_text())
+    assert [r["variant"] for r in doc["rows"]] == ["coupling_only", "sync"]
+    assert (out / "runs" / "sync" / "model" / "baseline.json").is_file()
+    assert doc["training"]["sync"]["steps"] == 2
+    md = (out / "ablation.md").read_text()
+    for r in doc["rows"] + doc["floors"]:
+        assert r["label"] in md
+    assert f"{100 * doc['rows'][1]['metrics']['ASD P=2']:.1f}" in md
+    # a rerun reuses the finished runs
+    rc = main(["ablate", "--corpus", str(demo_run / "corpus"), "--out", str(out), "--variants", "sync",
+               "--max-steps", "2", "--quiet"])
+    assert rc == 0 and json.loads((out / "ablation.json").read_text())["training"]["sync"]["reused"]
+
+
+def test_ablate_rejects_unknown_variants(tmp_path, capsys):
+    assert main(["ablate", "--corpus", str(tmp_path), "--out", str(tmp_path / "o"), "--variants", "nope"]) == 1
+    assert "unknown variants" in capsys.readouterr().err
