@@ -85,17 +85,18 @@ def test_demo_report_numbers_come_from_the_run(demo_run):
 @pytest.mark.slow
 def test_ablate_trains_variants_and_writes_one_table(demo_run, tmp_path):
     out = tmp_path / "abl"
-    rc = main(["ablate", "--corpus", str(demo_run / "corpus"), "--out", str(out), "--variants", "coupling_only,sync",
+    rc = main(["ablate", "--corpus", str(demo_run / "corpus"), "--out", str(out), "--variants", "sync,clip_clip",
                "--max-steps", "2", "--batch-size", "8", "--quiet"])
     assert rc == 0
     doc = json.loads((out / "ablation.json").read_text())
-    assert [r["variant"] for r in doc["rows"]] == ["coupling_only", "sync"]
+    assert [r["variant"] for r in doc["rows"]] == ["sync", "clip_clip"]
     assert (out / "runs" / "sync" / "model" / "baseline.json").is_file()
     assert doc["training"]["sync"]["steps"] == 2
     md = (out / "ablation.md").read_text()
     for r in doc["rows"] + doc["floors"]:
         assert r["label"] in md
     assert f"{100 * doc['rows'][1]['metrics']['ASD P=2']:.1f}" in md
+    assert doc["results"]["clip_clip"]["spotting"]["t"]["metrics"]["rows"] == 16
     # a rerun reuses the finished runs
     rc = main(["ablate", "--corpus", str(demo_run / "corpus"), "--out", str(out), "--variants", "sync",
                "--max-steps", "2", "--quiet"])
