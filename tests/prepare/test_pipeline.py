@@ -152,3 +152,30 @@ def test_cli_with_shards_and_csv(tmp_path, real_dir, capsys):
     capsys.readouterr()
     assert main(["prepare", str(tmp_path / "missing"), "--out", str(out), "--quiet"]) == 2
     assert "missing" in capsys.readouterr().err
+
+
+def _part(start, n, x, rgb=False):
+    from jegal.prepare.pipeline import _Part
+
+    faces = np.tile(np.array([[x, 50, x + 40, 90]], np.float32), (n, 1))
+    raw = np.full((n, 56, 3), start, np.float32)
+    return _Part(start, raw, faces, faces.copy(), np.ones((n, 4, 4, 3), np.uint8) if rgb else None, 0.9)
+
+
+def test_link_continues_people_across_chunks_and_join_fills_gaps():
+    from jegal.prepare.pipeline import _join_parts, _link
+
+    persons = []
+    _link(persons, [_part(0, 40, 100, True), _part(5, 35, 300, True)], 0, linkable=False, max_gap=8)
+    # Next chunk from frame 40: the person at x=300 continues after a 3-frame gap, the one at
+    # x=100 is gone, and someone new appears at x=500.
+    _link(persons, [_part(43, 20, 305, True), _part(40, 20, 500, True)], 40, linkable=True, max_gap=8)
+    assert [[p.start for p in ps] for ps in persons] == [[0], [5, 43], [40]]
+    start, raw, faces, rgb = _join_parts(persons[1])
+    assert start == 5 and len(raw) == len(faces) == len(rgb) == 58  # frames 5..62
+    assert np.all(raw[35:38] == 0) and np.all(rgb[35:38] == 0) and np.all(raw[38:] == 43)
+    # Across a scene cut nothing is linked.
+    persons2 = []
+    _link(persons2, [_part(0, 40, 100)], 0, linkable=False, max_gap=8)
+    _link(persons2, [_part(40, 20, 100)], 40, linkable=False, max_gap=8)
+    assert len(persons2) == 2

@@ -115,3 +115,22 @@ def test_rerun_skips_everything_finished(prepared):
     again = run_prepare(inp, out, PrepareOptions(rgb_size=32), workers=1, progress=False)
     assert again["skipped"] == 4 and again["done"] == 0
     assert {p.name: p.stat().st_mtime_ns for p in out.glob("*.tar")} == before
+
+
+def test_chunked_decoding_gives_the_same_people(prepared, real_dir):
+    from jegal.prepare.pipeline import Item, Preparer
+
+    inp, _, _, clips = prepared
+    preparer = Preparer(PrepareOptions(chunk_frames=40))  # 172 frames in 5 chunks
+    try:
+        chunked, _, _ = preparer.prepare(Item(name="two_speakers_raw", video=inp / "two_speakers_raw.mp4",
+                                              transcript=inp / "two_speakers_raw.txt"))
+    finally:
+        preparer.close()
+    assert [c.clip_id for c in chunked] == ["two_speakers_raw/00000", "two_speakers_raw/00001"]
+    for c in chunked:
+        whole = clips[c.clip_id]
+        assert c.num_frames == whole.num_frames and c.words == whole.words
+        # Pose restarts at chunk edges, so values differ a little, but the person is the same.
+        seen = (c.keypoints[:, :2, 2] > 0).all(1) & (whole.keypoints[:, :2, 2] > 0).all(1)
+        assert np.median(np.abs(c.keypoints[seen, 2:6, :2] - whole.keypoints[seen, 2:6, :2])) < 0.1

@@ -30,6 +30,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="drop clips whose gesture-activity score (hand speed, shoulder widths/s) is lower")
     parser.add_argument("--max-frames", type=int, default=750, help="split person tracks into segments of at most this many frames")
     parser.add_argument("--min-frames", type=int, default=25, help="shortest person track or segment kept (frames)")
+    parser.add_argument("--chunk-frames", type=int, default=750,
+                        help="decode and track this many frames at a time: memory stays bounded on long videos")
     parser.add_argument("--max-side", type=int, default=640, help="decode frames no larger than this many pixels (longer side)")
     parser.add_argument("--scene-threshold", type=float, default=0.15,
                         help="histogram change (0..1) that counts as a scene cut; tracks never cross a cut")
@@ -39,7 +41,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--hand-stride", type=int, default=1, metavar="K",
                         help="run the hand model on every K-th frame and interpolate between (faster)")
     parser.add_argument("--threads", type=int, default=None,
-                        help="pose threads inside one worker (default: the --workers count when one video is prepared, else 1)")
+                        help="pose threads inside each worker (default 1; when a single process does all the work, "
+                             "at least the --workers count)")
     parser.add_argument("--max-overhang", type=float, default=1.0, metavar="SECONDS",
                         help="a transcript ending more than this after the media fails as transcript_too_long")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -55,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
                              min_activity=args.min_activity, max_frames=args.max_frames, min_frames=args.min_frames,
                              scene_threshold=args.scene_threshold, detect_stride=args.detect_stride, hands=args.hands,
                              max_overhang_s=args.max_overhang, hand_stride=args.hand_stride,
+                             chunk_frames=args.chunk_frames,
                              threads=args.threads or 1)
     workers = args.workers if args.workers is not None else min(2, os.cpu_count() or 1)
     try:

@@ -9,6 +9,7 @@ rate=16000)``. Frame counts come from counting decoded frames: container headers
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,27 +49,33 @@ def _open(path: Path):
         raise PrepareError("corrupt_video", f"{path}: cannot open as a video ({err})") from None
 
 
-def decode_video(path: str | os.PathLike, max_side: int | None = None, with_audio: bool = True) -> Decoded:
-    """Decode every frame of ``path`` at 25 fps (and its audio track at 16 kHz mono).
+def iter_video(path: str | os.PathLike, max_side: int | None = None, chunk_frames: int = 750,
+               info: dict | None = None) -> Iterator[np.ndarray]:
+    """Decode ``path`` at 25 fps in chunks of at most ``chunk_frames`` frames, ``(n, H, W, 3)``
+    uint8 RGB each, so memory stays bounded however long the video is.
 
     ``max_side`` downscales frames so that the longer side is at most that many pixels
-    (detection and pose do not need full HD; the decode filter does it cheaply).
-    Raises :class:`PrepareError` (``corrupt_video``, ``no_video``) on unusable input.
+    (detection and pose do not need full HD; the decode filter does it cheaply). ``info``,
+    if given, receives ``source_fps``, ``scale`` and, at the end, ``num_frames``.
+    Raises :class:`PrepareError` (``corrupt_video``, ``no_video``) on unusable input,
+    possibly after some chunks were yielded (a file damaged half-way).
     """
     import av
 
     path = Path(path)
+    info = {} if info is None else info
     container = _open(path)
     try:
         if not container.streams.video:
             raise PrepareError("no_video", f"{path}: has no video stream")
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
-        src_fps = float(stream.average_rate or stream.guessed_rate or FPS)
+        info["source_fps"] = float(stream.average_rate or stream.guessed_rate or FPS)
         width, height = stream.codec_context.width, stream.codec_context.height
         scale = 1.0
         if max_side and max(width, height) > max_side:
             scale = max_side / max(width, height)
+        info["scale"] = scale
         out_w, out_h = (int(round(width * scale / 2)) * 2, int(round(height * scale / 2)) * 2) if scale < 1 else (width, height)
         graph = av.filter.Graph()
         src = graph.add_buffer(template=stream)
@@ -80,12 +87,13 @@ def decode_video(path: str | os.PathLike, max_side: int | None = None, with_audi
         for a, b in zip(chain, chain[1:]):
             a.link_to(b)
         graph.configure()
-        frames = []
+        pending: list[np.ndarray] = []
+        total = 0
 
         def drain():
             while True:
                 try:
-                    frames.append(graph.pull().to_ndarray())
+                    pending.append(graph.pull().to_ndarray())
                 except (av.error.BlockingIOError, av.error.EOFError):
                     return
 
@@ -93,25 +101,52 @@ def decode_video(path: str | os.PathLike, max_side: int | None = None, with_audi
             for frame in container.decode(stream):
                 graph.push(frame)
                 drain()
+                if len(pending) >= chunk_frames:
+                    chunk, pending[:] = np.stack(pending[:chunk_frames]), pending[chunk_frames:]
+                    total += len(chunk)
+                    yield chunk
             graph.push(None)
             drain()
         except av.error.FFmpegError as err:
-            if not frames:
+            done = total + len(pending)
+            if not done:
                 raise PrepareError("corrupt_video", f"{path}: cannot decode video ({err})") from None
-            raise PrepareError("corrupt_video", f"{path}: video stream is damaged after {len(frames)} frames ({err})") from None
-        if not frames:
+            raise PrepareError("corrupt_video", f"{path}: video stream is damaged after {done} frames ({err})") from None
+        while pending:
+            chunk, pending[:] = np.stack(pending[:chunk_frames]), pending[chunk_frames:]
+            total += len(chunk)
+            yield chunk
+        if not total:
             raise PrepareError("corrupt_video", f"{path}: no video frame could be decoded")
+        info["num_frames"] = total
         expected = _declared_seconds(stream, container)
-        got = len(frames) / FPS
+        got = total / FPS
         if expected is not None and got < TRUNCATION_FRACTION * expected - 0.2:
             raise PrepareError("corrupt_video", f"{path}: truncated: decoded {got:.2f} s of video but the file "
                                f"declares {expected:.2f} s")
-        audio = None
-        if with_audio and container.streams.audio:
-            audio = _decode_audio_stream(path, container)
     finally:
         container.close()
-    return Decoded(np.stack(frames), audio, src_fps, scale)
+
+
+def decode_audio(path: str | os.PathLike) -> np.ndarray | None:
+    """The first audio track of a media file as 16 kHz mono float32, None if it has none."""
+    path = Path(path)
+    container = _open(path)
+    try:
+        if not container.streams.audio:
+            return None
+        return _decode_audio_stream(path, container)
+    finally:
+        container.close()
+
+
+def decode_video(path: str | os.PathLike, max_side: int | None = None, with_audio: bool = True) -> Decoded:
+    """Every frame of ``path`` at 25 fps in memory (and its audio at 16 kHz mono); for short
+    videos. Long ones go through :func:`iter_video`."""
+    info: dict = {}
+    frames = np.concatenate(list(iter_video(path, max_side, chunk_frames=1 << 30, info=info)))
+    audio = decode_audio(path) if with_audio else None
+    return Decoded(frames, audio, info["source_fps"], info["scale"])
 
 
 def _declared_seconds(stream, container) -> float | None:
@@ -131,7 +166,6 @@ def _declared_seconds(stream, container) -> float | None:
 def _decode_audio_stream(path: Path, container) -> np.ndarray | None:
     import av
 
-    container.seek(0)
     stream = container.streams.audio[0]
     resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
     chunks = []
@@ -149,23 +183,37 @@ def _decode_audio_stream(path: Path, container) -> np.ndarray | None:
     return wave if len(wave) else None
 
 
-def load_media(path: str | os.PathLike, wav: str | os.PathLike | None = None, max_side: int | None = None) -> Decoded:
-    """Decode ``path``; an external ``wav`` replaces the container's audio track.
-
-    Raises ``PrepareError("no_audio")`` when neither gives audio.
-    """
+def load_audio_for(path: str | os.PathLike | None, wav: str | os.PathLike | None = None) -> np.ndarray:
+    """The audio of a video: ``wav`` when given (it wins), else the container's track.
+    Raises ``PrepareError`` ``no_audio`` / ``bad_audio``."""
     from jegal.data.audio import AudioError, load_audio
 
-    decoded = decode_video(path, max_side=max_side, with_audio=wav is None)
     if wav is not None:
         try:
-            decoded.audio = load_audio(wav)
+            return load_audio(wav)
         except AudioError as err:
             raise PrepareError("bad_audio", str(err)) from None
-    if decoded.audio is None:
+    audio = decode_audio(path) if path is not None else None
+    if audio is None:
         raise PrepareError("no_audio", f"{path}: no audio track and no {Path(path).with_suffix('.wav').name} beside it")
-    audio_s = len(decoded.audio) / SAMPLE_RATE
-    if audio_s > MAX_AUDIO_EXCESS_S + (1 + (1 - TRUNCATION_FRACTION)) * decoded.duration:
-        raise PrepareError("corrupt_video", f"{path}: video lasts {decoded.duration:.2f} s but its audio "
+    return audio
+
+
+def check_audio_fits(path, num_frames: int, audio: np.ndarray) -> None:
+    """Audio far longer than the decoded video means video was lost (a truncated file)."""
+    audio_s, video_s = len(audio) / SAMPLE_RATE, num_frames / FPS
+    if audio_s > MAX_AUDIO_EXCESS_S + (1 + (1 - TRUNCATION_FRACTION)) * video_s:
+        raise PrepareError("corrupt_video", f"{path}: video lasts {video_s:.2f} s but its audio "
                            f"{audio_s:.2f} s; truncated video?")
+
+
+def load_media(path: str | os.PathLike, wav: str | os.PathLike | None = None, max_side: int | None = None) -> Decoded:
+    """Decode ``path`` whole; an external ``wav`` replaces the container's audio track.
+
+    Raises ``PrepareError("no_audio")`` when neither gives audio, ``corrupt_video`` when the
+    audio runs far past the video (lost video)."""
+    audio = load_audio_for(path, wav)
+    decoded = decode_video(path, max_side=max_side, with_audio=False)
+    decoded.audio = audio
+    check_audio_fits(path, decoded.num_frames, audio)
     return decoded

@@ -72,6 +72,7 @@ class PrepareOptions:
     crop_side: int = 320
     hand_stride: int = 1  # run the hand model on every k-th frame, interpolate between
     max_overhang_s: float = 1.0
+    chunk_frames: int = 750  # decode and track this many frames at a time (bounds memory)
     threads: int = 1  # pose threads within one video (mediapipe releases the GIL); parts of a track run in parallel
 
 
@@ -287,7 +288,8 @@ class Preparer:
             raws[k].append(kp)
         return [np.concatenate(parts) for parts in raws]
 
-    def words_for(self, item: Item, audio: np.ndarray, num_frames: int) -> tuple[list[Word], list[str]]:
+    def words_for(self, item: Item, audio: np.ndarray) -> list[Word]:
+        """The item's words, read or force-aligned; a transcript running past the audio fails early."""
         from jegal.prepare.align import align_words
         from jegal.prepare.transcripts import fit_to_media, read_transcript
 
@@ -300,58 +302,58 @@ class Preparer:
             raise PrepareError(reason, str(err)) from None
         if tr.words is None:
             try:
-                words = align_words(audio, tr.plain, str(item.transcript))
+                return align_words(audio, tr.plain, str(item.transcript))
             except TranscriptError as err:
                 reason = "transcript_too_long" if "longer than the media" in str(err) else "unalignable"
                 raise PrepareError(reason, str(err)) from None
-        else:
-            words = tr.words
+        self._fit(tr.words, int(np.ceil(len(audio) / SAMPLES_PER_FRAME)), str(item.transcript))
+        return tr.words
+
+    def _fit(self, words: list[Word], num_frames: int, source: str) -> tuple[list[Word], list[str]]:
+        from jegal.prepare.transcripts import fit_to_media
+
         try:
-            return fit_to_media(words, num_frames, str(item.transcript), self.options.max_overhang_s)
+            return fit_to_media(words, num_frames, source, self.options.max_overhang_s)
         except TranscriptError as err:
-            reason = "transcript_too_long" if "runs to" in str(err) or "inside the media" in str(err) else "bad_transcript"
-            raise PrepareError(reason, str(err)) from None
+            raise PrepareError("transcript_too_long", str(err)) from None
 
     def prepare(self, item: Item) -> tuple[list[Clip], dict, ItemResult]:
         """Clips of one item (not yet written), raw audio per clip id (when asked), and the result record."""
         from jegal.data.audio import log_mel
         from jegal.prepare.activity import activity_score
-        from jegal.prepare.decode import load_media
+        from jegal.prepare.decode import check_audio_fits, load_audio_for
 
         opts = self.options
         result = ItemResult(item.name, "done")
         t0 = time.perf_counter()
-        frames = None
         if item.keypoints is not None:
-            from jegal.data.audio import AudioError, load_audio
             from jegal.prepare.importers import load_keypoints_npz
 
             raw_kp = load_keypoints_npz(item.keypoints)
-            if item.wav is not None:
-                try:
-                    audio = load_audio(item.wav)
-                except AudioError as err:
-                    raise PrepareError("bad_audio", str(err)) from None
-            elif item.video is not None:
-                audio = load_media(item.video, max_side=64).audio
-            else:
+            if item.wav is None and item.video is None:
                 raise PrepareError("no_audio", f"{item.keypoints}: no {Path(item.name).name}.wav beside it")
-            num_frames = len(raw_kp)
-            people = [(0, 0, raw_kp, None, None)]
+            audio = load_audio_for(item.video, item.wav)
         else:
-            media = load_media(item.video, wav=item.wav, max_side=opts.max_side)
-            frames, audio, num_frames = media.frames, media.audio, media.num_frames
-        result.frames = num_frames
+            audio = load_audio_for(item.video, item.wav)
         result.timings["decode"] = time.perf_counter() - t0
-        words, warnings = self.words_for(item, audio, num_frames)
+        t = time.perf_counter()
+        words = self.words_for(item, audio)
+        result.timings["transcript"] = time.perf_counter() - t
+        if item.keypoints is not None:
+            num_frames = len(raw_kp)
+            n = num_frames
+            persons = [[_Part(0, raw_kp, np.zeros((n, 4), np.float32), np.zeros((n, 4), np.float32), None, 1.0)]]
+        else:
+            persons, num_frames = self._people(item, result)
+            check_audio_fits(item.video, num_frames, audio)
+        result.frames = num_frames
+        words, warnings = self._fit(words, num_frames, str(item.transcript))
         result.warnings += warnings
-        result.timings["transcript"] = time.perf_counter() - t0 - result.timings["decode"]
-        if frames is not None:
-            people = self._people(frames, result)
         t1 = time.perf_counter()
         mel = log_mel(audio, num_frames=num_frames)  # (4T, 80)
         clips, raw_audio = [], {}
-        for track_id, start, kp_raw, faces, bodies in people:
+        for track_id, parts in enumerate(persons):
+            start, kp_raw, faces, rgb_all = _join_parts(parts)
             kp = normalise(kp_raw)
             segments = _split(start, start + len(kp_raw) - 1, opts.max_frames)
             for seg_no, (s, e) in enumerate(segments):
@@ -367,12 +369,7 @@ class Preparer:
                 if score < opts.min_activity:
                     result.warnings.append(f"{clip_id}: activity {score:.3f} below --min-activity {opts.min_activity}; clip skipped")
                     continue
-                rgb = None
-                if opts.rgb_size and frames is not None:
-                    from jegal.prepare.masking import masked_crops
-
-                    rgb = masked_crops(frames, bodies[s - start:e - start + 1], faces[s - start:e - start + 1],
-                                       opts.rgb_size, start=s)
+                rgb = None if rgb_all is None else rgb_all[s - start:e - start + 1]
                 clip = Clip(clip_id, seg_kp, mel[4 * s:4 * (e + 1)], seg_words,
                             speaker_id=item.speaker_id or f"{item.name}/{track_id:05d}", source=str(item.source),
                             rgb=rgb, extra={"track": track_id, "start_frame": s, "activity": round(score, 4)})
@@ -385,34 +382,142 @@ class Preparer:
         result.timings["clips"] = time.perf_counter() - t1
         return clips, raw_audio, result
 
-    def _people(self, frames: np.ndarray, result: ItemResult) -> list[tuple]:
+    def _people(self, item: Item, result: ItemResult) -> tuple[list[list[_Part]], int]:
+        """Decode the video chunk by chunk and follow every person through it. Returns the
+        parts of each person (in order of first appearance) and the number of frames."""
+        from jegal.prepare.decode import iter_video
+
+        opts = self.options
+        persons: list[list[_Part]] = []
+        offset, prev_frame = 0, None
+        for key in ("decode", "detect", "keypoints"):
+            result.timings.setdefault(key, 0.0)
+        chunks = iter_video(item.video, max_side=opts.max_side, chunk_frames=opts.chunk_frames)
+        while True:
+            t = time.perf_counter()
+            chunk = next(chunks, None)
+            result.timings["decode"] += time.perf_counter() - t
+            if chunk is None:
+                break
+            parts, cut_at_start = self._people_chunk(chunk, offset, prev_frame, result)
+            _link(persons, parts, offset, linkable=not cut_at_start, max_gap=self._max_gap)
+            offset += len(chunk)
+            prev_frame = chunk[-1]
+        persons = [ps for ps in persons if ps[-1].end - ps[0].start + 1 >= opts.min_frames]
+        if not persons:
+            raise PrepareError("no_person", f"{item.video}: no person found in {offset} frames")
+        result.timings["people"] = len(persons)
+        return persons, offset
+
+    @property
+    def _max_gap(self) -> int:
+        return max(8, 2 * self.options.detect_stride)
+
+    def _people_chunk(self, frames: np.ndarray, offset: int, prev_frame: np.ndarray | None,
+                      result: ItemResult) -> tuple[list[_Part], bool]:
+        """Person parts of one chunk (frame indices global) and whether a scene cut opens it."""
         from jegal.prepare.people import detect_faces, scene_cuts, track_faces
 
         opts = self.options
         faces_model, _ = self._models()
         t = time.perf_counter()
         detections = detect_faces(frames, faces_model, stride=opts.detect_stride)
-        cuts = scene_cuts(frames, opts.scene_threshold)
-        tracks = track_faces(detections, cuts, min_frames=opts.min_frames, max_gap=max(8, 2 * opts.detect_stride))
-        result.timings["detect"] = time.perf_counter() - t
+        if prev_frame is None:
+            cuts, cut_at_start = scene_cuts(frames, opts.scene_threshold), True
+        else:
+            shifted = scene_cuts(np.concatenate([prev_frame[None], frames]), opts.scene_threshold)
+            cut_at_start = 1 in shifted
+            cuts = [0] + [c - 1 for c in shifted if c > 1]
+        # Short tracks survive where they touch the chunk's edges: they may continue in the
+        # neighbouring chunk (people shorter than min_frames overall are dropped after linking).
+        tracks = [tr for tr in track_faces(detections, cuts, min_frames=1, max_gap=self._max_gap)
+                  if tr.num_frames >= opts.min_frames or tr.start == 0 or tr.end == len(frames) - 1]
+        result.timings["detect"] += time.perf_counter() - t
         t = time.perf_counter()
         bodies = [tr.body_boxes(frames.shape[1:3]) for tr in tracks]
         raws = self._keypoints(frames, tracks, bodies)
-        result.timings["keypoints"] = time.perf_counter() - t
-        people = []
+        result.timings["keypoints"] += time.perf_counter() - t
         kept = drop_duplicate_people(raws, [tr.start for tr in tracks], [float(tr.scores.mean()) for tr in tracks])
+        parts = []
         for i in kept:
             tr, raw = tracks[i], raws[i]
             body_seen = (raw[:, [LEFT_SHOULDER, RIGHT_SHOULDER], 2].min(1) > 0.3).mean()
             if body_seen < 0.5:
-                result.warnings.append(f"track {tr.track_id}: body found in only {body_seen:.0%} of its frames; dropped")
+                result.warnings.append(f"{result.name}: face track at frames {offset + tr.start}-{offset + tr.end}: "
+                                       f"body found in only {body_seen:.0%} of its frames; dropped")
                 continue
-            people.append((len(people), tr.start, raw, tr.faces, bodies[i]))
-        if not people:
-            raise PrepareError("no_person", f"{result.name}: no person found ({len(tracks)} face track(s), "
-                               f"{len(cuts)} shot(s))")
-        result.timings["people"] = len(people)
-        return people
+            rgb = None
+            if opts.rgb_size:
+                from jegal.prepare.masking import masked_crops
+
+                rgb = masked_crops(frames, bodies[i], tr.faces, opts.rgb_size, start=tr.start)
+            parts.append(_Part(offset + tr.start, raw, tr.faces, bodies[i], rgb, float(tr.scores.mean())))
+        return parts, cut_at_start
+
+
+@dataclass
+class _Part:
+    """One person's stretch inside one decoded chunk; frame indices are global."""
+
+    start: int
+    raw: np.ndarray  # (n, 56, 3) keypoints in decoded-frame pixels
+    faces: np.ndarray  # (n, 4)
+    bodies: np.ndarray  # (n, 4)
+    rgb: np.ndarray | None  # (n, S, S, 3)
+    score: float
+
+    @property
+    def end(self) -> int:
+        return self.start + len(self.raw) - 1
+
+
+def _link(persons: list[list[_Part]], parts: list[_Part], offset: int, linkable: bool, max_gap: int,
+          max_jump: float = 1.0) -> None:
+    """Append each part of a new chunk to the person it continues (a part that starts near
+    the chunk start, close to where a person's last part ended near the previous chunk's
+    end, with no scene cut between), or start a new person."""
+    from scipy.optimize import linear_sum_assignment
+
+    open_ids = [p for p, ps in enumerate(persons) if linkable and ps[-1].end >= offset - 1 - max_gap]
+    new = [k for k, part in enumerate(parts) if linkable and part.start <= offset + max_gap]
+    taken: dict[int, int] = {}
+    if open_ids and new:
+        last = np.stack([persons[p][-1].faces[-1] for p in open_ids])
+        first = np.stack([parts[k].faces[0] for k in new])
+        lc, fc = (last[:, :2] + last[:, 2:]) / 2, (first[:, :2] + first[:, 2:]) / 2
+        width = np.maximum(last[:, 2] - last[:, 0], 1e-6)
+        dist = np.linalg.norm(lc[:, None] - fc[None], axis=-1) / width[:, None]
+        cost = np.where(dist <= max_jump, dist, 1e6)
+        for r, c in zip(*linear_sum_assignment(cost)):
+            if cost[r, c] < 1e6:
+                taken[new[c]] = open_ids[r]
+    for k, part in enumerate(parts):
+        if k in taken:
+            persons[taken[k]].append(part)
+        else:
+            persons.append([part])
+
+
+def _join_parts(parts: list[_Part]) -> tuple[int, np.ndarray, np.ndarray, np.ndarray | None]:
+    """One person's parts as one track: start, raw keypoints, faces, rgb. Frames between
+    linked parts (a detection gap at a chunk boundary) get missing keypoints, the nearest
+    face box and blank crops."""
+    if len(parts) == 1:
+        p = parts[0]
+        return p.start, p.raw, p.faces, p.rgb
+    raws, faces, rgbs = [], [], []
+    for a, b in zip(parts, parts[1:] + [None]):
+        raws.append(a.raw)
+        faces.append(a.faces)
+        rgbs.append(a.rgb)
+        gap = 0 if b is None else b.start - a.end - 1
+        if gap > 0:
+            raws.append(np.zeros((gap,) + a.raw.shape[1:], np.float32))
+            faces.append(np.repeat(a.faces[-1:], gap, axis=0))
+            if a.rgb is not None:
+                rgbs.append(np.zeros((gap,) + a.rgb.shape[1:], np.uint8))
+    rgb = None if parts[0].rgb is None else np.concatenate(rgbs)
+    return parts[0].start, np.concatenate(raws), np.concatenate(faces), rgb
 
 
 # ---------------------------------------------------------------- writing
