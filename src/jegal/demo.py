@@ -1,6 +1,6 @@
 """``jegal demo``: the whole pipeline on a generated corpus, with a report.
 
-    jegal demo                       # ~15 min on 2 CPU cores: corpus, training, 3 benchmarks, heatmaps, report
+    jegal demo                       # <= 15 min on 2 CPU cores: corpus, training, 3 benchmarks, heatmaps, report
     jegal demo --out /tmp/d --speakers 6 --train-clips 60 --test-clips 30 --max-steps 4   # a smoke run (~1 min)
 
 The default training budget is time-based (``--train-minutes``): a few timed steps set
@@ -41,7 +41,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--train-clips", type=int, default=2000, help="training clips")
     g.add_argument("--test-clips", type=int, default=300, help="rows per benchmark")
     g = parser.add_argument_group("training (cpu preset)")
-    g.add_argument("--train-minutes", type=float, default=7.0,
+    g.add_argument("--train-minutes", type=float, default=10.0,
                    help="training time budget: the step count is set from a measured step time (ignored with --max-steps)")
     g.add_argument("--epochs", type=int, default=20, help="at most this many epochs")
     g.add_argument("--max-steps", type=int, default=0,
@@ -127,11 +127,11 @@ def stage_evaluate(args, out: Path, mods: list[str]) -> dict:
                         for task, by_mod in results.items()}}
 
 
-def _heatmap(view, clip, png: Path, title: str, mods: str) -> dict:
+def _heatmap(view, clip, png: Path, title: str, mods: str, highlight: int | None = None) -> dict:
     from jegal.inference import save_heatmap, word_frame_scores
 
     s = word_frame_scores(view, clip, modalities=mods)
-    save_heatmap(s, png, title=title)
+    save_heatmap(s, png, title=title, highlight=highlight)
     return {"png": png.name, "clip_id": clip.clip_id, "words": s["words"], "spans": s["spans"],
             "best_frame": s["best_frame"], "best_prob": [round(p, 4) for p in s["best_prob"]]}
 
@@ -154,7 +154,8 @@ def stage_heatmaps(args, out: Path, mod: str) -> dict:
         clip, _ = with_benchmark_words(clips[r.filename], r.words)
         t = r.target
         info = _heatmap(view, clip, figs / f"synth_{i}.png",
-                        f"SynthGest {r.filename}: gestured word '{t.display}' at frames {t.start}-{t.end}", mod)
+                        f"SynthGest {r.filename}: gestured word '{t.display}' at frames {t.start}-{t.end}", mod,
+                        highlight=r.target_index)
         info["target"] = {"word": t.display, "index": r.target_index, "start": t.start, "end": t.end}
         res["synthgest"].append(info)
     if args.no_real:

@@ -72,10 +72,10 @@ class Budget:
     seed: int = 0
 
 
-def measure_step_seconds(corpus: str | os.PathLike, batch_size: int, overrides: dict | None = None, steps: int = 3,
-                         seed: int = 0, threads: int = 0) -> float:
+def measure_step_seconds(corpus: str | os.PathLike, batch_size: int, overrides: dict | None = None, steps: int = 5,
+                         seed: int = 0, threads: int = 0, warmup: int = 2) -> float:
     """Seconds per training step (forward + backward + AdamW) of the cpu preset on real
-    batches of ``corpus``: the median of ``steps`` steps after one warm-up step. Used to turn
+    batches of ``corpus``: the median of ``steps`` steps after ``warmup`` steps. Used to turn
     a time budget into a step count, so the learning-rate schedule still ends where the
     budget does."""
     import torch
@@ -105,11 +105,11 @@ def measure_step_seconds(corpus: str | os.PathLike, batch_size: int, overrides: 
         opt.step()
         opt.zero_grad(set_to_none=True)
         times.append(time.perf_counter() - t0)
-        if len(times) > steps:
+        if len(times) >= warmup + steps:
             break
     if not times:
         raise ValueError(f"{corpus}: no training batch to time")
-    return float(np.median(times[1:] or times))
+    return float(np.median(times[warmup:] or times))
 
 
 def steps_for_budget(seconds: float, step_seconds: float, epochs: int, steps_per_epoch: int) -> int:

@@ -29,10 +29,12 @@ def word_frame_scores(model, clip: Clip, modalities: str = "ta") -> dict:
             "best_prob": probs[np.arange(len(best)), best].tolist(), "clip_id": clip.clip_id}
 
 
-def save_heatmap(scores: dict, path: str | os.PathLike, title: str | None = None, fps: float = 25.0) -> Path:
+def save_heatmap(scores: dict, path: str | os.PathLike, title: str | None = None, fps: float = 25.0,
+                 highlight: int | None = None) -> Path:
     """Write the words x frames probability map as a PNG (matplotlib, Agg backend): each
-    word's own span is outlined, the spotting window (span +- 9 frames) shaded, and its best
-    frame marked."""
+    word's own span is outlined, the spotting window (span +- 9 frames) dotted, and its best
+    frame marked (red when P >= 0.5). ``highlight``: index of a word whose label is shown in
+    red (e.g. the truly gestured word)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -50,6 +52,10 @@ def save_heatmap(scores: dict, path: str | os.PathLike, title: str | None = None
         ax.plot([b], [i], marker="x", color="red" if scores["best_prob"][i] >= 0.5 else "orange", ms=6)
     ax.set_yticks(range(W))
     ax.set_yticklabels(scores["words"])
+    if highlight is not None and 0 <= highlight < W:
+        label = ax.get_yticklabels()[highlight]
+        label.set_color("red")
+        label.set_fontweight("bold")
     ticks = np.arange(0, T, fps / 2)  # every half second
     ax.set_xticks(ticks)
     ax.set_xticklabels([f"{t / fps:.1f}" for t in ticks])
