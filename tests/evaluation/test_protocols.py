@@ -123,3 +123,30 @@ def test_gesture_embeddings_are_reused_across_tasks(tiny_bench, fake_model):
     assert reused["embeddings"]["gesture_reused"] == 8
     assert counting.calls == 1  # content only
     assert reused["metrics"] == fresh["metrics"]
+
+
+def test_undecodable_and_invalid_clips_are_reported(tmp_path):
+    import io
+    import json
+    import tarfile
+
+    from jegal.data.shards import clip_key, encode_clip
+
+    from .conftest import make_clip
+
+    good, broken, invalid = make_clip(0), make_clip(1), make_clip(2)
+    invalid.words[0] = type(invalid.words[0])("w2a", 2, 99)  # past the clip's 40 frames
+    path = tmp_path / "s.tar"
+    with tarfile.open(path, "w") as tar:
+        for clip, drop in ((good, None), (broken, "mel.npy"), (invalid, None)):
+            for suffix, data in encode_clip(clip).items():
+                if suffix == drop:
+                    continue
+                info = tarfile.TarInfo(f"{clip_key(clip.clip_id)}.{suffix}")
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+    got = load_clips(path, [clip_id(k) for k in range(3)])
+    assert list(got.clips) == [clip_id(0)]
+    assert got.problems[clip_id(1)].startswith("unreadable") and "mel.npy" in got.problems[clip_id(1)]
+    assert got.problems[clip_id(2)].startswith("invalid") and "outside" in got.problems[clip_id(2)]
+    assert json.dumps(got.problems)

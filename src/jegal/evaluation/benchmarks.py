@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from jegal.data.clip import Clip, ClipError
-from jegal.data.shards import ShardError, decode_clip, iter_shard_samples, list_shards
+from jegal.data.shards import ShardError, clip_key, decode_clip, iter_shard_samples, list_shards
 from jegal.data.transcripts import TranscriptError, parse_word_boundaries
 from jegal.data.words import Word
 
@@ -176,6 +176,7 @@ def load_clips(data: str | os.PathLike, wanted: Iterable[str]) -> ClipSet:
     read before the damage and names the shard in the problems of the rest."""
     wanted = list(dict.fromkeys(wanted))
     want = set(wanted)
+    want_keys = {clip_key(c) for c in wanted}  # tar keys: skip other clips without decoding them
     clips: dict[str, Clip] = {}
     problems: dict[str, str] = {}
     shard_errors: list[str] = []
@@ -186,6 +187,8 @@ def load_clips(data: str | os.PathLike, wanted: Iterable[str]) -> ClipSet:
     for shard in shards:
         try:
             for key, members in iter_shard_samples(shard):
+                if key not in want_keys:
+                    continue
                 try:
                     clip = decode_clip(members, f"{shard}:{key}")
                 except (ShardError, ClipError, ValueError, KeyError, OSError) as err:
