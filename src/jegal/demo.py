@@ -46,8 +46,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--epochs", type=int, default=20, help="at most this many epochs")
     g.add_argument("--max-steps", type=int, default=0,
                    help="exactly this many optimiser steps (reproducible across machines; 0 = from --train-minutes)")
-    g.add_argument("--batch-size", type=int, default=32, help="clips per batch")
-    g.add_argument("--lr", type=float, default=1e-3, help="peak learning rate")
+    g.add_argument("--batch-size", type=int, default=None, help="clips per batch (default: the cpu preset's)")
+    g.add_argument("--lr", type=float, default=None, help="peak learning rate (default: the cpu preset's)")
     g = parser.add_argument_group("evaluation and heatmaps")
     g.add_argument("--modalities", default="ta,t,a", help="content modalities at test time (comma-separated)")
     g.add_argument("--real", default=str(DEFAULT_REAL), metavar="DIR",
@@ -84,22 +84,24 @@ def stage_train(args, out: Path) -> dict:
     from jegal.evaluation.suite import VARIANTS, Budget, train_variant
 
     corpus, run_dir = out / "corpus", out / "run"
-    max_steps, plan = args.max_steps, {}
-    if not max_steps and not (run_dir / "summary.json").is_file():
+    budget = Budget(epochs=args.epochs, max_steps=args.max_steps, batch_size=args.batch_size, lr=args.lr,
+                    threads=args.threads, seed=args.seed)
+    plan = {}
+    if not budget.max_steps and not (run_dir / "summary.json").is_file():
         from jegal.evaluation.suite import measure_step_seconds, steps_for_budget
         from jegal.train.data import index_shards
 
         t0 = time.perf_counter()
-        step_s = measure_step_seconds(corpus, args.batch_size, seed=args.seed, threads=args.threads)
-        per_epoch = -(-index_shards(corpus / "train").num_samples // args.batch_size)
+        step_s = measure_step_seconds(corpus, budget)
+        batch = budget.train_config(corpus, run_dir, progress=False).data.batch_size
+        per_epoch = -(-index_shards(corpus / "train").num_samples // batch)
         left = args.train_minutes * 60 - (time.perf_counter() - t0)
         max_steps = steps_for_budget(left, step_s, args.epochs, per_epoch)
         plan = {"step_seconds_measured": round(step_s, 3), "steps_per_epoch": per_epoch, "planned_steps": max_steps,
                 "train_minutes": args.train_minutes}
         _log(f"train: {step_s:.2f} s/step measured -> {max_steps} steps ({max_steps / per_epoch:.1f} epochs) "
              f"in {args.train_minutes:g} min")
-    budget = Budget(epochs=args.epochs, max_steps=max_steps, batch_size=args.batch_size, lr=args.lr,
-                    threads=args.threads, seed=args.seed)
+        budget.max_steps = max_steps
     return {**train_variant(VARIANTS["full"], corpus, run_dir, budget, progress=not args.quiet), **plan}
 
 

@@ -66,14 +66,29 @@ def corpus_clips(corpus: str | os.PathLike, benches: dict[str, Benchmark]) -> Cl
 class Budget:
     epochs: int = 4
     max_steps: int = 0
-    batch_size: int = 32
-    lr: float = 1e-3
+    batch_size: int | None = None  # None: the cpu training preset's
+    lr: float | None = None  # None: the cpu training preset's
     threads: int = 0
     seed: int = 0
 
+    def train_config(self, corpus: str | os.PathLike, run_dir: str | os.PathLike, overrides: dict | None = None,
+                     progress: bool = True):
+        """The :class:`jegal.train.config.TrainConfig` of a variant: the cpu preset, this budget,
+        validation only at the end on a small subset (evaluation is what counts here)."""
+        from jegal.train.config import resolve
 
-def measure_step_seconds(corpus: str | os.PathLike, batch_size: int, overrides: dict | None = None, steps: int = 5,
-                         seed: int = 0, threads: int = 0, warmup: int = 2) -> float:
+        flags = {"out": str(run_dir), "data.train": str(corpus), "epochs": self.epochs, "max_steps": self.max_steps,
+                 "seed": self.seed, "threads": self.threads, "progress": progress, "tensorboard": False,
+                 "validate_every": 0, "data.val_max_clips": 64, "checkpoint_every": 1_000_000, "device": "cpu"}
+        if self.batch_size:
+            flags["data.batch_size"] = self.batch_size
+        if self.lr:
+            flags["optim.lr"] = self.lr
+        return resolve("cpu", flags=flags, overrides=dict(overrides or {}))
+
+
+def measure_step_seconds(corpus: str | os.PathLike, budget: Budget, overrides: dict | None = None, steps: int = 5,
+                         warmup: int = 2) -> float:
     """Seconds per training step (forward + backward + AdamW) of the cpu preset on real
     batches of ``corpus``: the median of ``steps`` steps after ``warmup`` steps. Used to turn
     a time budget into a step count, so the learning-rate schedule still ends where the
@@ -83,17 +98,19 @@ def measure_step_seconds(corpus: str | os.PathLike, batch_size: int, overrides: 
     from jegal.model import JEGAL, JEGALConfig
     from jegal.train.data import ClipStream, index_shards
 
-    if threads:
-        torch.set_num_threads(threads)
     corpus = Path(corpus)
-    torch.manual_seed(seed)
-    model = JEGAL(JEGALConfig.from_preset("cpu", overrides))
+    cfg = budget.train_config(corpus, corpus / "unused", overrides, progress=False)
+    torch.set_num_threads(budget.threads or max(1, os.cpu_count() or 1))
+    torch.manual_seed(budget.seed)
+    model = JEGAL(cfg.model_config())
     model.train()
     if model.text is not None:
         model.text.backbone.load()
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
-    stream = ClipStream(index_shards(corpus / "train" if (corpus / "train").is_dir() else corpus), batch_size,
-                        seed=seed, shuffle_buffer=min(100, batch_size * 2))
+    d = cfg.data
+    stream = ClipStream(index_shards(corpus / "train" if (corpus / "train").is_dir() else corpus), d.batch_size,
+                        seed=budget.seed, shuffle_buffer=min(100, d.batch_size * 2), min_words=d.min_words,
+                        max_words=d.max_words, margin=d.margin, crop=d.crop, crop_frames=d.crop_frames)
     stream.set_epoch(0)
     times: list[float] = []
     for item in stream:
@@ -132,18 +149,12 @@ def train_variant(variant: Variant, corpus: str | os.PathLike, run_dir: str | os
         from jegal.evaluation.baselines import train_sync
 
         summary = train_sync(corpus, run_dir, epochs=budget.epochs, max_steps=budget.max_steps,
-                             batch_size=budget.batch_size, lr=budget.lr, seed=budget.seed, progress=progress,
-                             threads=budget.threads)
+                             batch_size=budget.batch_size or 32, lr=budget.lr or 1e-3, seed=budget.seed,
+                             progress=progress, threads=budget.threads)
     elif variant.trainer == "jegal":
-        from jegal.train.config import resolve
         from jegal.train.loop import train
 
-        flags = {"out": str(run_dir), "data.train": str(corpus), "epochs": budget.epochs, "max_steps": budget.max_steps,
-                 "data.batch_size": budget.batch_size, "optim.lr": budget.lr, "seed": budget.seed,
-                 "threads": budget.threads, "progress": progress, "tensorboard": False, "validate_every": 0,
-                 "data.val_max_clips": 64, "checkpoint_every": 1_000_000, "device": "cpu"}
-        cfg = resolve("cpu", flags=flags, overrides=dict(variant.overrides))
-        s = train(cfg)
+        s = train(budget.train_config(corpus, run_dir, variant.overrides, progress))
         summary = {k: s.get(k) for k in ("steps", "epochs_completed", "samples", "skipped_samples", "final_loss",
                                          "train_seconds", "clips_per_s")}
     else:
