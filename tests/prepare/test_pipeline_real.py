@@ -121,7 +121,8 @@ def test_chunked_decoding_gives_the_same_people(prepared, real_dir):
     from jegal.prepare.pipeline import Item, Preparer
 
     inp, _, _, clips = prepared
-    preparer = Preparer(PrepareOptions(chunk_frames=40))  # 172 frames in 5 chunks
+    # 172 frames in chunks of 52: the shot change at frame 52 falls exactly on a chunk edge.
+    preparer = Preparer(PrepareOptions(chunk_frames=52))
     try:
         chunked, _, _ = preparer.prepare(Item(name="two_speakers_raw", video=inp / "two_speakers_raw.mp4",
                                               transcript=inp / "two_speakers_raw.txt"))
