@@ -149,6 +149,9 @@ def test_cli_with_shards_and_csv(tmp_path, real_dir, capsys):
     assert sum(s["done"] for s in summaries) == 1 and sum(s["failed"] for s in summaries) == 1
     clips = list(read_clips(out))
     assert [c.speaker_id for c in clips] == ["alice"] and clips[0].clip_id == "in/good/00000"
+    (out / "manifest.json").unlink()
+    assert main(["prepare", str(csv), "--out", str(out), "--rebuild-manifest"]) == 0
+    assert [c.clip_id for c in read_clips(out)] == ["in/good/00000"]
     capsys.readouterr()
     assert main(["prepare", str(tmp_path / "missing"), "--out", str(out), "--quiet"]) == 2
     assert "missing" in capsys.readouterr().err

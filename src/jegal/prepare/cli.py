@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 
 def _shard(value: str) -> tuple[int, int]:
@@ -46,6 +47,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
                              "at least the --workers count)")
     parser.add_argument("--max-overhang", type=float, default=1.0, metavar="SECONDS",
                         help="a transcript ending more than this after the media fails as transcript_too_long")
+    parser.add_argument("--rebuild-manifest", action="store_true",
+                        help="only rebuild OUT/manifest.json from the status records (after parallel --shard jobs)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -53,7 +56,12 @@ def run(args: argparse.Namespace) -> int:
     import os
 
     from jegal.prepare.errors import PrepareError
-    from jegal.prepare.pipeline import PrepareOptions, run_prepare
+    from jegal.prepare.pipeline import PrepareOptions, rebuild_manifest, run_prepare
+
+    if args.rebuild_manifest:
+        manifest = json.loads(rebuild_manifest(Path(args.out)).read_text())
+        print(json.dumps({"out": str(args.out), "shards": len(manifest["shards"]), "clips": manifest["num_clips"]}))
+        return 0
 
     options = PrepareOptions(max_side=args.max_side, rgb_size=args.rgb_size, raw_audio=args.raw_audio,
                              min_activity=args.min_activity, max_frames=args.max_frames, min_frames=args.min_frames,

@@ -105,6 +105,7 @@ class ItemResult:
     clips: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     frames: int = 0
+    people: int = 0
     shard: str = ""
     timings: dict = field(default_factory=dict)
 
@@ -291,7 +292,7 @@ class Preparer:
     def words_for(self, item: Item, audio: np.ndarray) -> list[Word]:
         """The item's words, read or force-aligned; a transcript running past the audio fails early."""
         from jegal.prepare.align import align_words
-        from jegal.prepare.transcripts import fit_to_media, read_transcript
+        from jegal.prepare.transcripts import read_transcript
 
         if item.transcript is None:
             raise PrepareError("no_transcript", f"{item.source}: no transcript (.txt, .json or .TextGrid) beside it")
@@ -310,6 +311,7 @@ class Preparer:
         return tr.words
 
     def _fit(self, words: list[Word], num_frames: int, source: str) -> tuple[list[Word], list[str]]:
+        """Words inside the media plus warnings for those dropped; too long a transcript fails."""
         from jegal.prepare.transcripts import fit_to_media
 
         try:
@@ -406,7 +408,7 @@ class Preparer:
         persons = [ps for ps in persons if ps[-1].end - ps[0].start + 1 >= opts.min_frames]
         if not persons:
             raise PrepareError("no_person", f"{item.video}: no person found in {offset} frames")
-        result.timings["people"] = len(persons)
+        result.people = len(persons)
         return persons, offset
 
     @property
