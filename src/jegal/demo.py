@@ -123,7 +123,11 @@ def stage_evaluate(args, out: Path, mods: list[str]) -> dict:
     floors, floor_raw = floor_rows(corpus, len(benches["retrieval"].rows))
     evaluated = {task: {m: {"rows": r["metrics"]["rows"], "evaluated": r["metrics"]["evaluated"]}
                         for m, r in by_mod.items()} for task, by_mod in results.items()}
-    return {"rows": rows, "floors": [{"label": lbl, "metrics": m} for lbl, m in floors], "floor_details": floor_raw,
+    from jegal.evaluation.ablate import findings
+
+    floors_doc = [{"label": lbl, "metrics": m} for lbl, m in floors]
+    checked = findings([{"variant": "full", **r} for r in rows], floors_doc)
+    return {"rows": rows, "floors": floors_doc, "floor_details": floor_raw, "findings": checked,
             "evaluated": evaluated, "clips_missing": len(clips.problems), "view": view.describe(),
             "details": {task: {m: {k: v for k, v in r["metrics"].items() if k != "per_row"} for m, r in by_mod.items()}
                         for task, by_mod in results.items()}}
@@ -237,6 +241,10 @@ def render_markdown(doc: dict) -> str:
                 for task, mods in ev["evaluated"].items()]
     lines += ["Rows evaluated (missing clips count as errors):", "", *ev_lines, "",
               f"Model read as: {ev['view']}.", ""]
+    if ev.get("findings"):
+        from jegal.evaluation.ablate import findings_markdown
+
+        lines += ["Checks:", "", findings_markdown(ev["findings"]), ""]
     lines += ["## Heatmaps (words x frames, P(word | frame))", "",
               "White box: the word's span; dotted: the spotting window; x: the word's best frame (red if P >= 0.5).", ""]
     for h in doc["heatmaps"]["synthgest"]:
@@ -283,6 +291,8 @@ def render_html(doc: dict) -> str:
     evaluated = "".join(f"<li>{e(task)}: " + ", ".join(f"{e(m)}: {v['evaluated']}/{v['rows']} rows"
                                                       for m, v in mods.items()) + "</li>"
                         for task, mods in ev["evaluated"].items())
+    checks = "".join(f"<li><b>{'holds' if f['holds'] else 'does NOT hold'}</b>: {e(f['claim'])}. "
+                     f"<code>{e(json.dumps(f['numbers']))}</code></li>" for f in ev.get("findings", []))
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>JEGAL demo report</title>
 <style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}}
@@ -298,6 +308,7 @@ ASD: P candidates.</p>
 <table id="results"><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>
 <p>Rows evaluated (missing clips count as errors):</p><ul>{evaluated}</ul>
 <p>Model read as: {e(ev['view'])}.</p>
+<ul>{checks}</ul>
 <h2>Heatmaps (words &times; frames, P(word | frame))</h2>
 <p>White box: the word's span; dotted: the spotting window; x: the word's best frame (red if P &ge; 0.5).</p>
 {''.join(figs)}

@@ -10,6 +10,7 @@ and test modality); each variant's run is in ``OUT/runs/<variant>/`` and is reus
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -68,10 +69,85 @@ def run_ablation(corpus: Path, out: Path, names: list[str], budget: Budget, prog
                          "metrics": headline(results[name], m)})
     floors, floor_raw = floor_rows(corpus, len(benches["retrieval"].rows))
     table = results_table([(r["label"], r["metrics"]) for r in rows] + floors)
-    return {"corpus": str(corpus), "budget": vars(budget), "variants": names, "rows": rows,
+    checked = findings(rows, [{"label": lbl, "metrics": m} for lbl, m in floors])
+    return {"findings": checked, "corpus": str(corpus), "budget": vars(budget), "variants": names, "rows": rows,
             "floors": [{"label": lbl, "metrics": m} for lbl, m in floors], "floor_details": floor_raw,
             "training": trained, "train_wall_seconds": timings, "results": _strip(results),
             "clips_missing": clips.problems, "table": table}
+
+
+def _mean(*xs):
+    xs = [x for x in xs if x is not None]
+    return sum(xs) / len(xs) if xs else None
+
+
+def _ret(m: dict):
+    return _mean(m.get("ret R@10 c2g"), m.get("ret R@10 g2c"))
+
+
+def findings(rows: list[dict], floors: list[dict]) -> list[dict]:
+    """The paper's qualitative claims, each checked on this table: {claim, holds, numbers}.
+    A claim whose variants were not run is left out."""
+    by = {(r["variant"], r["modalities"]): r["metrics"] for r in rows}
+    full = by.get(("full", "ta"))
+    out = []
+
+    def claim(text, holds, numbers):
+        out.append({"claim": text, "holds": bool(holds), "numbers": numbers})
+
+    def pct(x):
+        return None if x is None else round(100 * x, 1)
+
+    g, c = by.get(("global_only", "ta")), by.get(("coupling_only", "ta"))
+    if full and g and c:
+        nums = {"retrieval mean R@10": {"both": pct(_ret(full)), "global only": pct(_ret(g)), "coupling only": pct(_ret(c))},
+                "spotting": {"both": pct(full.get("spot")), "global only": pct(g.get("spot")),
+                             "coupling only": pct(c.get("spot"))}}
+        claim("both losses together beat either alone on retrieval and spotting",
+              _ret(full) > max(_ret(g), _ret(c)) and full["spot"] > max(g["spot"], c["spot"]), nums)
+        claim("the coupling loss is what drives spotting (coupling only > global only on spotting)",
+              c["spot"] > g["spot"], nums["spotting"])
+    a = by.get(("avg_fusion", "ta"))
+    if full and a:
+        keys = ["ret R@10 c2g", "ret R@10 g2c", "spot", "ASD P=2", "ASD P=4", "ASD P=6"]
+        claim("concat fusion is at least as good as avg fusion (on most headline metrics)",
+              sum(full[k] >= a[k] for k in keys) >= len(keys) / 2,
+              {k: {"concat": pct(full[k]), "avg": pct(a[k])} for k in keys})
+    t, sp = by.get(("full", "t")), by.get(("full", "a"))
+    if full and t and sp:
+        claim("text helps spotting most (text only > speech only on spotting)", t["spot"] > sp["spot"],
+              {"text only": pct(t["spot"]), "speech only": pct(sp["spot"]), "both": pct(full["spot"])})
+        if full.get("spot stressed") is not None and t.get("spot stressed") is not None:
+            claim("speech helps on stressed words (text + speech > text only on stressed target words)",
+                  full["spot stressed"] > t["spot stressed"],
+                  {"both": pct(full["spot stressed"]), "text only": pct(t["spot stressed"])})
+    for name, label in (("sync", "sync-style"), ("clip_clip", "clip-level CLIP")):
+        b = by.get((name, "a" if name == "sync" else "t"))
+        if full and b:
+            claim(f"the full model beats the {label} baseline on spotting and retrieval",
+                  full["spot"] > b["spot"] and _ret(full) > _ret(b),
+                  {"spotting": {"full": pct(full["spot"]), label: pct(b["spot"])},
+                   "retrieval mean R@10": {"full": pct(_ret(full)), label: pct(_ret(b))}})
+    if full and floors:
+        best = {}
+        for f in floors:
+            if f["label"].startswith("ceiling"):
+                continue
+            for k, v in f["metrics"].items():
+                if v is not None and k in full and "MedR" not in k:
+                    best[k] = max(best.get(k, v), v)
+        claim("the full model beats every floor on every task",
+              all(full.get(k) is not None and full[k] > v for k, v in best.items()),
+              {k: {"full": pct(full[k]), "best floor": pct(v)} for k, v in best.items()})
+    return out
+
+
+def findings_markdown(items: list[dict]) -> str:
+    lines = []
+    for f in items:
+        mark = "holds" if f["holds"] else "does NOT hold"
+        lines.append(f"- **{mark}**: {f['claim']}. Numbers (%): `{json.dumps(f['numbers'])}`")
+    return "\n".join(lines)
 
 
 def _strip(results: dict) -> dict:
@@ -99,8 +175,12 @@ def run(args: argparse.Namespace) -> int:
     doc = run_ablation(corpus, out, names, budget, progress=not args.quiet)
     write_json(out / "ablation.json", doc)
     tmp = out / ".ablation.md.tmp"
-    tmp.write_text("# JEGAL ablations\n\n" + f"Corpus: `{corpus}`; budget: {vars(budget)}\n\n" + doc["table"] + "\n")
+    tmp.write_text("# JEGAL ablations\n\n" + f"Corpus: `{corpus}`; budget: {vars(budget)}\n\n" + doc["table"] + "\n\n"
+                   + "## The paper's findings on this table\n\n" + (findings_markdown(doc["findings"]) or "(none checked)")
+                   + "\n")
     tmp.replace(out / "ablation.md")
     print(doc["table"])
+    if doc["findings"]:
+        print(findings_markdown(doc["findings"]))
     print(f"wrote {out / 'ablation.md'} and {out / 'ablation.json'}")
     return 0
