@@ -2,9 +2,10 @@
 
 The score is the mean speed of the wrists and hand centres in shoulder widths per
 second, over frames where the joint was seen in both consecutive frames. Normalised
-keypoints make it independent of image size and distance to the camera. A person with
-hands resting scores near 0 (detector jitter only, about 0.05-0.2); talking with the
-hands scores roughly 0.5 and more.
+keypoints make it independent of image size and distance to the camera. Measured on the
+real samples: hands resting on a desk (sample2) 0.27, a speaker on stage gesturing
+moderately (speaker_raw) 0.61, an animated explainer (sample1) 1.18; detector jitter alone
+keeps even still hands above 0.
 """
 
 from __future__ import annotations
