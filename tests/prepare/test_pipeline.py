@@ -182,3 +182,22 @@ def test_link_continues_people_across_chunks_and_join_fills_gaps():
     _link(persons2, [_part(0, 40, 100)], 0, linkable=False, max_gap=8)
     _link(persons2, [_part(40, 20, 100)], 40, linkable=False, max_gap=8)
     assert len(persons2) == 2
+
+
+def test_discover_pairs_files_by_name(tmp_path):
+    from jegal.prepare.errors import PrepareError
+
+    (tmp_path / "sub").mkdir()
+    for name in ("a.mp4", "a.wav", "a.json", "a.kps.npz", "sub/b.avi", "sub/b.TextGrid", "c.kps.npz", "c.txt",
+                 "notes.md"):
+        (tmp_path / name).write_bytes(b"")
+    items = {it.name: it for it in discover(tmp_path)}
+    assert sorted(items) == ["a", "c", "sub/b"]
+    a, b, c = items["a"], items["sub/b"], items["c"]
+    assert a.video.name == "a.mp4" and a.keypoints.name == "a.kps.npz" and a.wav.name == "a.wav"
+    assert a.transcript.name == "a.json" and a.key == "a"
+    assert b.transcript.name == "b.TextGrid" and b.wav is None and b.key == "sub__b"
+    assert c.video is None and c.keypoints.name == "c.kps.npz" and c.transcript.name == "c.txt"
+    (tmp_path / "a.mkv").write_bytes(b"")
+    with pytest.raises(PrepareError, match="share the names"):
+        discover(tmp_path)
