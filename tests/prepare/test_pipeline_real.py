@@ -95,6 +95,9 @@ def test_two_speakers_two_clips_one_per_person(prepared):
     a, b = clips[ids[0]], clips[ids[1]]
     assert a.speaker_id != b.speaker_id
     assert a.extra["start_frame"] == 0 and b.extra["start_frame"] == 52  # the shot change
+    # Face boxes in source pixels (1280x720): Sheldon right of centre in shot 1, Penny left of it in shot 2.
+    assert 640 < (a.extra["face_box"][0] + a.extra["face_box"][2]) / 2 < 1000
+    assert 300 < (b.extra["face_box"][0] + b.extra["face_box"][2]) / 2 < 640
     for c in (a, b):
         assert (c.keypoints[:, [0, 1], 2] > 0).all(axis=1).mean() > 0.95
 

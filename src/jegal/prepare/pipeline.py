@@ -236,6 +236,7 @@ class Preparer:
         self.options = options or PrepareOptions()
         self._faces = None
         self._poses: list = []
+        self._scale = 1.0  # decoded frame size / source size of the current video
 
     def close(self) -> None:
         for m in [self._faces, *self._poses]:
@@ -372,9 +373,14 @@ class Preparer:
                     result.warnings.append(f"{clip_id}: activity {score:.3f} below --min-activity {opts.min_activity}; clip skipped")
                     continue
                 rgb = None if rgb_all is None else rgb_all[s - start:e - start + 1]
+                extra = {"track": track_id, "start_frame": s, "activity": round(score, 4)}
+                if item.keypoints is None:
+                    # Where the person is in the source video (pixels), e.g. to draw who speaks.
+                    box = np.median(faces[s - start:e - start + 1], axis=0) / self._scale
+                    extra["face_box"] = [round(float(v), 1) for v in box]
                 clip = Clip(clip_id, seg_kp, mel[4 * s:4 * (e + 1)], seg_words,
                             speaker_id=item.speaker_id or f"{item.name}/{track_id:05d}", source=str(item.source),
-                            rgb=rgb, extra={"track": track_id, "start_frame": s, "activity": round(score, 4)})
+                            rgb=rgb, extra=extra)
                 clips.append(clip.validate())
                 if opts.raw_audio:
                     seg = np.zeros((e - s + 1) * SAMPLES_PER_FRAME, np.float32)
@@ -394,7 +400,8 @@ class Preparer:
         offset, prev_frame = 0, None
         for key in ("decode", "detect", "keypoints"):
             result.timings.setdefault(key, 0.0)
-        chunks = iter_video(item.video, max_side=opts.max_side, chunk_frames=opts.chunk_frames)
+        info: dict = {}
+        chunks = iter_video(item.video, max_side=opts.max_side, chunk_frames=opts.chunk_frames, info=info)
         while True:
             t = time.perf_counter()
             chunk = next(chunks, None)
@@ -405,6 +412,7 @@ class Preparer:
             _link(persons, parts, offset, linkable=not cut_at_start, max_gap=self._max_gap)
             offset += len(chunk)
             prev_frame = chunk[-1]
+        self._scale = info.get("scale", 1.0)
         persons = [ps for ps in persons if ps[-1].end - ps[0].start + 1 >= opts.min_frames]
         if not persons:
             raise PrepareError("no_person", f"{item.video}: no person found in {offset} frames")
