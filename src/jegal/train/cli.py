@@ -53,7 +53,6 @@ SWITCHES: dict[str, tuple[str, bool, str]] = {
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.formatter_class = argparse.ArgumentDefaultsHelpFormatter
     parser.add_argument("--preset", default=None,
                         help="training + model preset: cpu (small, minutes on 2 cores) or paper (default: paper)")
     parser.add_argument("--config", default=None, metavar="FILE",
@@ -62,7 +61,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="override one field: a training field (optim.lr=1e-4, data.margin=8, epochs=3) "
                              "or a dotted model field (loss.beta=1.0, content.fusion=avg); repeatable")
     for flag, (field, typ, help_) in FLAGS.items():
-        parser.add_argument(flag, dest=field, type=typ, default=argparse.SUPPRESS, help=f"{help_} [{field}]")
+        parser.add_argument(flag, dest=field, type=typ, default=argparse.SUPPRESS, help=f"{help_} [{field}]",
+                            metavar=flag.lstrip("-").upper().replace("-", "_"))
     for flag, (field, value, help_) in SWITCHES.items():
         parser.add_argument(flag, dest=field, action="store_const", const=value, default=argparse.SUPPRESS,
                             help=f"{help_} [{field}]")
