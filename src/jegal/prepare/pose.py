@@ -128,23 +128,33 @@ class PoseEstimator:
         return kp
 
 
-def fill_skipped_hands(kp: np.ndarray, stride: int) -> None:
-    """In place: hands of frames ``t`` with ``t % stride != 0`` linearly interpolated from the
-    surrounding run frames where both found that hand (confidence: the lower of the two)."""
+def fill_skipped_hands(kp: np.ndarray, stride: int, wrist_visibility: float = 0.5) -> None:
+    """In place: hands of frames ``t`` with ``t % stride != 0`` from the run frames around them.
+
+    Where both surrounding run frames found the hand, its landmarks are interpolated linearly
+    (confidence: the lower of the two). Where only one did, that hand is carried over,
+    moved with the pose wrist (seen in both frames, pose runs on every frame) so it follows
+    the arm. Otherwise the hand stays missing."""
     T = len(kp)
-    for hand in (LEFT_HAND, RIGHT_HAND):
+    for hand, wrist in ((LEFT_HAND, LEFT_WRIST), (RIGHT_HAND, RIGHT_WRIST)):
         for t in range(T):
             if t % stride == 0:
                 continue
             a, b = t - t % stride, t - t % stride + stride
-            if b >= T:
+            found_a = kp[a, hand, 2].max() > 0
+            found_b = b < T and kp[b, hand, 2].max() > 0
+            if found_a and found_b:
+                f = (t - a) / stride
+                kp[t, hand, :2] = kp[a, hand, :2] * (1 - f) + kp[b, hand, :2] * f
+                kp[t, hand, 2] = np.minimum(kp[a, hand, 2], kp[b, hand, 2])
+            elif found_a or found_b:
+                n = a if found_a else b
+                if min(kp[t, wrist, 2], kp[n, wrist, 2]) < wrist_visibility:
+                    continue
+                kp[t, hand, :2] = kp[n, hand, :2] + (kp[t, wrist, :2] - kp[n, wrist, :2])
+                kp[t, hand, 2] = kp[n, hand, 2]
+            else:
                 continue
-            ca, cb = kp[a, hand, 2], kp[b, hand, 2]  # (21,)
-            if ca.max() <= 0 or cb.max() <= 0:
-                continue
-            f = (t - a) / stride
-            kp[t, hand, :2] = kp[a, hand, :2] * (1 - f) + kp[b, hand, :2] * f
-            kp[t, hand, 2] = np.minimum(ca, cb)
             kp[t, hand][kp[t, hand, 2] <= 0] = 0.0
 
 
