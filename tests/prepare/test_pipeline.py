@@ -140,13 +140,16 @@ def test_cli_with_shards_and_csv(tmp_path, real_dir, capsys):
     csv = tmp_path / "list.csv"
     csv.write_text("keypoints,wav,transcript,speaker_id\n"
                    "in/good.kps.npz,in/good.wav,in/good.txt,alice\n"
-                   "in/empty.kps.npz,in/empty.wav,in/empty.txt,bob\n")
+                   "in/empty.kps.npz,in/empty.wav,in/empty.txt,bob\n"
+                   "in/gone.mp4,,in/good.txt,carol\n")
     out = tmp_path / "out"
     codes = [main(["prepare", str(csv), "--out", str(out), "--shard", f"{i}/2", "--quiet", "--workers", "1"])
              for i in range(2)]
     assert codes == [0, 0]
     summaries = [json.loads((out / f"summary-{i}-of-2.json").read_text()) for i in range(2)]
-    assert sum(s["done"] for s in summaries) == 1 and sum(s["failed"] for s in summaries) == 1
+    assert sum(s["done"] for s in summaries) == 1 and sum(s["failed"] for s in summaries) == 2
+    reasons = sorted(f["reason"] for s in summaries for f in s["failures"])
+    assert reasons == ["empty_transcript", "missing_file"]
     clips = list(read_clips(out))
     assert [c.speaker_id for c in clips] == ["alice"] and clips[0].clip_id == "in/good/00000"
     (out / "manifest.json").unlink()

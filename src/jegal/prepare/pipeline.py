@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".flv", ".wmv", ".ts", ".3gp"}
 KPS_SUFFIX = ".kps.npz"
 FAILURE_REASONS = {
+    "missing_file": "a file the CSV names does not exist",
     "corrupt_video": "the video cannot be opened or decoded (damaged or truncated file)",
     "no_video": "the file has no video stream",
     "no_audio": "no audio track and no <name>.wav beside the video",
@@ -327,6 +328,10 @@ class Preparer:
         from jegal.prepare.decode import check_audio_fits, load_audio_for
 
         opts = self.options
+        for kind in ("video", "keypoints", "wav", "transcript"):
+            path = getattr(item, kind)
+            if path is not None and not Path(path).is_file():
+                raise PrepareError("missing_file", f"{path}: no such file (the {kind} of {item.name})")
         result = ItemResult(item.name, "done")
         t0 = time.perf_counter()
         if item.keypoints is not None:
