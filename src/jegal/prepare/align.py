@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ctypes
 import re
+import sys
 import threading
 from pathlib import Path
 
@@ -48,8 +49,13 @@ class _Espeak:
 
         self.lib = ctypes.CDLL(espeakng_loader.get_library_path())
         data_parent = str(Path(espeakng_loader.get_data_path()).parent).encode()
+        # libespeak-ng is process-global: if SynthGest's synthesizer already initialised it
+        # (with its own data folder, a superset of the bundled one), initialising again would
+        # pull its voice variants from under it.
+        synth = sys.modules.get("jegal.synth.speech")
+        ready = synth is not None and getattr(synth, "_SPEECH", None) is not None
         # AUDIO_OUTPUT_SYNCHRONOUS (2): no sound device; phonemes only.
-        if self.lib.espeak_Initialize(2, 0, data_parent, 0) <= 0:
+        if not ready and self.lib.espeak_Initialize(2, 0, data_parent, 0) <= 0:
             raise TranscriptError(f"espeak-ng failed to initialise with data at {data_parent.decode()}")
         self.lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
         self.lib.espeak_TextToPhonemes.restype = ctypes.c_char_p
