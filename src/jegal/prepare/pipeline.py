@@ -340,17 +340,15 @@ class Preparer:
             raw_kp = load_keypoints_npz(item.keypoints)
             if item.wav is None and item.video is None:
                 raise PrepareError("no_audio", f"{item.keypoints}: no {Path(item.name).name}.wav beside it")
-            audio = load_audio_for(item.video, item.wav)
-        else:
-            audio = load_audio_for(item.video, item.wav)
+        audio = load_audio_for(item.video, item.wav)
         result.timings["decode"] = time.perf_counter() - t0
         t = time.perf_counter()
         words = self.words_for(item, audio)
         result.timings["transcript"] = time.perf_counter() - t
         if item.keypoints is not None:
             num_frames = len(raw_kp)
-            n = num_frames
-            persons = [[_Part(0, raw_kp, np.zeros((n, 4), np.float32), np.zeros((n, 4), np.float32), None, 1.0)]]
+            no_box = np.zeros((num_frames, 4), np.float32)
+            persons = [[_Part(0, raw_kp, no_box, no_box, None, 1.0)]]
         else:
             persons, num_frames = self._people(item, result)
             check_audio_fits(item.video, num_frames, audio)
