@@ -127,7 +127,9 @@ def stage_evaluate(args, out: Path, mods: list[str]) -> dict:
 
     floors_doc = [{"label": lbl, "metrics": m} for lbl, m in floors]
     checked = findings([{"variant": "full", **r} for r in rows], floors_doc)
+    speaker = {m: r["metrics"].get("speaker_diagnostics") for m, r in results["retrieval"].items()}
     return {"rows": rows, "floors": floors_doc, "floor_details": floor_raw, "findings": checked,
+            "speaker_diagnostics": speaker,
             "evaluated": evaluated, "clips_missing": len(clips.problems), "view": view.describe(),
             "details": {task: {m: {k: v for k, v in r["metrics"].items() if k != "per_row"} for m, r in by_mod.items()}
                         for task, by_mod in results.items()}}
@@ -243,6 +245,7 @@ def render_markdown(doc: dict) -> str:
                 for task, mods in ev["evaluated"].items()]
     lines += ["Rows evaluated (missing clips count as errors):", "", *ev_lines, "",
               f"Model read as: {ev['view']}.", ""]
+    lines += _speaker_lines(ev)
     if ev.get("findings"):
         from jegal.evaluation.ablate import findings_markdown
 
@@ -266,6 +269,19 @@ def render_markdown(doc: dict) -> str:
               f"{tr.get('final_loss')}, {tr.get('clips_per_s')} clips/s.", "",
               f"Settings: `{json.dumps(doc['settings'])}`", ""]
     return "\n".join(lines)
+
+
+def _speaker_lines(ev: dict) -> list[str]:
+    diag = {m: d for m, d in (ev.get("speaker_diagnostics") or {}).items() if d}
+    if not diag:
+        return []
+    out = ["Speaker check (retrieval, mean content-gesture cosine; a model matching voices to bodies instead of "
+           "gestures shows own ~ same speaker >> other speakers):", ""]
+    for m, d in diag.items():
+        f = {k: "-" if d[k] is None else f"{d[k]:.3f}" for k in ("own", "same_speaker", "other_speakers")}
+        out.append(f"- {MOD_NAMES[m]}: own pair {f['own']}, other clips of the same speaker {f['same_speaker']}, "
+                   f"clips of other speakers {f['other_speakers']} ({d['speakers']} speakers)")
+    return out + [""]
 
 
 def render_html(doc: dict) -> str:
@@ -293,6 +309,8 @@ def render_html(doc: dict) -> str:
     evaluated = "".join(f"<li>{e(task)}: " + ", ".join(f"{e(m)}: {v['evaluated']}/{v['rows']} rows"
                                                       for m, v in mods.items()) + "</li>"
                         for task, mods in ev["evaluated"].items())
+    sp = _speaker_lines(ev)
+    speaker = (f"<p>{e(sp[0])}</p><ul>" + "".join(f"<li>{e(x[2:])}</li>" for x in sp[2:] if x) + "</ul>") if sp else ""
     checks = "".join(f"<li><b>{'holds' if f['holds'] else 'does NOT hold'}</b>: {e(f['claim'])}. "
                      f"<code>{e(json.dumps(f['numbers']))}</code></li>" for f in ev.get("findings", []))
     return f"""<!doctype html>
@@ -311,6 +329,7 @@ favour); retrieval floors use expected ranks under random tie-breaking.</p>
 <table id="results"><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>
 <p>Rows evaluated (missing clips count as errors):</p><ul>{evaluated}</ul>
 <p>Model read as: {e(ev['view'])}.</p>
+{speaker}
 <ul>{checks}</ul>
 <h2>Heatmaps (words &times; frames, P(word | frame))</h2>
 <p>White box: the word's span; dotted: the spotting window; x: the word's best frame (red if P &ge; 0.5).</p>

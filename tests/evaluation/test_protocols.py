@@ -150,3 +150,24 @@ def test_undecodable_and_invalid_clips_are_reported(tmp_path):
     assert got.problems[clip_id(1)].startswith("unreadable") and "mel.npy" in got.problems[clip_id(1)]
     assert got.problems[clip_id(2)].startswith("invalid") and "outside" in got.problems[clip_id(2)]
     assert json.dumps(got.problems)
+
+
+def test_speaker_diagnostics_by_hand():
+    from jegal.evaluation.protocols import speaker_diagnostics
+
+    s = np.array([[0.9, 0.7, 0.1],
+                  [0.5, 0.8, 0.3],
+                  [0.2, 0.0, 0.6]])
+    d = speaker_diagnostics(s, ["a", "a", "b"])
+    assert d["own"] == pytest.approx((0.9 + 0.8 + 0.6) / 3)
+    assert d["same_speaker"] == pytest.approx((0.7 + 0.5) / 2)
+    assert d["other_speakers"] == pytest.approx((0.1 + 0.3 + 0.2 + 0.0) / 4)
+    assert speaker_diagnostics(s, ["a", "a", "a"]) is None
+    assert speaker_diagnostics(s, ["a", "", "b"])["other_speakers"] == pytest.approx((0.1 + 0.2) / 2)
+    assert speaker_diagnostics(s, ["a", "", ""]) is None
+
+
+def test_retrieval_reports_speaker_diagnostics(tiny_bench, fake_model):
+    m = _run(tiny_bench["ret"], tiny_bench["data"], fake_model)["metrics"]
+    d = m["speaker_diagnostics"]  # every clip has its own speaker in the tiny benchmark
+    assert d["own"] == 1.0 and d["same_speaker"] is None and d["other_speakers"] == 0.0 and d["speakers"] == 8

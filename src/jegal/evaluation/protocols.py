@@ -102,7 +102,29 @@ def _nan_vector(d: int) -> np.ndarray:
     return np.full(d, np.nan)
 
 
-def evaluate_retrieval(bench: Benchmark, emb: Embeddings, problems: dict[str, str]) -> dict:
+def speaker_diagnostics(scores: np.ndarray, speakers: list[str]) -> dict | None:
+    """Mean content-gesture score of the true pair, of other clips of the same speaker and
+    of clips of other speakers. A model that matches *speakers* (voice to body) instead of
+    gestures shows own ~ same-speaker >> other-speaker; on held-out speakers such a mapping
+    can even fall below chance (own < other-speaker)."""
+    spk = np.array(speakers)
+    known = spk != ""  # clips without a speaker id (or missing clips) are left out
+    if len(set(spk[known])) < 2:
+        return None
+    ok = np.isfinite(scores) & known[:, None] & known[None, :]
+    same = spk[:, None] == spk[None, :]
+    own = np.eye(len(spk), dtype=bool)
+
+    def mean(mask):
+        m = mask & ok
+        return float(scores[m].mean()) if m.any() else None
+
+    return {"own": mean(own), "same_speaker": mean(same & ~own), "other_speakers": mean(~same),
+            "speakers": len(set(spk[known]))}
+
+
+def evaluate_retrieval(bench: Benchmark, emb: Embeddings, problems: dict[str, str],
+                       speakers: dict[str, str] | None = None) -> dict:
     """R@5/10/25/50 and median rank both ways over every CSV row; a row whose clip is missing
     (or could not be parsed) keeps its place as a NaN row: its query ranks last and, as a
     candidate, it ranks above every true match."""
@@ -122,6 +144,11 @@ def evaluate_retrieval(bench: Benchmark, emb: Embeddings, problems: dict[str, st
     with np.errstate(invalid="ignore"):
         scores = C @ G.T  # (content, gesture)
     out = {"rows": n, "evaluated": evaluated, "failed": n - evaluated, **retrieval_metrics(scores, RECALL_AT)}
+    if speakers:
+        names = [speakers.get(r.filename, "") for r in bench.rows]
+        diag = speaker_diagnostics(scores[: len(names), : len(names)], names)
+        if diag is not None:
+            out["speaker_diagnostics"] = diag
     return out
 
 
@@ -196,7 +223,8 @@ def evaluate_benchmark(model, bench: Benchmark, clipset: ClipSet, modalities: st
     t0 = time.perf_counter()
     emb, info = compute_embeddings(model, bench, clipset, modalities, cache_dir, model_id, batch_size, progress, reuse)
     if bench.task == "retrieval":
-        metrics = evaluate_retrieval(bench, emb, clipset.problems)
+        metrics = evaluate_retrieval(bench, emb, clipset.problems,
+                                     {cid: c.speaker_id for cid, c in clipset.clips.items()})
     elif bench.task == "spotting":
         metrics = evaluate_spotting(bench, emb, clipset.problems, keep_rows=keep_rows)
     else:
