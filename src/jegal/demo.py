@@ -35,6 +35,7 @@ MOD_NAMES = {"ta": "text + speech", "t": "text only", "a": "speech only"}
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
+    parser.formatter_class = argparse.ArgumentDefaultsHelpFormatter
     parser.add_argument("--out", default="runs/demo", metavar="DIR", help="output folder (default runs/demo)")
     g = parser.add_argument_group("corpus")
     g.add_argument("--speakers", type=int, default=30, help="SynthGest speakers (a fifth are held-out test speakers)")

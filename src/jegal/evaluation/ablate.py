@@ -23,6 +23,7 @@ MOD_NAMES = {"ta": "text + speech", "t": "text", "a": "speech"}
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
+    parser.formatter_class = argparse.ArgumentDefaultsHelpFormatter
     parser.add_argument("--corpus", required=True, metavar="DIR",
                         help="a SynthGest corpus (jegal synth) or any corpus dir with train/, test/ and benchmarks/")
     parser.add_argument("--out", required=True, metavar="DIR", help="output directory")

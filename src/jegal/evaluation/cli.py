@@ -58,6 +58,7 @@ def parse_modalities(value: str | None, trained: str) -> list[str]:
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
+    parser.formatter_class = argparse.ArgumentDefaultsHelpFormatter
     parser.add_argument("task", choices=TASKS, help="which benchmark protocol")
     parser.add_argument("--model", required=True, metavar="RUN_OR_DIR",
                         help="a training run directory (uses RUN/model) or a saved model directory")
