@@ -87,7 +87,8 @@ def stage_train(args, out: Path) -> dict:
     corpus, run_dir = out / "corpus", out / "run"
     budget = Budget(epochs=args.epochs, max_steps=args.max_steps, batch_size=args.batch_size, lr=args.lr,
                     threads=args.threads, seed=args.seed)
-    plan = {}
+    plan, seconds = {}, None
+    t_stage = time.perf_counter()
     if not budget.max_steps and not (run_dir / "summary.json").is_file():
         from jegal.evaluation.suite import measure_step_seconds, steps_for_budget
         from jegal.train.data import index_shards
@@ -103,7 +104,12 @@ def stage_train(args, out: Path) -> dict:
         _log(f"train: {step_s:.2f} s/step measured -> {max_steps} steps ({max_steps / per_epoch:.1f} epochs) "
              f"in {args.train_minutes:g} min")
         budget.max_steps = max_steps
-    return {**train_variant(VARIANTS["full"], corpus, run_dir, budget, progress=not args.quiet), **plan}
+        # the plan sets the schedule; the time limit holds even if the machine gets busier
+        seconds = args.train_minutes * 60 - (time.perf_counter() - t_stage)
+    summary = train_variant(VARIANTS["full"], corpus, run_dir, budget, progress=not args.quiet, seconds=seconds)
+    if summary.get("stopped"):
+        _log(f"train: time limit reached at step {summary['steps']} of {budget.max_steps}; using that checkpoint")
+    return {**summary, **plan}
 
 
 def stage_evaluate(args, out: Path, mods: list[str]) -> dict:

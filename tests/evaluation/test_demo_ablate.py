@@ -106,3 +106,21 @@ def test_ablate_trains_variants_and_writes_one_table(demo_run, tmp_path):
 def test_ablate_rejects_unknown_variants(tmp_path, capsys):
     assert main(["ablate", "--corpus", str(tmp_path), "--out", str(tmp_path / "o"), "--variants", "nope"]) == 1
     assert "unknown variants" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_a_stopped_run_keeps_its_latest_checkpoint(demo_run, tmp_path):
+    from safetensors.torch import load_file
+
+    from jegal.evaluation.suite import Budget, model_from_checkpoint
+    from jegal.train.loop import train
+
+    budget = Budget(max_steps=2, batch_size=8)
+    cfg = budget.train_config(demo_run / "corpus", tmp_path / "run", {"content.modalities": "a"}, progress=False)
+    cfg.checkpoint_every = 1
+    train(cfg)
+    info = model_from_checkpoint(cfg)
+    assert info["stopped"] and info["steps"] == 2 and info["checkpoint"].endswith("2")
+    a = load_file(str(tmp_path / "run" / "model" / "model.safetensors"))
+    b = load_file(str(tmp_path / "run" / "checkpoints" / info["checkpoint"] / "model.safetensors"))
+    assert a.keys() == b.keys() and all((a[k] == b[k]).all() for k in a)

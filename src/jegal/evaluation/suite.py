@@ -87,8 +87,8 @@ class Budget:
         return resolve("cpu", flags=flags, overrides=dict(overrides or {}))
 
 
-def measure_step_seconds(corpus: str | os.PathLike, budget: Budget, overrides: dict | None = None, steps: int = 5,
-                         warmup: int = 2) -> float:
+def measure_step_seconds(corpus: str | os.PathLike, budget: Budget, overrides: dict | None = None, steps: int = 3,
+                         warmup: int = 1) -> float:
     """Seconds per training step (forward + backward + AdamW) of the cpu preset on real
     batches of ``corpus``: the median of ``steps`` steps after ``warmup`` steps. Used to turn
     a time budget into a step count, so the learning-rate schedule still ends where the
@@ -136,14 +136,84 @@ def steps_for_budget(seconds: float, step_seconds: float, epochs: int, steps_per
     return max(1, min(fit, epochs * steps_per_epoch))
 
 
+def _train_entry(cfg_dict: dict) -> None:
+    from jegal.train.loop import train
+
+    train(cfg_dict)
+
+
+def train_until(cfg, seconds: float, poll: float = 1.0) -> dict:
+    """Run :func:`jegal.train.loop.train` on ``cfg`` in a child process, stopping it after
+    ``seconds`` if it has not finished (but not before its first checkpoint). A stopped run's
+    model is its latest checkpoint (written atomically every ``cfg.checkpoint_every`` steps, so
+    a stop at any moment is safe), saved to ``RUN/model`` like a finished run's. Returns
+    {"stopped": bool, "steps": int, ...}."""
+    import multiprocessing as mp
+
+    run_dir = Path(cfg.out)
+    ctx = mp.get_context("spawn")  # no forked torch / tokenizer state
+    proc = ctx.Process(target=_train_entry, args=(cfg.to_dict(),), daemon=True)
+    t0 = time.perf_counter()
+    proc.start()
+    from jegal.train.checkpoint import latest_checkpoint
+
+    # past the time limit, a run with no checkpoint yet is allowed to reach its first one
+    while proc.is_alive() and (time.perf_counter() - t0 < seconds or latest_checkpoint(run_dir) is None):
+        proc.join(timeout=poll)
+    stopped = proc.is_alive()
+    if stopped:
+        proc.terminate()
+        proc.join(timeout=30)
+        if proc.is_alive():
+            proc.kill()
+            proc.join()
+    elif proc.exitcode != 0:
+        raise RuntimeError(f"training {run_dir} failed (exit code {proc.exitcode}); see the messages above")
+    if not stopped:
+        s = json.loads((run_dir / "metrics.json").read_text())
+        return {"stopped": False, **{k: s.get(k) for k in ("steps", "epochs_completed", "samples", "skipped_samples",
+                                                           "final_loss", "train_seconds", "clips_per_s")}}
+    out = model_from_checkpoint(cfg)
+    out["train_seconds"] = round(time.perf_counter() - t0, 1)
+    return out
+
+
+def model_from_checkpoint(cfg) -> dict:
+    """Save the latest checkpoint of run ``cfg.out`` as its model (``RUN/model``); returns
+    {"stopped": True, "steps", "epochs_completed", "samples", "final_loss", "checkpoint"}."""
+    from jegal.model import JEGAL
+    from jegal.train.checkpoint import latest_checkpoint, load_checkpoint
+
+    run_dir = Path(cfg.out)
+    ckpt = latest_checkpoint(run_dir)
+    if ckpt is None:
+        raise RuntimeError(f"training {run_dir} reached its time limit before its first checkpoint; "
+                           f"give it more time or a smaller checkpoint_every")
+    model = JEGAL(cfg.model_config())
+    state = load_checkpoint(ckpt, model, None)
+    model.save(run_dir / "model")
+    steps = int(state.get("step", 0))
+    losses = []
+    log = run_dir / "log.jsonl"
+    if log.is_file():
+        losses = [json.loads(line)["loss"] for line in log.read_text().splitlines() if line.strip()][: steps][-10:]
+    return {"stopped": True, "steps": steps, "epochs_completed": state.get("epoch"), "samples": state.get("samples"),
+            "final_loss": float(np.mean(losses)) if losses else None, "clips_per_s": None, "checkpoint": ckpt.name}
+
+
 def train_variant(variant: Variant, corpus: str | os.PathLike, run_dir: str | os.PathLike, budget: Budget,
-                  progress: bool = True) -> dict:
+                  progress: bool = True, seconds: float | None = None) -> dict:
     """Train ``variant`` into ``run_dir`` (its model in ``run_dir/model``); a run directory
-    that already holds a finished model is reused. Returns the training summary."""
+    that already holds a finished model is reused. With ``seconds``, training stops at that
+    time limit and keeps its latest checkpoint (:func:`train_until`). Returns the training summary."""
     run_dir = Path(run_dir)
     done = run_dir / "summary.json"
     if done.is_file() and (run_dir / "model" / "model.safetensors").is_file():
         return {**json.loads(done.read_text()), "reused": True}
+    if run_dir.exists():
+        import shutil
+
+        shutil.rmtree(run_dir)  # an interrupted earlier attempt: start it again
     t0 = time.perf_counter()
     if variant.trainer == "sync":
         from jegal.evaluation.baselines import train_sync
@@ -151,6 +221,12 @@ def train_variant(variant: Variant, corpus: str | os.PathLike, run_dir: str | os
         summary = train_sync(corpus, run_dir, epochs=budget.epochs, max_steps=budget.max_steps,
                              batch_size=budget.batch_size or 32, lr=budget.lr or 1e-3, seed=budget.seed,
                              progress=progress, threads=budget.threads)
+    elif variant.trainer == "jegal" and seconds is not None:
+        cfg = budget.train_config(corpus, run_dir, variant.overrides, progress)
+        steps = cfg.max_steps or cfg.epochs * 1000
+        cfg.checkpoint_every = max(5, min(50, steps // 20))  # what a stop at the time limit can lose
+        cfg.keep_checkpoints = 1
+        summary = train_until(cfg, seconds)
     elif variant.trainer == "jegal":
         from jegal.train.loop import train
 

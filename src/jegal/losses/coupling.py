@@ -132,3 +132,36 @@ def frame_word_scores(gesture_frames: torch.Tensor, content_words: torch.Tensor)
     """Cosine of every frame with every word of the same clip, (B, W, T): the heatmap behind
     gestured-word spotting (``softmax`` over words of this / 0.07 gives the spotting probabilities)."""
     return torch.einsum("bwd,btd->bwt", content_words, gesture_frames)
+
+
+def word_discrimination_loss(gesture_frames: torch.Tensor, frame_mask: torch.Tensor, content_words: torch.Tensor,
+                             word_spans: torch.Tensor, word_mask: torch.Tensor, window: int = 10,
+                             temperature: float = 0.07) -> torch.Tensor:
+    r"""Within-clip word discrimination, the training counterpart of gestured-word spotting.
+
+    Per frame t of clip b, a softmax over the clip's real words of cos(g_bt, c_bw) / temperature
+    (the spotting protocol's probabilities p_{b,t,w}); each word takes its best frame inside its
+    window [s - window, e + window]; the clip's term is a multiple-instance "some word is
+    spotted" (gestures are sparse: most words have none):
+
+        L = - mean_b  log( mean_w  max_{t in window(w)} p_{b,t,w} )
+
+    The gradient of the log-mean weights each word by its current probability, so the words
+    that are already spotted (gestured ones, once the model has found them) get the push, and
+    unspotted words are left alone. Clips with fewer than two real words (nothing to tell
+    apart) or no word with a frame in its window are left out.
+
+    gesture_frames (B, T, d), content_words (B, W, d) L2-normalised; frame_mask (B, T);
+    word_spans (B, W, 2); word_mask (B, W). Returns a scalar."""
+    T = gesture_frames.shape[1]
+    logits = torch.einsum("bwd,btd->btw", content_words, gesture_frames) / temperature  # (B, T, W)
+    logits = logits.masked_fill(~word_mask[:, None, :], _NEG)
+    log_p = torch.log_softmax(logits, -1).transpose(1, 2)  # (B, W, T)
+    valid = word_windows(word_spans, word_mask, T, window) & frame_mask[:, None, :].bool()  # (B, W, T)
+    best = log_p.masked_fill(~valid, _NEG).amax(-1)  # (B, W): log p of each word's best frame
+    has_frame = valid.any(-1)  # (B, W)
+    best = best.masked_fill(~has_frame, _NEG)
+    n = has_frame.sum(-1)  # (B,)
+    clip = torch.logsumexp(best, -1) - n.clamp_min(1).to(best.dtype).log()  # (B,) log mean_w max_t p
+    used = (n > 0) & (word_mask.sum(-1) >= 2)
+    return -(clip * used).sum() / used.sum().clamp_min(1)

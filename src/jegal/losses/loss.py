@@ -1,4 +1,5 @@
-"""The JEGAL objective: beta * global InfoNCE + (1 - beta) * coupling InfoNCE.
+"""The JEGAL objective: beta * global InfoNCE + (1 - beta) * coupling InfoNCE
+(+ spot_weight * within-clip word discrimination).
 
 A plain module that takes ``rank`` and ``world_size`` as arguments (open_clip style): with
 ``world_size > 1`` it gathers every rank's features with gradient and computes this rank's
@@ -13,7 +14,7 @@ import torch
 from torch import nn
 
 from jegal.losses.contrastive import LogitScale, global_scores, symmetric_info_nce
-from jegal.losses.coupling import coupling_scores
+from jegal.losses.coupling import coupling_scores, word_discrimination_loss
 from jegal.losses.distributed import gather_batch
 
 if TYPE_CHECKING:
@@ -63,5 +64,12 @@ class JEGALLoss(nn.Module):
             loss_couple = torch.zeros((), device=gesture_clip.device)
 
         loss = cfg.beta * loss_global + (1.0 - cfg.beta) * loss_couple
+        if cfg.spot_weight > 0:  # within-clip: each rank's own clips, nothing to gather
+            loss_spot = word_discrimination_loss(gesture_frames, frame_mask, content_words, word_spans, word_mask,
+                                                 window=cfg.window, temperature=cfg.spot_temperature)
+            loss = loss + cfg.spot_weight * loss_spot
+        else:
+            loss_spot = torch.zeros((), device=gesture_clip.device)
         return {"loss": loss * weight, "loss_global": loss_global.detach(), "loss_couple": loss_couple.detach(),
+                "loss_spot": loss_spot.detach(),
                 "logit_scale": scale.detach(), "couple_scale": couple_scale.detach()}

@@ -76,6 +76,11 @@ class LossConfig:
     logit_scale_max: float = 100.0
     couple_chunk: int = 32  # gathered clips per chunk of the N x N coupling scores (0 = one chunk)
     couple_checkpoint: bool = True  # recompute chunks in backward so peak memory stays ~ N x chunk
+    # The local space (frames / words) must tell the words of one clip apart for spotting; the
+    # coupling InfoNCE only rewards clip-level agreement (docs/model.md, "Word discrimination").
+    local_centre: bool = False  # subtract each clip's mean frame / mean word before the local L2 norm
+    spot_weight: float = 0.0  # weight of the within-clip word-discrimination term (0 = off)
+    spot_temperature: float = 0.07  # its per-frame softmax over words: the spotting protocol's 0.07
 
 
 @dataclass
@@ -105,6 +110,8 @@ class JEGALConfig:
             raise ConfigError(f"loss.beta must lie in [0, 1], got {self.loss.beta}")
         if not 0.0 <= c.modality_dropout <= 1.0:
             raise ConfigError(f"content.modality_dropout must lie in [0, 1], got {c.modality_dropout}")
+        if self.loss.spot_weight < 0 or self.loss.spot_temperature <= 0:
+            raise ConfigError("loss.spot_weight must be >= 0 and loss.spot_temperature > 0")
         if self.loss.couple_chunk < 0 or self.loss.window < 0:
             raise ConfigError("loss.couple_chunk and loss.window must be >= 0")
         return self

@@ -64,7 +64,10 @@ class JEGAL(nn.Module):
         """-> gesture_frames (B, T, d) unit vectors in the local space, gesture_clip (B, d), frame_mask."""
         mask = batch["frame_mask"]
         x = self.gesture(batch)  # (B, T, d), zero on padding
-        frames = F.normalize(self.gesture_align(x), dim=-1) * mask[..., None]
+        frames = self.gesture_align(x)  # (B, T, d)
+        if self.config.loss.local_centre:  # the clip's static posture lives in the global space
+            frames = frames - masked_mean(frames, mask[:, None, :])
+        frames = F.normalize(frames, dim=-1) * mask[..., None]
         clip = F.normalize(self.gesture_global(masked_mean(x, mask[:, None, :])[:, 0]), dim=-1)
         return {"gesture_frames": frames, "gesture_clip": clip, "frame_mask": mask}
 
@@ -90,7 +93,10 @@ class JEGAL(nn.Module):
             drop_text = drop & (torch.rand(B, device=word_mask.device) < 0.5)
             keep_text, keep_speech = ~drop_text, ~(drop & ~drop_text)
         x = self.fusion(text, speech, keep_text, keep_speech) * word_mask[..., None]  # (B, W, d)
-        words = F.normalize(self.content_align(x), dim=-1) * word_mask[..., None]
+        words = self.content_align(x)  # (B, W, d)
+        if self.config.loss.local_centre:  # what the words of a clip share lives in the global space
+            words = words - masked_mean(words, word_mask[:, None, :])
+        words = F.normalize(words, dim=-1) * word_mask[..., None]
         clip = F.normalize(self.content_global(masked_mean(x, word_mask[:, None, :])[:, 0]), dim=-1)
         return {"content_words": words, "content_clip": clip, "word_mask": word_mask}
 

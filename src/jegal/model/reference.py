@@ -69,6 +69,26 @@ def loop_coupling_scores(gesture: list[torch.Tensor], content: list[torch.Tensor
                         for g in gesture])
 
 
+def loop_word_discrimination(gesture: list[torch.Tensor], content: list[torch.Tensor],
+                             spans: list[list[tuple[int, int]]], window: int, temperature: float) -> torch.Tensor:
+    """Within-clip word discrimination clip by clip, frame by frame, word by word: per clip,
+    -log mean over words (with a frame in their window) of the best windowed spotting probability."""
+    terms = []
+    for g, c, sp in zip(gesture, content, spans):
+        T, W = g.shape[0], c.shape[0]
+        if W < 2:
+            continue
+        best = []
+        for w, (s, e) in enumerate(sp):
+            probs = [torch.softmax(torch.stack([torch.dot(g[t], c[v]) for v in range(W)]) / temperature, 0)[w]
+                     for t in range(max(0, s - window), min(T - 1, e + window) + 1)]
+            if probs:
+                best.append(torch.stack(probs).max())
+        if best:
+            terms.append(-torch.log(torch.stack(best).mean()))
+    return torch.stack(terms).mean() if terms else torch.zeros(())
+
+
 def _unbatch(batch: dict, i: int) -> dict:
     T = int(batch["frame_mask"][i].sum())
     W = int(batch["word_mask"][i].sum())
@@ -90,7 +110,8 @@ def loop_forward(model, batch: dict) -> dict[str, torch.Tensor]:
     for i in range(len(batch["words"])):
         one = model._to_device(_unbatch(batch, i))
         x = model.gesture(one)[0]  # (T_i, d)
-        frames.append(F.normalize(model.gesture_align(x), dim=-1))
+        a = model.gesture_align(x)
+        frames.append(F.normalize(a - a.mean(0) if cfg.loss.local_centre else a, dim=-1))
         g_clips.append(F.normalize(model.gesture_global(x.mean(0)), dim=-1))
         clip_spans = [tuple(map(int, s)) for s in one["word_spans"][0]]
         text = speech = None
@@ -104,7 +125,8 @@ def loop_forward(model, batch: dict) -> dict[str, torch.Tensor]:
             per_frame = model.speech(one["mel"], one["frame_mask"])
             speech = loop_frame_pool(per_frame, [clip_spans])[0][None]
         x = model.fusion(text, speech)[0]  # (W_i, d)
-        words.append(F.normalize(model.content_align(x), dim=-1))
+        a = model.content_align(x)
+        words.append(F.normalize(a - a.mean(0) if cfg.loss.local_centre else a, dim=-1))
         c_clips.append(F.normalize(model.content_global(x.mean(0)), dim=-1))
         spans.append(clip_spans)
     g_clip, c_clip = torch.stack(g_clips), torch.stack(c_clips)
@@ -116,5 +138,10 @@ def loop_forward(model, batch: dict) -> dict[str, torch.Tensor]:
     cs = loss_fn.couple_scale()
     loss_couple = symmetric_info_nce(cs * couple, cs * couple.T)
     beta = cfg.loss.beta
-    return {"loss": beta * loss_global + (1 - beta) * loss_couple, "loss_global": loss_global,
-            "loss_couple": loss_couple, "gesture_clip": g_clip, "content_clip": c_clip}
+    loss = beta * loss_global + (1 - beta) * loss_couple
+    loss_spot = torch.zeros(())  # reported as 0 when the term is off, like the vectorised loss
+    if cfg.loss.spot_weight > 0:
+        loss_spot = loop_word_discrimination(frames, words, spans, cfg.loss.window, cfg.loss.spot_temperature)
+        loss = loss + cfg.loss.spot_weight * loss_spot
+    return {"loss": loss, "loss_global": loss_global, "loss_couple": loss_couple, "loss_spot": loss_spot,
+            "gesture_clip": g_clip, "content_clip": c_clip}
