@@ -2,8 +2,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from jegal.losses.coupling import coupling_scores, frame_word_scores, windowed_attention_pool, word_windows
-from jegal.model.reference import loop_coupling_scores, loop_window_pool
+from jegal.evaluation.metrics import spot_word, spotting_probabilities
+from jegal.losses.coupling import (coupling_scores, frame_word_scores, windowed_attention_pool,
+                                   word_discrimination_loss, word_windows)
+from jegal.model.reference import loop_coupling_scores, loop_window_pool, loop_word_discrimination
 
 
 def ragged(seed, n=5, d=16, t_range=(6, 30), w_range=(1, 6)):
@@ -129,3 +131,57 @@ def test_word_windows_clip_at_edges():
     win = word_windows(spans, torch.tensor([[True, False]]), 12, 2)
     assert win[0, 0].nonzero().flatten().tolist() == [0, 1, 2]
     assert not win[0, 1].any()
+
+
+@pytest.mark.parametrize("seed,window,temperature", [(0, 3, 0.07), (1, 0, 0.5), (2, 10, 0.2)])
+def test_word_discrimination_matches_loop_reference(seed, window, temperature):
+    frames, fm, words, wm, spans, Ts, Ws, span_list = ragged(seed, n=6, d=8)
+    frames.requires_grad_(True)
+    fast = word_discrimination_loss(frames, fm, words, spans, wm, window=window, temperature=temperature)
+    ref = loop_word_discrimination([frames[i, :Ts[i]] for i in range(6)], [words[i, :Ws[i]] for i in range(6)],
+                                   span_list, window, temperature)
+    torch.testing.assert_close(fast, ref, atol=1e-5, rtol=1e-5)
+    g_fast, = torch.autograd.grad(fast, frames)
+    g_ref, = torch.autograd.grad(ref, frames)
+    torch.testing.assert_close(g_fast, g_ref, atol=1e-5, rtol=1e-4)
+    assert g_fast[~fm].abs().sum() == 0  # padding frames get no gradient
+
+
+def test_word_discrimination_ignores_single_word_clips_and_padding_words():
+    frames, fm, words, wm, spans, Ts, Ws, _ = ragged(4, n=4, d=8)
+    base = word_discrimination_loss(frames, fm, words, spans, wm)
+    junk = words.clone()
+    junk[~wm] = F.normalize(torch.randn(int((~wm).sum()), 8), dim=-1)  # padding words: any content
+    torch.testing.assert_close(word_discrimination_loss(frames, fm, junk, spans, wm), base)
+    one = wm.clone()
+    one[:, 1:] = False  # every clip has one word: nothing to tell apart
+    assert word_discrimination_loss(frames, fm, words, spans, one) == 0
+
+
+def test_word_discrimination_raises_a_gestured_words_spotting_probability():
+    """One clip: a static posture shared by every frame (what the untrained local space looks
+    like), plus a faint gesture for word 2 in its frames. The coupling MaxSim is already high,
+    but no word is spotted; a few steps on the new term alone spot word 2 at p >= 0.5."""
+    torch.manual_seed(0)
+    d, T = 16, 30
+    words = torch.eye(d)[None, :4]  # (1, 4, d)
+    spans = torch.tensor([[[0, 6], [7, 13], [14, 19], [20, 29]]])
+    posture = words[0].sum(0) / 2 + torch.eye(d)[4]  # the same cosine with every word
+    raw = posture.repeat(1, T, 1) + 0.002 * torch.randn(1, T, d)
+    raw[0, 15:19] += 0.03 * words[0, 2]  # the faint gesture of word 2, inside its span
+    raw.requires_grad_(True)
+    fm, wm = torch.ones(1, T, dtype=torch.bool), torch.ones(1, 4, dtype=torch.bool)
+
+    def spot():
+        p = spotting_probabilities(F.normalize(raw[0], dim=-1).detach().numpy(), words[0].numpy())
+        return spot_word(p, 2, 14, 19)
+
+    before = spot()
+    assert not before["correct"] and before["prob"] < 0.5
+    opt = torch.optim.SGD([raw], lr=0.05)
+    for _ in range(30):
+        opt.zero_grad()
+        word_discrimination_loss(F.normalize(raw, dim=-1), fm, words, spans, wm, window=2).backward()
+        opt.step()
+    after = spot()
+    assert after["correct"] and after["prob"] > before["prob"] + 0.3, (before, after)

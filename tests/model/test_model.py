@@ -67,14 +67,16 @@ def test_permuting_the_batch_permutes_outputs_and_keeps_losses(model):
         torch.testing.assert_close(out_p[k], out[k], atol=1e-5, rtol=1e-5)
 
 
-def test_vectorised_step_equals_the_loop_reference():
-    model = tiny_model(**{"loss.couple_chunk": 2})
+@pytest.mark.parametrize("local", [{"loss.local_centre": False, "loss.spot_weight": 0.0},
+                                   {"loss.local_centre": True, "loss.spot_weight": 0.7}])
+def test_vectorised_step_equals_the_loop_reference(local):
+    model = tiny_model(**{"loss.couple_chunk": 2, **local})
     b = _batch(n=5, seed=3)
     out = model(b)
     grads_fast = torch.autograd.grad(out["loss"], list(model.parameters()))
     ref = loop_forward(model, b)
     grads_ref = torch.autograd.grad(ref["loss"], list(model.parameters()))
-    for k in ("loss", "loss_global", "loss_couple"):
+    for k in ("loss", "loss_global", "loss_couple", "loss_spot"):
         torch.testing.assert_close(out[k].detach(), ref[k].detach(), atol=1e-5, rtol=1e-5)
     for (name, _), gf, gr in zip(model.named_parameters(), grads_fast, grads_ref):
         torch.testing.assert_close(gf, gr, atol=1e-5, rtol=1e-4, msg=f"gradient of {name}")
