@@ -40,7 +40,6 @@ def tiny_config(data, out, **flags):
     return resolve(preset="cpu", flags={**base, **flags}, overrides={**TINY_MODEL, **NO_DROPOUT})
 
 
-@pytest.mark.slow
 def test_non_finite_loss_is_skipped_counted_and_aborts(small_corpus, tmp_path, monkeypatch):
     from jegal.model.jegal import JEGAL
 
