@@ -16,6 +16,10 @@ def test_presets_hold_the_paper_sizes_and_a_small_cpu_model():
     cpu = JEGALConfig.from_preset("cpu")
     assert cpu.gesture.d_model < paper.gesture.d_model and cpu.preset == "cpu"
     assert JEGALConfig().gesture.d_model == 512  # dataclass defaults are the paper's
+    # both presets train a word-discriminative local space; the bare defaults keep the paper's objective
+    for preset in (paper, cpu):
+        assert preset.loss.local_centre and preset.loss.spot_weight > 0
+    assert not JEGALConfig().loss.local_centre and JEGALConfig().loss.spot_weight == 0.0
 
 
 def test_dotted_overrides_and_string_values():
@@ -29,6 +33,10 @@ def test_dotted_overrides_and_string_values():
         JEGALConfig.from_preset("cpu", {"content.fusion": "sum"})
     with pytest.raises(ConfigError, match="unknown preset"):
         JEGALConfig.from_preset("huge")
+    with pytest.raises(ConfigError, match="loss.spot_weight"):
+        JEGALConfig.from_preset("cpu", {"loss.spot_weight": -0.1})
+    with pytest.raises(ConfigError, match="spot_temperature"):
+        JEGALConfig.from_preset("cpu", {"loss.spot_temperature": 0})
 
 
 def test_dict_and_json_round_trip(tmp_path):
