@@ -88,8 +88,12 @@ def decode_clip(members: dict[str, bytes], where: str = "") -> Clip:
     return clip
 
 
-def write_shard(clips: Iterable[Clip], path: str | os.PathLike) -> list[str]:
-    """Write clips into one tar at ``path`` atomically; returns the clip ids written."""
+def write_shard(clips: Iterable[Clip], path: str | os.PathLike,
+                extra_members: dict[str, dict[str, bytes]] | None = None) -> list[str]:
+    """Write clips into one tar at ``path`` atomically; returns the clip ids written.
+
+    ``extra_members`` maps a clip id to additional ``{suffix: bytes}`` members (e.g. raw
+    audio); readers ignore suffixes they do not know."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
@@ -98,7 +102,8 @@ def write_shard(clips: Iterable[Clip], path: str | os.PathLike) -> list[str]:
         with tarfile.open(tmp, "w") as tar:
             for clip in clips:
                 key = clip_key(clip.clip_id)
-                for suffix, data in encode_clip(clip).items():
+                members = {**encode_clip(clip), **(extra_members or {}).get(clip.clip_id, {})}
+                for suffix, data in members.items():
                     info = tarfile.TarInfo(f"{key}.{suffix}")
                     info.size, info.mtime, info.mode = len(data), 0, 0o644
                     tar.addfile(info, io.BytesIO(data))

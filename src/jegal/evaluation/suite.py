@@ -95,7 +95,7 @@ def measure_step_seconds(corpus: str | os.PathLike, budget: Budget, overrides: d
     budget does."""
     import torch
 
-    from jegal.model import JEGAL, JEGALConfig
+    from jegal.model import JEGAL
     from jegal.train.data import ClipStream, index_shards
 
     corpus = Path(corpus)

@@ -19,7 +19,6 @@ import json
 import logging
 import math
 import os
-import tarfile
 import time
 import traceback
 import zlib
@@ -30,7 +29,7 @@ import numpy as np
 
 from jegal.data.clip import Clip
 from jegal.data.keypoints import LEFT_SHOULDER, RIGHT_SHOULDER, normalise
-from jegal.data.shards import MANIFEST, clip_key, encode_clip, write_json_atomic, write_manifest
+from jegal.data.shards import MANIFEST, write_json_atomic, write_manifest, write_shard
 from jegal.data.transcripts import TranscriptError
 from jegal.data.words import Word
 from jegal.prepare.errors import PrepareError
@@ -537,30 +536,14 @@ def _join_parts(parts: list[_Part]) -> tuple[int, np.ndarray, np.ndarray, np.nda
 
 
 def write_item_shard(clips: list[Clip], path: Path, raw_audio: dict | None = None) -> list[str]:
-    """Like :func:`jegal.data.shards.write_shard` (atomic), plus ``<key>.audio.npy``
+    """:func:`jegal.data.shards.write_shard` (atomic), plus ``<key>.audio.npy``
     (int16, 16 kHz) members when ``raw_audio`` maps clip ids to waveforms."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    ids = []
-    try:
-        with tarfile.open(tmp, "w") as tar:
-            for clip in clips:
-                members = encode_clip(clip)
-                if raw_audio and clip.clip_id in raw_audio:
-                    buf = io.BytesIO()
-                    np.save(buf, raw_audio[clip.clip_id], allow_pickle=False)
-                    members["audio.npy"] = buf.getvalue()
-                key = clip_key(clip.clip_id)
-                for suffix, data in members.items():
-                    info = tarfile.TarInfo(f"{key}.{suffix}")
-                    info.size, info.mtime, info.mode = len(data), 0, 0o644
-                    tar.addfile(info, io.BytesIO(data))
-                ids.append(clip.clip_id)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return ids
+    extra = {}
+    for clip_id, wave in (raw_audio or {}).items():
+        buf = io.BytesIO()
+        np.save(buf, wave, allow_pickle=False)
+        extra[clip_id] = {"audio.npy": buf.getvalue()}
+    return write_shard(clips, path, extra_members=extra)
 
 
 def status_path(out: Path, item: Item) -> Path:
