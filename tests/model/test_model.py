@@ -205,3 +205,21 @@ def test_bf16_autocast_step_runs_and_stays_close_to_fp32():
     out["loss"].backward()
     assert torch.isfinite(out["loss"]) and abs(float(out["loss"].detach()) - float(ref)) < 0.05
     assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
+
+
+def test_centred_local_space_ignores_what_a_clip_shares_but_keeps_one_word_clips():
+    b = _batch(n=6, seed=11)
+    for centre in (True, False):
+        model = tiny_model(**{"loss.local_centre": centre})
+        e = model.embed(b)
+        with torch.no_grad():  # a shift shared by every frame / word of every clip
+            model.gesture_align.bias.add_(torch.randn_like(model.gesture_align.bias))
+            model.content_align.bias.add_(torch.randn_like(model.content_align.bias))
+        shifted = model.embed(b)
+        several = e["word_mask"].sum(1) >= 2
+        same_w = torch.isclose(shifted["content_words"], e["content_words"], atol=1e-5).flatten(1).all(1)
+        same_f = torch.isclose(shifted["gesture_frames"], e["gesture_frames"], atol=1e-5).flatten(1).all(1)
+        assert bool(same_w[several].all() and same_f.all()) == centre
+        # a one-word clip is not centred (it would become a zero vector)
+        assert (e["content_words"].norm(dim=-1)[e["word_mask"]] > 0.99).all()
+    assert (~several).any()  # the batch has a one-word clip

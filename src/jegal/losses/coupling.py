@@ -149,7 +149,8 @@ def word_discrimination_loss(gesture_frames: torch.Tensor, frame_mask: torch.Ten
     The gradient of the log-mean weights each word by its current probability, so the words
     that are already spotted (gestured ones, once the model has found them) get the push, and
     unspotted words are left alone. Clips with fewer than two real words (nothing to tell
-    apart) or no word with a frame in its window are left out.
+    apart) or no word with a frame in its window count 0; the mean is over all B clips, so
+    per-rank means weighted by their share of the global batch add up to the whole-batch mean.
 
     gesture_frames (B, T, d), content_words (B, W, d) L2-normalised; frame_mask (B, T);
     word_spans (B, W, 2); word_mask (B, W). Returns a scalar."""
@@ -164,4 +165,4 @@ def word_discrimination_loss(gesture_frames: torch.Tensor, frame_mask: torch.Ten
     n = has_frame.sum(-1)  # (B,)
     clip = torch.logsumexp(best, -1) - n.clamp_min(1).to(best.dtype).log()  # (B,) log mean_w max_t p
     used = (n > 0) & (word_mask.sum(-1) >= 2)
-    return -(clip * used).sum() / used.sum().clamp_min(1)
+    return -(clip * used).sum() / max(clip.shape[0], 1)

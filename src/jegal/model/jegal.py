@@ -5,7 +5,7 @@ Data flow (one batch from ``jegal.data.batch.collate_clips``)::
     gesture input ─ front-end ─ Transformer ─────────────────── frames (B, T, d)
     words ─ frozen HF backbone ─ text head ─ pool subwords ─┐
     log-mel ─ 2D CNN (time stride 4) ─ pool word frames ────┴─ fusion ─ words (B, W, d)
-    frames, words ─ align heads ─ L2 ─ local space: coupling loss, spotting, heatmaps
+    frames, words ─ align heads ─ (centre per clip) ─ L2 ─ local space: coupling + spotting losses, heatmaps
     frames, words ─ global heads ─ masked mean ─ L2 ─ clip vectors: global loss, retrieval, ASD
 """
 
@@ -29,6 +29,13 @@ from jegal.model.text import TextEncoder
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
+
+
+def _clip_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """(B, 1, d) masked mean of each clip's rows of x (B, L, d) for centring the local space;
+    zero for a clip with fewer than two real rows, which centring would turn into a zero vector."""
+    several = (mask.sum(-1) >= 2).to(x.dtype)[:, None, None]
+    return masked_mean(x, mask[:, None, :]) * several
 
 
 class JEGAL(nn.Module):
@@ -66,7 +73,7 @@ class JEGAL(nn.Module):
         x = self.gesture(batch)  # (B, T, d), zero on padding
         frames = self.gesture_align(x)  # (B, T, d)
         if self.config.loss.local_centre:  # the clip's static posture lives in the global space
-            frames = frames - masked_mean(frames, mask[:, None, :])
+            frames = frames - _clip_mean(frames, mask)
         frames = F.normalize(frames, dim=-1) * mask[..., None]
         clip = F.normalize(self.gesture_global(masked_mean(x, mask[:, None, :])[:, 0]), dim=-1)
         return {"gesture_frames": frames, "gesture_clip": clip, "frame_mask": mask}
@@ -95,7 +102,7 @@ class JEGAL(nn.Module):
         x = self.fusion(text, speech, keep_text, keep_speech) * word_mask[..., None]  # (B, W, d)
         words = self.content_align(x)  # (B, W, d)
         if self.config.loss.local_centre:  # what the words of a clip share lives in the global space
-            words = words - masked_mean(words, word_mask[:, None, :])
+            words = words - _clip_mean(words, word_mask)
         words = F.normalize(words, dim=-1) * word_mask[..., None]
         clip = F.normalize(self.content_global(masked_mean(x, word_mask[:, None, :])[:, 0]), dim=-1)
         return {"content_words": words, "content_clip": clip, "word_mask": word_mask}

@@ -72,7 +72,8 @@ def loop_coupling_scores(gesture: list[torch.Tensor], content: list[torch.Tensor
 def loop_word_discrimination(gesture: list[torch.Tensor], content: list[torch.Tensor],
                              spans: list[list[tuple[int, int]]], window: int, temperature: float) -> torch.Tensor:
     """Within-clip word discrimination clip by clip, frame by frame, word by word: per clip,
-    -log mean over words (with a frame in their window) of the best windowed spotting probability."""
+    -log mean over words (with a frame in their window) of the best windowed spotting probability;
+    the mean over all clips, clips with fewer than two words counting 0."""
     terms = []
     for g, c, sp in zip(gesture, content, spans):
         T, W = g.shape[0], c.shape[0]
@@ -86,7 +87,8 @@ def loop_word_discrimination(gesture: list[torch.Tensor], content: list[torch.Te
                 best.append(torch.stack(probs).max())
         if best:
             terms.append(-torch.log(torch.stack(best).mean()))
-    return torch.stack(terms).mean() if terms else torch.zeros(())
+    # clips left out count as 0 in a mean over all clips, so per-rank means add up to the whole-batch mean
+    return torch.stack(terms).sum() / len(gesture) if terms else torch.zeros(())
 
 
 def _unbatch(batch: dict, i: int) -> dict:
@@ -111,7 +113,7 @@ def loop_forward(model, batch: dict) -> dict[str, torch.Tensor]:
         one = model._to_device(_unbatch(batch, i))
         x = model.gesture(one)[0]  # (T_i, d)
         a = model.gesture_align(x)
-        frames.append(F.normalize(a - a.mean(0) if cfg.loss.local_centre else a, dim=-1))
+        frames.append(F.normalize(a - a.mean(0) if cfg.loss.local_centre and len(a) > 1 else a, dim=-1))
         g_clips.append(F.normalize(model.gesture_global(x.mean(0)), dim=-1))
         clip_spans = [tuple(map(int, s)) for s in one["word_spans"][0]]
         text = speech = None
@@ -126,7 +128,7 @@ def loop_forward(model, batch: dict) -> dict[str, torch.Tensor]:
             speech = loop_frame_pool(per_frame, [clip_spans])[0][None]
         x = model.fusion(text, speech)[0]  # (W_i, d)
         a = model.content_align(x)
-        words.append(F.normalize(a - a.mean(0) if cfg.loss.local_centre else a, dim=-1))
+        words.append(F.normalize(a - a.mean(0) if cfg.loss.local_centre and len(a) > 1 else a, dim=-1))
         c_clips.append(F.normalize(model.content_global(x.mean(0)), dim=-1))
         spans.append(clip_spans)
     g_clip, c_clip = torch.stack(g_clips), torch.stack(c_clips)
