@@ -42,7 +42,8 @@ def test_every_flag_sets_exactly_its_field():
         if field in ("data.train", "out"):
             continue
         value = {"model_preset": "cpu", "precision": "bf16", "device": "cpu", "best_metric": "spot_acc",
-                 "data.val": "V", "data.val_spot": "S.csv", "optim.schedule": "constant", "data.crop": "frames"}.get(field, samples[typ])
+                 "data.val": "V", "data.val_spot": "S.csv", "optim.schedule": "constant", "data.crop": "frames",
+                 "data.speakers_per_batch": 8}.get(field, samples[typ])
         if field in ("data.min_words",):
             value = 3
         cfg = parse(BASE + [flag, str(value)])

@@ -25,6 +25,8 @@ FLAGS: dict[str, tuple[str, object, str]] = {
     "--min-words": ("data.min_words", int, "shortest random word window (paper: 5)"),
     "--max-words": ("data.max_words", int, "longest random word window (paper: 20)"),
     "--shuffle-buffer": ("data.shuffle_buffer", int, "samples held by the streaming shuffle"),
+    "--speakers-per-batch": ("data.speakers_per_batch", int,
+                             "batches of this many speakers, batch-size/k clips each: same-speaker hard negatives (0: off)"),
     "--workers": ("data.workers", int, "DataLoader worker processes per process"),
     "--epochs": ("epochs", int, "passes over the training data"),
     "--max-steps": ("max_steps", int, "stop after this many optimiser steps (0: run all epochs)"),

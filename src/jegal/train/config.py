@@ -39,6 +39,7 @@ class DataConfig:
     margin: int = 10  # frames of context kept each side of the window (= the loss window)
     shuffle_buffer: int = 1000  # samples held by the streaming shuffle
     workers: int = 0  # DataLoader worker processes per rank
+    speakers_per_batch: int = 0  # 0 = off; k = batches of k speakers x batch_size/k clips (same-speaker negatives)
 
 
 @dataclass
@@ -95,6 +96,10 @@ class TrainConfig:
             raise TrainConfigError(f"precision must be auto, fp32, bf16 or fp16, got {self.precision!r}")
         if len(self.optim.betas) != 2:
             raise TrainConfigError(f"optim.betas must hold two numbers, got {self.optim.betas}")
+        k = self.data.speakers_per_batch
+        if k < 0 or k and self.data.batch_size % k:
+            raise TrainConfigError(f"data.speakers_per_batch must be 0 (off) or divide data.batch_size "
+                                   f"({self.data.batch_size}), got {k}")
         if self.data.batch_size < 1 or self.epochs < 1 and self.max_steps < 1:
             raise TrainConfigError("data.batch_size must be >= 1 and epochs or max_steps positive")
         self.model_config()  # raises ConfigError naming a bad model key

@@ -13,6 +13,18 @@ epoch, computed from sample keys alone before any byte is decoded:
    ``j`` with ``(j - start) % W == w``, which is the order in which a ``DataLoader``
    collects them, so batches arrive as ``start, start + 1, ...``.
 
+5. optionally (``speakers_per_batch=k > 0``), batches are made of few speakers, so that the
+   in-batch negatives of a clip include clips of its own speaker (hard negatives: identity
+   alone cannot tell them apart). The rank's sequence is cut into windows of whole batches
+   (the shuffle buffer rounded up to a multiple of ``batch_size``); in each window every
+   speaker's samples, in emitted order, are cut into groups of ``batch_size / k``; ``k``
+   consecutive groups (ordered by the position of their first sample) make one batch. What
+   cannot fill a group, and the last ``< k`` groups, are the window's leftovers: sorted by
+   speaker (speakers in order of appearance, samples in emitted order) and cut into batches
+   after the window's grouped batches, so a leftover batch may hold more than ``k`` speakers,
+   in runs. Batch sizes and counts do not change (only the last batch of a rank is short), and
+   no sample moves out of its window, so readers hold about two buffers of samples.
+
 Hence every sample is seen exactly once per epoch over all ranks and workers, and a resumed
 run that starts at batch ``j`` sees exactly the batches an uninterrupted run would. Each
 training sample is cropped to a random run of ``min_words..max_words`` consecutive words
@@ -150,6 +162,71 @@ def epoch_order(index: ShardIndex, epoch: int, seed: int, rank: int = 0, world_s
     return part, buffer_shuffle(part, buffer, np.random.default_rng([seed, epoch, rank, 1]))
 
 
+def _meta_speakers(path: Path, keys: list[str]) -> list[str | None]:
+    """``speaker_id`` of each key from the small ``<key>.meta.json`` members (tar headers are
+    skipped by seeking); None where the sample or its meta cannot be read."""
+    found: dict[str, str] = {}
+    try:
+        with tarfile.open(path, "r") as tar:
+            for info in tar:
+                if not info.isfile():
+                    continue
+                key, suffix = _split_name(info.name)
+                if suffix == "meta.json":
+                    try:
+                        found[key] = str(json.loads(tar.extractfile(info).read()).get("speaker_id", ""))
+                    except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
+                        continue
+    except (tarfile.TarError, OSError, EOFError):
+        pass  # a truncated shard: its unread samples are skipped (and reported) by the stream
+    return [found.get(k) for k in keys]
+
+
+def sample_speakers(index: ShardIndex) -> np.ndarray:
+    """A speaker code per global sample id (``-1``: unknown, e.g. unreadable), from the samples'
+    ``meta.json`` members; codes number speakers in order of first appearance in the index."""
+    codes: dict[str, int] = {}
+    out = np.full(index.num_samples, -1, dtype=np.int64)
+    offs = index.offsets()
+    for s, path in enumerate(index.shards):
+        for i, spk in enumerate(_meta_speakers(path, index.keys[s])):
+            if spk is not None:
+                out[offs[s] + i] = codes.setdefault(spk, len(codes))
+    return out
+
+
+def speaker_batches(emit: np.ndarray, speakers: np.ndarray, batch_size: int, k: int,
+                    window: int) -> list[np.ndarray]:
+    """Cut ``emit`` (global ids in training order) into batches of ``batch_size`` made of at most
+    ``k`` speakers' groups of ``batch_size // k`` (see the module docstring, step 5).
+    ``speakers[gid]`` is the speaker code of a sample (any int; ``-1`` counts as one speaker).
+    Each window of ``window`` samples (a multiple of ``batch_size``) is regrouped on its own."""
+    B, g = batch_size, batch_size // k
+    batches: list[np.ndarray] = []
+    for w0 in range(0, len(emit), window):
+        part = emit[w0 : w0 + window]
+        spk = speakers[part]
+        groups: list[np.ndarray] = []  # positions in the window of each group's samples
+        left: list[np.ndarray] = []
+        _, first = np.unique(spk, return_index=True)
+        order = np.zeros(len(part), dtype=np.int64)  # rank of each sample's speaker by first appearance
+        for r, f in enumerate(np.sort(first)):
+            pos = np.flatnonzero(spk == spk[f])
+            order[pos] = r
+            full = len(pos) // g * g
+            groups += [pos[i : i + g] for i in range(0, full, g)]
+            left.append(pos[full:])
+        groups.sort(key=lambda p: int(p[0]))
+        n_grouped = len(groups) // k * k
+        for i in range(0, n_grouped, k):
+            batches.append(part[np.concatenate(groups[i : i + k])])
+        # leftovers (remainders and surplus groups), speaker by speaker, each in emitted order
+        rest = np.concatenate(left + groups[n_grouped:])
+        rest = part[rest[np.lexsort((rest, order[rest]))]]
+        batches += [rest[i : i + B] for i in range(0, len(rest), B)]
+    return batches
+
+
 def word_window(clip: Clip, rng: np.random.Generator, min_words: int, max_words: int, margin: int) -> Clip:
     """A random run of ``min_words..max_words`` consecutive words, all modalities cropped to it.
     A clip with fewer than ``min_words`` words is kept whole (cropped to its words)."""
@@ -249,7 +326,8 @@ class ClipStream(IterableDataset):
 
     def __init__(self, index: ShardIndex, batch_size: int, seed: int = 0, rank: int = 0, world_size: int = 1,
                  shuffle_buffer: int = 1000, min_words: int = 5, max_words: int = 20, margin: int = 10,
-                 crop: str = "words", crop_frames: int = 50):
+                 crop: str = "words", crop_frames: int = 50, speakers_per_batch: int = 0,
+                 speakers: np.ndarray | None = None):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         if not 1 <= min_words <= max_words:
@@ -260,6 +338,13 @@ class ClipStream(IterableDataset):
             raise ValueError(f"crop must be words, frames or none, got {crop!r}")
         self.min_words, self.max_words, self.margin, self.crop = min_words, max_words, margin, crop
         self.crop_frames = crop_frames
+        if speakers_per_batch < 0 or speakers_per_batch and batch_size % speakers_per_batch:
+            raise ValueError(f"speakers_per_batch must be 0 (off) or divide batch_size {batch_size}, "
+                             f"got {speakers_per_batch}")
+        self.speakers_per_batch = speakers_per_batch
+        # speaker code per global sample id, read once from the samples' meta.json (step 5)
+        self.speakers = None if not speakers_per_batch else (
+            sample_speakers(index) if speakers is None else np.asarray(speakers, dtype=np.int64))
         self.epoch, self.start = 0, 0
         self._offs = index.offsets()
 
@@ -276,19 +361,26 @@ class ClipStream(IterableDataset):
     def batch_ids(self, epoch: int) -> list[np.ndarray]:
         """Global sample ids of each batch of this rank in ``epoch``."""
         _, emit = epoch_order(self.index, epoch, self.seed, self.rank, self.world_size, self.shuffle_buffer)
-        return [emit[i : i + self.batch_size] for i in range(0, len(emit), self.batch_size)]
+        return self._batches(emit)
+
+    def _batches(self, emit: np.ndarray) -> list[np.ndarray]:
+        B = self.batch_size
+        if not self.speakers_per_batch:
+            return [emit[i : i + B] for i in range(0, len(emit), B)]
+        window = max(1, -(-self.shuffle_buffer // B)) * B
+        return speaker_batches(emit, self.speakers, B, self.speakers_per_batch, window)
 
     def __iter__(self) -> Iterator[dict]:
         info = get_worker_info()
         wid, nw = (info.id, info.num_workers) if info is not None else (0, 1)
         read, emit = epoch_order(self.index, self.epoch, self.seed, self.rank, self.world_size, self.shuffle_buffer)
-        B = self.batch_size
-        mine = [j for j in range(self.start, -(-len(emit) // B)) if (j - self.start) % nw == wid]
-        wanted = {int(g) for j in mine for g in emit[j * B : (j + 1) * B]}
+        batches = self._batches(emit)
+        mine = [j for j in range(self.start, len(batches)) if (j - self.start) % nw == wid]
+        wanted = {int(g) for j in mine for g in batches[j]}
         reader = _Reader(self.index, read, wanted)
         for j in mine:
             clips, skipped = [], []
-            for gid in emit[j * B : (j + 1) * B].tolist():
+            for gid in batches[j].tolist():
                 s = int(np.searchsorted(self._offs, gid, side="right") - 1)
                 i = gid - int(self._offs[s])
                 key = self.index.keys[s][i]
