@@ -36,6 +36,23 @@ def _words_from_rows(rows, source: str) -> list[Word]:
     return words
 
 
+def words_from_seconds(rows, source: str) -> list[Word]:
+    """``(display, start_s, end_s)`` rows to words in 25 fps frames; an empty result is an error.
+
+    Shared by every timed transcript format (txt, WhisperX, TextGrid)."""
+    words = []
+    for display, start, end in rows:
+        if not normalise_word(display):
+            continue
+        if end < start:
+            raise TranscriptError(f"{source}: word {display!r} ends ({end:.3f} s) before it starts ({start:.3f} s)")
+        s_frame = seconds_to_frame(start)
+        words.append(Word.from_display(display, s_frame, max(s_frame, seconds_to_frame(end))))
+    if not words:
+        raise TranscriptError(f"{source}: transcript has no words")
+    return words
+
+
 def read_txt(path: str | os.PathLike) -> list[Word]:
     """Read the reference txt format (see module docstring)."""
     path = Path(path)
@@ -59,11 +76,8 @@ def read_txt(path: str | os.PathLike) -> list[Word]:
             start_s, end_s = float(parts[1]), float(parts[2])
         except ValueError:
             raise TranscriptError(f"{path}:{lineno}: start/end are not numbers in {line!r}") from None
-        rows.append((parts[0].strip(), seconds_to_frame(start_s), seconds_to_frame(end_s)))
-    words = _words_from_rows(rows, str(path))
-    if not words:
-        raise TranscriptError(f"{path}: transcript has no words")
-    return words
+        rows.append((parts[0].strip(), start_s, end_s))
+    return words_from_seconds(rows, str(path))
 
 
 def format_txt(words: list[Word], times_s: list[tuple[float, float]] | None = None, lang: str = "en") -> str:

@@ -25,9 +25,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from jegal.data.transcripts import TranscriptError, read_txt
+from jegal.data.transcripts import TranscriptError, read_txt, words_from_seconds
 from jegal.data.words import Word, normalise_word
-from jegal.timebase import FPS, seconds_to_frame
+from jegal.timebase import FPS
 
 PAUSES = {"", "sil", "sp", "spn", "<eps>", "<sil>", "<s>", "</s>", "{sl}", "{ns}"}
 TRANSCRIPT_SUFFIXES = (".txt", ".json", ".TextGrid", ".textgrid")
@@ -40,19 +40,6 @@ class Transcript:
     path: Path
     words: list[Word] | None = None
     plain: list[str] | None = None  # display forms, in order, when the file has no times
-
-
-def _timed(rows: list[tuple[str, float, float]], path: Path) -> list[Word]:
-    words = []
-    for display, start, end in rows:
-        if not normalise_word(display):
-            continue
-        if end < start:
-            raise TranscriptError(f"{path}: word {display!r} ends ({end:.3f} s) before it starts ({start:.3f} s)")
-        words.append(Word.from_display(display, seconds_to_frame(start), max(seconds_to_frame(start), seconds_to_frame(end))))
-    if not words:
-        raise TranscriptError(f"{path}: transcript has no words")
-    return words
 
 
 def _read_text(path: Path) -> str:
@@ -80,7 +67,7 @@ def read_whisperx(path: str | os.PathLike) -> list[Word]:
         if items is None:
             raise TranscriptError(f"{path}: segment {k} has no 'words' (run WhisperX with alignment)")
         rows += _interpolate_untimed(items, seg.get("start"), seg.get("end"), path)
-    return _timed(rows, path)
+    return words_from_seconds(rows, str(path))
 
 
 def _interpolate_untimed(items: list, seg_start, seg_end, path: Path) -> list[tuple[str, float, float]]:
@@ -150,7 +137,7 @@ def read_textgrid(path: str | os.PathLike, tier: str | None = None) -> list[Word
             raise TranscriptError(f"{path}: no tier named {tier!r} (tiers: {[n for n, _ in intervals]})")
         chosen = intervals[0][1]
     rows = [(t.strip(), s, e) for s, e, t in chosen if t.strip().lower() not in PAUSES]
-    return _timed(rows, path)
+    return words_from_seconds(rows, str(path))
 
 
 def _parse_tiers(tokens: list) -> list[tuple[str, str, list]]:
