@@ -147,6 +147,32 @@ def test_word_discrimination_matches_loop_reference(seed, window, temperature):
     assert g_fast[~fm].abs().sum() == 0  # padding frames get no gradient
 
 
+@pytest.mark.parametrize("seed,window,temperature", [(0, 3, 0.07), (1, 10, 0.2)])
+def test_batch_negative_word_discrimination_matches_loop_reference(seed, window, temperature):
+    frames, fm, words, wm, spans, Ts, Ws, span_list = ragged(seed, n=6, d=8)
+    frames.requires_grad_(True)
+    words.requires_grad_(True)
+    fast = word_discrimination_loss(frames, fm, words, spans, wm, window=window, temperature=temperature,
+                                    batch_words=words, batch_word_mask=wm)
+    ref = loop_word_discrimination([frames[i, :Ts[i]] for i in range(6)], [words[i, :Ws[i]] for i in range(6)],
+                                   span_list, window, temperature, batch_negatives=True)
+    torch.testing.assert_close(fast, ref, atol=1e-5, rtol=1e-5)
+    for a, b in zip(torch.autograd.grad(fast, (frames, words)), torch.autograd.grad(ref, (frames, words))):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)
+    within = word_discrimination_loss(frames, fm, words, spans, wm, window=window, temperature=temperature)
+    assert fast > within  # more rivals: every probability can only fall
+
+
+def test_batch_negative_word_discrimination_of_a_rank_slice_equals_its_rows():
+    """Local rows at ``offset`` against the whole batch's words give those rows' share of the loss."""
+    frames, fm, words, wm, spans, *_ = ragged(5, n=6, d=8)
+    kw = dict(window=4, temperature=0.1, batch_words=words, batch_word_mask=wm)
+    whole = word_discrimination_loss(frames, fm, words, spans, wm, **kw)
+    parts = [word_discrimination_loss(frames[lo:hi], fm[lo:hi], words[lo:hi], spans[lo:hi], wm[lo:hi], offset=lo, **kw)
+             * (hi - lo) / 6 for lo, hi in ((0, 2), (2, 6))]
+    torch.testing.assert_close(sum(parts), whole, atol=1e-6, rtol=1e-5)
+
+
 def test_word_discrimination_ignores_single_word_clips_and_padding_words():
     frames, fm, words, wm, spans, Ts, Ws, _ = ragged(4, n=4, d=8)
     base = word_discrimination_loss(frames, fm, words, spans, wm)

@@ -68,7 +68,10 @@ def test_permuting_the_batch_permutes_outputs_and_keeps_losses(model):
 
 
 @pytest.mark.parametrize("local", [{"loss.local_centre": False, "loss.spot_weight": 0.0},
-                                   {"loss.local_centre": True, "loss.spot_weight": 0.7}])
+                                   {"loss.local_centre": True, "loss.spot_weight": 0.7},
+                                   {"loss.local_centre": True, "loss.spot_weight": 0.7, "loss.spot_negatives": "batch",
+                                    "loss.global_standardise": True},
+                                   {"loss.global_pool": "max", "loss.global_standardise": True}])
 def test_vectorised_step_equals_the_loop_reference(local):
     model = tiny_model(**{"loss.couple_chunk": 2, **local})
     b = _batch(n=5, seed=3)

@@ -58,3 +58,23 @@ def test_audio_word_pooling_matches_loop_with_edge_and_one_frame_words(model):
         torch.testing.assert_close(fast[i, :n_words[i]], ref[i])
         assert torch.all(fast[i, n_words[i]:] == 0)
     torch.testing.assert_close(fast[0, 0], per_frame[0, 0])
+
+
+def test_batch_standardise_matches_batchnorm_and_cannot_collapse():
+    from jegal.model.layers import BatchStandardise
+
+    torch.manual_seed(0)
+    std, ref = BatchStandardise(6, momentum=0.3), torch.nn.BatchNorm1d(6, momentum=0.3, affine=False)
+    for _ in range(3):  # training: batch statistics, running statistics updated like BatchNorm's
+        x = torch.randn(9, 6) * 3 + 5
+        torch.testing.assert_close(std(x), ref(x), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(std.running_mean, ref.running_mean)
+    torch.testing.assert_close(std.running_var, ref.running_var)
+    std.eval(), ref.eval()
+    x = torch.randn(4, 6)
+    torch.testing.assert_close(std(x), ref(x), atol=1e-5, rtol=1e-5)
+    # a batch of nearly identical vectors (a collapsing clip space) comes out spread: unit variance per feature
+    std.train()
+    near = torch.ones(16, 6) + 0.05 * torch.randn(16, 6)  # pairwise cosines ~0.998
+    out = std(near)
+    torch.testing.assert_close(out.var(0, unbiased=False), torch.ones(6), atol=1e-2, rtol=1e-2)

@@ -136,7 +136,8 @@ def frame_word_scores(gesture_frames: torch.Tensor, content_words: torch.Tensor)
 
 def word_discrimination_loss(gesture_frames: torch.Tensor, frame_mask: torch.Tensor, content_words: torch.Tensor,
                              word_spans: torch.Tensor, word_mask: torch.Tensor, window: int = 10,
-                             temperature: float = 0.07) -> torch.Tensor:
+                             temperature: float = 0.07, batch_words: torch.Tensor | None = None,
+                             batch_word_mask: torch.Tensor | None = None, offset: int = 0) -> torch.Tensor:
     r"""Within-clip word discrimination, the training counterpart of gestured-word spotting.
 
     Per frame t of clip b, a softmax over the clip's real words of cos(g_bt, c_bw) / temperature
@@ -152,12 +153,29 @@ def word_discrimination_loss(gesture_frames: torch.Tensor, frame_mask: torch.Ten
     apart) or no word with a frame in its window count 0; the mean is over all B clips, so
     per-rank means weighted by their share of the global batch add up to the whole-batch mean.
 
+    **Batch negatives** (``batch_words`` given): the softmax of frame t runs over the words of
+    *every* clip of the (gathered) batch, not only its own clip's. Telling a clip's own words
+    apart needs little more than "this word is gesturable, this frame moves"; telling them from
+    the words of other clips needs the gesture's *meaning* (which family of gestures goes with
+    which words), which is what retrieval and speaker detection use (docs/model.md).
+    ``batch_words`` (N, W', d) and ``batch_word_mask`` (N, W') are the gathered batch's words; the
+    local clip b is row ``offset + b`` of them (and its words, in order, are ``content_words[b]``).
+
     gesture_frames (B, T, d), content_words (B, W, d) L2-normalised; frame_mask (B, T);
     word_spans (B, W, 2); word_mask (B, W). Returns a scalar."""
-    T = gesture_frames.shape[1]
-    logits = torch.einsum("bwd,btd->btw", content_words, gesture_frames) / temperature  # (B, T, W)
-    logits = logits.masked_fill(~word_mask[:, None, :], _NEG)
-    log_p = torch.log_softmax(logits, -1).transpose(1, 2)  # (B, W, T)
+    B, T = gesture_frames.shape[:2]
+    W = content_words.shape[1]
+    if batch_words is None:
+        logits = torch.einsum("bwd,btd->btw", content_words, gesture_frames) / temperature  # (B, T, W)
+        logits = logits.masked_fill(~word_mask[:, None, :], _NEG)
+        log_p = torch.log_softmax(logits, -1).transpose(1, 2)  # (B, W, T)
+    else:
+        N, Wb = batch_word_mask.shape
+        logits = torch.einsum("nwd,btd->btnw", batch_words, gesture_frames) / temperature  # (B, T, N, W')
+        logits = logits.masked_fill(~batch_word_mask[None, None], _NEG)
+        log_p = torch.log_softmax(logits.flatten(2), -1).view(B, T, N, Wb)
+        own = torch.arange(B, device=log_p.device)
+        log_p = log_p[own, :, offset + own, :W].transpose(1, 2)  # (B, W, T): each clip's own words
     valid = word_windows(word_spans, word_mask, T, window) & frame_mask[:, None, :].bool()  # (B, W, T)
     best = log_p.masked_fill(~valid, _NEG).amax(-1)  # (B, W): log p of each word's best frame
     has_frame = valid.any(-1)  # (B, W)

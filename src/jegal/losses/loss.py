@@ -37,7 +37,7 @@ class JEGALLoss(nn.Module):
         local = {"gesture_frames": gesture_frames, "frame_mask": frame_mask, "content_words": content_words,
                  "word_spans": word_spans, "word_mask": word_mask, "gesture_clip": gesture_clip,
                  "content_clip": content_clip}
-        if cfg.beta == 1.0:  # the coupling side is not needed: gather only the clip vectors
+        if cfg.beta == 1.0 and cfg.spot_negatives != "batch":  # only the clip vectors are needed from other ranks
             local = {k: local[k] for k in ("gesture_clip", "content_clip")}
         full, offset = gather_batch(local, rank, world_size)
         n, N = gesture_clip.shape[0], full["gesture_clip"].shape[0]
@@ -64,9 +64,13 @@ class JEGALLoss(nn.Module):
             loss_couple = torch.zeros((), device=gesture_clip.device)
 
         loss = cfg.beta * loss_global + (1.0 - cfg.beta) * loss_couple
-        if cfg.spot_weight > 0:  # within-clip: each rank's own clips, nothing to gather
+        if cfg.spot_weight > 0:  # this rank's clips; their own words, or against the gathered batch's
+            negatives = {}
+            if cfg.spot_negatives == "batch":
+                negatives = {"batch_words": full["content_words"], "batch_word_mask": full["word_mask"],
+                             "offset": offset}
             loss_spot = word_discrimination_loss(gesture_frames, frame_mask, content_words, word_spans, word_mask,
-                                                 window=cfg.window, temperature=cfg.spot_temperature)
+                                                 window=cfg.window, temperature=cfg.spot_temperature, **negatives)
             loss = loss + cfg.spot_weight * loss_spot
         else:
             loss_spot = torch.zeros((), device=gesture_clip.device)

@@ -81,6 +81,11 @@ class LossConfig:
     local_centre: bool = False  # subtract each clip's mean frame / mean word before the local L2 norm
     spot_weight: float = 0.0  # weight of the within-clip word-discrimination term (0 = off)
     spot_temperature: float = 0.07  # its per-frame softmax over words: the spotting protocol's 0.07
+    spot_negatives: str = "clip"  # that softmax runs over the words of the clip ("clip") or of the whole batch ("batch")
+    # Standardise pooled clip features with batch statistics before the global heads, so the
+    # clip-level InfoNCE cannot collapse to one vector per modality (docs/model.md, "Clip-level collapse").
+    global_standardise: bool = False
+    global_pool: str = "mean"  # frames / words -> clip vector: "mean" (paper) | "max"
 
 
 @dataclass
@@ -112,6 +117,10 @@ class JEGALConfig:
             raise ConfigError(f"content.modality_dropout must lie in [0, 1], got {c.modality_dropout}")
         if self.loss.spot_weight < 0 or self.loss.spot_temperature <= 0:
             raise ConfigError("loss.spot_weight must be >= 0 and loss.spot_temperature > 0")
+        if self.loss.global_pool not in ("mean", "max"):
+            raise ConfigError(f"loss.global_pool must be mean or max, got {self.loss.global_pool!r}")
+        if self.loss.spot_negatives not in ("clip", "batch"):
+            raise ConfigError(f"loss.spot_negatives must be clip or batch, got {self.loss.spot_negatives!r}")
         if self.loss.couple_chunk < 0 or self.loss.window < 0:
             raise ConfigError("loss.couple_chunk and loss.window must be >= 0")
         return self

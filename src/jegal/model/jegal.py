@@ -23,7 +23,7 @@ from jegal.losses.loss import JEGALLoss
 from jegal.model.config import ConfigError, JEGALConfig
 from jegal.model.fusion import ContentFusion
 from jegal.model.gesture import GestureEncoder
-from jegal.model.layers import masked_mean, span_matrix
+from jegal.model.layers import BatchStandardise, masked_mean, span_matrix
 from jegal.model.speech import SpeechEncoder
 from jegal.model.text import TextEncoder
 
@@ -57,9 +57,13 @@ class JEGAL(nn.Module):
         self.speech = SpeechEncoder(config.speech, d // 2) if "a" in mods else None
         self.fusion = ContentFusion(config.content, d)
         self.gesture_align = nn.Linear(d, d)
-        self.gesture_global = nn.Linear(d, d)
         self.content_align = nn.Linear(d, d)
-        self.content_global = nn.Linear(d, d)
+        # standardised clip features need no bias: a shared offset is what collapse is made of
+        standardise = config.loss.global_standardise
+        self.gesture_global = nn.Linear(d, d, bias=not standardise)
+        self.content_global = nn.Linear(d, d, bias=not standardise)
+        self.gesture_standardise = BatchStandardise(d) if standardise else None
+        self.content_standardise = BatchStandardise(d) if standardise else None
         self.loss = JEGALLoss(config.loss)
 
     @property
@@ -67,19 +71,36 @@ class JEGAL(nn.Module):
         return self.gesture_align.weight.device
 
     # -- encoders ----------------------------------------------------------------------------
-    def encode_gesture(self, batch: dict) -> dict[str, torch.Tensor]:
-        """-> gesture_frames (B, T, d) unit vectors in the local space, gesture_clip (B, d), frame_mask."""
+    def _pool(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """(B, L, d) frames or words -> (B, d): their mean, or with ``loss.global_pool = "max"``
+        their per-feature maximum, which a short gesture (or one gestured word) moves as much in
+        a long clip as in a short one."""
+        if self.config.loss.global_pool == "max":
+            return x.masked_fill(~mask[..., None], torch.finfo(x.dtype).min).amax(1) * (mask.any(1)[:, None])
+        return masked_mean(x, mask[:, None, :])[:, 0]
+
+    def _clip_vector(self, pooled: torch.Tensor, head: nn.Linear, standardise: BatchStandardise | None,
+                     world_size: int) -> torch.Tensor:
+        """(B, d) pooled features -> (B, d) unit clip vectors in the global space."""
+        if standardise is not None:
+            pooled = standardise(pooled, world_size)
+        return F.normalize(head(pooled), dim=-1)
+
+    def encode_gesture(self, batch: dict, world_size: int = 1) -> dict[str, torch.Tensor]:
+        """-> gesture_frames (B, T, d) unit vectors in the local space, gesture_clip (B, d), frame_mask.
+
+        ``world_size`` > 1 in DDP training: clip-level batch statistics span every rank."""
         mask = batch["frame_mask"]
         x = self.gesture(batch)  # (B, T, d), zero on padding
         frames = self.gesture_align(x)  # (B, T, d)
         if self.config.loss.local_centre:  # the clip's static posture lives in the global space
             frames = frames - _clip_mean(frames, mask)
         frames = F.normalize(frames, dim=-1) * mask[..., None]
-        clip = F.normalize(self.gesture_global(masked_mean(x, mask[:, None, :])[:, 0]), dim=-1)
+        clip = self._clip_vector(self._pool(x, mask), self.gesture_global, self.gesture_standardise, world_size)
         return {"gesture_frames": frames, "gesture_clip": clip, "frame_mask": mask}
 
-    def encode_content(self, batch: dict, modalities: str | None = None,
-                       modality_dropout: float = 0.0) -> dict[str, torch.Tensor]:
+    def encode_content(self, batch: dict, modalities: str | None = None, modality_dropout: float = 0.0,
+                       world_size: int = 1) -> dict[str, torch.Tensor]:
         """-> content_words (B, W, d) unit vectors in the local space, content_clip (B, d), word_mask.
 
         ``modalities`` ("ta", "t", "a") picks the inputs used; default: what the model was trained with."""
@@ -104,7 +125,7 @@ class JEGAL(nn.Module):
         if self.config.loss.local_centre:  # what the words of a clip share lives in the global space
             words = words - _clip_mean(words, word_mask)
         words = F.normalize(words, dim=-1) * word_mask[..., None]
-        clip = F.normalize(self.content_global(masked_mean(x, word_mask[:, None, :])[:, 0]), dim=-1)
+        clip = self._clip_vector(self._pool(x, word_mask), self.content_global, self.content_standardise, world_size)
         return {"content_words": words, "content_clip": clip, "word_mask": word_mask}
 
     # -- training ----------------------------------------------------------------------------
@@ -113,8 +134,9 @@ class JEGAL(nn.Module):
 
         With ``world_size > 1`` (torch.distributed initialised) negatives come from every rank."""
         batch = self._to_device(batch)
-        g = self.encode_gesture(batch)
-        c = self.encode_content(batch, modality_dropout=self.config.content.modality_dropout if self.training else 0.0)
+        g = self.encode_gesture(batch, world_size)
+        c = self.encode_content(batch, modality_dropout=self.config.content.modality_dropout if self.training else 0.0,
+                                world_size=world_size)
         return self.loss(g["gesture_frames"], g["frame_mask"], c["content_words"], batch["word_spans"],
                          c["word_mask"], g["gesture_clip"], c["content_clip"], rank=rank, world_size=world_size)
 

@@ -93,3 +93,39 @@ def masked_mean(x: torch.Tensor, membership: torch.Tensor) -> torch.Tensor:
 def group_matrix(index: torch.Tensor, groups: int) -> torch.Tensor:
     """(B, groups, L) bool from a per-position group index (B, L); index -1 belongs to none."""
     return index[:, None, :] == torch.arange(groups, device=index.device)[None, :, None]
+
+
+class BatchStandardise(nn.Module):
+    """Per-feature standardisation of clip-level vectors (B, d) with statistics of the whole
+    (global) batch in training and running statistics at inference: BatchNorm1d without the
+    affine part, whose batch statistics are summed across ranks (with gradient) so a DDP step
+    equals one process on the concatenated batch, on CPU (gloo) as on GPU.
+
+    Why: with few training steps the clip-level InfoNCE otherwise falls into its trivial
+    minimum, every clip mapped to one vector (loss = ln N exactly, no gradient left);
+    standardised features cannot collapse (docs/model.md, "Clip-level collapse")."""
+
+    def __init__(self, d: int, momentum: float = 0.1, eps: float = 1e-5):
+        super().__init__()
+        self.momentum, self.eps = momentum, eps
+        self.register_buffer("running_mean", torch.zeros(d))
+        self.register_buffer("running_var", torch.ones(d))
+
+    def forward(self, x: torch.Tensor, world_size: int = 1) -> torch.Tensor:
+        if not self.training:
+            return (x - self.running_mean) * torch.rsqrt(self.running_var + self.eps)
+        xf = x.float()
+        stats = torch.cat([xf.sum(0), (xf * xf).sum(0), xf.new_tensor([x.shape[0]])])  # (2d + 1,)
+        if world_size > 1:
+            import torch.distributed.nn.functional as dist_fn
+
+            stats = dist_fn.all_reduce(stats)
+        d = x.shape[1]
+        n = stats[-1]
+        mean = stats[:d] / n
+        var = (stats[d:2 * d] / n - mean * mean).clamp_min(0.0)
+        with torch.no_grad():
+            unbiased = var * n / (n - 1).clamp_min(1.0)
+            self.running_mean.lerp_(mean.detach(), self.momentum)
+            self.running_var.lerp_(unbiased.detach(), self.momentum)
+        return ((xf - mean) * torch.rsqrt(var + self.eps)).to(x.dtype)

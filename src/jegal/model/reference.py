@@ -70,18 +70,23 @@ def loop_coupling_scores(gesture: list[torch.Tensor], content: list[torch.Tensor
 
 
 def loop_word_discrimination(gesture: list[torch.Tensor], content: list[torch.Tensor],
-                             spans: list[list[tuple[int, int]]], window: int, temperature: float) -> torch.Tensor:
-    """Within-clip word discrimination clip by clip, frame by frame, word by word: per clip,
-    -log mean over words (with a frame in their window) of the best windowed spotting probability;
-    the mean over all clips, clips with fewer than two words counting 0."""
+                             spans: list[list[tuple[int, int]]], window: int, temperature: float,
+                             batch_negatives: bool = False) -> torch.Tensor:
+    """Word discrimination clip by clip, frame by frame, word by word: per clip, -log mean over
+    words (with a frame in their window) of the best windowed spotting probability; the mean over
+    all clips, clips with fewer than two words counting 0. The probabilities are a softmax over
+    the clip's own words, or with ``batch_negatives`` over the words of every clip (own ones first)."""
     terms = []
-    for g, c, sp in zip(gesture, content, spans):
+    for i, (g, c, sp) in enumerate(zip(gesture, content, spans)):
         T, W = g.shape[0], c.shape[0]
         if W < 2:
             continue
+        rivals = [c[v] for v in range(W)]
+        if batch_negatives:
+            rivals += [o[v] for j, o in enumerate(content) if j != i for v in range(o.shape[0])]
         best = []
         for w, (s, e) in enumerate(sp):
-            probs = [torch.softmax(torch.stack([torch.dot(g[t], c[v]) for v in range(W)]) / temperature, 0)[w]
+            probs = [torch.softmax(torch.stack([torch.dot(g[t], r) for r in rivals]) / temperature, 0)[w]
                      for t in range(max(0, s - window), min(T - 1, e + window) + 1)]
             if probs:
                 best.append(torch.stack(probs).max())
@@ -103,18 +108,32 @@ def _unbatch(batch: dict, i: int) -> dict:
     return one
 
 
+def _clip_vectors(pooled: list[torch.Tensor], head, standardise) -> list[torch.Tensor]:
+    """Unit clip vectors from pooled features; with ``standardise``, each feature is first
+    standardised with the batch's own mean and (population) variance, or the running ones in eval."""
+    if standardise is not None:
+        x = torch.stack(pooled)
+        if standardise.training:
+            mean = sum(pooled) / len(pooled)
+            var = sum((p - mean) ** 2 for p in pooled) / len(pooled)
+        else:
+            mean, var = standardise.running_mean, standardise.running_var
+        pooled = [(p - mean) / torch.sqrt(var + standardise.eps) for p in x]
+    return [F.normalize(head(p), dim=-1) for p in pooled]
+
+
 def loop_forward(model, batch: dict) -> dict[str, torch.Tensor]:
     """The training loss of ``model`` on ``batch`` (one process, no modality dropout) computed
     clip by clip and word by word. Matches ``model(batch)`` in eval mode / with dropout 0."""
     cfg = model.config
     mods = cfg.content.modalities
-    frames, g_clips, words, c_clips, spans = [], [], [], [], []
+    frames, g_pooled, words, c_pooled, spans = [], [], [], [], []
     for i in range(len(batch["words"])):
         one = model._to_device(_unbatch(batch, i))
         x = model.gesture(one)[0]  # (T_i, d)
         a = model.gesture_align(x)
         frames.append(F.normalize(a - a.mean(0) if cfg.loss.local_centre and len(a) > 1 else a, dim=-1))
-        g_clips.append(F.normalize(model.gesture_global(x.mean(0)), dim=-1))
+        g_pooled.append(x.amax(0) if cfg.loss.global_pool == "max" else x.mean(0))
         clip_spans = [tuple(map(int, s)) for s in one["word_spans"][0]]
         text = speech = None
         if "t" in mods:
@@ -129,8 +148,10 @@ def loop_forward(model, batch: dict) -> dict[str, torch.Tensor]:
         x = model.fusion(text, speech)[0]  # (W_i, d)
         a = model.content_align(x)
         words.append(F.normalize(a - a.mean(0) if cfg.loss.local_centre and len(a) > 1 else a, dim=-1))
-        c_clips.append(F.normalize(model.content_global(x.mean(0)), dim=-1))
+        c_pooled.append(x.amax(0) if cfg.loss.global_pool == "max" else x.mean(0))
         spans.append(clip_spans)
+    g_clips = _clip_vectors(g_pooled, model.gesture_global, model.gesture_standardise)
+    c_clips = _clip_vectors(c_pooled, model.content_global, model.content_standardise)
     g_clip, c_clip = torch.stack(g_clips), torch.stack(c_clips)
     loss_fn = model.loss
     scale = loss_fn.logit_scale()
@@ -143,7 +164,8 @@ def loop_forward(model, batch: dict) -> dict[str, torch.Tensor]:
     loss = beta * loss_global + (1 - beta) * loss_couple
     loss_spot = torch.zeros(())  # reported as 0 when the term is off, like the vectorised loss
     if cfg.loss.spot_weight > 0:
-        loss_spot = loop_word_discrimination(frames, words, spans, cfg.loss.window, cfg.loss.spot_temperature)
+        loss_spot = loop_word_discrimination(frames, words, spans, cfg.loss.window, cfg.loss.spot_temperature,
+                                             batch_negatives=cfg.loss.spot_negatives == "batch")
         loss = loss + cfg.loss.spot_weight * loss_spot
     return {"loss": loss, "loss_global": loss_global, "loss_couple": loss_couple, "loss_spot": loss_spot,
             "gesture_clip": g_clip, "content_clip": c_clip}

@@ -40,6 +40,7 @@ class DataConfig:
     shuffle_buffer: int = 1000  # samples held by the streaming shuffle
     workers: int = 0  # DataLoader worker processes per rank
     speakers_per_batch: int = 0  # 0 = off; k = batches of k speakers x batch_size/k clips (same-speaker negatives)
+    augment: bool = False  # mirror / scale / rotate keypoints, shift / scale log-mel (jegal.train.augment)
 
 
 @dataclass

@@ -54,6 +54,7 @@ from torch.utils.data import IterableDataset, get_worker_info
 from jegal.data.batch import collate_clips
 from jegal.data.clip import Clip, ClipError
 from jegal.data.shards import MANIFEST, ShardError, clip_key, decode_clip, list_shards
+from jegal.train.augment import augment_clip
 
 
 @dataclass
@@ -327,7 +328,7 @@ class ClipStream(IterableDataset):
     def __init__(self, index: ShardIndex, batch_size: int, seed: int = 0, rank: int = 0, world_size: int = 1,
                  shuffle_buffer: int = 1000, min_words: int = 5, max_words: int = 20, margin: int = 10,
                  crop: str = "words", crop_frames: int = 50, speakers_per_batch: int = 0,
-                 speakers: np.ndarray | None = None):
+                 speakers: np.ndarray | None = None, augment: bool = False):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         if not 1 <= min_words <= max_words:
@@ -338,6 +339,7 @@ class ClipStream(IterableDataset):
             raise ValueError(f"crop must be words, frames or none, got {crop!r}")
         self.min_words, self.max_words, self.margin, self.crop = min_words, max_words, margin, crop
         self.crop_frames = crop_frames
+        self.augment = augment
         if speakers_per_batch < 0 or speakers_per_batch and batch_size % speakers_per_batch:
             raise ValueError(f"speakers_per_batch must be 0 (off) or divide batch_size {batch_size}, "
                              f"got {speakers_per_batch}")
@@ -397,6 +399,8 @@ class ClipStream(IterableDataset):
                         clip = frame_window(clip, rng, self.crop_frames)
                     if not clip.words:
                         raise ClipError(f"{key}: no whole word inside the crop")
+                    if self.augment:
+                        clip = augment_clip(clip, rng)
                 except (ShardError, ClipError, ValueError) as err:
                     skipped.append([key, str(err)])
                     continue

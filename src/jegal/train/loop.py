@@ -209,7 +209,8 @@ def _train(cfg: TrainConfig, info: DistInfo) -> dict:
     d = cfg.data
     stream = ClipStream(index, d.batch_size, seed=cfg.seed, rank=info.rank, world_size=info.world_size,
                         shuffle_buffer=d.shuffle_buffer, min_words=d.min_words, max_words=d.max_words, margin=d.margin,
-                        crop=d.crop, crop_frames=d.crop_frames, speakers_per_batch=d.speakers_per_batch)
+                        crop=d.crop, crop_frames=d.crop_frames, speakers_per_batch=d.speakers_per_batch,
+                        augment=d.augment)
     steps_per_epoch = -(-(-(-index.num_samples // info.world_size)) // d.batch_size)  # the largest rank's batches
     total_steps = cfg.max_steps or cfg.epochs * steps_per_epoch
 
