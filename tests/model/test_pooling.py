@@ -68,8 +68,8 @@ def test_batch_standardise_matches_batchnorm_and_cannot_collapse():
     for _ in range(3):  # training: batch statistics, running statistics updated like BatchNorm's
         x = torch.randn(9, 6) * 3 + 5
         torch.testing.assert_close(std(x), ref(x), atol=1e-5, rtol=1e-5)
-    torch.testing.assert_close(std.running_mean, ref.running_mean)
-    torch.testing.assert_close(std.running_var, ref.running_var)
+    torch.testing.assert_close(std.running_mean[0], ref.running_mean)
+    torch.testing.assert_close(std.running_var[0], ref.running_var)
     std.eval(), ref.eval()
     x = torch.randn(4, 6)
     torch.testing.assert_close(std(x), ref(x), atol=1e-5, rtol=1e-5)
@@ -78,3 +78,24 @@ def test_batch_standardise_matches_batchnorm_and_cannot_collapse():
     near = torch.ones(16, 6) + 0.05 * torch.randn(16, 6)  # pairwise cosines ~0.998
     out = std(near)
     torch.testing.assert_close(out.var(0, unbiased=False), torch.ones(6), atol=1e-2, rtol=1e-2)
+
+
+def test_grouped_batch_standardise_is_one_batchnorm_per_group():
+    from jegal.model.layers import BatchStandardise
+
+    torch.manual_seed(1)
+    std = BatchStandardise(5, groups=3, momentum=0.5)
+    refs = [torch.nn.BatchNorm1d(5, momentum=0.5, affine=False) for _ in range(3)]
+    for step in range(3):
+        group = torch.tensor([0, 2, 0, 0, 2, 2, 0] if step != 1 else [0, 0, 0, 2, 2, 0, 2])  # group 1 never seen
+        x = torch.randn(7, 5) + group[:, None].float() * 4  # the groups have different means
+        out = std(x, group)
+        for g in (0, 2):
+            torch.testing.assert_close(out[group == g], refs[g](x[group == g]), atol=1e-5, rtol=1e-5)
+    for g in (0, 2):
+        torch.testing.assert_close(std.running_mean[g], refs[g].running_mean)
+        torch.testing.assert_close(std.running_var[g], refs[g].running_var)
+    assert (std.running_mean[1] == 0).all() and (std.running_var[1] == 1).all()  # untouched
+    std.eval()
+    x = torch.randn(4, 5)
+    torch.testing.assert_close(std(x, 2), (x - std.running_mean[2]) / torch.sqrt(std.running_var[2] + std.eps))

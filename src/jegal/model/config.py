@@ -64,6 +64,9 @@ class ContentConfig:
     fusion: str = "concat"  # "concat" | "avg"
     modalities: str = "ta"  # what the model is trained with: "ta" | "t" | "a"
     modality_dropout: float = 0.5  # p of zeroing one of speech/text per clip in training
+    # False: with text present the clip vector (global space) is made from text alone and speech
+    # feeds only the word-level space, where it cannot pair voices with bodies (docs/model.md)
+    global_speech: bool = True
     dropout: float = 0.1
 
 

@@ -28,6 +28,7 @@ from jegal.model.speech import SpeechEncoder
 from jegal.model.text import TextEncoder
 
 CONFIG_FILE = "config.json"
+CONTENT_GROUPS = ("ta", "t", "a")  # the content inputs a clip was encoded with: own clip-level statistics each
 WEIGHTS_FILE = "model.safetensors"
 
 
@@ -63,7 +64,7 @@ class JEGAL(nn.Module):
         self.gesture_global = nn.Linear(d, d, bias=not standardise)
         self.content_global = nn.Linear(d, d, bias=not standardise)
         self.gesture_standardise = BatchStandardise(d) if standardise else None
-        self.content_standardise = BatchStandardise(d) if standardise else None
+        self.content_standardise = BatchStandardise(d, groups=len(CONTENT_GROUPS)) if standardise else None
         self.loss = JEGALLoss(config.loss)
 
     @property
@@ -80,10 +81,10 @@ class JEGAL(nn.Module):
         return masked_mean(x, mask[:, None, :])[:, 0]
 
     def _clip_vector(self, pooled: torch.Tensor, head: nn.Linear, standardise: BatchStandardise | None,
-                     world_size: int) -> torch.Tensor:
+                     world_size: int, group: torch.Tensor | int = 0) -> torch.Tensor:
         """(B, d) pooled features -> (B, d) unit clip vectors in the global space."""
         if standardise is not None:
-            pooled = standardise(pooled, world_size)
+            pooled = standardise(pooled, group, world_size)
         return F.normalize(head(pooled), dim=-1)
 
     def encode_gesture(self, batch: dict, world_size: int = 1) -> dict[str, torch.Tensor]:
@@ -116,16 +117,24 @@ class JEGAL(nn.Module):
             per_frame = self.speech(batch["mel"], batch["frame_mask"])  # (B, T, d/2)
             speech = masked_mean(per_frame, span_matrix(spans, word_mask, per_frame.shape[1]))  # (B, W, d/2)
         keep_text = keep_speech = None
+        group: torch.Tensor | int = CONTENT_GROUPS.index(mods)
         if modality_dropout > 0 and mods == "ta":
             drop = torch.rand(B, device=word_mask.device) < modality_dropout
             drop_text = drop & (torch.rand(B, device=word_mask.device) < 0.5)
             keep_text, keep_speech = ~drop_text, ~(drop & ~drop_text)
+            group = torch.where(drop, torch.where(drop_text, 2, 1), 0)  # index into CONTENT_GROUPS
         x = self.fusion(text, speech, keep_text, keep_speech) * word_mask[..., None]  # (B, W, d)
         words = self.content_align(x)  # (B, W, d)
         if self.config.loss.local_centre:  # what the words of a clip share lives in the global space
             words = words - _clip_mean(words, word_mask)
         words = F.normalize(words, dim=-1) * word_mask[..., None]
-        clip = self._clip_vector(self._pool(x, word_mask), self.content_global, self.content_standardise, world_size)
+        if mods == "ta" and not self.config.content.global_speech:
+            # the clip vector from text alone; speech only where the text is missing (dropped in training)
+            has_text = torch.ones(B, dtype=torch.bool, device=word_mask.device) if keep_text is None else keep_text
+            x = self.fusion(text, speech, has_text, ~has_text) * word_mask[..., None]
+            group = torch.where(has_text, CONTENT_GROUPS.index("t"), CONTENT_GROUPS.index("a"))
+        clip = self._clip_vector(self._pool(x, word_mask), self.content_global, self.content_standardise, world_size,
+                                 group)
         return {"content_words": words, "content_clip": clip, "word_mask": word_mask}
 
     # -- training ----------------------------------------------------------------------------

@@ -101,31 +101,50 @@ class BatchStandardise(nn.Module):
     affine part, whose batch statistics are summed across ranks (with gradient) so a DDP step
     equals one process on the concatenated batch, on CPU (gloo) as on GPU.
 
+    ``groups`` > 1 keeps separate statistics per group of clips (``group`` (B,) in forward):
+    content clips seen with text and speech, text only or speech only are three distributions
+    (modality dropout makes all three in training), and standardising them with one mean
+    would leave a constant offset in the clip vectors of the two not seen at test time.
+
     Why: with few training steps the clip-level InfoNCE otherwise falls into its trivial
     minimum, every clip mapped to one vector (loss = ln N exactly, no gradient left);
     standardised features cannot collapse (docs/model.md, "Clip-level collapse")."""
 
-    def __init__(self, d: int, momentum: float = 0.1, eps: float = 1e-5):
+    def __init__(self, d: int, groups: int = 1, momentum: float = 0.1, eps: float = 1e-5):
         super().__init__()
         self.momentum, self.eps = momentum, eps
-        self.register_buffer("running_mean", torch.zeros(d))
-        self.register_buffer("running_var", torch.ones(d))
+        self.register_buffer("running_mean", torch.zeros(groups, d))
+        self.register_buffer("running_var", torch.ones(groups, d))
 
-    def forward(self, x: torch.Tensor, world_size: int = 1) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, group: torch.Tensor | int = 0, world_size: int = 1) -> torch.Tensor:
+        B, d = x.shape
+        G = self.running_mean.shape[0]
+        if isinstance(group, int):
+            group = torch.full((B,), group, dtype=torch.long, device=x.device)
         if not self.training:
-            return (x - self.running_mean) * torch.rsqrt(self.running_var + self.eps)
+            return (x - self.running_mean[group]) * torch.rsqrt(self.running_var[group] + self.eps)
         xf = x.float()
-        stats = torch.cat([xf.sum(0), (xf * xf).sum(0), xf.new_tensor([x.shape[0]])])  # (2d + 1,)
-        if world_size > 1:
-            import torch.distributed.nn.functional as dist_fn
-
-            stats = dist_fn.all_reduce(stats)
-        d = x.shape[1]
-        n = stats[-1]
-        mean = stats[:d] / n
-        var = (stats[d:2 * d] / n - mean * mean).clamp_min(0.0)
+        member = (group[None, :] == torch.arange(G, device=x.device)[:, None]).to(xf.dtype)  # (G, B)
+        # two passes (mean, then squared deviations): E[x^2] - E[x]^2 loses the variance in float32
+        # exactly when it matters, for nearly identical vectors with a large common part
+        sums = member @ torch.cat([xf, torch.ones_like(xf[:, :1])], 1)  # (G, d + 1): sums and counts
+        sums = _all_reduce(sums, world_size)
+        n = sums[:, -1:]  # (G, 1)
+        mean = sums[:, :d] / n.clamp_min(1.0)
+        centred = xf - mean[group]
+        var = _all_reduce(member @ (centred * centred), world_size) / n.clamp_min(1.0)
         with torch.no_grad():
-            unbiased = var * n / (n - 1).clamp_min(1.0)
-            self.running_mean.lerp_(mean.detach(), self.momentum)
-            self.running_var.lerp_(unbiased.detach(), self.momentum)
-        return ((xf - mean) * torch.rsqrt(var + self.eps)).to(x.dtype)
+            seen = (n > 0).to(xf.dtype) * self.momentum  # groups absent from this batch keep their statistics
+            self.running_mean.add_(seen * (mean.detach() - self.running_mean))
+            unbiased = var.detach() * n / (n - 1).clamp_min(1.0)
+            self.running_var.add_(seen * (unbiased - self.running_var))
+        return (centred * torch.rsqrt(var[group] + self.eps)).to(x.dtype)
+
+
+def _all_reduce(x: torch.Tensor, world_size: int) -> torch.Tensor:
+    """Sum over ranks with gradient (the backward sums the ranks' gradients too)."""
+    if world_size == 1:
+        return x
+    import torch.distributed.nn.functional as dist_fn
+
+    return dist_fn.all_reduce(x)

@@ -108,7 +108,7 @@ def _unbatch(batch: dict, i: int) -> dict:
     return one
 
 
-def _clip_vectors(pooled: list[torch.Tensor], head, standardise) -> list[torch.Tensor]:
+def _clip_vectors(pooled: list[torch.Tensor], head, standardise, group: int = 0) -> list[torch.Tensor]:
     """Unit clip vectors from pooled features; with ``standardise``, each feature is first
     standardised with the batch's own mean and (population) variance, or the running ones in eval."""
     if standardise is not None:
@@ -117,7 +117,7 @@ def _clip_vectors(pooled: list[torch.Tensor], head, standardise) -> list[torch.T
             mean = sum(pooled) / len(pooled)
             var = sum((p - mean) ** 2 for p in pooled) / len(pooled)
         else:
-            mean, var = standardise.running_mean, standardise.running_var
+            mean, var = standardise.running_mean[group], standardise.running_var[group]
         pooled = [(p - mean) / torch.sqrt(var + standardise.eps) for p in x]
     return [F.normalize(head(p), dim=-1) for p in pooled]
 
@@ -148,10 +148,15 @@ def loop_forward(model, batch: dict) -> dict[str, torch.Tensor]:
         x = model.fusion(text, speech)[0]  # (W_i, d)
         a = model.content_align(x)
         words.append(F.normalize(a - a.mean(0) if cfg.loss.local_centre and len(a) > 1 else a, dim=-1))
+        global_mods = mods
+        if mods == "ta" and not cfg.content.global_speech:  # the clip vector from the text alone
+            x = model.fusion(text, torch.zeros_like(speech))[0]
+            global_mods = "t"
         c_pooled.append(x.amax(0) if cfg.loss.global_pool == "max" else x.mean(0))
         spans.append(clip_spans)
     g_clips = _clip_vectors(g_pooled, model.gesture_global, model.gesture_standardise)
-    c_clips = _clip_vectors(c_pooled, model.content_global, model.content_standardise)
+    c_clips = _clip_vectors(c_pooled, model.content_global, model.content_standardise,
+                            ("ta", "t", "a").index(global_mods))
     g_clip, c_clip = torch.stack(g_clips), torch.stack(c_clips)
     loss_fn = model.loss
     scale = loss_fn.logit_scale()

@@ -51,6 +51,9 @@ SWITCHES: dict[str, tuple[str, bool, str]] = {
     "--no-progress": ("progress", False, "no progress bar"),
     "--no-tensorboard": ("tensorboard", False, "no TensorBoard logs"),
     "--ddp-find-unused": ("ddp_find_unused", True, "let DDP tolerate parameters without gradients"),
+    "--augment": ("data.augment", True, "augment training clips against speaker shortcuts (mirror/scale/rotate "
+                                        "keypoints, shift/scale log-mel)"),
+    "--no-augment": ("data.augment", False, "no training augmentation"),
 }
 
 
