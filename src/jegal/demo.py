@@ -38,8 +38,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.ArgumentDefaultsHelpFormatter
     parser.add_argument("--out", default="runs/demo", metavar="DIR", help="output folder (default runs/demo)")
     g = parser.add_argument_group("corpus")
-    g.add_argument("--speakers", type=int, default=30, help="SynthGest speakers (a fifth are held-out test speakers)")
-    g.add_argument("--train-clips", type=int, default=2000, help="training clips")
+    g.add_argument("--speakers", type=int, default=60, help="SynthGest speakers (a fifth are held-out test speakers)")
+    g.add_argument("--train-clips", type=int, default=4000, help="training clips")
     g.add_argument("--test-clips", type=int, default=300, help="rows per benchmark")
     g = parser.add_argument_group("training (cpu preset)")
     g.add_argument("--train-minutes", type=float, default=10.0,

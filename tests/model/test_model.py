@@ -238,5 +238,5 @@ def test_global_speech_off_keeps_speech_out_of_the_clip_vector_only():
     e, e_noisy = model.embed(b), model.embed(noisy)
     torch.testing.assert_close(e["content_clip"], e_noisy["content_clip"])  # text alone makes the clip vector
     assert not torch.allclose(e["content_words"], e_noisy["content_words"])  # speech still shapes the words
-    with_speech = tiny_model(**{"loss.global_standardise": True})
+    with_speech = tiny_model(**{"content.global_speech": True, "loss.global_standardise": True})
     assert not torch.allclose(with_speech.embed(b)["content_clip"], with_speech.embed(noisy)["content_clip"])

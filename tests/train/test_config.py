@@ -51,8 +51,10 @@ def test_every_flag_sets_exactly_its_field():
         changed = [k for k in flat(cfg) if flat(cfg)[k] != flat(default)[k]]
         assert changed == [field] or (field == "model_preset" and set(changed) == {"model_preset", "model_config"}), flag
     for flag, (field, value, _) in cli.SWITCHES.items():
-        cfg = parse(BASE + [flag])
-        assert get(cfg, field) == value and get(default, field) != value
+        # a switch back to the default (--no-augment) must win over its opposite given before it
+        opposite = [f for f, (fd, v, _) in cli.SWITCHES.items() if fd == field and v != value]
+        cfg = parse(BASE + opposite + [flag])
+        assert get(cfg, field) == value and (opposite or get(default, field) != value), flag
 
 
 def flat(cfg):

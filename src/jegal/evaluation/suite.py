@@ -37,12 +37,16 @@ class Variant:
 # The presets add two word-level terms to the paper's objective (docs/model.md, "Word
 # discrimination in the local space"); clip-level variants must switch them off too.
 NO_WORD_TERMS = {"loss.spot_weight": 0.0, "loss.local_centre": False}
+# The paper's model and objective as published: also no clip-feature standardisation, speech in
+# the clip vectors and the paper's beta (docs/model.md, "The clip-level space").
+PAPER_MODEL = {**NO_WORD_TERMS, "loss.global_standardise": False, "content.global_speech": True, "loss.beta": 0.5}
 
 VARIANTS: dict[str, Variant] = {v.name: v for v in [
     Variant("full", "JEGAL: concat fusion, global + coupling loss", {}, test_modalities=("ta", "t", "a")),
     Variant("global_only", "global loss only (beta=1, no word-level term)", {"loss.beta": 1.0, **NO_WORD_TERMS}),
     Variant("coupling_only", "coupling loss only (beta=0)", {"loss.beta": 0.0}),
-    Variant("paper_objective", "paper objective: global + coupling, no centring or spotting term", NO_WORD_TERMS),
+    Variant("paper_objective", "paper objective and clip heads: global + coupling (beta 0.5), no centring, "
+            "spotting term or standardisation, speech in the clip vectors", PAPER_MODEL),
     Variant("pair_text", "pairwise gesture-text model", {"content.modalities": "t"}, test_modalities=("t",)),
     Variant("pair_speech", "pairwise gesture-speech model", {"content.modalities": "a"}, test_modalities=("a",)),
     Variant("late_fusion", "late fusion of the pairwise models (score average)", trainer="ensemble",
