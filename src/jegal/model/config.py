@@ -86,7 +86,7 @@ class LossConfig:
     spot_temperature: float = 0.07  # its per-frame softmax over words: the spotting protocol's 0.07
     spot_negatives: str = "clip"  # that softmax runs over the words of the clip ("clip") or of the whole batch ("batch")
     # Standardise pooled clip features with batch statistics before the global heads, so the
-    # clip-level InfoNCE cannot collapse to one vector per modality (docs/model.md, "Clip-level collapse").
+    # clip-level InfoNCE cannot collapse to one vector per modality (docs/model.md, "The clip-level space").
     global_standardise: bool = False
     global_pool: str = "mean"  # frames / words -> clip vector: "mean" (paper) | "max"
 

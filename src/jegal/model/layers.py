@@ -108,7 +108,7 @@ class BatchStandardise(nn.Module):
 
     Why: with few training steps the clip-level InfoNCE otherwise falls into its trivial
     minimum, every clip mapped to one vector (loss = ln N exactly, no gradient left);
-    standardised features cannot collapse (docs/model.md, "Clip-level collapse")."""
+    standardised features cannot collapse (docs/model.md, "The clip-level space")."""
 
     def __init__(self, d: int, groups: int = 1, momentum: float = 0.1, eps: float = 1e-5):
         super().__init__()
