@@ -42,3 +42,23 @@ def test_trivial_baselines_cannot_solve_the_benchmarks(small_corpus):
     for direction in ("content_to_gesture", "gesture_to_content"):
         for k in ("R@5", "R@10", "R@25"):
             assert abs(ret[direction][k] - ret["chance"][k]) < 0.05 + 0.5 * ret["chance"][k]
+
+
+def test_word_order_floor_by_hand():
+    from jegal.synth.baselines import word_order_spotting
+
+    words = "[['a', 0, 9], ['b', 10, 19], ['c', 60, 69], ['d', 70, 79]]"  # 80 frames, 'c' late
+    rows = [
+        # target 'b' (k=1 of 4): guess round(1.5 / 4 * 80) = 30, window [1, 28] -> miss
+        {"filename": "x", "num_frames": "80", "word_boundaries": words, "target_word_boundary": "['b', 10, 19]",
+         "stress_label": "1"},
+        # target 'c' (k=2): guess 50, window [51, 78] -> miss by one frame
+        {"filename": "x", "num_frames": "80", "word_boundaries": words, "target_word_boundary": "['c', 60, 69]",
+         "stress_label": "0"},
+        # target 'd' (k=3): guess 70 -> hit; no num_frames: T = last end + 1 = 80
+        {"filename": "x", "num_frames": "", "word_boundaries": words, "target_word_boundary": "['d', 70, 79]",
+         "stress_label": "0"},
+    ]
+    out = word_order_spotting(rows)
+    assert out["word_order"] == 1 / 3
+    assert out["word_order_stressed"] == 0.0 and out["word_order_unstressed"] == 0.5

@@ -113,9 +113,21 @@ def run(args: argparse.Namespace) -> int:
                                         batch_size=args.batch_size, progress=not args.quiet, keep_rows=not args.no_rows)
     doc = {"task": args.task, "model": str(model_dir), "benchmark": str(args.benchmark), "data": str(args.data),
            "results": results}
+    table = [(f"{model_dir.name} ({m})", summary_row(r)) for m, r in results.items()]
+    if args.task == "spotting":  # the transcript-only floor, from the CSV alone (no clip needed)
+        import csv
+
+        from jegal.synth.baselines import word_order_spotting
+
+        with open(args.benchmark, newline="", encoding="utf-8") as f:
+            doc["word_order_floor"] = word_order_spotting(list(csv.DictReader(f)))
+        floor = doc["word_order_floor"]
+        table.append(("floor: word order, no gesture", {"accuracy": floor["word_order"],
+                                                        "stress=0": floor.get("word_order_unstressed"),
+                                                        "stress=1": floor.get("word_order_stressed")}))
     write_json(out, doc)
     first = next(iter(results.values()))["metrics"]
     print(f"{args.task} on {args.benchmark}: {first['evaluated']} of {first['rows']} rows evaluated")
-    print(markdown_table([(f"{model_dir.name} ({m})", summary_row(r)) for m, r in results.items()]))
+    print(markdown_table(table))
     print(f"wrote {out}")
     return 0

@@ -339,6 +339,10 @@ def floor_rows(corpus: str | os.PathLike, n_ret: int) -> tuple[list[tuple[str, d
           "spot": sp["fastest_hand"], "spot stressed": sp.get("fastest_hand_stressed"),
           "spot unstressed": sp.get("fastest_hand_unstressed")}),
     ]
+    if sp.get("word_order") is not None:
+        rows.append(("floor: word order, no gesture (spotting)",
+                     {"spot": sp["word_order"], "spot stressed": sp.get("word_order_stressed"),
+                      "spot unstressed": sp.get("word_order_unstressed")}))
     if sp.get("oracle") is not None:
         rows.append(("ceiling: oracle stroke frame (spotting)", {"spot": sp["oracle"]}))
     return rows, fl

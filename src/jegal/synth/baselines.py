@@ -71,6 +71,34 @@ def fastest_hand_spotting(rows: list[dict], clips: dict, truth: dict | None = No
     return out
 
 
+def word_order_spotting(rows: list[dict]) -> dict:
+    """Spotting from the transcript alone: the guess for target word k of W words in a clip of
+    T frames is frame round((k + 1/2) / W * T), the word's place if the words were spread evenly.
+    No gesture is looked at and the 0.5 threshold is waived, as for the fastest hand. It reads
+    only the CSV (``word_boundaries``, ``num_frames``, ``target_word_boundary``), so it applies to
+    the AVS spotting CSV as it is. Why it matters: a model whose text side knows word order and
+    whose gesture side knows frame positions can learn this prior instead of gestures."""
+    hits, by_stress = [], {}
+    for row in rows:
+        where = row.get("filename", "?")
+        words = parse_word_boundaries(row["word_boundaries"], f"{where} word_boundaries")
+        target = parse_word_boundaries(row["target_word_boundary"], f"{where} target_word_boundary")[0]
+        k = next((i for i, w in enumerate(words) if (w.start, w.end) == (target.start, target.end)), None)
+        if k is None or not words:
+            hits.append(False)
+            continue
+        T = int(float(row["num_frames"])) if row.get("num_frames") else words[-1].end + 1
+        guess = round((k + 0.5) / len(words) * T)
+        hit = target.start - SPOT_MARGIN <= guess <= target.end + SPOT_MARGIN
+        hits.append(hit)
+        label = str(row.get("stress_label") or "").removesuffix(".0")
+        if label:
+            by_stress.setdefault(label, []).append(hit)
+    return {"rows": len(rows), "word_order": float(np.mean(hits)) if hits else float("nan"),
+            **{f"word_order_{'stressed' if k == '1' else 'unstressed'}": float(np.mean(v))
+               for k, v in by_stress.items() if k in ("0", "1")}}
+
+
 def expected_ranks(scores: np.ndarray) -> np.ndarray:
     """Expected 1-based rank of the matching item (the diagonal) per query under random
     tie-breaking, and P(rank <= K) for K in RECALL_AT. ``scores`` is (N, N), higher better."""
@@ -116,5 +144,5 @@ def trivial_baselines(corpus_dir: str | os.PathLike) -> dict:
     missing = [r["filename"] for r in spot_rows + ret_rows if r["filename"] not in clips]
     if missing:
         raise FileNotFoundError(f"{corpus_dir / 'test'}: {len(missing)} benchmark clips missing, e.g. {missing[0]}")
-    return {"spotting": fastest_hand_spotting(spot_rows, clips, truth),
+    return {"spotting": {**fastest_hand_spotting(spot_rows, clips, truth), **word_order_spotting(spot_rows)},
             "retrieval": clip_length_retrieval(ret_rows, clips)}
