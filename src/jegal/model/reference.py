@@ -112,13 +112,12 @@ def _clip_vectors(pooled: list[torch.Tensor], head, standardise, group: int = 0)
     """Unit clip vectors from pooled features; with ``standardise``, each feature is first
     standardised with the batch's own mean and (population) variance, or the running ones in eval."""
     if standardise is not None:
-        x = torch.stack(pooled)
         if standardise.training:
             mean = sum(pooled) / len(pooled)
             var = sum((p - mean) ** 2 for p in pooled) / len(pooled)
         else:
             mean, var = standardise.running_mean[group], standardise.running_var[group]
-        pooled = [(p - mean) / torch.sqrt(var + standardise.eps) for p in x]
+        pooled = [(p - mean) / torch.sqrt(var + standardise.eps) for p in pooled]
     return [F.normalize(head(p), dim=-1) for p in pooled]
 
 

@@ -84,7 +84,7 @@ def word_order_spotting(rows: list[dict]) -> dict:
         words = parse_word_boundaries(row["word_boundaries"], f"{where} word_boundaries")
         target = parse_word_boundaries(row["target_word_boundary"], f"{where} target_word_boundary")[0]
         k = next((i for i, w in enumerate(words) if (w.start, w.end) == (target.start, target.end)), None)
-        if k is None or not words:
+        if k is None:
             hits.append(False)
             continue
         T = int(float(row["num_frames"])) if row.get("num_frames") else words[-1].end + 1
@@ -92,11 +92,12 @@ def word_order_spotting(rows: list[dict]) -> dict:
         hit = target.start - SPOT_MARGIN <= guess <= target.end + SPOT_MARGIN
         hits.append(hit)
         label = str(row.get("stress_label") or "").removesuffix(".0")
-        if label:
-            by_stress.setdefault(label, []).append(hit)
-    return {"rows": len(rows), "word_order": float(np.mean(hits)) if hits else float("nan"),
-            **{f"word_order_{'stressed' if k == '1' else 'unstressed'}": float(np.mean(v))
-               for k, v in by_stress.items() if k in ("0", "1")}}
+        by_stress.setdefault(label, []).append(hit)
+    out = {"rows": len(rows), "word_order": float(np.mean(hits)) if hits else float("nan")}
+    for label, name in (("1", "stressed"), ("0", "unstressed")):
+        if by_stress.get(label):
+            out[f"word_order_{name}"] = float(np.mean(by_stress[label]))
+    return out
 
 
 def expected_ranks(scores: np.ndarray) -> np.ndarray:

@@ -3,7 +3,7 @@
 With a few dozen training speakers, anything that identifies a speaker in both streams
 (body proportions, handedness, rest pose in the keypoints; pitch, timbre and loudness in
 the log-mel) lets the contrastive losses match voices to bodies instead of words to
-gestures, which fails on unseen speakers (docs/train.md, "Speaker shortcuts"). Each
+gestures, which fails on unseen speakers (docs/train.md, "Augmentation"). Each
 training clip gets an independent random transform of each stream, drawn from the clip's
 own crop generator, so the stream stays a pure function of (seed, epoch) and resume stays exact:
 

@@ -126,10 +126,10 @@ class TrainConfig:
 
 # Training presets: the fields they change. "paper" is the paper's recipe (the defaults);
 # "cpu" trains the small model on SynthGest in minutes on 2 cores: a learning rate 10x the
-# paper's (a few thousand steps in all; 2e-3 was measured worse, docs/train.md), and fixed 2 s crops instead of 5-20-word windows,
-# because with word windows on SynthGest's short clips the losses first learn to match clip
-# lengths (frames <-> words), which says nothing on the fixed-length test clips (measured in
-# docs/train.md).
+# paper's (a few thousand steps in all; 2e-3 was measured worse, docs/train.md), and fixed 2 s
+# crops instead of 5-20-word windows, because with word windows on SynthGest's short clips the
+# losses first learn to match clip lengths (frames <-> words), which says nothing on the
+# fixed-length test clips (measured in docs/train.md).
 TRAIN_PRESETS: dict[str, dict[str, Any]] = {
     "paper": {},
     "cpu": {"data": {"batch_size": 32, "shuffle_buffer": 500, "crop": "frames", "crop_frames": 50}, "epochs": 20,
