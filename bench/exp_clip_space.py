@@ -18,7 +18,8 @@ import tempfile
 from pathlib import Path
 
 # Each variant: (learning rate, model/training overrides on top of the current cpu preset).
-OLD_CPU = {"loss.global_standardise": False, "content.global_speech": True, "loss.spot_negatives": "clip",
+SPEECH_IN_CLIP = {"content.global_speech": True, "content.speech_clip_follows": False}
+OLD_CPU = {**SPEECH_IN_CLIP, "loss.global_standardise": False, "loss.spot_negatives": "clip",
            "loss.beta": 0.5, "loss.spot_weight": 0.5}
 CLIP_TEXT = {"content.modalities": "t", "loss.beta": 1.0, "loss.spot_weight": 0.0, "loss.local_centre": False}
 VARIANTS = {
@@ -27,11 +28,16 @@ VARIANTS = {
     "clip_text_std": (2e-3, CLIP_TEXT),
     "clip_text_std_lr5e-4": (5e-4, CLIP_TEXT),
     "ta_global_std_aug": (2e-3, {"loss.beta": 1.0, "loss.spot_weight": 0.0, "loss.local_centre": False,
-                                 "content.global_speech": True, "data.augment": True}),
-    "ta_all_std_aug": (2e-3, {"content.global_speech": True, "data.augment": True, "loss.beta": 0.5,
+                                 **SPEECH_IN_CLIP, "data.augment": True}),
+    "ta_all_std_aug": (2e-3, {**SPEECH_IN_CLIP, "data.augment": True, "loss.beta": 0.5,
                               "loss.spot_weight": 0.5}),
     "cpu": (5e-4, {}),
+    # docs/model.md, "Clips without text in the clip-level loss" (--corpus demo_out/corpus --steps 1852)
+    "cpu_text_dropped_clips_in_global_loss": (5e-4, {"content.speech_clip_follows": False}),
+    "cpu_no_modality_dropout": (5e-4, {"content.speech_clip_follows": False, "content.modality_dropout": 0.0}),
+    "cpu_separate_global_encoder": (5e-4, {"gesture.separate_global": True}),
 }
+FIRST_TABLE = ["old_cpu", "clip_text", "clip_text_std", "clip_text_std_lr5e-4", "ta_global_std_aug", "ta_all_std_aug", "cpu"]
 
 
 def main() -> None:
@@ -43,7 +49,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--corpus", default="", help="a SynthGest corpus (default: generate the demo's into --out)")
     ap.add_argument("--steps", type=int, default=500)
-    ap.add_argument("--variants", default=",".join(VARIANTS))
+    ap.add_argument("--variants", default=",".join(FIRST_TABLE), help=f"comma-separated, from {', '.join(VARIANTS)}")
     ap.add_argument("--out", default="", help="working folder (default: a temporary one)")
     ap.add_argument("--threads", type=int, default=0)
     args = ap.parse_args()

@@ -44,7 +44,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("training (cpu preset)")
     g.add_argument("--train-minutes", type=float, default=10.0,
                    help="training time budget: the step count is set from a measured step time (ignored with --max-steps)")
-    g.add_argument("--epochs", type=int, default=20, help="at most this many epochs")
+    g.add_argument("--epochs", type=int, default=None, help="at most this many epochs (default: 20; no limit with --max-steps)")
     g.add_argument("--max-steps", type=int, default=0,
                    help="exactly this many optimiser steps (reproducible across machines; 0 = from --train-minutes)")
     g.add_argument("--batch-size", type=int, default=None, help="clips per batch (default: the cpu preset's)")
@@ -82,10 +82,11 @@ def stage_corpus(args, out: Path) -> dict:
 
 
 def stage_train(args, out: Path) -> dict:
-    from jegal.evaluation.suite import VARIANTS, Budget, train_variant
+    from jegal.evaluation.suite import VARIANTS, Budget, epoch_cap, train_variant
 
     corpus, run_dir = out / "corpus", out / "run"
-    budget = Budget(epochs=args.epochs, max_steps=args.max_steps, batch_size=args.batch_size, lr=args.lr,
+    budget = Budget(epochs=epoch_cap(args.epochs, args.max_steps, 20), max_steps=args.max_steps,
+                    batch_size=args.batch_size, lr=args.lr,
                     threads=args.threads, seed=args.seed)
     plan, seconds = {}, None
     t_stage = time.perf_counter()
@@ -98,7 +99,7 @@ def stage_train(args, out: Path) -> dict:
         batch = budget.train_config(corpus, run_dir, progress=False).data.batch_size
         per_epoch = -(-index_shards(corpus / "train").num_samples // batch)
         left = args.train_minutes * 60 - (time.perf_counter() - t0)
-        max_steps = steps_for_budget(left, step_s, args.epochs, per_epoch)
+        max_steps = steps_for_budget(left, step_s, budget.epochs, per_epoch)
         plan = {"step_seconds_measured": round(step_s, 3), "steps_per_epoch": per_epoch, "planned_steps": max_steps,
                 "train_minutes": args.train_minutes}
         _log(f"train: {step_s:.2f} s/step measured -> {max_steps} steps ({max_steps / per_epoch:.1f} epochs) "

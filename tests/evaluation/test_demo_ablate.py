@@ -103,6 +103,19 @@ def test_ablate_trains_variants_and_writes_one_table(demo_run, tmp_path):
     assert rc == 0 and json.loads((out / "ablation.json").read_text())["training"]["sync"]["reused"]
 
 
+def test_max_steps_is_not_cut_short_by_the_default_epoch_limit(demo_run, tmp_path):
+    # 40 training clips in batches of 8: the default 4 epochs would stop at 20 steps
+    out = tmp_path / "abl"
+    rc = main(["ablate", "--corpus", str(demo_run / "corpus"), "--out", str(out), "--variants", "clip_clip",
+               "--max-steps", "24", "--batch-size", "8", "--quiet"])
+    assert rc == 0
+    assert json.loads((out / "ablation.json").read_text())["training"]["clip_clip"]["steps"] == 24
+    rc = main(["ablate", "--corpus", str(demo_run / "corpus"), "--out", str(tmp_path / "capped"), "--variants",
+               "clip_clip", "--max-steps", "24", "--epochs", "1", "--batch-size", "8", "--quiet"])
+    assert rc == 0  # an explicit --epochs still limits
+    assert json.loads((tmp_path / "capped" / "ablation.json").read_text())["training"]["clip_clip"]["steps"] < 24
+
+
 def test_ablate_rejects_unknown_variants(tmp_path, capsys):
     assert main(["ablate", "--corpus", str(tmp_path), "--out", str(tmp_path / "o"), "--variants", "nope"]) == 1
     assert "unknown variants" in capsys.readouterr().err

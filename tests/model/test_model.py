@@ -72,7 +72,8 @@ def test_permuting_the_batch_permutes_outputs_and_keeps_losses(model):
                                    {"loss.local_centre": True, "loss.spot_weight": 0.7, "loss.spot_negatives": "batch",
                                     "loss.global_standardise": True},
                                    {"loss.global_pool": "max", "loss.global_standardise": True},
-                                   {"content.global_speech": False, "loss.global_standardise": True}])
+                                   {"content.global_speech": False, "loss.global_standardise": True},
+                                   {"content.speech_clip_follows": False}])
 def test_vectorised_step_equals_the_loop_reference(local):
     model = tiny_model(**{"loss.couple_chunk": 2, **local})
     b = _batch(n=5, seed=3)
@@ -209,7 +210,8 @@ def test_bf16_autocast_step_runs_and_stays_close_to_fp32():
     with torch.autocast("cpu", dtype=torch.bfloat16):
         out = model(b)
     out["loss"].backward()
-    assert torch.isfinite(out["loss"]) and abs(float(out["loss"].detach()) - float(ref)) < 0.05
+    # bf16 keeps ~3 significant digits: within 2 % of the fp32 loss
+    assert torch.isfinite(out["loss"]) and abs(float(out["loss"].detach()) - float(ref)) < 0.02 * float(ref)
     assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
 
 
@@ -238,5 +240,57 @@ def test_global_speech_off_keeps_speech_out_of_the_clip_vector_only():
     e, e_noisy = model.embed(b), model.embed(noisy)
     torch.testing.assert_close(e["content_clip"], e_noisy["content_clip"])  # text alone makes the clip vector
     assert not torch.allclose(e["content_words"], e_noisy["content_words"])  # speech still shapes the words
-    with_speech = tiny_model(**{"content.global_speech": True, "loss.global_standardise": True})
+    with_speech = tiny_model(**{"content.global_speech": True, "content.speech_clip_follows": False,
+                                "loss.global_standardise": True})
     assert not torch.allclose(with_speech.embed(b)["content_clip"], with_speech.embed(noisy)["content_clip"])
+
+
+def _grads(model, loss_key="loss"):
+    model.zero_grad()
+    model(_batch(seed=7))[loss_key].backward()
+    return {n: (torch.zeros_like(p) if p.grad is None else p.grad.clone()) for n, p in model.named_parameters()
+            if p.requires_grad}
+
+
+def test_separate_global_encoder_splits_the_clip_and_frame_features():
+    model = tiny_model(**{"gesture.separate_global": True})
+    b = _batch(seed=8)
+    before = model.embed(b, parts="g")
+    with torch.no_grad():
+        for p in model.gesture_for_global.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+    after = model.embed(b, parts="g")
+    torch.testing.assert_close(before["gesture_frames"], after["gesture_frames"])
+    assert not torch.allclose(before["gesture_clip"], after["gesture_clip"])
+    # each loss trains its own encoder: word-level terms the shared one, the clip-level loss its own
+    local = _grads(tiny_model(**{"gesture.separate_global": True, "loss.beta": 0.0}))
+    clip = _grads(tiny_model(**{"gesture.separate_global": True, "loss.beta": 1.0, "loss.spot_weight": 0.0}))
+    for grads, used, unused in ((local, "gesture.", "gesture_for_global."), (clip, "gesture_for_global.", "gesture.")):
+        assert all(g.abs().sum() > 0 for n, g in grads.items() if n.startswith(used)), used
+        assert not any(g.abs().sum() for n, g in grads.items() if n.startswith(unused)), unused
+
+
+def test_speech_clip_vectors_follow_the_gesture_space_without_moving_it():
+    # clip-level loss only; the cpu preset: text-only clip vectors, speech clip vectors that follow
+    setting = {"loss.beta": 1.0, "loss.spot_weight": 0.0}
+    follows = tiny_model(**setting)
+    assert follows.config.content.speech_clip_follows
+    out = follows(_batch(seed=7))
+    assert out["loss_follow"] > 0
+    with_follow, without = _grads(follows), _grads(tiny_model(**setting, **{"content.speech_clip_follows": False}))
+    gesture_side = [n for n in with_follow if n.startswith(("gesture", "loss.logit_scale"))]
+    for n in gesture_side:  # the gesture side and the temperature learn exactly as without the term
+        torch.testing.assert_close(with_follow[n], without[n], msg=n)
+    assert without["speech.out.1.weight"].abs().sum() == 0  # the text clip vectors never see speech
+    assert with_follow["speech.out.1.weight"].abs().sum() > 0  # the speech ones learn
+    # modality dropout no longer reaches the text clip vectors: every clip keeps its text there
+    b = _batch(seed=9)
+    follows.eval()
+    plain = follows.encode_content(b)
+    torch.manual_seed(3)
+    dropped = follows.encode_content(b, modality_dropout=1.0)
+    torch.testing.assert_close(dropped["content_clip"], plain["content_clip"])
+    assert not torch.allclose(dropped["content_words"], plain["content_words"])
+    # at inference "a" gives the speech-only vector the term trained
+    torch.testing.assert_close(follows.embed(b, modalities="a", parts="c")["content_clip"],
+                               plain["content_clip_speech"])

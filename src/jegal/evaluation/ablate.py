@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 
 from jegal.evaluation.protocols import write_json
-from jegal.evaluation.suite import (VARIANTS, Budget, EnsembleModel, corpus_benchmarks, corpus_clips, evaluate_model,
-                                    floor_rows, headline, load_view, results_table, train_variant)
+from jegal.evaluation.suite import (VARIANTS, Budget, EnsembleModel, corpus_benchmarks, corpus_clips, epoch_cap,
+                                    evaluate_model, floor_rows, headline, load_view, results_table, train_variant)
 
 MOD_NAMES = {"ta": "text + speech", "t": "text", "a": "speech"}
 
@@ -29,7 +29,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, metavar="DIR", help="output directory")
     parser.add_argument("--variants", default=",".join(VARIANTS), metavar="LIST",
                         help=f"comma-separated subset of: {', '.join(VARIANTS)} (default: all)")
-    parser.add_argument("--epochs", type=int, default=4, help="training epochs per variant (same for all)")
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="at most this many training epochs per variant (default: 4; no limit with --max-steps)")
     parser.add_argument("--max-steps", type=int, default=0, help="stop each training after this many steps (0 = epochs)")
     parser.add_argument("--batch-size", type=int, default=None, help="clips per training batch (default: the cpu preset's)")
     parser.add_argument("--lr", type=float, default=None, help="peak learning rate (default: the cpu preset's)")
@@ -171,7 +172,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"jegal ablate: {corpus} has no train/ and benchmarks/ (make one with `jegal synth --out {corpus}`)",
               file=sys.stderr)
         return 1
-    budget = Budget(epochs=args.epochs, max_steps=args.max_steps, batch_size=args.batch_size, lr=args.lr,
+    budget = Budget(epochs=epoch_cap(args.epochs, args.max_steps, 4), max_steps=args.max_steps,
+                    batch_size=args.batch_size, lr=args.lr,
                     threads=args.threads, seed=args.seed)
     doc = run_ablation(corpus, out, names, budget, progress=not args.quiet)
     write_json(out / "ablation.json", doc)

@@ -39,7 +39,8 @@ class Variant:
 NO_WORD_TERMS = {"loss.spot_weight": 0.0, "loss.local_centre": False}
 # The paper's model and objective as published: also no clip-feature standardisation, speech in
 # the clip vectors and the paper's beta (docs/model.md, "The clip-level space").
-PAPER_MODEL = {**NO_WORD_TERMS, "loss.global_standardise": False, "content.global_speech": True, "loss.beta": 0.5}
+PAPER_MODEL = {**NO_WORD_TERMS, "loss.global_standardise": False, "content.global_speech": True,
+               "content.speech_clip_follows": False, "loss.beta": 0.5}
 
 VARIANTS: dict[str, Variant] = {v.name: v for v in [
     Variant("full", "JEGAL: concat fusion, global + coupling loss", {}, test_modalities=("ta", "t", "a")),
@@ -94,6 +95,14 @@ class Budget:
         if self.lr:
             flags["optim.lr"] = self.lr
         return resolve("cpu", flags=flags, overrides=dict(overrides or {}))
+
+
+def epoch_cap(epochs: int | None, max_steps: int, default: int) -> int:
+    """The ``--epochs`` limit of a run: as given; when unset, no limit if ``--max-steps`` sets the
+    length (so ``--max-steps 1000`` really trains 1000 steps), else ``default``."""
+    if epochs is not None:
+        return epochs
+    return max_steps if max_steps > 0 else default
 
 
 def measure_step_seconds(corpus: str | os.PathLike, budget: Budget, overrides: dict | None = None, steps: int = 3,

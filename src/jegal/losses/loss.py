@@ -1,5 +1,6 @@
 """The JEGAL objective: beta * global InfoNCE + (1 - beta) * coupling InfoNCE
-(+ spot_weight * within-clip word discrimination).
+(+ spot_weight * within-clip word discrimination) (+ beta * the speech-only clip vectors'
+InfoNCE against fixed gesture clip vectors, with ``content.speech_clip_follows``).
 
 A plain module that takes ``rank`` and ``world_size`` as arguments (open_clip style): with
 ``world_size > 1`` it gathers every rank's features with gradient and computes this rank's
@@ -30,15 +31,20 @@ class JEGALLoss(nn.Module):
 
     def forward(self, gesture_frames: torch.Tensor, frame_mask: torch.Tensor, content_words: torch.Tensor,
                 word_spans: torch.Tensor, word_mask: torch.Tensor, gesture_clip: torch.Tensor,
-                content_clip: torch.Tensor, rank: int = 0, world_size: int = 1) -> dict[str, torch.Tensor]:
+                content_clip: torch.Tensor, rank: int = 0, world_size: int = 1,
+                content_clip_speech: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """All features L2-normalised: gesture_frames (n, T, d), content_words (n, W, d) in the local
-        space; gesture_clip, content_clip (n, d) in the global space. Returns the loss and its parts."""
+        space; gesture_clip, content_clip (n, d) in the global space. ``content_clip_speech`` (n, d),
+        optional: speech-only clip vectors that learn to follow the gesture clip vectors (their loss
+        sends no gradient into the gesture side or the temperature). Returns the loss and its parts."""
         cfg = self.cfg
         local = {"gesture_frames": gesture_frames, "frame_mask": frame_mask, "content_words": content_words,
                  "word_spans": word_spans, "word_mask": word_mask, "gesture_clip": gesture_clip,
                  "content_clip": content_clip}
+        if content_clip_speech is not None:
+            local["content_clip_speech"] = content_clip_speech
         if cfg.beta == 1.0 and cfg.spot_negatives != "batch":  # only the clip vectors are needed from other ranks
-            local = {k: local[k] for k in ("gesture_clip", "content_clip")}
+            local = {k: local[k] for k in ("gesture_clip", "content_clip", "content_clip_speech") if k in local}
         full, offset = gather_batch(local, rank, world_size)
         n, N = gesture_clip.shape[0], full["gesture_clip"].shape[0]
         # each rank's mean over its n rows, weighted so that the mean over ranks is the whole-batch mean
@@ -47,6 +53,11 @@ class JEGALLoss(nn.Module):
         scale = self.logit_scale()
         s_gc, s_cg = global_scores(gesture_clip, content_clip, full["gesture_clip"], full["content_clip"])
         loss_global = symmetric_info_nce(scale * s_gc, scale * s_cg, offset)
+        loss_follow = torch.zeros((), device=gesture_clip.device)
+        if content_clip_speech is not None:
+            s_ga, s_ag = global_scores(gesture_clip.detach(), content_clip_speech, full["gesture_clip"].detach(),
+                                       full["content_clip_speech"])
+            loss_follow = symmetric_info_nce(scale.detach() * s_ga, scale.detach() * s_ag, offset)
 
         couple_scale = self.couple_scale()
         if cfg.beta < 1.0:
@@ -63,7 +74,7 @@ class JEGALLoss(nn.Module):
         else:
             loss_couple = torch.zeros((), device=gesture_clip.device)
 
-        loss = cfg.beta * loss_global + (1.0 - cfg.beta) * loss_couple
+        loss = cfg.beta * (loss_global + loss_follow) + (1.0 - cfg.beta) * loss_couple
         if cfg.spot_weight > 0:  # this rank's clips; their own words, or against the gathered batch's
             negatives = {}
             if cfg.spot_negatives == "batch":
@@ -75,5 +86,5 @@ class JEGALLoss(nn.Module):
         else:
             loss_spot = torch.zeros((), device=gesture_clip.device)
         return {"loss": loss * weight, "loss_global": loss_global.detach(), "loss_couple": loss_couple.detach(),
-                "loss_spot": loss_spot.detach(),
+                "loss_spot": loss_spot.detach(), "loss_follow": loss_follow.detach(),
                 "logit_scale": scale.detach(), "couple_scale": couple_scale.detach()}

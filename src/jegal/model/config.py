@@ -36,6 +36,9 @@ class GestureConfig:
     rgb_first_kernel: int = 5  # frames seen by the first 3D conv
     rgb_trainable: bool = True  # False freezes the 3D-conv backbone (the paper's setting)
     rgb_checkpoint: str | None = None  # safetensors state dict for the 3D-conv backbone
+    # True: the clip vectors get their own encoder (front-end + Transformer), so the word-level
+    # terms do not shape the features the clip-level space pools (docs/model.md, "Sharing the trunk")
+    separate_global: bool = False
 
 
 @dataclass
@@ -67,6 +70,12 @@ class ContentConfig:
     # False: with text present the clip vector (global space) is made from text alone and speech
     # feeds only the word-level space, where it cannot pair voices with bodies (docs/model.md)
     global_speech: bool = True
+    # True (with global_speech false, trained on "ta"): in training the content clip vector always
+    # comes from the text, whatever modality dropout removed from the words, and every clip also
+    # gets a speech-only clip vector trained by its own InfoNCE against the gesture clip vectors held
+    # fixed: speech learns to point into the gesture space without pulling it towards voices
+    # (docs/model.md, "Clips without text in the clip-level loss")
+    speech_clip_follows: bool = False
     dropout: float = 0.1
 
 
@@ -116,6 +125,9 @@ class JEGALConfig:
             raise ConfigError(f"content.modalities must be ta, t or a, got {c.modalities!r}")
         if not 0.0 <= self.loss.beta <= 1.0:
             raise ConfigError(f"loss.beta must lie in [0, 1], got {self.loss.beta}")
+        if c.speech_clip_follows and c.global_speech:
+            raise ConfigError("content.speech_clip_follows needs content.global_speech=false: with speech in the "
+                              "text clip vectors there is no separate speech-only clip vector to train")
         if not 0.0 <= c.modality_dropout <= 1.0:
             raise ConfigError(f"content.modality_dropout must lie in [0, 1], got {c.modality_dropout}")
         if self.loss.spot_weight < 0 or self.loss.spot_temperature <= 0:

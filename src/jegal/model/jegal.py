@@ -54,6 +54,7 @@ class JEGAL(nn.Module):
         d = config.d_model
         mods = config.content.modalities
         self.gesture = GestureEncoder(config.gesture)
+        self.gesture_for_global = GestureEncoder(config.gesture) if config.gesture.separate_global else None
         self.text = TextEncoder(config.text, d // 2) if "t" in mods else None
         self.speech = SpeechEncoder(config.speech, d // 2) if "a" in mods else None
         self.fusion = ContentFusion(config.content, d)
@@ -97,6 +98,8 @@ class JEGAL(nn.Module):
         if self.config.loss.local_centre:  # the clip's static posture lives in the global space
             frames = frames - _clip_mean(frames, mask)
         frames = F.normalize(frames, dim=-1) * mask[..., None]
+        if self.gesture_for_global is not None:
+            x = self.gesture_for_global(batch)
         clip = self._clip_vector(self._pool(x, mask), self.gesture_global, self.gesture_standardise, world_size)
         return {"gesture_frames": frames, "gesture_clip": clip, "frame_mask": mask}
 
@@ -128,14 +131,28 @@ class JEGAL(nn.Module):
         if self.config.loss.local_centre:  # what the words of a clip share lives in the global space
             words = words - _clip_mean(words, word_mask)
         words = F.normalize(words, dim=-1) * word_mask[..., None]
-        if mods == "ta" and not self.config.content.global_speech:
-            # the clip vector from text alone; speech only where the text is missing (dropped in training)
-            has_text = torch.ones(B, dtype=torch.bool, device=word_mask.device) if keep_text is None else keep_text
-            x = self.fusion(text, speech, has_text, ~has_text) * word_mask[..., None]
-            group = torch.where(has_text, CONTENT_GROUPS.index("t"), CONTENT_GROUPS.index("a"))
-        clip = self._clip_vector(self._pool(x, word_mask), self.content_global, self.content_standardise, world_size,
+        out = {"content_words": words, "word_mask": word_mask}
+        if mods != "ta" or self.config.content.global_speech:
+            out["content_clip"] = self._content_clip(x, word_mask, group, world_size)
+            return out
+        # the clip vector from text alone (speech shapes only the words); from speech where the text
+        # was dropped in training, unless speech has a clip vector of its own that follows (JEGALLoss)
+        every = torch.ones(B, dtype=torch.bool, device=word_mask.device)
+        follows = self.config.content.speech_clip_follows
+        has_text = every if (keep_text is None or follows) else keep_text
+        group = torch.where(has_text, CONTENT_GROUPS.index("t"), CONTENT_GROUPS.index("a"))
+        x_clip = self.fusion(text, speech, has_text, ~has_text) * word_mask[..., None]
+        out["content_clip"] = self._content_clip(x_clip, word_mask, group, world_size)
+        if follows:
+            x_speech = self.fusion(text, speech, ~every, every) * word_mask[..., None]
+            out["content_clip_speech"] = self._content_clip(x_speech, word_mask, CONTENT_GROUPS.index("a"),
+                                                            world_size)
+        return out
+
+    def _content_clip(self, x: torch.Tensor, word_mask: torch.Tensor, group: torch.Tensor | int,
+                      world_size: int) -> torch.Tensor:
+        return self._clip_vector(self._pool(x, word_mask), self.content_global, self.content_standardise, world_size,
                                  group)
-        return {"content_words": words, "content_clip": clip, "word_mask": word_mask}
 
     # -- training ----------------------------------------------------------------------------
     def forward(self, batch: dict, rank: int = 0, world_size: int = 1) -> dict[str, torch.Tensor]:
@@ -147,7 +164,8 @@ class JEGAL(nn.Module):
         c = self.encode_content(batch, modality_dropout=self.config.content.modality_dropout if self.training else 0.0,
                                 world_size=world_size)
         return self.loss(g["gesture_frames"], g["frame_mask"], c["content_words"], batch["word_spans"],
-                         c["word_mask"], g["gesture_clip"], c["content_clip"], rank=rank, world_size=world_size)
+                         c["word_mask"], g["gesture_clip"], c["content_clip"], rank=rank, world_size=world_size,
+                         content_clip_speech=c.get("content_clip_speech"))
 
     # -- inference ---------------------------------------------------------------------------
     @torch.no_grad()
@@ -167,7 +185,9 @@ class JEGAL(nn.Module):
             if "g" in parts:
                 out.update(self.encode_gesture(batch))
             if "c" in parts:
-                out.update(self.encode_content(batch, modalities))
+                c = self.encode_content(batch, modalities)
+                c.pop("content_clip_speech", None)  # a training target; "a" embeds speech-only clips
+                out.update(c)
             return out
         finally:
             self.train(was_training)

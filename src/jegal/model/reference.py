@@ -126,7 +126,8 @@ def loop_forward(model, batch: dict) -> dict[str, torch.Tensor]:
     clip by clip and word by word. Matches ``model(batch)`` in eval mode / with dropout 0."""
     cfg = model.config
     mods = cfg.content.modalities
-    frames, g_pooled, words, c_pooled, spans = [], [], [], [], []
+    follows = mods == "ta" and cfg.content.speech_clip_follows
+    frames, g_pooled, words, c_pooled, s_pooled, spans = [], [], [], [], [], []
     for i in range(len(batch["words"])):
         one = model._to_device(_unbatch(batch, i))
         x = model.gesture(one)[0]  # (T_i, d)
@@ -152,6 +153,9 @@ def loop_forward(model, batch: dict) -> dict[str, torch.Tensor]:
             x = model.fusion(text, torch.zeros_like(speech))[0]
             global_mods = "t"
         c_pooled.append(x.amax(0) if cfg.loss.global_pool == "max" else x.mean(0))
+        if follows:  # the speech-only clip vector
+            x = model.fusion(torch.zeros_like(text), speech)[0]
+            s_pooled.append(x.amax(0) if cfg.loss.global_pool == "max" else x.mean(0))
         spans.append(clip_spans)
     g_clips = _clip_vectors(g_pooled, model.gesture_global, model.gesture_standardise)
     c_clips = _clip_vectors(c_pooled, model.content_global, model.content_standardise,
@@ -161,15 +165,21 @@ def loop_forward(model, batch: dict) -> dict[str, torch.Tensor]:
     scale = loss_fn.logit_scale()
     sims = torch.stack([torch.stack([torch.dot(g, c) for c in c_clips]) for g in g_clips])
     loss_global = symmetric_info_nce(scale * sims, scale * sims.T)
+    loss_follow = torch.zeros(())
+    if follows:  # speech-only clip vectors against gesture clip vectors and a temperature held fixed
+        s_clips = _clip_vectors(s_pooled, model.content_global, model.content_standardise, 2)
+        sims = torch.stack([torch.stack([torch.dot(g.detach(), c) for c in s_clips]) for g in g_clips])
+        loss_follow = symmetric_info_nce(scale.detach() * sims, scale.detach() * sims.T)
     couple = loop_coupling_scores(frames, words, spans, cfg.loss.window, cfg.loss.gamma)
     cs = loss_fn.couple_scale()
     loss_couple = symmetric_info_nce(cs * couple, cs * couple.T)
     beta = cfg.loss.beta
-    loss = beta * loss_global + (1 - beta) * loss_couple
+    loss = beta * (loss_global + loss_follow) + (1 - beta) * loss_couple
     loss_spot = torch.zeros(())  # reported as 0 when the term is off, like the vectorised loss
     if cfg.loss.spot_weight > 0:
         loss_spot = loop_word_discrimination(frames, words, spans, cfg.loss.window, cfg.loss.spot_temperature,
                                              batch_negatives=cfg.loss.spot_negatives == "batch")
         loss = loss + cfg.loss.spot_weight * loss_spot
     return {"loss": loss, "loss_global": loss_global, "loss_couple": loss_couple, "loss_spot": loss_spot,
+            "loss_follow": loss_follow,
             "gesture_clip": g_clip, "content_clip": c_clip}

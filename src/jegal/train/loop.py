@@ -341,9 +341,9 @@ def _train(cfg: TrainConfig, info: DistInfo) -> dict:
             scaler.unscale_(optimizer)
             norm = torch.nn.utils.clip_grad_norm_(params, o.grad_clip if o.grad_clip > 0 else float("inf"))
             ok_here = bool(torch.isfinite(loss.detach()) and torch.isfinite(norm))
-            ok, loss_sum, lg_sum, lc_sum, ls_sum = all_reduce(
+            ok, loss_sum, lg_sum, lc_sum, ls_sum, lf_sum = all_reduce(
                 [float(ok_here), float(loss.detach()), float(out["loss_global"]), float(out["loss_couple"]),
-                 float(out.get("loss_spot", 0.0))], info, "sum")
+                 float(out.get("loss_spot", 0.0)), float(out.get("loss_follow", 0.0))], info, "sum")
             ok = ok == info.world_size
             if ok:
                 scaler.step(optimizer)
@@ -376,13 +376,15 @@ def _train(cfg: TrainConfig, info: DistInfo) -> dict:
             if main:
                 rec = {"step": step, "epoch": epoch, "batch": j, "loss": loss_val,
                        "loss_global": lg_sum / info.world_size, "loss_couple": lc_sum / info.world_size,
-                       "loss_spot": ls_sum / info.world_size, "lr": lr, "grad_norm": float(norm), "clips": info.world_size * n_min,
+                       "loss_spot": ls_sum / info.world_size, "loss_follow": lf_sum / info.world_size, "lr": lr,
+                       "grad_norm": float(norm), "clips": info.world_size * n_min,
                        "clips_per_s": inst, "logit_scale": float(out["logit_scale"]), "finite": ok}
                 log_file.write(json.dumps(rec) + "\n")
                 log_file.flush()
                 bar.set_postfix(loss=f"{loss_val:.3f}", clips_s=f"{rate:.1f}", lr=f"{lr:.2e}")
                 if writer is not None and (step % cfg.log_every == 0 or step == 1):
-                    for k in ("loss", "loss_global", "loss_couple", "loss_spot", "lr", "grad_norm", "logit_scale"):
+                    for k in ("loss", "loss_global", "loss_couple", "loss_spot", "loss_follow", "lr", "grad_norm",
+                              "logit_scale"):
                         writer.add_scalar(f"train/{k}", rec[k], step)
                     writer.add_scalar("train/clips_per_s", rate, step)
             if cfg.checkpoint_every and step % cfg.checkpoint_every == 0 and state["batch"] < steps_per_epoch:
