@@ -227,6 +227,11 @@ def table_rows(doc: dict) -> list[tuple[str, dict]]:
     return [(r["label"], r["metrics"]) for r in ev["rows"]] + [(f["label"], f["metrics"]) for f in ev["floors"]]
 
 
+def _num(x, digits: int) -> str:
+    """A number rounded for the report, or "-" when the run did not record it."""
+    return "-" if x is None else f"{x:.{digits}f}"
+
+
 def _columns(rows) -> list[str]:
     from jegal.evaluation.suite import HEADLINE
 
@@ -274,7 +279,7 @@ def render_markdown(doc: dict) -> str:
     tr = doc["training"]
     lines += ["", f"Corpus: {json.dumps(doc['corpus']['counts'])}", "",
               f"Training: {tr.get('steps')} steps, {tr.get('epochs_completed')} epochs, final loss "
-              f"{tr.get('final_loss')}, {tr.get('clips_per_s')} clips/s.", "",
+              f"{_num(tr.get('final_loss'), 3)}, {_num(tr.get('clips_per_s'), 1)} clips/s.", "",
               f"Settings: `{json.dumps(doc['settings'])}`", ""]
     return "\n".join(lines)
 
@@ -344,7 +349,7 @@ favour); retrieval floors use expected ranks under random tie-breaking.</p>
 {''.join(figs)}
 <h2>Run</h2><table>{timings}</table>
 <p>Corpus: <code>{e(json.dumps(doc['corpus']['counts']))}</code></p>
-<p>Training: {e(str(doc['training'].get('steps')))} steps, final loss {e(str(doc['training'].get('final_loss')))}.</p>
+<p>Training: {e(str(doc['training'].get('steps')))} steps, final loss {e(_num(doc['training'].get('final_loss'), 3))}.</p>
 <p>Settings: <code>{e(json.dumps(doc['settings']))}</code></p>
 </body></html>
 """

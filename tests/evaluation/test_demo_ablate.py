@@ -134,6 +134,7 @@ def test_a_stopped_run_keeps_its_latest_checkpoint(demo_run, tmp_path):
     train(cfg)
     info = model_from_checkpoint(cfg)
     assert info["stopped"] and info["steps"] == 2 and info["checkpoint"].endswith("2")
+    assert info["clips_per_s"] > 0 and info["final_loss"] > 0  # read back from the run's log
     a = load_file(str(tmp_path / "run" / "model" / "model.safetensors"))
     b = load_file(str(tmp_path / "run" / "checkpoints" / info["checkpoint"] / "model.safetensors"))
     assert a.keys() == b.keys() and all((a[k] == b[k]).all() for k in a)

@@ -211,12 +211,13 @@ def model_from_checkpoint(cfg) -> dict:
     state = load_checkpoint(ckpt, model, None)
     model.save(run_dir / "model")
     steps = int(state.get("step", 0))
-    losses = []
     log = run_dir / "log.jsonl"
-    if log.is_file():
-        losses = [json.loads(line)["loss"] for line in log.read_text().splitlines() if line.strip()][: steps][-10:]
+    records = [json.loads(line) for line in log.read_text().splitlines() if line.strip()][:steps] if log.is_file() else []
+    losses = [r["loss"] for r in records[-10:]]
+    rates = [r["clips_per_s"] for r in records if r.get("clips_per_s")]
     return {"stopped": True, "steps": steps, "epochs_completed": state.get("epoch"), "samples": state.get("samples"),
-            "final_loss": float(np.mean(losses)) if losses else None, "clips_per_s": None, "checkpoint": ckpt.name}
+            "final_loss": float(np.mean(losses)) if losses else None,
+            "clips_per_s": round(float(np.median(rates)), 1) if rates else None, "checkpoint": ckpt.name}
 
 
 def train_variant(variant: Variant, corpus: str | os.PathLike, run_dir: str | os.PathLike, budget: Budget,
