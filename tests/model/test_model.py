@@ -192,6 +192,21 @@ def test_keypoint_frontend_sees_five_frames():
     assert changed.nonzero().flatten().tolist() == [13, 14, 15, 16, 17]
 
 
+def test_without_positions_a_still_pose_gives_the_same_features_at_every_inner_frame():
+    b = random_batch(1, num_frames=30, num_words=3, seed=12)
+    b["keypoints"][:] = b["keypoints"][:, :1]  # the first frame's pose, held
+    inner = slice(3, 27)  # beyond the 5-frame front-end's reach of the clip's edges
+    for positions in (True, False):
+        x = tiny_model(**{"gesture.positions": positions}).gesture(b)[0, inner]
+        spread = (x - x[0]).abs().max()
+        assert (spread < 1e-5) == (not positions), positions
+    # the pose still counts: moving one frame changes its features
+    model = tiny_model(**{"gesture.positions": False})
+    b2 = dict(b, keypoints=b["keypoints"].clone())
+    b2["keypoints"][0, 15, :, :2] += 1.0
+    assert not torch.allclose(model.gesture(b2)[0, 15], model.gesture(b)[0, 15])
+
+
 def test_speech_encoder_has_time_stride_four_and_local_receptive_field():
     model = tiny_model()
     b = random_batch(2, num_frames=(20, 30), num_words=3, seed=12)

@@ -39,6 +39,10 @@ class GestureConfig:
     # True: the clip vectors get their own encoder (front-end + Transformer), so the word-level
     # terms do not shape the features the clip-level space pools (docs/model.md, "Sharing the trunk")
     separate_global: bool = False
+    # False: no absolute frame positions in the temporal Transformer; a frame then knows its time
+    # only through the front-end's few-frame receptive field, so spotting cannot lean on "word k of W
+    # is near frame (k + 1/2) / W x T" (docs/evaluation.md, the word-order floor)
+    positions: bool = True
 
 
 @dataclass

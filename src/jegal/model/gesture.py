@@ -120,7 +120,7 @@ class GestureEncoder(nn.Module):
     def __init__(self, cfg: GestureConfig):
         super().__init__()
         self.frontend = FRONTENDS[cfg.frontend](cfg)
-        self.head = TransformerStack(cfg.d_model, cfg.layers, cfg.heads, cfg.ffn, cfg.dropout)
+        self.head = TransformerStack(cfg.d_model, cfg.layers, cfg.heads, cfg.ffn, cfg.dropout, cfg.positions)
 
     def forward(self, batch: dict) -> torch.Tensor:
         mask = batch["frame_mask"]

@@ -38,13 +38,18 @@ class TransformerBlock(nn.Module):
 
 
 class TransformerStack(nn.Module):
-    def __init__(self, d: int, layers: int, heads: int, ffn: int, dropout: float):
+    """Pre-norm Transformer blocks and a final LayerNorm; ``positions`` adds sinusoidal absolute
+    positions first (without them attention sees a set, and order comes only from the input)."""
+
+    def __init__(self, d: int, layers: int, heads: int, ffn: int, dropout: float, positions: bool = True):
         super().__init__()
         self.blocks = nn.ModuleList(TransformerBlock(d, heads, ffn, dropout) for _ in range(layers))
         self.norm = nn.LayerNorm(d)
+        self.positions = positions
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        x = x + sinusoidal_positions(x.shape[1], x.shape[2], x.device, x.dtype)
+        if self.positions:
+            x = x + sinusoidal_positions(x.shape[1], x.shape[2], x.device, x.dtype)
         for block in self.blocks:
             x = block(x, mask)
         return self.norm(x)
