@@ -37,7 +37,8 @@ class GestureConfig:
     rgb_trainable: bool = True  # False freezes the 3D-conv backbone (the paper's setting)
     rgb_checkpoint: str | None = None  # safetensors state dict for the 3D-conv backbone
     # True: the clip vectors get their own encoder (front-end + Transformer), so the word-level
-    # terms do not shape the features the clip-level space pools (docs/model.md, "Sharing the trunk")
+    # terms do not shape the features the clip-level space pools (measured no better: docs/model.md,
+    # "Clips without text in the clip-level loss")
     separate_global: bool = False
     # False: no absolute frame positions in the temporal Transformer; a frame then knows its time
     # only through the front-end's few-frame receptive field, so spotting cannot lean on "word k of W

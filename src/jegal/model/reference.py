@@ -167,7 +167,7 @@ def loop_forward(model, batch: dict) -> dict[str, torch.Tensor]:
     loss_global = symmetric_info_nce(scale * sims, scale * sims.T)
     loss_follow = torch.zeros(())
     if follows:  # speech-only clip vectors against gesture clip vectors and a temperature held fixed
-        s_clips = _clip_vectors(s_pooled, model.content_global, model.content_standardise, 2)
+        s_clips = _clip_vectors(s_pooled, model.content_global, model.content_standardise, 2)  # group 2: speech
         sims = torch.stack([torch.stack([torch.dot(g.detach(), c) for c in s_clips]) for g in g_clips])
         loss_follow = symmetric_info_nce(scale.detach() * sims, scale.detach() * sims.T)
     couple = loop_coupling_scores(frames, words, spans, cfg.loss.window, cfg.loss.gamma)
