@@ -115,12 +115,9 @@ def run(args: argparse.Namespace) -> int:
            "results": results}
     table = [(f"{model_dir.name} ({m})", summary_row(r)) for m, r in results.items()]
     if args.task == "spotting":  # the transcript-only floor, from the CSV alone (no clip needed)
-        import csv
+        from jegal.synth.baselines import read_csv_rows, word_order_spotting
 
-        from jegal.synth.baselines import word_order_spotting
-
-        with open(args.benchmark, newline="", encoding="utf-8") as f:
-            doc["word_order_floor"] = word_order_spotting(list(csv.DictReader(f)))
+        doc["word_order_floor"] = word_order_spotting(read_csv_rows(args.benchmark))
         floor = doc["word_order_floor"]
         table.append(("floor: word order, no gesture", {"accuracy": floor["word_order"],
                                                         "stress=0": floor.get("word_order_unstressed"),

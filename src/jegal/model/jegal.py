@@ -104,10 +104,12 @@ class JEGAL(nn.Module):
         return {"gesture_frames": frames, "gesture_clip": clip, "frame_mask": mask}
 
     def encode_content(self, batch: dict, modalities: str | None = None, modality_dropout: float = 0.0,
-                       world_size: int = 1) -> dict[str, torch.Tensor]:
+                       world_size: int = 1, speech_clip: bool = False) -> dict[str, torch.Tensor]:
         """-> content_words (B, W, d) unit vectors in the local space, content_clip (B, d), word_mask.
 
-        ``modalities`` ("ta", "t", "a") picks the inputs used; default: what the model was trained with."""
+        ``modalities`` ("ta", "t", "a") picks the inputs used; default: what the model was trained with.
+        ``speech_clip``: with ``content.speech_clip_follows`` also content_clip_speech (B, d), the
+        speech-only clip vectors the loss trains (inference gets them with ``modalities="a"``)."""
         trained = self.config.content.modalities
         mods = modalities or trained
         if mods not in ("ta", "t", "a") or not set(mods) <= set(trained):
@@ -143,7 +145,7 @@ class JEGAL(nn.Module):
         group = torch.where(has_text, CONTENT_GROUPS.index("t"), CONTENT_GROUPS.index("a"))
         x_clip = self.fusion(text, speech, has_text, ~has_text) * word_mask[..., None]
         out["content_clip"] = self._content_clip(x_clip, word_mask, group, world_size)
-        if follows:
+        if follows and speech_clip:
             x_speech = self.fusion(text, speech, ~every, every) * word_mask[..., None]
             out["content_clip_speech"] = self._content_clip(x_speech, word_mask, CONTENT_GROUPS.index("a"),
                                                             world_size)
@@ -162,7 +164,7 @@ class JEGAL(nn.Module):
         batch = self._to_device(batch)
         g = self.encode_gesture(batch, world_size)
         c = self.encode_content(batch, modality_dropout=self.config.content.modality_dropout if self.training else 0.0,
-                                world_size=world_size)
+                                world_size=world_size, speech_clip=True)
         return self.loss(g["gesture_frames"], g["frame_mask"], c["content_words"], batch["word_spans"],
                          c["word_mask"], g["gesture_clip"], c["content_clip"], rank=rank, world_size=world_size,
                          content_clip_speech=c.get("content_clip_speech"))
@@ -185,9 +187,7 @@ class JEGAL(nn.Module):
             if "g" in parts:
                 out.update(self.encode_gesture(batch))
             if "c" in parts:
-                c = self.encode_content(batch, modalities)
-                c.pop("content_clip_speech", None)  # a training target; "a" embeds speech-only clips
-                out.update(c)
+                out.update(self.encode_content(batch, modalities))
             return out
         finally:
             self.train(was_training)

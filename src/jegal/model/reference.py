@@ -127,13 +127,17 @@ def loop_forward(model, batch: dict) -> dict[str, torch.Tensor]:
     cfg = model.config
     mods = cfg.content.modalities
     follows = mods == "ta" and cfg.content.speech_clip_follows
+
+    def pool(x: torch.Tensor) -> torch.Tensor:  # a clip's rows (L, d) -> its clip-level feature (d,)
+        return x.amax(0) if cfg.loss.global_pool == "max" else x.mean(0)
+
     frames, g_pooled, words, c_pooled, s_pooled, spans = [], [], [], [], [], []
     for i in range(len(batch["words"])):
         one = model._to_device(_unbatch(batch, i))
         x = model.gesture(one)[0]  # (T_i, d)
         a = model.gesture_align(x)
         frames.append(F.normalize(a - a.mean(0) if cfg.loss.local_centre and len(a) > 1 else a, dim=-1))
-        g_pooled.append(x.amax(0) if cfg.loss.global_pool == "max" else x.mean(0))
+        g_pooled.append(pool(x))
         clip_spans = [tuple(map(int, s)) for s in one["word_spans"][0]]
         text = speech = None
         if "t" in mods:
@@ -152,10 +156,10 @@ def loop_forward(model, batch: dict) -> dict[str, torch.Tensor]:
         if mods == "ta" and not cfg.content.global_speech:  # the clip vector from the text alone
             x = model.fusion(text, torch.zeros_like(speech))[0]
             global_mods = "t"
-        c_pooled.append(x.amax(0) if cfg.loss.global_pool == "max" else x.mean(0))
+        c_pooled.append(pool(x))
         if follows:  # the speech-only clip vector
             x = model.fusion(torch.zeros_like(text), speech)[0]
-            s_pooled.append(x.amax(0) if cfg.loss.global_pool == "max" else x.mean(0))
+            s_pooled.append(pool(x))
         spans.append(clip_spans)
     g_clips = _clip_vectors(g_pooled, model.gesture_global, model.gesture_standardise)
     c_clips = _clip_vectors(c_pooled, model.content_global, model.content_standardise,

@@ -31,7 +31,8 @@ SPOT_MARGIN = 9
 RECALL_AT = (5, 10, 25, 50)
 
 
-def _read_csv(path: Path) -> list[dict]:
+def read_csv_rows(path: str | os.PathLike) -> list[dict]:
+    """A benchmark CSV as a list of raw rows (column -> string)."""
     with open(path, newline="", encoding="utf-8") as f:
         return list(csv.DictReader(f))
 
@@ -141,7 +142,7 @@ def trivial_baselines(corpus_dir: str | os.PathLike) -> dict:
     if gt_path.exists():
         with open(gt_path, encoding="utf-8") as f:
             truth = {rec["clip_id"]: rec for rec in map(json.loads, f) if rec["split"] == "test"}
-    spot_rows, ret_rows = _read_csv(bench / "spot.csv"), _read_csv(bench / "ret.csv")
+    spot_rows, ret_rows = read_csv_rows(bench / "spot.csv"), read_csv_rows(bench / "ret.csv")
     missing = [r["filename"] for r in spot_rows + ret_rows if r["filename"] not in clips]
     if missing:
         raise FileNotFoundError(f"{corpus_dir / 'test'}: {len(missing)} benchmark clips missing, e.g. {missing[0]}")
