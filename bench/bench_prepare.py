@@ -29,7 +29,8 @@ WORDS = "Text: -\nLang: en\n\nWORD, START, END, SCORE\n" + "".join(
 
 
 def bench_video(path: Path, options, repeat: int) -> dict:
-    from jegal.prepare.pipeline import Item, Preparer, process_item
+    from jegal.prepare.discover import Item
+    from jegal.prepare.pipeline import Preparer, process_item
 
     preparer = Preparer(options)
     best: dict[str, float] = {}
@@ -64,7 +65,7 @@ def main() -> None:
     parser.add_argument("--real-dir", default=str(REPO.parent / "shared" / "data" / "real"))
     args = parser.parse_args()
     torch.set_num_threads(2)
-    from jegal.prepare.pipeline import PrepareOptions
+    from jegal.prepare.options import PrepareOptions
 
     configs = {"detect every frame, 1 pose thread": PrepareOptions(threads=1, detect_stride=1),
                "defaults, 1 pose thread": PrepareOptions(threads=1),

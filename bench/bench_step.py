@@ -1,5 +1,5 @@
 """One training step (forward + backward, both losses) of the vectorised JEGAL model against the
-per-sample / per-word loop reference (``jegal.model.reference.loop_forward``) on the same weights
+per-sample / per-word loop reference (``tests/reference.py``, ``loop_forward``) on the same weights
 and batch, in one run; then the peak memory of the coupling loss with and without chunking.
 
     python bench/bench_step.py                      # cpu + paper presets, batch 32, T=75, W=12
@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
+from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -26,8 +28,10 @@ import torch.nn.functional as F  # noqa: E402
 from jegal.losses.contrastive import symmetric_info_nce  # noqa: E402
 from jegal.losses.coupling import coupling_scores  # noqa: E402
 from jegal.model import JEGAL  # noqa: E402
-from jegal.model.dummy import random_batch  # noqa: E402
-from jegal.model.reference import loop_forward  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root: the oracle lives in tests/
+from tests.dummy import random_batch  # noqa: E402
+from tests.reference import loop_forward  # noqa: E402
 
 
 def timed_step(fn, model) -> tuple[float, float]:
@@ -48,12 +52,12 @@ def bench_steps(args) -> list[str]:
     print("\n".join(rows), flush=True)
     for preset in args.presets.split(","):
         frontend = "features" if preset == "paper" else "keypoints"
-        overrides = {"gesture.frontend": frontend, "content.modality_dropout": 0.0,
-                     "text.cache_size": 4 * args.batch}  # frozen subword states cached for both paths
+        overrides = {"gesture.frontend": frontend, "content.modality_dropout": 0.0}
         for part in ("gesture", "text", "speech", "content"):
             overrides[f"{part}.dropout"] = 0.0  # dropout off so both paths compute the same loss
         torch.manual_seed(0)
-        model = JEGAL.from_preset(preset, overrides)
+        # frozen subword states cached for both paths
+        model = JEGAL.from_preset(preset, overrides).set_runtime(text_cache_size=4 * args.batch)
         batch = random_batch(args.batch, num_frames=args.frames, num_words=args.words, seed=0,
                              feature_dim=1024 if frontend == "features" else 0)
 

@@ -27,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -39,8 +40,10 @@ def one(preset: str, batch: int, precision: str, device: str, steps: int, thread
     from torch.utils.flop_counter import FlopCounterMode
 
     from jegal.model import JEGAL
-    from jegal.model.dummy import random_batch
     from jegal.train.loop import param_groups
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root: random batches live in tests/
+    from tests.dummy import random_batch
 
     torch.set_num_threads(threads)
     torch.manual_seed(0)
@@ -87,7 +90,8 @@ def one(preset: str, batch: int, precision: str, device: str, steps: int, thread
 
 def data_pipeline(clips: int, batch: int) -> dict:
     from jegal.synth.corpus import generate_corpus
-    from jegal.train.data import ClipStream, index_shards
+    from jegal.data.shards import index_shards
+    from jegal.train.data import ClipStream
 
     with tempfile.TemporaryDirectory() as tmp:
         generate_corpus(tmp, speakers=6, train_clips=clips, test_clips=4, progress=False, workers=1)

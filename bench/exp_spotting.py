@@ -2,7 +2,7 @@
 
 Generates one SynthGest corpus, trains the cpu preset (gesture-text, ``content.modalities=t``)
 for a fixed number of steps per variant, and prints validation spotting accuracy (held-out
-speakers, the protocol of ``jegal.evaluation.metrics``) and retrieval R@10 side by side with
+speakers, the protocol of ``jegal.metrics``) and retrieval R@10 side by side with
 SynthGest's trivial floors.
 
     python bench/exp_spotting.py [--steps 150] [--variants base,centre,spot,centre+spot,centre+spot:1] [--keep DIR]
@@ -19,11 +19,11 @@ from pathlib import Path
 import torch
 
 VARIANTS = {
-    "base": {"loss.local_centre": False, "loss.spot_weight": 0.0},
-    "centre": {"loss.local_centre": True, "loss.spot_weight": 0.0},
-    "spot": {"loss.local_centre": False, "loss.spot_weight": 0.5},
-    "centre+spot": {"loss.local_centre": True, "loss.spot_weight": 0.5},
-    "centre+spot1": {"loss.local_centre": True, "loss.spot_weight": 1.0},
+    "base": {"embedding.local_centre": False, "loss.spot_weight": 0.0},
+    "centre": {"embedding.local_centre": True, "loss.spot_weight": 0.0},
+    "spot": {"embedding.local_centre": False, "loss.spot_weight": 0.5},
+    "centre+spot": {"embedding.local_centre": True, "loss.spot_weight": 0.5},
+    "centre+spot1": {"embedding.local_centre": True, "loss.spot_weight": 1.0},
 }
 
 

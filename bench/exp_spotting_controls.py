@@ -12,9 +12,7 @@ What survives without the real motion is a prior on word timing, not gesture und
 from __future__ import annotations
 
 import argparse
-import csv
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 
@@ -58,8 +56,7 @@ def main() -> None:
         accs = [evaluate_benchmark(model, bench, cs, modalities=m, keep_rows=False)["metrics"]["accuracy"]
                 for m in mods]
         print(f"| {kind} | " + " | ".join(f"{100 * a:.1f}" for a in accs) + " |", flush=True)
-    with open(Path(args.corpus) / "benchmarks" / "spot.csv", newline="") as f:
-        floor = word_order_spotting(list(csv.DictReader(f)))["word_order"]
+    floor = word_order_spotting(bench)["word_order"]
     print(f"| none: word-order floor from the transcript | {100 * floor:.1f} |" + " |" * (len(mods) - 1))
 
 

@@ -26,21 +26,26 @@ def _temp_beside(path: Path) -> Path:
 
 
 @contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+def atomic_path(path: str | os.PathLike, replace: bool = True) -> Iterator[Path]:
     """Yield a temporary path to write ``path`` through; it becomes ``path`` when the block ends.
 
     >>> with atomic_path(out / "clip.mp4") as tmp:
     ...     write_video(frames, tmp)
 
     The parent directory is created. A directory may be written the same way (the yielded path
-    does not exist yet); an existing directory at ``path`` is then replaced whole."""
+    does not exist yet); an existing directory at ``path`` is then replaced whole. With
+    ``replace=False`` an existing ``path`` is kept and the new output discarded, decided by
+    the rename itself, so of several processes building the same cache at once the first to
+    finish wins and no reader ever sees the entry vanish."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = _temp_beside(path)
     _remove(tmp)
     try:
         yield tmp
-        if tmp.is_dir() and path.is_dir():
+        if not replace:
+            _place_new(tmp, path)
+        elif tmp.is_dir() and path.is_dir():
             old = path.with_name(f".{path.name}.old{os.getpid()}")
             _remove(old)
             os.replace(path, old)
@@ -50,6 +55,18 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
             os.replace(tmp, path)
     finally:
         _remove(tmp)
+
+
+def _place_new(tmp: Path, path: Path) -> None:
+    """Move ``tmp`` to ``path`` unless ``path`` exists (then ``tmp`` is left for removal)."""
+    try:
+        if tmp.is_dir():
+            os.rename(tmp, path)  # POSIX: fails when path is a non-empty directory or a file
+        else:
+            os.link(tmp, path)  # fails when path exists, unlike os.replace
+    except OSError:
+        if not path.exists():
+            raise
 
 
 def _remove(path: Path) -> None:

@@ -3,9 +3,10 @@
     jegal demo                       # <= 15 min on 2 CPU cores: corpus, training, 3 benchmarks, heatmaps, report
     jegal demo --out /tmp/d --speakers 6 --train-clips 60 --test-clips 30 --max-steps 4   # a smoke run (~1 min)
 
-The default training budget is time-based (``--train-minutes``): a few timed steps set
-the step count so the demo ends on time on a slower or busier machine, at the price of
-fewer steps there. ``--max-steps N`` makes the run the same everywhere.
+The default training budget is time-based (``--train-minutes``): the training loop stops at
+the first step past the budget and its learning-rate schedule ends there, so the demo ends
+on time on a slower or busier machine, at the price of fewer steps there. ``--max-steps N``
+makes the run the same everywhere.
 
 Stages (each sized by flags, each timed in ``demo.json``):
 
@@ -28,7 +29,8 @@ import sys
 import time
 from pathlib import Path
 
-from jegal.evaluation.protocols import format_value, write_json
+from jegal.atomic import write_json_atomic, write_text_atomic
+from jegal.evaluation.protocols import format_value, ties_note
 
 DEFAULT_REAL = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "real"
 MOD_NAMES = {"ta": "text + speech", "t": "text only", "a": "speech only"}
@@ -43,7 +45,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--test-clips", type=int, default=300, help="rows per benchmark")
     g = parser.add_argument_group("training (cpu preset)")
     g.add_argument("--train-minutes", type=float, default=10.0,
-                   help="training time budget: the step count is set from a measured step time (ignored with --max-steps)")
+                   help="training time budget: the loop stops after it and its lr schedule ends with it "
+                        "(ignored with --max-steps)")
     g.add_argument("--epochs", type=int, default=None, help="at most this many epochs (default: 20; no limit with --max-steps)")
     g.add_argument("--max-steps", type=int, default=0,
                    help="exactly this many optimiser steps (reproducible across machines; 0 = from --train-minutes)")
@@ -77,56 +80,40 @@ def stage_corpus(args, out: Path) -> dict:
         return {"reused": True, "counts": summary["counts"]}
     summary = generate_corpus(corpus, speakers=args.speakers, train_clips=args.train_clips,
                               test_clips=args.test_clips, seed=args.seed, progress=not args.quiet)
-    stamp.write_text(json.dumps(want))
+    write_json_atomic(stamp, want)
     return {"reused": False, "counts": summary["counts"], "seconds": summary.get("seconds")}
 
 
 def stage_train(args, out: Path) -> dict:
-    from jegal.evaluation.suite import VARIANTS, Budget, epoch_cap, train_variant
+    """Train the full model on the corpus in this process (:func:`jegal.train.loop.train`): for
+    ``--max-steps`` steps, else until ``--train-minutes`` have passed (the loop's time budget, with
+    the learning-rate schedule ending at it) or the epochs end. Returns the run's summary."""
+    from jegal.evaluation.suite import VARIANTS, Budget, train_variant
 
-    corpus, run_dir = out / "corpus", out / "run"
-    budget = Budget(epochs=epoch_cap(args.epochs, args.max_steps, 20), max_steps=args.max_steps,
-                    batch_size=args.batch_size, lr=args.lr,
-                    threads=args.threads, seed=args.seed)
-    plan, seconds = {}, None
-    t_stage = time.perf_counter()
-    if not budget.max_steps and not (run_dir / "summary.json").is_file():
-        from jegal.evaluation.suite import measure_step_seconds, steps_for_budget
-        from jegal.train.data import index_shards
-
-        t0 = time.perf_counter()
-        step_s = measure_step_seconds(corpus, budget)
-        batch = budget.train_config(corpus, run_dir, progress=False).data.batch_size
-        per_epoch = -(-index_shards(corpus / "train").num_samples // batch)
-        left = args.train_minutes * 60 - (time.perf_counter() - t0)
-        max_steps = steps_for_budget(left, step_s, budget.epochs, per_epoch)
-        plan = {"step_seconds_measured": round(step_s, 3), "steps_per_epoch": per_epoch, "planned_steps": max_steps,
-                "train_minutes": args.train_minutes}
-        _log(f"train: {step_s:.2f} s/step measured -> {max_steps} steps ({max_steps / per_epoch:.1f} epochs) "
-             f"in {args.train_minutes:g} min")
-        budget.max_steps = max_steps
-        # the plan sets the schedule; the time limit holds even if the machine gets busier
-        seconds = args.train_minutes * 60 - (time.perf_counter() - t_stage)
-    summary = train_variant(VARIANTS["full"], corpus, run_dir, budget, progress=not args.quiet, seconds=seconds)
-    if summary.get("stopped"):
-        _log(f"train: time limit reached at step {summary['steps']} of {budget.max_steps}; using that checkpoint")
-    return {**summary, **plan}
+    seconds = 0.0 if args.max_steps else args.train_minutes * 60
+    budget = Budget(epochs=args.epochs, max_steps=args.max_steps, max_seconds=seconds, batch_size=args.batch_size,
+                    lr=args.lr, threads=args.threads, seed=args.seed)
+    summary = train_variant(VARIANTS["full"], out / "corpus", out / "run", budget, progress=not args.quiet)
+    if summary.get("stopped_on_time"):
+        _log(f"train: time budget of {args.train_minutes:g} min reached at step {summary['steps']}")
+    return {**summary, "train_minutes": None if args.max_steps else args.train_minutes}
 
 
 def stage_evaluate(args, out: Path, mods: list[str]) -> dict:
     from jegal.evaluation.cli import model_identity
-    from jegal.evaluation.suite import corpus_benchmarks, corpus_clips, evaluate_model, floor_rows, headline, load_view
+    from jegal.evaluation.suite import corpus_benchmarks, corpus_clips, evaluate_model, floor_rows, headline, load_model
+    from jegal.model.jegal import READOUTS
 
     corpus = out / "corpus"
     benches = corpus_benchmarks(corpus)
     clips = corpus_clips(corpus, benches)
     model_dir = out / "run" / "model"
-    view = load_view(model_dir)
-    results = evaluate_model(view, benches, clips, mods, cache_dir=out / "eval" / "cache",
+    model = load_model(model_dir)
+    results = evaluate_model(model, benches, clips, mods, cache_dir=out / "eval" / "cache",
                              model_id=model_identity(model_dir), progress=not args.quiet, keep_rows=True)
     for task, by_mod in results.items():
         for m, r in by_mod.items():
-            write_json(out / "eval" / f"{task}_{m}.json", r)
+            write_json_atomic(out / "eval" / f"{task}_{m}.json", r)
     rows = [{"label": f"JEGAL ({MOD_NAMES[m]})", "modalities": m, "metrics": headline(results, m)} for m in mods]
     floors, floor_raw = floor_rows(corpus, len(benches["retrieval"].rows))
     evaluated = {task: {m: {"rows": r["metrics"]["rows"], "evaluated": r["metrics"]["evaluated"]}
@@ -138,15 +125,16 @@ def stage_evaluate(args, out: Path, mods: list[str]) -> dict:
     speaker = {m: r["metrics"].get("speaker_diagnostics") for m, r in results["retrieval"].items()}
     return {"rows": rows, "floors": floors_doc, "floor_details": floor_raw, "findings": checked,
             "speaker_diagnostics": speaker,
-            "evaluated": evaluated, "clips_missing": len(clips.problems), "view": view.describe(),
+            "evaluated": evaluated, "clips_missing": len(clips.problems),
+            "readout": READOUTS[model.readout()],
             "details": {task: {m: {k: v for k, v in r["metrics"].items() if k != "per_row"} for m, r in by_mod.items()}
                         for task, by_mod in results.items()}}
 
 
-def _heatmap(view, clip, png: Path, title: str, mods: str, highlight: int | None = None) -> dict:
+def _heatmap(model, clip, png: Path, title: str, mods: str, highlight: int | None = None) -> dict:
     from jegal.inference import save_heatmap, word_frame_scores
 
-    s = word_frame_scores(view, clip, modalities=mods)
+    s = word_frame_scores(model, clip, modalities=mods)
     save_heatmap(s, png, title=title, highlight=highlight)
     return {"png": png.name, "clip_id": clip.clip_id, "words": s["words"], "spans": s["spans"],
             "best_frame": s["best_frame"], "best_prob": [round(p, 4) for p in s["best_prob"]]}
@@ -154,9 +142,9 @@ def _heatmap(view, clip, png: Path, title: str, mods: str, highlight: int | None
 
 def stage_heatmaps(args, out: Path, mod: str) -> dict:
     from jegal.evaluation.benchmarks import with_benchmark_words
-    from jegal.evaluation.suite import corpus_benchmarks, load_view
+    from jegal.evaluation.suite import corpus_benchmarks, load_model
 
-    view = load_view(out / "run" / "model")
+    model = load_model(out / "run" / "model")
     figs = out / "heatmaps"
     res: dict = {"synthgest": [], "real": [], "real_skipped": None}
     spot = corpus_benchmarks(out / "corpus")["spotting"]
@@ -169,7 +157,7 @@ def stage_heatmaps(args, out: Path, mod: str) -> dict:
             continue
         clip, _ = with_benchmark_words(clips[r.filename], r.words)
         t = r.target
-        info = _heatmap(view, clip, figs / f"synth_{i}.png",
+        info = _heatmap(model, clip, figs / f"synth_{i}.png",
                         f"SynthGest {r.filename}: gestured word '{t.display}' at frames {t.start}-{t.end}", mod,
                         highlight=r.target_index)
         info["target"] = {"word": t.display, "index": r.target_index, "start": t.start, "end": t.end}
@@ -185,7 +173,7 @@ def stage_heatmaps(args, out: Path, mod: str) -> dict:
         _log(f"real clips skipped: {res['real_skipped']}")
         return res
     for name, clip in real_clips.items():
-        info = _heatmap(view, clip, figs / f"real_{name}.png", f"real clip {name} (keypoints: mediapipe)", mod)
+        info = _heatmap(model, clip, figs / f"real_{name}.png", f"real clip {name} (keypoints: mediapipe)", mod)
         info["name"] = name
         res["real"].append(info)
     if not real_clips:
@@ -238,6 +226,11 @@ def _columns(rows) -> list[str]:
     return [c for c in HEADLINE if any(r.get(c) is not None for _, r in rows)]
 
 
+def _ties_note(doc: dict) -> str:
+    """The note under the results table: the retrieval tie rule of model rows and of the floor."""
+    return ties_note(doc["evaluation"]["floor_details"]["retrieval"].get("ties", "expected"))
+
+
 def render_markdown(doc: dict) -> str:
     from jegal.evaluation.protocols import markdown_table
 
@@ -247,17 +240,16 @@ def render_markdown(doc: dict) -> str:
              f"Generated {doc['finished']} by `jegal demo` in {doc['seconds_total']:.0f} s. Every number below is read "
              "from `demo.json` in this folder.", "",
              "## Results on SynthGest (held-out speakers)", "",
-             "Percentages except MedR (median rank, 1-based; ties count against the model). "
+             "Percentages except MedR (median rank, 1-based). "
              "c2g: content (text/speech) to gesture; g2c: the reverse. Spotting: the best frame of the target "
              "word within +-9 frames of the word and P >= 0.5. ASD: P candidates. The spotting floors have no "
-             "probabilities, so the 0.5 threshold is waived for them (in their favour); retrieval floors use expected "
-             "ranks under random tie-breaking.", "",
-             markdown_table([(lbl, {c: r.get(c) for c in cols}) for lbl, r in rows]), ""]
+             "probabilities, so the 0.5 threshold is waived for them (in their favour).", "",
+             markdown_table([(lbl, {c: r.get(c) for c in cols}) for lbl, r in rows]), "", _ties_note(doc), ""]
     ev = doc["evaluation"]
     ev_lines = [f"- {task}: " + ", ".join(f"{m}: {v['evaluated']}/{v['rows']} rows" for m, v in mods.items())
                 for task, mods in ev["evaluated"].items()]
     lines += ["Rows evaluated (missing clips count as errors):", "", *ev_lines, "",
-              f"Model read as: {ev['view']}.", ""]
+              f"Model read as: {ev['readout']}.", ""]
     lines += _speaker_lines(ev)
     if ev.get("findings"):
         from jegal.evaluation.ablate import findings_markdown
@@ -278,10 +270,16 @@ def render_markdown(doc: dict) -> str:
     lines += [f"| {k} | {v:.1f} |" for k, v in doc["timings"].items()]
     tr = doc["training"]
     lines += ["", f"Corpus: {json.dumps(doc['corpus']['counts'])}", "",
-              f"Training: {tr.get('steps')} steps, {tr.get('epochs_completed')} epochs, final loss "
+              f"Training: {tr.get('steps')} steps, {tr.get('epochs_completed')} epochs, {_stopped(tr)}, final loss "
               f"{_num(tr.get('final_loss'), 3)}, {_num(tr.get('clips_per_s'), 1)} clips/s.", "",
               f"Settings: `{json.dumps(doc['settings'])}`", ""]
     return "\n".join(lines)
+
+
+def _stopped(training: dict) -> str:
+    """What ended the training, in words (from the loop's summary)."""
+    return {"max_seconds": "stopped by the time budget", "max_steps": "stopped at --max-steps",
+            "epochs": "stopped after its last epoch"}.get(training.get("stopped_by"), "stop reason not recorded")
 
 
 def _speaker_lines(ev: dict) -> list[str]:
@@ -335,13 +333,14 @@ tr th:first-child{{text-align:left}}figure{{margin:1.5em 0}}img{{max-width:100%}
 <p>Generated {e(doc['finished'])} by <code>jegal demo</code> in {doc['seconds_total']:.0f} s.
 Every number is read from <code>demo.json</code> in this folder.</p>
 <h2>Results on SynthGest (held-out speakers)</h2>
-<p>Percentages except MedR (median rank, 1-based; ties count against the model). c2g: content (text/speech) to
+<p>Percentages except MedR (median rank, 1-based). c2g: content (text/speech) to
 gesture; g2c: the reverse. Spotting: best frame of the target word within &plusmn;9 frames and P &ge; 0.5.
 ASD: P candidates. The spotting floors have no probabilities, so the 0.5 threshold is waived for them (in their
-favour); retrieval floors use expected ranks under random tie-breaking.</p>
+favour).</p>
 <table id="results"><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>
+<p>{e(_ties_note(doc))}</p>
 <p>Rows evaluated (missing clips count as errors):</p><ul>{evaluated}</ul>
-<p>Model read as: {e(ev['view'])}.</p>
+<p>Model read as: {e(ev['readout'])}.</p>
 {speaker}
 <ul>{checks}</ul>
 <h2>Heatmaps (words &times; frames, P(word | frame))</h2>
@@ -349,7 +348,8 @@ favour); retrieval floors use expected ranks under random tie-breaking.</p>
 {''.join(figs)}
 <h2>Run</h2><table>{timings}</table>
 <p>Corpus: <code>{e(json.dumps(doc['corpus']['counts']))}</code></p>
-<p>Training: {e(str(doc['training'].get('steps')))} steps, final loss {e(_num(doc['training'].get('final_loss'), 3))}.</p>
+<p>Training: {e(str(doc['training'].get('steps')))} steps, {e(_stopped(doc['training']))}, final loss
+{e(_num(doc['training'].get('final_loss'), 3))}, {e(_num(doc['training'].get('clips_per_s'), 1))} clips/s.</p>
 <p>Settings: <code>{e(json.dumps(doc['settings']))}</code></p>
 </body></html>
 """
@@ -357,9 +357,7 @@ favour); retrieval floors use expected ranks under random tie-breaking.</p>
 
 def write_report(doc: dict, out: Path) -> None:
     for name, text in (("report.md", render_markdown(doc)), ("report.html", render_html(doc))):
-        tmp = out / f".{name}.tmp"
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(out / name)
+        write_text_atomic(out / name, text)
 
 
 # -- command ----------------------------------------------------------------------------------
@@ -400,7 +398,7 @@ def run(args: argparse.Namespace) -> int:
            "corpus": corpus, "training": training, "evaluation": evaluation, "heatmaps": heatmaps,
            "timings": timings, "seconds_total": round(time.perf_counter() - t_all, 1),
            "finished": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())}
-    write_json(out / "demo.json", doc)
+    write_json_atomic(out / "demo.json", doc)
     write_report(doc, out)
     from jegal.evaluation.suite import results_table
 

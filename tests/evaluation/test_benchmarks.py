@@ -1,4 +1,4 @@
-from jegal.evaluation.benchmarks import detect_task, read_benchmark
+from jegal.data.benchmarks import detect_task, read_benchmark
 
 
 def test_avs_csvs_parse_completely(avs_dir):

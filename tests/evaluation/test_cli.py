@@ -54,14 +54,12 @@ def test_model_resolution_and_modalities(saved_model, tmp_path):
 
 
 def test_eval_spotting_reports_the_word_order_floor_of_the_csv(saved_model, tiny_bench, capsys):
-    import csv
-
+    from jegal.data.benchmarks import read_benchmark
     from jegal.synth.baselines import word_order_spotting
 
     out = tiny_bench["dir"] / "spot.json"
     assert main(["eval", "spotting", "--model", str(saved_model), "--benchmark", str(tiny_bench["spot"]),
                  "--data", str(tiny_bench["data"]), "--out", str(out), "--quiet"]) == 0
     doc = json.loads(out.read_text())
-    with open(tiny_bench["spot"], newline="") as f:
-        assert doc["word_order_floor"] == word_order_spotting(list(csv.DictReader(f)))
+    assert doc["word_order_floor"] == word_order_spotting(read_benchmark(tiny_bench["spot"]))
     assert "floor: word order, no gesture" in capsys.readouterr().out

@@ -2,9 +2,10 @@ import numpy as np
 import pytest
 
 from jegal.data.shards import list_shards
-from jegal.evaluation.benchmarks import BenchmarkError, load_clips, read_benchmark
-from jegal.evaluation.embeddings import Embeddings
-from jegal.evaluation.protocols import evaluate_benchmark, markdown_table, summary_row
+from jegal.data.benchmarks import BenchmarkError, read_benchmark
+from jegal.evaluation.benchmarks import load_clips
+from jegal.inference.embed import Embeddings
+from jegal.evaluation.protocols import evaluate_benchmark, markdown_table, summary_row, ties_note
 
 from .conftest import FakeModel, clip_id
 
@@ -18,7 +19,7 @@ def _run(bench_path, data, model, **kw):
 def test_retrieval_missing_clip_is_a_failed_query_and_a_candidate_above(tiny_bench, fake_model):
     r = _run(tiny_bench["ret"], tiny_bench["data"], fake_model)
     m = r["metrics"]
-    assert m["rows"] == 9 and m["evaluated"] == 8 and m["candidates"] == 9
+    assert m["rows"] == 9 and m["evaluated"] == 8 and m["candidates"] == 9 and m["ties"] == "pessimistic"
     assert list(r["problems"]) == [clip_id(8)]
     # clips 0-7 are perfect, but the missing clip 8 counts above each of them: rank 2; clip 8 itself ranks 9
     for direction in ("content_to_gesture", "gesture_to_content"):
@@ -171,3 +172,10 @@ def test_retrieval_reports_speaker_diagnostics(tiny_bench, fake_model):
     m = _run(tiny_bench["ret"], tiny_bench["data"], fake_model)["metrics"]
     d = m["speaker_diagnostics"]  # every clip has its own speaker in the tiny benchmark
     assert d["own"] == 1.0 and d["same_speaker"] is None and d["other_speakers"] == 0.0 and d["speakers"] == 8
+
+
+def test_ties_note_names_the_rule_of_each_row_kind():
+    note = ties_note("expected")
+    assert "model rows: pessimistic" in note and "clip-length floor" in note and "floor" in note.split("; ")[1]
+    assert "expected, expected rank under random tie-breaking" in note
+    assert "floor" not in ties_note()

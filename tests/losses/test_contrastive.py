@@ -54,7 +54,7 @@ def _features(n=6, T=12, W=4, d=8, seed=0):
 
 
 def test_permuting_the_batch_leaves_the_losses_unchanged():
-    loss = JEGALLoss(LossConfig(couple_chunk=2))
+    loss = JEGALLoss(LossConfig(), couple_chunk=2)
     f = _features()
     out = loss(*f)
     perm = torch.tensor([3, 0, 5, 1, 4, 2])

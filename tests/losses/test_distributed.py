@@ -9,13 +9,13 @@ from safetensors.torch import load_file, save_file
 
 from jegal.data.batch import collate_clips
 from jegal.model import JEGAL
-from jegal.model.dummy import random_clip
+from tests.dummy import random_clip
 
 # no randomness in the forward pass, tiny sizes; chunk 2 exercises the chunked gathered side
 OVERRIDES = {"gesture.d_model": 32, "gesture.heads": 2, "gesture.ffn": 64, "gesture.dropout": 0.0,
              "text.head_dim": 32, "text.heads": 2, "text.ffn": 64, "text.dropout": 0.0,
              "speech.channels": [4, 8, 8], "speech.dropout": 0.0, "content.dropout": 0.0,
-             "content.modality_dropout": 0.0, "loss.couple_chunk": 2}
+             "content.modality_dropout": 0.0}
 RANK_CLIPS = [[0, 1, 2], [3, 4, 5, 6, 7]]  # unequal local batches, different padded T and W
 
 
@@ -27,7 +27,7 @@ def _clips():
 
 def _model():
     torch.manual_seed(0)
-    return JEGAL.from_preset("cpu", OVERRIDES)
+    return JEGAL.from_preset("cpu", OVERRIDES).set_runtime(couple_chunk=2)
 
 
 def _worker(rank, world, init_file, out_file):

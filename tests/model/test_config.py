@@ -1,32 +1,65 @@
 import json
+from dataclasses import asdict, replace
 
 import pytest
 import torch
 
 from jegal.model import ConfigError, JEGAL, JEGALConfig, TextBackboneError
-from jegal.model.dummy import random_batch
+from jegal.model.config import PRESET_DIR, paper_objective_overrides
 from jegal.model.text import FrozenTextBackbone
+from tests.dummy import random_batch
+
+from .conftest import tiny_model
 
 
 def test_presets_hold_the_paper_sizes_and_a_small_cpu_model():
     paper = JEGALConfig.from_preset("paper")
     g, t = paper.gesture, paper.text
-    assert (g.d_model, g.layers, g.ffn, g.heads, t.layers) == (512, 6, 2048, 8, 3)
+    assert (g.d_model, g.layers, g.ffn, g.heads, t.layers, t.head_dim) == (512, 6, 2048, 8, 3, 768)
     assert paper.loss.beta == 0.5 and paper.loss.window == 10 and paper.content.modality_dropout == 0.5
+    # "paper" is the paper's model and objective as published: exactly the dataclass defaults
+    assert replace(paper, preset="") == JEGALConfig()
+    assert not paper.embedding.local_centre and not paper.embedding.global_standardise
+    assert paper.loss.spot_weight == 0.0 and paper.content.global_speech
     cpu = JEGALConfig.from_preset("cpu")
     assert cpu.gesture.d_model < paper.gesture.d_model and cpu.preset == "cpu"
-    assert JEGALConfig().gesture.d_model == 512  # dataclass defaults are the paper's
-    # both presets train a word-discriminative local space; the bare defaults keep the paper's objective
-    for preset in (paper, cpu):
-        assert preset.loss.local_centre and preset.loss.spot_weight > 0
-    assert not JEGALConfig().loss.local_centre and JEGALConfig().loss.spot_weight == 0.0
+    # recommended: the paper's encoders and sizes, this project's objective
+    recommended = JEGALConfig.from_preset("recommended")
+    for section in ("gesture", "text", "speech"):
+        assert getattr(recommended, section) == getattr(paper, section), section
+    # cpu and recommended train a word-discriminative local space and standardised clip features
+    for preset in (recommended, cpu):
+        assert preset.embedding.local_centre and preset.embedding.global_standardise and preset.loss.spot_weight > 0
+    assert sorted(p.stem for p in PRESET_DIR.glob("*.json")) == ["cpu", "paper", "recommended"]
+
+
+def test_paper_objective_overrides_give_any_preset_the_papers_objective_and_heads():
+    paper = JEGALConfig.from_preset("paper")
+    for name in ("cpu", "recommended"):
+        own = JEGALConfig.from_preset(name)
+        turned = JEGALConfig.from_preset(name, paper_objective_overrides())
+        assert turned.embedding == paper.embedding and turned.loss == paper.loss
+        assert (turned.content.global_speech, turned.content.speech_clip_follows,
+                turned.content.modality_dropout) == (True, False, 0.5)
+        for section in ("gesture", "text", "speech"):  # the sizes stay the preset's
+            assert getattr(turned, section) == getattr(own, section), (name, section)
+    # the overrides change only the embedding heads and the objective: the same modules as the paper's
+    turned = JEGAL(JEGALConfig.from_preset("cpu", {**paper_objective_overrides(), "gesture.d_model": 32,
+                                                  "gesture.heads": 2}))
+    assert turned.gesture_standardise is None and turned.gesture_global.bias is not None
 
 
 def test_dotted_overrides_and_string_values():
     cfg = JEGALConfig.from_preset("cpu", {"loss.beta": "1.0", "content.fusion": "avg", "speech.channels": "[8, 8]",
-                                          "loss.couple_checkpoint": "false"})
+                                          "gesture.positions": "false", "embedding.local_centre": "false",
+                                          "text.head_dim": "null", "gesture.rgb_checkpoint": "/w/rgb.safetensors"})
     assert cfg.loss.beta == 1.0 and cfg.content.fusion == "avg" and cfg.speech.channels == [8, 8]
-    assert cfg.loss.couple_checkpoint is False
+    assert cfg.gesture.positions is False and cfg.embedding.local_centre is False and cfg.text.head_dim is None
+    assert cfg.gesture.rgb_checkpoint == "/w/rgb.safetensors"
+    with pytest.raises(ConfigError, match="'gesture.layers': cannot parse 'two' as int"):
+        JEGALConfig.from_preset("cpu", {"gesture.layers": "two"})
+    with pytest.raises(ConfigError, match="'gesture.positions' takes bool"):
+        JEGALConfig.from_preset("cpu", {"gesture.positions": 1})
     with pytest.raises(ConfigError, match="unknown config key 'loss.betta'"):
         JEGALConfig.from_preset("cpu", {"loss.betta": 1})
     with pytest.raises(ConfigError, match="content.fusion"):
@@ -40,7 +73,7 @@ def test_dotted_overrides_and_string_values():
 
 
 def test_dict_and_json_round_trip(tmp_path):
-    cfg = JEGALConfig.from_preset("cpu", {"gesture.frontend": "features", "loss.couple_chunk": 8})
+    cfg = JEGALConfig.from_preset("cpu", {"gesture.frontend": "features", "loss.window": 8})
     assert JEGALConfig.from_dict(cfg.to_dict()) == cfg
     cfg.to_json(tmp_path / "c.json")
     assert JEGALConfig.from_json(tmp_path / "c.json") == cfg
@@ -60,7 +93,7 @@ def test_unavailable_text_backbone_gives_a_clear_error(tmp_path, monkeypatch):
 
 def test_building_the_model_loads_no_backbone_weights():
     model = JEGAL.from_preset("cpu")
-    assert model.text.backbone._model is None
+    assert not model.text.backbone.loaded and model.text.backbone.encoder is None
     assert model.config.text.backbone_dim == 384
 
 
@@ -90,3 +123,84 @@ def test_a_backbone_of_the_wrong_width_is_refused():
     model = JEGAL.from_preset("cpu", {"text.backbone_dim": 768})
     with pytest.raises(TextBackboneError, match="width 384"):
         model.embed(random_batch(1))
+
+
+# -- runtime settings: set on the model, not saved with it -----------------------------------
+
+def test_runtime_settings_change_speed_not_numbers_and_are_not_saved(tmp_path):
+    model = tiny_model()
+    assert (model.runtime.text_cache_size, model.runtime.couple_chunk, model.runtime.couple_checkpoint) == (0, 32, True)
+    b = random_batch(5, seed=3)
+    model.eval()
+    plain = model.set_runtime(couple_chunk=0)(b)["loss"]
+    assert model.set_runtime(couple_chunk=2, couple_checkpoint=False) is model
+    assert (model.loss.couple_chunk, model.loss.couple_checkpoint) == (2, False)
+    torch.testing.assert_close(model(b)["loss"], plain)
+    model.set_runtime(text_cache_size=3)
+    assert model.text.backbone.cache_size == 3 and model.runtime.couple_chunk == 2  # None keeps the others
+    model.embed(b)
+    assert len(model.text.backbone.cache) == 3
+    model.set_runtime(text_cache_size=1)
+    assert len(model.text.backbone.cache) == 1  # shrinking drops the least recently used
+    model.save(tmp_path / "m")
+    saved = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert "cache_size" not in saved["text"] and "couple_chunk" not in saved["loss"]
+    assert JEGAL.load(tmp_path / "m").runtime == type(model.runtime)()  # a loaded model gets the defaults
+    with pytest.raises(ValueError, match="couple_chunk"):
+        model.set_runtime(couple_chunk=-1)
+
+
+# -- configs written before the keys moved (issue 11) ----------------------------------------
+
+def _old_layout(cfg: JEGALConfig, **loss) -> dict:
+    """``cfg`` as the previous layout saved it: centring / standardisation under loss, runtime knobs inside."""
+    d = asdict(cfg)
+    emb = d.pop("embedding")
+    d["loss"].update({"local_centre": emb["local_centre"], "global_standardise": emb["global_standardise"],
+                      "couple_chunk": 32, "couple_checkpoint": True, "spot_negatives": "batch", "global_pool": "mean",
+                      **loss})
+    d["text"]["cache_size"] = 4096
+    d["gesture"]["separate_global"] = False
+    return d
+
+
+def test_an_old_config_file_loads_with_its_keys_at_their_new_place(tmp_path):
+    cfg = tiny_model().config
+    (tmp_path / "config.json").write_text(json.dumps(_old_layout(cfg)))
+    with pytest.warns(UserWarning, match="loss.local_centre -> embedding.local_centre"):
+        old = JEGALConfig.from_json(tmp_path / "config.json")
+    assert old == cfg and old.embedding.local_centre and old.embedding.global_standardise
+    # within-clip negatives were a training choice only: such a model loads as it is
+    with pytest.warns(UserWarning):
+        assert JEGALConfig.from_dict(_old_layout(cfg, spot_negatives="clip")) == cfg
+
+
+def test_old_runtime_knobs_of_any_value_are_dropped():
+    d = _old_layout(JEGALConfig.from_preset("cpu"), couple_chunk=8, couple_checkpoint=False)
+    with pytest.warns(UserWarning):
+        assert JEGALConfig.from_dict(d) == JEGALConfig.from_preset("cpu")
+
+
+def test_an_old_config_of_a_removed_behaviour_is_refused():
+    with pytest.raises(ConfigError, match="loss.global_pool='max' is no longer supported"):
+        JEGALConfig.from_dict(_old_layout(JEGALConfig.from_preset("cpu"), global_pool="max"))
+    d = _old_layout(JEGALConfig.from_preset("cpu"))
+    d["gesture"]["separate_global"] = True
+    with pytest.raises(ConfigError, match="gesture.separate_global=True is no longer supported"):
+        JEGALConfig.from_dict(d)
+    d = _old_layout(JEGALConfig.from_preset("cpu"))
+    d["embedding"] = {"local_centre": False}
+    with pytest.raises(ConfigError, match="both 'loss.local_centre' and its new name 'embedding.local_centre'"):
+        JEGALConfig.from_dict(d)
+
+
+@pytest.mark.parametrize("key,needle", [("loss.local_centre", "is now 'embedding.local_centre'"),
+                                        ("loss.global_standardise", "is now 'embedding.global_standardise'"),
+                                        ("loss.couple_chunk", "runtime setting now.*--set couple_chunk="),
+                                        ("text.cache_size", "runtime setting now.*text_cache_size"),
+                                        ("loss.spot_negatives", "was removed: .*whole batch"),
+                                        ("loss.global_pool", "was removed"),
+                                        ("gesture.separate_global", "was removed")])
+def test_an_old_key_in_an_override_names_its_replacement(key, needle):
+    with pytest.raises(ConfigError, match=needle):
+        JEGALConfig.from_preset("cpu", {key: "true"})

@@ -7,8 +7,8 @@ from safetensors.torch import load_file
 
 from jegal.data.batch import collate_clips
 from jegal.model import JEGAL
-from jegal.model.dummy import random_batch, random_clip
-from jegal.model.reference import loop_forward
+from tests.dummy import random_batch, random_clip
+from tests.reference import loop_forward
 
 from .conftest import tiny_model
 
@@ -67,15 +67,14 @@ def test_permuting_the_batch_permutes_outputs_and_keeps_losses(model):
         torch.testing.assert_close(out_p[k], out[k], atol=1e-5, rtol=1e-5)
 
 
-@pytest.mark.parametrize("local", [{"loss.local_centre": False, "loss.spot_weight": 0.0},
-                                   {"loss.local_centre": True, "loss.spot_weight": 0.7},
-                                   {"loss.local_centre": True, "loss.spot_weight": 0.7, "loss.spot_negatives": "batch",
-                                    "loss.global_standardise": True},
-                                   {"loss.global_pool": "max", "loss.global_standardise": True},
-                                   {"content.global_speech": False, "loss.global_standardise": True},
+@pytest.mark.parametrize("local", [{"embedding.local_centre": False, "loss.spot_weight": 0.0},
+                                   {"embedding.local_centre": True, "loss.spot_weight": 0.7},
+                                   {"embedding.local_centre": True, "loss.spot_weight": 0.7,
+                                    "embedding.global_standardise": True},
+                                   {"content.global_speech": False, "embedding.global_standardise": True},
                                    {"content.speech_clip_follows": False}])
 def test_vectorised_step_equals_the_loop_reference(local):
-    model = tiny_model(**{"loss.couple_chunk": 2, **local})
+    model = tiny_model(**local).set_runtime(couple_chunk=2)
     b = _batch(n=5, seed=3)
     out = model(b)
     grads_fast = torch.autograd.grad(out["loss"], list(model.parameters()))
@@ -84,7 +83,7 @@ def test_vectorised_step_equals_the_loop_reference(local):
     for k in ("loss", "loss_global", "loss_couple", "loss_spot"):
         torch.testing.assert_close(out[k].detach(), ref[k].detach(), atol=1e-5, rtol=1e-5)
     # batch standardisation divides by batch standard deviations: float noise grows by their inverse
-    atol = 1e-4 if local.get("loss.global_standardise") else 1e-5
+    atol = 1e-4 if local.get("embedding.global_standardise") else 1e-5
     for (name, _), gf, gr in zip(model.named_parameters(), grads_fast, grads_ref):
         torch.testing.assert_close(gf, gr, atol=atol, rtol=1e-4, msg=f"gradient of {name}")
 
@@ -95,7 +94,7 @@ def test_gradients_reach_every_trainable_parameter_and_not_the_backbone():
     model(_batch(seed=4))["loss"].backward()
     no_grad = [n for n, p in model.named_parameters() if p.requires_grad and (p.grad is None or not p.grad.abs().sum())]
     assert no_grad == []
-    backbone = model.text.backbone._model
+    backbone = model.text.backbone.encoder
     assert backbone is not None
     assert all(p.grad is None and not p.requires_grad for p in backbone.parameters())
     own = {id(p) for p in model.parameters()}
@@ -233,7 +232,7 @@ def test_bf16_autocast_step_runs_and_stays_close_to_fp32():
 def test_centred_local_space_ignores_what_a_clip_shares_but_keeps_one_word_clips():
     b = _batch(n=6, seed=11)
     for centre in (True, False):
-        model = tiny_model(**{"loss.local_centre": centre})
+        model = tiny_model(**{"embedding.local_centre": centre})
         e = model.embed(b)
         with torch.no_grad():  # a shift shared by every frame / word of every clip
             model.gesture_align.bias.add_(torch.randn_like(model.gesture_align.bias))
@@ -249,14 +248,14 @@ def test_centred_local_space_ignores_what_a_clip_shares_but_keeps_one_word_clips
 
 
 def test_global_speech_off_keeps_speech_out_of_the_clip_vector_only():
-    model = tiny_model(**{"content.global_speech": False, "loss.global_standardise": True})
+    model = tiny_model(**{"content.global_speech": False, "embedding.global_standardise": True})
     b = _batch(seed=6)
     noisy = {**b, "mel": b["mel"] + torch.randn_like(b["mel"])}
     e, e_noisy = model.embed(b), model.embed(noisy)
     torch.testing.assert_close(e["content_clip"], e_noisy["content_clip"])  # text alone makes the clip vector
     assert not torch.allclose(e["content_words"], e_noisy["content_words"])  # speech still shapes the words
     with_speech = tiny_model(**{"content.global_speech": True, "content.speech_clip_follows": False,
-                                "loss.global_standardise": True})
+                                "embedding.global_standardise": True})
     assert not torch.allclose(with_speech.embed(b)["content_clip"], with_speech.embed(noisy)["content_clip"])
 
 
@@ -265,24 +264,6 @@ def _grads(model, loss_key="loss"):
     model(_batch(seed=7))[loss_key].backward()
     return {n: (torch.zeros_like(p) if p.grad is None else p.grad.clone()) for n, p in model.named_parameters()
             if p.requires_grad}
-
-
-def test_separate_global_encoder_splits_the_clip_and_frame_features():
-    model = tiny_model(**{"gesture.separate_global": True})
-    b = _batch(seed=8)
-    before = model.embed(b, parts="g")
-    with torch.no_grad():
-        for p in model.gesture_for_global.parameters():
-            p.add_(0.1 * torch.randn_like(p))
-    after = model.embed(b, parts="g")
-    torch.testing.assert_close(before["gesture_frames"], after["gesture_frames"])
-    assert not torch.allclose(before["gesture_clip"], after["gesture_clip"])
-    # each loss trains its own encoder: word-level terms the shared one, the clip-level loss its own
-    local = _grads(tiny_model(**{"gesture.separate_global": True, "loss.beta": 0.0}))
-    clip = _grads(tiny_model(**{"gesture.separate_global": True, "loss.beta": 1.0, "loss.spot_weight": 0.0}))
-    for grads, used, unused in ((local, "gesture.", "gesture_for_global."), (clip, "gesture_for_global.", "gesture.")):
-        assert all(g.abs().sum() > 0 for n, g in grads.items() if n.startswith(used)), used
-        assert not any(g.abs().sum() for n, g in grads.items() if n.startswith(unused)), unused
 
 
 def test_speech_clip_vectors_follow_the_gesture_space_without_moving_it():

@@ -2,9 +2,9 @@
 
 import torch
 
-from jegal.model.dummy import random_batch
+from tests.dummy import random_batch
 from jegal.model.layers import group_matrix, masked_mean, span_matrix
-from jegal.model.reference import loop_frame_pool, loop_subword_pool
+from tests.reference import loop_frame_pool, loop_subword_pool
 
 
 def test_group_pooling_matches_loop_on_random_ragged_index():

@@ -84,7 +84,7 @@ def test_speaker_raw_is_one_track_over_the_whole_video(people, decoded):
 @pytest.mark.slow
 def test_two_speakers_two_tracks_without_swaps(people, decoded):
     from jegal.data.keypoints import LEFT_SHOULDER, RIGHT_SHOULDER
-    from jegal.prepare.pipeline import drop_duplicate_people
+    from jegal.prepare.track import drop_duplicate_people
 
     tracks, raws = people["two_speakers_raw.mp4"]
     kept = drop_duplicate_people(raws, [t.start for t in tracks], [float(t.scores.mean()) for t in tracks])

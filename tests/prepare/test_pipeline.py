@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 
 from jegal.data.shards import read_clips
-from jegal.prepare.pipeline import (FAILURE_REASONS, Item, Preparer, PrepareOptions, discover, run_prepare,
-                                    select_shard)
+from jegal.prepare.discover import Item, discover
+from jegal.prepare.errors import FAILURE_REASONS
+from jegal.prepare.options import PrepareOptions
+from jegal.prepare.pipeline import Preparer, run_prepare, select_shard
 
 
 def _kps(rng, T):
@@ -110,7 +112,7 @@ def test_raw_audio_member_is_written(tmp_path, real_dir):
 def test_min_activity_and_segments(tmp_path, real_dir):
     inp = _kps_inputs(tmp_path, real_dir)
     preparer = Preparer(PrepareOptions(max_frames=20, min_frames=10))
-    item = [it for it in discover(inp) if it.name == "good"][0]
+    item = next(it for it in discover(inp) if it.name == "good")
     clips, _, result = preparer.prepare(item)
     # 54 frames -> segments of 18; each keeps only the words wholly inside it.
     assert [c.clip_id for c in clips] == ["good/00000-000", "good/00000-001", "good/00000-002"]
@@ -136,7 +138,7 @@ def test_shards_split_items_deterministically():
 def test_cli_with_shards_and_csv(tmp_path, real_dir, capsys):
     from jegal.cli import main
 
-    inp = _kps_inputs(tmp_path, real_dir)
+    _kps_inputs(tmp_path, real_dir)  # the files the CSV names
     csv = tmp_path / "list.csv"
     csv.write_text("keypoints,wav,transcript,speaker_id\n"
                    "in/good.kps.npz,in/good.wav,in/good.txt,alice\n"
@@ -158,49 +160,3 @@ def test_cli_with_shards_and_csv(tmp_path, real_dir, capsys):
     capsys.readouterr()
     assert main(["prepare", str(tmp_path / "missing"), "--out", str(out), "--quiet"]) == 2
     assert "missing" in capsys.readouterr().err
-
-
-def _part(start, n, x, rgb=False):
-    from jegal.prepare.pipeline import _Part
-
-    faces = np.tile(np.array([[x, 50, x + 40, 90]], np.float32), (n, 1))
-    raw = np.full((n, 56, 3), start, np.float32)
-    return _Part(start, raw, faces, faces.copy(), np.ones((n, 4, 4, 3), np.uint8) if rgb else None, 0.9)
-
-
-def test_link_continues_people_across_chunks_and_join_fills_gaps():
-    from jegal.prepare.pipeline import _join_parts, _link
-
-    persons = []
-    _link(persons, [_part(0, 40, 100, True), _part(5, 35, 300, True)], 0, linkable=False, max_gap=8)
-    # Next chunk from frame 40: the person at x=300 continues after a 3-frame gap, the one at
-    # x=100 is gone, and someone new appears at x=500.
-    _link(persons, [_part(43, 20, 305, True), _part(40, 20, 500, True)], 40, linkable=True, max_gap=8)
-    assert [[p.start for p in ps] for ps in persons] == [[0], [5, 43], [40]]
-    start, raw, faces, rgb = _join_parts(persons[1])
-    assert start == 5 and len(raw) == len(faces) == len(rgb) == 58  # frames 5..62
-    assert np.all(raw[35:38] == 0) and np.all(rgb[35:38] == 0) and np.all(raw[38:] == 43)
-    # Across a scene cut nothing is linked.
-    persons2 = []
-    _link(persons2, [_part(0, 40, 100)], 0, linkable=False, max_gap=8)
-    _link(persons2, [_part(40, 20, 100)], 40, linkable=False, max_gap=8)
-    assert len(persons2) == 2
-
-
-def test_discover_pairs_files_by_name(tmp_path):
-    from jegal.prepare.errors import PrepareError
-
-    (tmp_path / "sub").mkdir()
-    for name in ("a.mp4", "a.wav", "a.json", "a.kps.npz", "sub/b.avi", "sub/b.TextGrid", "c.kps.npz", "c.txt",
-                 "notes.md"):
-        (tmp_path / name).write_bytes(b"")
-    items = {it.name: it for it in discover(tmp_path)}
-    assert sorted(items) == ["a", "c", "sub/b"]
-    a, b, c = items["a"], items["sub/b"], items["c"]
-    assert a.video.name == "a.mp4" and a.keypoints.name == "a.kps.npz" and a.wav.name == "a.wav"
-    assert a.transcript.name == "a.json" and a.key == "a"
-    assert b.transcript.name == "b.TextGrid" and b.wav is None and b.key == "sub__b"
-    assert c.video is None and c.keypoints.name == "c.kps.npz" and c.transcript.name == "c.txt"
-    (tmp_path / "a.mkv").write_bytes(b"")
-    with pytest.raises(PrepareError, match="share the names"):
-        discover(tmp_path)

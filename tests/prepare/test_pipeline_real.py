@@ -8,7 +8,8 @@ import pytest
 
 from jegal.data.shards import read_clips
 from jegal.data.transcripts import read_txt
-from jegal.prepare.pipeline import PrepareOptions, run_prepare
+from jegal.prepare.options import PrepareOptions
+from jegal.prepare.pipeline import run_prepare
 
 pytestmark = pytest.mark.slow
 
@@ -121,7 +122,8 @@ def test_rerun_skips_everything_finished(prepared):
 
 
 def test_chunked_decoding_gives_the_same_people(prepared, real_dir):
-    from jegal.prepare.pipeline import Item, Preparer
+    from jegal.prepare.discover import Item
+    from jegal.prepare.pipeline import Preparer
 
     inp, _, _, clips = prepared
     # 172 frames in chunks of 52: the shot change at frame 52 falls exactly on a chunk edge.

@@ -1,29 +1,10 @@
+import csv
+
 import numpy as np
 
-from jegal.synth.baselines import retrieval_metrics, trivial_baselines, wrist_speed
-
-
-def _reference_metrics(scores, rng, draws=4000):
-    """Random tie-breaking simulated: add tiny random noise, rank, average."""
-    n = len(scores)
-    hits = {k: 0.0 for k in (5, 10, 25, 50)}
-    ranks = np.zeros((draws, n))
-    for d in range(draws):
-        noisy = scores + rng.random(scores.shape) * 1e-6
-        ranks[d] = 1 + (noisy > np.diag(noisy)[:, None]).sum(axis=1)
-    for k in hits:
-        hits[k] = float((ranks <= k).mean())
-    return hits, float(np.median(ranks.mean(axis=0)))
-
-
-def test_retrieval_metrics_match_random_tie_breaking():
-    rng = np.random.default_rng(0)
-    scores = rng.integers(0, 4, (60, 60)).astype(float)  # many ties
-    got = retrieval_metrics(scores)
-    ref, median = _reference_metrics(scores, rng)
-    for k, v in ref.items():
-        assert abs(got[f"R@{k}"] - v) < 0.01, (k, got[f"R@{k}"], v)
-    assert abs(got["median_rank"] - median) < 0.5
+from jegal.data.benchmarks import read_benchmark
+from jegal.metrics import retrieval_metrics
+from jegal.synth.baselines import clip_length_retrieval, trivial_baselines, wrist_speed
 
 
 def test_wrist_speed_matches_a_loop():
@@ -44,7 +25,33 @@ def test_trivial_baselines_cannot_solve_the_benchmarks(small_corpus):
             assert abs(ret[direction][k] - ret["chance"][k]) < 0.05 + 0.5 * ret["chance"][k]
 
 
-def test_word_order_floor_by_hand():
+def test_clip_length_floor_is_the_one_metric_with_expected_ties(small_corpus):
+    out, _ = small_corpus
+    from jegal.data.shards import read_clips
+
+    bench = read_benchmark(out / "benchmarks" / "ret.csv")
+    clips = {c.clip_id: c for c in read_clips(out / "test")}
+    got = clip_length_retrieval(bench, clips)
+    assert got["ties"] == "expected" and got["rows"] == len(bench.rows)
+    # the reference: the lengths by a loop, then the module's metric with the rule spelled out
+    content = [r.words[-1].end + 1 for r in bench.rows]
+    gesture = [clips[r.filename].num_frames for r in bench.rows]
+    scores = np.array([[-abs(c - g) for g in gesture] for c in content], float)
+    assert got == {"rows": len(bench.rows), **retrieval_metrics(scores, ties="expected")}
+    # the lengths tie by construction, so the rule matters: counting ties against the floor is worse
+    worse = retrieval_metrics(scores, ties="pessimistic")["content_to_gesture"]
+    assert worse["median_rank"] > got["content_to_gesture"]["median_rank"]
+
+
+def _write_csv(path, rows):
+    with open(path, "w", newline="") as f:
+        wr = csv.DictWriter(f, fieldnames=list(rows[0]))
+        wr.writeheader()
+        wr.writerows(rows)
+    return path
+
+
+def test_word_order_floor_by_hand(tmp_path):
     from jegal.synth.baselines import word_order_spotting
 
     words = "[['a', 0, 9], ['b', 10, 19], ['c', 60, 69], ['d', 70, 79]]"  # 80 frames, 'c' late
@@ -59,6 +66,10 @@ def test_word_order_floor_by_hand():
         {"filename": "x", "num_frames": "", "word_boundaries": words, "target_word_boundary": "['d', 70, 79]",
          "stress_label": "0"},
     ]
-    out = word_order_spotting(rows)
+    out = word_order_spotting(read_benchmark(_write_csv(tmp_path / "spot.csv", rows)))
     assert out["word_order"] == 1 / 3
     assert out["word_order_stressed"] == 0.0 and out["word_order_unstressed"] == 0.5
+    # a row the reader cannot parse is a miss, never left out
+    bad = {**rows[2], "target_word_boundary": "['e', 80, 85]"}
+    out = word_order_spotting(read_benchmark(_write_csv(tmp_path / "spot2.csv", rows + [bad])))
+    assert out["rows"] == 4 and out["word_order"] == 1 / 4

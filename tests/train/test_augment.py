@@ -3,7 +3,8 @@ import numpy as np
 from jegal.data.audio import LOG_FLOOR
 from jegal.data.keypoints import JOINT_NAMES, NUM_JOINTS
 from jegal.train.augment import MIRROR, augment_keypoints, augment_mel
-from jegal.train.data import ClipStream, index_shards
+from jegal.data.shards import index_shards
+from jegal.train.data import ClipStream
 
 
 def _side_swapped(name: str) -> str:

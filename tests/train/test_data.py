@@ -3,8 +3,8 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from jegal.train.data import (ClipStream, buffer_shuffle, epoch_order, holdout_keys, index_shards, make_loader,
-                              read_clip_list, speaker_batches)
+from jegal.data.shards import index_shards, read_clip_list
+from jegal.train.data import ClipStream, buffer_shuffle, epoch_order, holdout_keys, make_loader
 
 
 def all_keys(index):
@@ -141,13 +141,6 @@ def test_holdout_is_fixed_and_layout_independent(make_shards):
     assert rest.num_samples == 45 and not set(all_keys(rest)) & ha
 
 
-def test_index_without_manifest_scans_headers(make_shards):
-    src = make_shards(n=12, per_shard=5)
-    with_manifest = index_shards(src)
-    (src / "manifest.json").unlink()
-    assert index_shards(src).keys == with_manifest.keys
-
-
 def test_frame_windows_have_a_fixed_length_and_whole_words(make_shards):
     index = index_shards(make_shards(n=30, per_shard=30))
     s = ClipStream(index, batch_size=30, crop="frames", crop_frames=20)
@@ -164,108 +157,3 @@ def test_frame_windows_have_a_fixed_length_and_whole_words(make_shards):
         # whole words only: word k spans frames 3+4k .. 5+4k of the uncropped clip
         assert (((spans[:, 0] + first - 3) % 4 == 0) & (spans[:, 1] - spans[:, 0] == 2)).all()
         assert float(b["mel"][i, 0, 0]) == first
-
-
-# -- speaker-grouped batches (data.speakers_per_batch) -----------------------------------------
-
-def speakers_of(stream, ids):
-    return {int(stream.speakers[g]) for g in ids}
-
-
-def test_grouped_batches_cover_every_sample_once_over_ranks_and_workers(make_shards):
-    index = index_shards(make_shards(n=70, per_shard=6))
-    for epoch in (0, 1):
-        delivered = []
-        for rank in range(2):
-            mk = lambda: ClipStream(index, batch_size=4, rank=rank, world_size=2, shuffle_buffer=9, seed=2,
-                                    speakers_per_batch=2)
-            ref = mk().batch_ids(epoch)
-            items = stream_keys(mk(), epoch, workers=2)
-            assert [it["index"] for it in items] == list(range(len(ref))) and len(ref) == mk().num_batches()
-            # the loader delivers batch_ids' batches, in order, whatever the workers
-            assert [it["batch"]["clip_ids"] for it in items] == [[f"clip.{g:04d}" for g in b] for b in ref]
-            assert all(len(b) == 4 for b in ref[:-1])
-            delivered += [c for it in items for c in it["batch"]["clip_ids"]]
-        assert sorted(delivered) == [f"clip.{i:04d}" for i in range(70)]
-
-
-def test_speakers_are_read_from_the_samples(make_shards):
-    index = index_shards(make_shards(n=20, per_shard=6))
-    s = ClipStream(index, batch_size=4, speakers_per_batch=2)
-    codes = {int(c.split("_")[1]): int(s.speakers[i]) for i, c in enumerate(all_keys(index))}
-    # fake clips belong to speaker s{i % 3}: equal codes exactly for equal i % 3
-    assert all((codes[i] == codes[j]) == (i % 3 == j % 3) for i in codes for j in codes)
-
-
-def test_batches_hold_at_most_k_speakers_when_groups_fill_exactly():
-    # per window, every speaker's count a multiple of the group (4) and the total of the batch (8):
-    # no leftovers, so every batch is k=2 groups of 4 clips of one speaker each
-    rng = np.random.default_rng(0)
-    speakers = np.repeat([5, 9, 7], [16, 8, 24])
-    for trial in range(5):
-        emit = rng.permutation(48)
-        batches = speaker_batches(emit, speakers, batch_size=8, k=2, window=48)
-        assert sorted(np.concatenate(batches).tolist()) == list(range(48))
-        for b in batches:
-            counts = Counter(speakers[b].tolist())
-            assert len(b) == 8 and len(counts) <= 2 and all(c % 4 == 0 for c in counts.values())
-
-
-@pytest.mark.parametrize("B,k", [(8, 2), (12, 4), (6, 1), (32, 4)])
-def test_only_the_documented_leftover_batches_exceed_k_speakers(B, k):
-    rng = np.random.default_rng(B * 10 + k)
-    g = B // k
-    for trial in range(20):
-        n, nspk, window = int(rng.integers(1, 400)), int(rng.integers(1, 12)), B * int(rng.integers(1, 8))
-        speakers = rng.integers(-1, nspk, n)
-        emit = rng.permutation(n)
-        batches = speaker_batches(emit, speakers, B, k, window)
-        assert sorted(np.concatenate(batches).tolist()) == list(range(n))  # exactly once
-        assert len(batches) == -(-n // B) and all(len(b) == B for b in batches[:-1])  # sizes unchanged
-        per_window = window // B
-        for w in range(0, len(batches), per_window):
-            wb = batches[w : w + per_window]
-            part = emit[w * B : w * B + window]
-            assert sorted(np.concatenate(wb).tolist()) == sorted(part.tolist())  # nothing leaves its window
-            # grouped batches come first: k speakers at most, whole groups of one speaker each
-            grouped = 0
-            while grouped < len(wb):
-                counts = Counter(speakers[wb[grouped]].tolist())
-                if len(wb[grouped]) != B or len(counts) > k or any(c % g for c in counts.values()):
-                    break
-                grouped += 1
-            # leftovers: < g per speaker of the window, plus < k surplus groups
-            spk_in_window = len(set(speakers[part].tolist()))
-            max_left = spk_in_window * (g - 1) + (k - 1) * g
-            assert len(wb) - grouped <= -(-max_left // B), (len(wb), grouped)
-            # leftover batches hold speakers in runs: a speaker never comes back after another
-            rest = speakers[np.concatenate(wb[grouped:])] if grouped < len(wb) else np.zeros(0)
-            runs = [s for i, s in enumerate(rest.tolist()) if i == 0 or rest[i - 1] != s]
-            assert len(runs) == len(set(runs))
-
-
-def test_grouped_order_is_deterministic_and_resumable(make_shards):
-    index = index_shards(make_shards(n=50, per_shard=7))
-    mk = lambda seed=1: ClipStream(index, batch_size=6, shuffle_buffer=12, seed=seed, speakers_per_batch=3)
-    a, b, c = mk().batch_ids(0), mk().batch_ids(0), mk().batch_ids(1)
-    assert all(np.array_equal(x, y) for x, y in zip(a, b)) and len(a) == len(b)
-    assert not np.array_equal(np.concatenate(a), np.concatenate(c))
-    assert not np.array_equal(np.concatenate(a), np.concatenate(mk(seed=2).batch_ids(0)))
-    # grouping changes the batches, not the set of samples of the epoch
-    plain = ClipStream(index, batch_size=6, shuffle_buffer=12, seed=1).batch_ids(0)
-    assert sorted(np.concatenate(a).tolist()) == sorted(np.concatenate(plain).tolist())
-    assert any(not np.array_equal(x, y) for x, y in zip(a, plain))
-    full = stream_keys(mk(), epoch=1)
-    rest = stream_keys(mk(), epoch=1, start=4, workers=2)
-    assert [it["index"] for it in rest] == [it["index"] for it in full[4:]]
-    assert [it["batch"]["clip_ids"] for it in rest] == [it["batch"]["clip_ids"] for it in full[4:]]
-
-
-def test_speakers_per_batch_must_divide_the_batch(make_shards):
-    index = index_shards(make_shards(n=10, per_shard=5))
-    with pytest.raises(ValueError, match="speakers_per_batch"):
-        ClipStream(index, batch_size=8, speakers_per_batch=3)
-    from jegal.train.config import TrainConfigError, resolve
-
-    with pytest.raises(TrainConfigError, match="speakers_per_batch"):
-        resolve(preset="cpu", flags={"data.train": "x", "out": "y", "data.speakers_per_batch": 5})

@@ -53,7 +53,7 @@ def test_loss_falls_and_retrieval_beats_chance(learned):
 
 @pytest.mark.slow
 def test_spotting_beats_the_fastest_hand_floor(learned):
-    """Needs the preset's word-discriminative local space (loss.local_centre, loss.spot_weight):
+    """Needs the preset's word-discriminative local space (embedding.local_centre, loss.spot_weight):
     with the paper's objective alone spotting stays near 0 (docs/train.md)."""
     summary, _, floor = learned
     assert summary["metrics"]["spot_acc"] > floor["spotting"]["fastest_hand"] + 0.1

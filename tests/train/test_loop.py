@@ -34,10 +34,99 @@ def test_warmup_then_cosine():
     assert {lr_at(s, const, 50) for s in range(50)} == {2.0}
 
 
-def tiny_config(data, out, **flags):
+def test_a_time_budget_ends_the_cosine_with_it():
+    cfg = OptimConfig(lr=1.0, warmup_steps=10, min_lr_ratio=0.1)
+    cosine = lambda progress: 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress))  # noqa: E731
+    assert lr_at(50, cfg, 1000, time_progress=1.0) == pytest.approx(0.1)
+    assert lr_at(50, cfg, 1000, time_progress=0.5) == pytest.approx(cosine(0.5))
+    assert lr_at(900, cfg, 1010, time_progress=0.01) == pytest.approx(cosine(0.89))  # the steps' progress is ahead
+    assert lr_at(5, cfg, 1000, time_progress=0.9) == pytest.approx(0.6)  # warmup counts steps
+    assert lr_at(50, cfg, 0, time_progress=0.25) == pytest.approx(cosine(0.25))  # no step limit: time alone
+    assert lr_at(50, cfg, 0) == 1.0
+
+
+def tiny_config(data, out, model=None, **flags):
     base = {"data.train": str(data), "out": str(out), "data.batch_size": 8, "data.val_max_clips": 8,
             "progress": False, "tensorboard": False, "threads": 1}
-    return resolve(preset="cpu", flags={**base, **flags}, overrides={**TINY_MODEL, **NO_DROPOUT})
+    return resolve(preset="cpu", flags={**base, **flags}, overrides={**TINY_MODEL, **NO_DROPOUT, **(model or {})})
+
+
+def train_args(data, out, *extra):
+    """``jegal train`` arguments for a tiny model on ``data``, validated on the same shards at the end."""
+    return ["train", "--data", str(data), "--val-data", str(data), "--out", str(out), "--preset", "cpu",
+            "--batch-size", "8", "--val-max-clips", "8", "--no-progress", "--no-tensorboard", "--threads", "1",
+            "--validate-every", "0", *set_args({**TINY_MODEL, **NO_DROPOUT}), *extra]
+
+
+def test_max_steps_runs_every_step_and_an_explicit_epoch_cap_says_why_not(make_shards, tmp_path, capsys):
+    from jegal.cli import main
+
+    data = make_shards(n=8, per_shard=4)  # one batch of 8 clips: the cpu preset's 20 epochs are 20 steps
+    assert main(train_args(data, tmp_path / "a", "--max-steps", "24")) == 0
+    m = json.loads((tmp_path / "a" / "metrics.json").read_text())
+    assert (m["steps"], m["stopped_by"], m["epochs"], m["step_note"]) == (24, "max_steps", 0, None)
+    assert [r["step"] for r in read_log(tmp_path / "a")] == list(range(1, 25))
+    capsys.readouterr()
+
+    assert main(train_args(data, tmp_path / "b", "--max-steps", "24", "--epochs", "3")) == 0
+    m = json.loads((tmp_path / "b" / "metrics.json").read_text())
+    assert (m["steps"], m["stopped_by"], m["planned_steps"]) == (3, "epochs", 3)
+    assert "max_steps is 24 but epochs=3" in m["step_note"]
+    assert f"jegal train: {m['step_note']}" in capsys.readouterr().out
+
+
+def test_a_time_budget_stops_the_run_cleanly_where_its_schedule_ends(small_corpus, tmp_path, monkeypatch):
+    import jegal.train.loop as loop
+    from jegal.model import JEGAL
+
+    forward = JEGAL.forward
+    calls = {"n": 0}
+
+    def counted(self, batch, rank=0, world_size=1):
+        calls["n"] += 1
+        return forward(self, batch, rank=rank, world_size=world_size)
+
+    monkeypatch.setattr(JEGAL, "forward", counted)
+    monkeypatch.setattr(loop, "_clock", lambda: 10.0 * calls["n"])  # every step takes 10 s, nothing else any time
+    cfg = tiny_config(small_corpus, tmp_path / "run", max_seconds=55, validate_every=0,
+                      **{"optim.min_lr_ratio": 0.1, "optim.warmup_steps": 2})
+    summary = train(cfg)
+    out = tmp_path / "run"
+    assert (summary["steps"], summary["stopped_by"], summary["stopped_on_time"]) == (6, "max_seconds", True)
+    saved = json.loads((out / "metrics.json").read_text())
+    assert (saved["steps"], saved["stopped_on_time"], saved["elapsed_seconds"]) == (6, True, 60.0)
+    assert "ret_R@10_mean" in saved["metrics"]  # validated at the end
+    assert (out / "checkpoints" / "step-00000006" / "state.json").is_file()
+    JEGAL.load(out / "model")
+    # the learning rate of step s followed the time spent before it, 10 (s - 1) s of 55
+    o, total = cfg.optim, summary["planned_steps"]
+    log = read_log(out)
+    assert [r["step"] for r in log] == [1, 2, 3, 4, 5, 6] and total == 20 * 15
+    for r in log:
+        assert r["lr"] == pytest.approx(lr_at(r["step"] - 1, o, total, 10 * (r["step"] - 1) / 55))
+    floor = o.min_lr_ratio * o.lr
+    assert log[-1]["lr"] < floor + 0.05 * (o.lr - floor) < lr_at(5, o, total)  # by steps alone: near the peak
+
+
+def test_the_sync_objective_trains_through_the_loop_and_resumes_exactly(small_corpus, tmp_path):
+    from jegal.model import JEGAL
+
+    sync = {"loss.objective": "sync", "content.modalities": "a"}
+    ref = train(tiny_config(small_corpus, tmp_path / "ref", sync, max_steps=4, checkpoint_every=2))
+    assert (ref["objective"], ref["readout"]) == ("sync", "local")
+    assert "ret_R@10_mean" in ref["metrics"] and "spot_acc" in ref["metrics"]
+    a = read_log(tmp_path / "ref")
+    assert all(r["loss_sync"] == r["loss"] and r["loss_global"] == r["loss_couple"] == 0.0 for r in a)
+    assert JEGAL.load(tmp_path / "ref" / "model").config.loss.objective == "sync"
+
+    out = tmp_path / "resumed"
+    train(tiny_config(small_corpus, out, sync, max_steps=2, checkpoint_every=2))
+    train(tiny_config(small_corpus, out, sync, max_steps=4, checkpoint_every=2, resume=True))
+    b = read_log(out)
+    assert [r["step"] for r in b] == [1, 2, 3, 4]
+    for ra, rb in zip(a, b):
+        assert rb["loss"] == pytest.approx(ra["loss"], rel=1e-5, abs=1e-6), (ra["step"], ra["loss"], rb["loss"])
+    assert a[2]["loss"] != a[0]["loss"]  # the comparison is not vacuous
 
 
 def test_non_finite_loss_is_skipped_counted_and_aborts(small_corpus, tmp_path, monkeypatch):
@@ -144,7 +233,8 @@ def test_resume_ignores_a_checkpoint_killed_mid_write(small_corpus, tmp_path):
 def test_two_process_torchrun_matches_one_process(small_corpus, tmp_path):
     """2 gloo ranks x 4 clips against one process on the same 8-clip global batches."""
     from jegal.data.shards import write_shards
-    from jegal.train.data import ClipStream, index_shards, make_loader, read_clip_list
+    from jegal.data.shards import index_shards, read_clip_list
+    from jegal.train.data import ClipStream, make_loader
 
     train_dir = small_corpus / "train"
     ddp_cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", "-m",

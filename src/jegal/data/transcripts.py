@@ -25,6 +25,10 @@ class TranscriptError(ValueError):
     """A transcript that cannot be used; the message names the file and the problem."""
 
 
+class EmptyTranscriptError(TranscriptError):
+    """A transcript that reads correctly but holds no words (so callers need not parse messages)."""
+
+
 def _words_from_rows(rows, source: str) -> list[Word]:
     words = []
     for display, start, end in rows:
@@ -49,7 +53,7 @@ def words_from_seconds(rows, source: str) -> list[Word]:
         s_frame = seconds_to_frame(start)
         words.append(Word.from_display(display, s_frame, max(s_frame, seconds_to_frame(end))))
     if not words:
-        raise TranscriptError(f"{source}: transcript has no words")
+        raise EmptyTranscriptError(f"{source}: transcript has no words")
     return words
 
 

@@ -15,11 +15,13 @@ import sys
 import time
 from pathlib import Path
 
-from jegal.evaluation.protocols import write_json
-from jegal.evaluation.suite import (VARIANTS, Budget, EnsembleModel, corpus_benchmarks, corpus_clips, epoch_cap,
-                                    evaluate_model, floor_rows, headline, load_view, results_table, train_variant)
+from jegal.atomic import write_json_atomic, write_text_atomic
+from jegal.evaluation.protocols import ties_note
+from jegal.evaluation.suite import (VARIANTS, Budget, EnsembleModel, corpus_benchmarks, corpus_clips, evaluate_model,
+                                    floor_rows, headline, load_model, results_table, train_variant)
 
 MOD_NAMES = {"ta": "text + speech", "t": "text", "a": "speech"}
+DEFAULT_EPOCHS = 4  # per variant, unless --epochs or --max-steps sets the length
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -32,6 +34,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epochs", type=int, default=None,
                         help="at most this many training epochs per variant (default: 4; no limit with --max-steps)")
     parser.add_argument("--max-steps", type=int, default=0, help="stop each training after this many steps (0 = epochs)")
+    parser.add_argument("--max-seconds", type=float, default=0.0,
+                        help="time budget of each training in seconds (0 = none); its lr schedule ends with it")
     parser.add_argument("--batch-size", type=int, default=None, help="clips per training batch (default: the cpu preset's)")
     parser.add_argument("--lr", type=float, default=None, help="peak learning rate (default: the cpu preset's)")
     parser.add_argument("--seed", type=int, default=0)
@@ -53,19 +57,19 @@ def run_ablation(corpus: Path, out: Path, names: list[str], budget: Budget, prog
         t0 = time.perf_counter()
         trained[name] = train_variant(v, corpus, out / "runs" / name, budget, progress=progress)
         timings[name] = round(time.perf_counter() - t0, 1)
-    views = {name: load_view(out / "runs" / name / "model") for name in needed}
+    models = {name: load_model(out / "runs" / name / "model") for name in needed}
     for name in names:
         v = VARIANTS[name]
         log(f"[ablate] evaluate {name}")
-        if v.trainer == "ensemble":
-            model = EnsembleModel([views[p] for p in v.parts], [VARIANTS[p].test_modalities[0] for p in v.parts])
+        if v.parts:
+            model = EnsembleModel([models[p] for p in v.parts], [VARIANTS[p].test_modalities[0] for p in v.parts])
             results[name] = evaluate_model(model, benches, clips, ("ta",))
         else:
-            results[name] = evaluate_model(views[name], benches, clips, v.test_modalities)
+            results[name] = evaluate_model(models[name], benches, clips, v.test_modalities)
     rows = []
     for name in names:
         v = VARIANTS[name]
-        for m in (v.test_modalities if v.trainer != "ensemble" else ("ta",)):
+        for m in (v.test_modalities if not v.parts else ("ta",)):
             label = v.label if len(v.test_modalities) == 1 else f"{v.label}; test: {MOD_NAMES[m]}"
             rows.append({"variant": name, "label": label, "modalities": m, "group": v.group,
                          "metrics": headline(results[name], m)})
@@ -172,17 +176,18 @@ def run(args: argparse.Namespace) -> int:
         print(f"jegal ablate: {corpus} has no train/ and benchmarks/ (make one with `jegal synth --out {corpus}`)",
               file=sys.stderr)
         return 1
-    budget = Budget(epochs=epoch_cap(args.epochs, args.max_steps, 4), max_steps=args.max_steps,
+    epochs = DEFAULT_EPOCHS if args.epochs is None and not args.max_steps else args.epochs
+    budget = Budget(epochs=epochs, max_steps=args.max_steps, max_seconds=args.max_seconds,
                     batch_size=args.batch_size, lr=args.lr,
                     threads=args.threads, seed=args.seed)
     doc = run_ablation(corpus, out, names, budget, progress=not args.quiet)
-    write_json(out / "ablation.json", doc)
-    tmp = out / ".ablation.md.tmp"
-    tmp.write_text("# JEGAL ablations\n\n" + f"Corpus: `{corpus}`; budget: {vars(budget)}\n\n" + doc["table"] + "\n\n"
-                   + "## The paper's findings on this table\n\n" + (findings_markdown(doc["findings"]) or "(none checked)")
-                   + "\n")
-    tmp.replace(out / "ablation.md")
+    write_json_atomic(out / "ablation.json", doc)
+    note = ties_note(doc["floor_details"]["retrieval"]["ties"])
+    write_text_atomic(out / "ablation.md", "# JEGAL ablations\n\n" + f"Corpus: `{corpus}`; budget: {vars(budget)}\n\n"
+                      + doc["table"] + "\n\n" + note + "\n\n" + "## The paper's findings on this table\n\n"
+                      + (findings_markdown(doc["findings"]) or "(none checked)") + "\n")
     print(doc["table"])
+    print(note)
     if doc["findings"]:
         print(findings_markdown(doc["findings"]))
     print(f"wrote {out / 'ablation.md'} and {out / 'ablation.json'}")

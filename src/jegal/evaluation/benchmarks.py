@@ -1,228 +1,48 @@
-"""Reading the benchmark CSVs (AVS and SynthGest share the columns) and their clips.
+"""Loading a benchmark's clips from shards (the CSVs are read by :mod:`jegal.data.benchmarks`).
 
-The CSV columns are documented in ``shared/data/README.md``:
-
-- spotting: ``filename, num_frames, phrase, target_word, target_word_boundary, word_boundaries, stress_label, ...``
-- retrieval: ``filename, phrase, word_boundaries``
-- ASD: ``filename, phrase, word_boundaries, neg_files, num_frames, ...``
-
-``word_boundaries`` / ``target_word_boundary`` are parsed by
-:func:`jegal.data.transcripts.parse_word_boundaries` and ``neg_files`` with
-:func:`ast.literal_eval` (never ``eval``). The clips live in WebDataset shards (``--data``)
-whose ``clip_id`` equals the CSV ``filename``. A clip that is missing or cannot be read is
-recorded in :attr:`ClipSet.problems`, never silently dropped.
+The clips live in WebDataset shards (``--data``) whose ``clip_id`` equals the CSV
+``filename``. A clip that is missing or cannot be read is recorded in
+:attr:`ClipSet.problems`, never silently dropped.
 """
 
 from __future__ import annotations
 
-import ast
-import csv
-import json
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
-from pathlib import Path
+from dataclasses import dataclass, replace
 
-from jegal.data.clip import Clip, ClipError
-from jegal.data.shards import ShardError, clip_key, decode_clip, iter_shard_samples, list_shards
-from jegal.data.transcripts import TranscriptError, parse_word_boundaries
+from jegal.data.benchmarks import BenchmarkError
+from jegal.data.clip import Clip
+from jegal.data.shards import ShardError, clip_key, read_clip_list
 from jegal.data.words import Word
 
-TASKS = ("retrieval", "spotting", "asd")
-REQUIRED = {
-    "retrieval": ("filename", "word_boundaries"),
-    "spotting": ("filename", "word_boundaries", "target_word_boundary"),
-    "asd": ("filename", "word_boundaries", "neg_files"),
-}
 
-
-class BenchmarkError(ValueError):
-    """A benchmark CSV that cannot be used; the message names the file and the problem."""
-
-
-@dataclass
-class BenchmarkRow:
-    index: int  # 0-based data row of the CSV
-    filename: str  # clip id
-    words: list[Word]
-    target_index: int = -1  # spotting: index of the target word in ``words``
-    stress_label: str = ""  # spotting: "0" / "1" / "" when absent
-    neg_files: list[str] = field(default_factory=list)  # ASD: the other candidates, in order
-    num_frames: int | None = None
-
-    @property
-    def target(self) -> Word | None:
-        return self.words[self.target_index] if self.target_index >= 0 else None
-
-
-@dataclass
-class Benchmark:
-    path: Path
-    task: str
-    rows: list[BenchmarkRow]
-    bad_rows: list[dict]  # {"row": i, "filename": ..., "error": ...}: rows that could not be parsed
-
-    def clip_ids(self) -> list[str]:
-        """Every clip the benchmark needs (queries and ASD candidates), first-seen order."""
-        seen: dict[str, None] = {}
-        for r in self.rows:
-            seen.setdefault(r.filename, None)
-            for n in r.neg_files:
-                seen.setdefault(n, None)
-        return list(seen)
-
-
-def detect_task(columns: Iterable[str]) -> str:
-    cols = set(columns)
-    if "target_word_boundary" in cols:
-        return "spotting"
-    if "neg_files" in cols:
-        return "asd"
-    return "retrieval"
-
-
-def _parse_neg_files(value: str, source: str) -> list[str]:
-    try:
-        data = ast.literal_eval(value)
-    except (ValueError, SyntaxError) as err:
-        raise BenchmarkError(f"{source}: neg_files is not a Python literal list ({err})") from None
-    if not isinstance(data, (list, tuple)) or not all(isinstance(x, str) for x in data):
-        raise BenchmarkError(f"{source}: neg_files must be a list of filenames, got {value[:80]!r}")
-    return list(data)
-
-
-def _target_index(words: list[Word], target: Word, source: str) -> int:
-    """The target word's index: same frames and text; frames alone if the text differs in form."""
-    for match in (lambda w: (w.start, w.end, w.text) == (target.start, target.end, target.text),
-                  lambda w: (w.start, w.end) == (target.start, target.end)):
-        hits = [i for i, w in enumerate(words) if match(w)]
-        if hits:
-            return hits[0]
-    raise BenchmarkError(f"{source}: target word {target.display!r} [{target.start}, {target.end}] "
-                         f"is not among its word_boundaries")
-
-
-def parse_row(raw: dict, index: int, task: str, source: str) -> BenchmarkRow:
-    where = f"{source} row {index + 2}"  # +1 for the header, +1 for 1-based lines
-    filename = (raw.get("filename") or "").strip()
-    if not filename:
-        raise BenchmarkError(f"{where}: empty filename")
-    try:
-        words = parse_word_boundaries(raw["word_boundaries"], f"{where} word_boundaries")
-    except TranscriptError as err:
-        raise BenchmarkError(str(err)) from None
-    if not words:
-        raise BenchmarkError(f"{where}: no words")
-    num_frames = None
-    if raw.get("num_frames"):
-        try:
-            num_frames = int(float(raw["num_frames"]))
-        except ValueError:
-            raise BenchmarkError(f"{where}: num_frames {raw['num_frames']!r} is not a number") from None
-    row = BenchmarkRow(index=index, filename=filename, words=words, num_frames=num_frames)
-    if task == "spotting":
-        try:
-            target = parse_word_boundaries(raw["target_word_boundary"], f"{where} target_word_boundary")
-        except TranscriptError as err:
-            raise BenchmarkError(str(err)) from None
-        if len(target) != 1:
-            raise BenchmarkError(f"{where}: target_word_boundary must hold one word, got {len(target)}")
-        row.target_index = _target_index(words, target[0], where)
-        row.stress_label = (raw.get("stress_label") or "").strip()
-        if row.stress_label.endswith(".0"):
-            row.stress_label = row.stress_label[:-2]
-    elif task == "asd":
-        row.neg_files = _parse_neg_files(raw["neg_files"], where)
-    return row
-
-
-def read_benchmark(path: str | os.PathLike, task: str | None = None) -> Benchmark:
-    """Read a benchmark CSV. ``task`` defaults to what the columns say. Rows that cannot be
-    parsed are kept in ``bad_rows`` (and count as errors in the metrics)."""
-    path = Path(path)
-    if not path.is_file():
-        raise BenchmarkError(f"{path}: no such benchmark CSV")
-    with open(path, newline="", encoding="utf-8") as f:
-        reader = csv.DictReader(f)
-        columns = reader.fieldnames or []
-        task = task or detect_task(columns)
-        if task not in TASKS:
-            raise BenchmarkError(f"{path}: unknown task {task!r} (one of {', '.join(TASKS)})")
-        missing = [c for c in REQUIRED[task] if c not in columns]
-        if missing:
-            raise BenchmarkError(f"{path}: a {task} benchmark needs the columns {', '.join(missing)}; "
-                                 f"the file has {', '.join(columns) or 'none'}")
-        rows, bad = [], []
-        for i, raw in enumerate(reader):
-            try:
-                rows.append(parse_row(raw, i, task, str(path)))
-            except BenchmarkError as err:
-                bad.append({"row": i, "filename": (raw.get("filename") or "").strip(), "error": str(err)})
-    if not rows and not bad:
-        raise BenchmarkError(f"{path}: no data rows")
-    return Benchmark(path=path, task=task, rows=rows, bad_rows=bad)
-
-
-# -- clips ------------------------------------------------------------------------------------
 @dataclass
 class ClipSet:
-    clips: dict[str, Clip]
-    problems: dict[str, str]  # clip id -> why it is not usable ("missing", a decode error, ...)
+    clips: dict[str, Clip]  # clip id -> the decoded, validated clip, in the order asked for
+    problems: dict[str, str]  # clip id -> why it is not usable (``missing:``, ``unreadable:``, ``invalid:`` ...)
 
 
 def load_clips(data: str | os.PathLike, wanted: Iterable[str]) -> ClipSet:
-    """The ``wanted`` clips from a shard directory or tar. Clips that are absent, fail to
-    decode or fail validation are listed in ``problems``; a damaged shard keeps the clips
-    read before the damage and names the shard in the problems of the rest."""
+    """The ``wanted`` clips (by clip id) from a shard directory or tar, through
+    :func:`jegal.data.shards.read_clip_list`: other samples are skipped without being read.
+    Clips that are absent, fail to decode or fail validation are listed in ``problems``; a
+    damaged shard keeps the clips read before the damage and names the shard in the problems
+    of the rest. Raises :class:`BenchmarkError` when ``data`` holds no shards."""
     wanted = list(dict.fromkeys(wanted))
-    want = set(wanted)
-    want_keys = {clip_key(c) for c in wanted}  # tar keys: skip other clips without decoding them
-    clips: dict[str, Clip] = {}
-    problems: dict[str, str] = {}
-    shard_errors: list[str] = []
     try:
-        shards = list_shards(data)
+        found, skipped = read_clip_list(data, {clip_key(c) for c in wanted})
     except ShardError as err:
         raise BenchmarkError(f"--data: {err}") from None
-    for shard in shards:
-        try:
-            for key, members in iter_shard_samples(shard):
-                if key not in want_keys:
-                    continue
-                try:
-                    clip = decode_clip(members, f"{shard}:{key}")
-                except (ShardError, ClipError, ValueError, KeyError, OSError) as err:
-                    problems[_id_from_key(key, members)] = f"unreadable: {err}"
-                    continue
-                if clip.clip_id not in want:
-                    continue
-                try:
-                    clips[clip.clip_id] = clip.validate()
-                except ClipError as err:
-                    problems[clip.clip_id] = f"invalid: {err}"
-        except ShardError as err:
-            shard_errors.append(str(err))
-    out_problems = {}
+    by_id = {c.clip_id: c for c in found}
+    by_key = dict(skipped)
+    clips, problems = {}, {}
     for cid in wanted:
-        if cid in clips:
-            continue
-        if cid in problems:
-            out_problems[cid] = problems[cid]
-        elif shard_errors:
-            out_problems[cid] = "missing (damaged shards: " + "; ".join(shard_errors) + ")"
-        else:
-            out_problems[cid] = f"missing: not in {data}"
-    return ClipSet(clips=clips, problems=out_problems)
-
-
-def _id_from_key(key: str, members: dict) -> str:
-    raw = members.get("json") or members.get("meta.json")
-    if raw:
-        try:
-            return str(json.loads(raw).get("clip_id", key))
-        except (ValueError, AttributeError):
-            pass
-    return key
+        if cid in by_id:
+            clips[cid] = by_id[cid]
+        else:  # a clip whose key matched but whose id differs (ids "a.b" and "a_b" share a key) is missing
+            problems[cid] = by_key.get(clip_key(cid), f"missing: not in {data}")
+    return ClipSet(clips=clips, problems=problems)
 
 
 def with_benchmark_words(clip: Clip, words: list[Word]) -> tuple[Clip, int]:

@@ -11,8 +11,10 @@ import hashlib
 import sys
 from pathlib import Path
 
-from jegal.evaluation.benchmarks import TASKS, BenchmarkError, load_clips, read_benchmark
-from jegal.evaluation.protocols import evaluate_benchmark, markdown_table, summary_row, write_json
+from jegal.atomic import write_json_atomic
+from jegal.data.benchmarks import TASKS, BenchmarkError, read_benchmark
+from jegal.evaluation.benchmarks import load_clips
+from jegal.evaluation.protocols import evaluate_benchmark, markdown_table, summary_row, ties_note
 
 MODALITIES = ("t", "a", "ta")
 
@@ -115,16 +117,18 @@ def run(args: argparse.Namespace) -> int:
            "results": results}
     table = [(f"{model_dir.name} ({m})", summary_row(r)) for m, r in results.items()]
     if args.task == "spotting":  # the transcript-only floor, from the CSV alone (no clip needed)
-        from jegal.synth.baselines import read_csv_rows, word_order_spotting
+        from jegal.synth.baselines import word_order_spotting
 
-        doc["word_order_floor"] = word_order_spotting(read_csv_rows(args.benchmark))
+        doc["word_order_floor"] = word_order_spotting(bench)
         floor = doc["word_order_floor"]
         table.append(("floor: word order, no gesture", {"accuracy": floor["word_order"],
                                                         "stress=0": floor.get("word_order_unstressed"),
                                                         "stress=1": floor.get("word_order_stressed")}))
-    write_json(out, doc)
+    write_json_atomic(out, doc)
     first = next(iter(results.values()))["metrics"]
     print(f"{args.task} on {args.benchmark}: {first['evaluated']} of {first['rows']} rows evaluated")
     print(markdown_table(table))
+    if args.task == "retrieval":
+        print(ties_note())
     print(f"wrote {out}")
     return 0

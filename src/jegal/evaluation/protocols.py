@@ -9,18 +9,20 @@ over *all* rows of the CSV, and the result says how many were actually evaluated
 
 from __future__ import annotations
 
-import json
-import os
 import time
 from pathlib import Path
 
 import numpy as np
 
+from jegal.data.benchmarks import Benchmark
 from jegal.data.clip import Clip
-from jegal.evaluation.benchmarks import Benchmark, ClipSet, with_benchmark_words
-from jegal.evaluation.embeddings import Embeddings, cache_key, embed_clips
-from jegal.evaluation.metrics import (ASD_SIZES, RECALL_AT, accuracy_by, asd_correct, retrieval_metrics, spot_word,
-                                      spotting_probabilities)
+from jegal.evaluation.benchmarks import ClipSet, with_benchmark_words
+from jegal.evaluation.embeddings import cache_key
+from jegal.inference.embed import Embeddings, embed_clips
+from jegal.metrics import (ASD_SIZES, RECALL_AT, TIE_RULES, accuracy_by, asd_correct, retrieval_metrics, spot_word,
+                           spotting_probabilities)
+
+MODEL_TIES = "pessimistic"  # DESIGN section 7: a tie must never flatter a model
 
 
 def _content_key(bench: Benchmark) -> dict[int, str]:
@@ -98,10 +100,6 @@ def compute_embeddings(model, bench: Benchmark, clipset: ClipSet, modalities: st
 
 
 # -- protocols --------------------------------------------------------------------------------
-def _nan_vector(d: int) -> np.ndarray:
-    return np.full(d, np.nan)
-
-
 def speaker_diagnostics(scores: np.ndarray, speakers: list[str]) -> dict | None:
     """Mean content-gesture score of the true pair, of other clips of the same speaker and
     of clips of other speakers. A model that matches *speakers* (voice to body) instead of
@@ -143,7 +141,8 @@ def evaluate_retrieval(bench: Benchmark, emb: Embeddings, problems: dict[str, st
         evaluated += ok
     with np.errstate(invalid="ignore"):
         scores = C @ G.T  # (content, gesture)
-    out = {"rows": n, "evaluated": evaluated, "failed": n - evaluated, **retrieval_metrics(scores, RECALL_AT)}
+    out = {"rows": n, "evaluated": evaluated, "failed": n - evaluated,
+           **retrieval_metrics(scores, RECALL_AT, ties=MODEL_TIES)}
     if speakers:
         names = [speakers.get(r.filename, "") for r in bench.rows]
         diag = speaker_diagnostics(scores[: len(names), : len(names)], names)
@@ -281,22 +280,13 @@ def markdown_table(rows: list[tuple[str, dict]], first: str = "model") -> str:
     return "\n".join(lines)
 
 
-def write_json(path: str | os.PathLike, obj) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(obj, indent=2, default=_json_default) + "\n")
-    os.replace(tmp, path)
-    return path
+def ties_note(floor_ties: str | None = None) -> str:
+    """The note under a results table: the retrieval tie rule of each kind of row.
 
-
-def _json_default(o):
-    if isinstance(o, (np.integer,)):
-        return int(o)
-    if isinstance(o, (np.floating,)):
-        return float(o)
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if isinstance(o, Path):
-        return str(o)
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+    Model rows always use ``"pessimistic"`` (:data:`MODEL_TIES`); ``floor_ties`` is the rule of
+    the clip-length floor (its result's ``"ties"``), None when the table has no floor rows."""
+    rules = {"model rows": MODEL_TIES}
+    if floor_ties is not None:
+        rules["clip-length floor (its scores tie by construction)"] = floor_ties
+    return "Retrieval tie rule (jegal.metrics.retrieval_metrics): " + "; ".join(
+        f"{kind}: {rule}, {TIE_RULES[rule]}" for kind, rule in rules.items()) + "."

@@ -1,7 +1,9 @@
 """Train-and-evaluate building blocks shared by ``jegal ablate`` and ``jegal demo``.
 
-- :data:`VARIANTS`: the paper's ablations and baselines as model configurations.
-- :func:`train_variant`: train one variant on a corpus (idempotent: a finished run is reused).
+- :data:`VARIANTS`: the paper's ablations and baselines, each an objective (``loss.objective``)
+  and model overrides, all trained by the one loop :func:`jegal.train.loop.train`.
+- :func:`train_variant`: train one variant on a corpus in this process (idempotent: a finished
+  run is reused); :func:`load_model`: a trained variant, read as its training shaped it.
 - :func:`evaluate_model`: all three SynthGest benchmarks for one model, any test modalities.
 - :func:`floor_rows`: the SynthGest floor baselines (fastest hand, clip length, chance).
 - :func:`headline` / :func:`results_table`: the one-table summary (markdown).
@@ -17,45 +19,48 @@ from pathlib import Path
 
 import numpy as np
 
-from jegal.evaluation.benchmarks import Benchmark, ClipSet, load_clips, read_benchmark
+from jegal.data.benchmarks import Benchmark, read_benchmark
+from jegal.evaluation.benchmarks import ClipSet, load_clips
+from jegal.atomic import write_json_atomic
 from jegal.evaluation.protocols import evaluate_benchmark, markdown_table
+from jegal.model.config import paper_objective_overrides
 
 BENCHMARK_FILES = {"retrieval": "ret.csv", "spotting": "spot.csv", "asd": "asd.csv"}
 
 
 @dataclass
 class Variant:
+    """One model of the ablation table: what it is trained for and how it differs from the cpu preset.
+
+    A variant with ``parts`` is not trained: it fuses the models of those variants at test time."""
+
     name: str
     label: str
-    overrides: dict = field(default_factory=dict)
-    trainer: str = "jegal"  # "jegal" (jegal.train) | "sync" (baselines.train_sync) | "ensemble" (no training)
+    objective: str = "jegal"  # loss.objective: "jegal", "clip" (clip-level CLIP), "sync" (sync-style)
+    overrides: dict = field(default_factory=dict)  # dotted model overrides on the cpu preset
     test_modalities: tuple[str, ...] = ("ta",)
     group: str = "ablation"  # ablation | baseline
-    parts: tuple[str, ...] = ()  # ensemble: the variants whose scores are averaged
+    parts: tuple[str, ...] = ()  # late fusion: the variants whose scores are averaged
 
+    def model_overrides(self) -> dict:
+        return {"loss.objective": self.objective, **self.overrides}
 
-# The presets add two word-level terms to the paper's objective (docs/model.md, "Word
-# discrimination in the local space"); clip-level variants must switch them off too.
-NO_WORD_TERMS = {"loss.spot_weight": 0.0, "loss.local_centre": False}
-# The paper's model and objective as published: also no clip-feature standardisation, speech in
-# the clip vectors and the paper's beta (docs/model.md, "The clip-level space").
-PAPER_MODEL = {**NO_WORD_TERMS, "loss.global_standardise": False, "content.global_speech": True,
-               "content.speech_clip_follows": False, "loss.beta": 0.5}
 
 VARIANTS: dict[str, Variant] = {v.name: v for v in [
-    Variant("full", "JEGAL: concat fusion, global + coupling loss", {}, test_modalities=("ta", "t", "a")),
-    Variant("global_only", "global loss only (beta=1, no word-level term)", {"loss.beta": 1.0, **NO_WORD_TERMS}),
-    Variant("coupling_only", "coupling loss only (beta=0)", {"loss.beta": 0.0}),
+    Variant("full", "JEGAL: concat fusion, global + coupling loss", test_modalities=("ta", "t", "a")),
+    Variant("global_only", "global loss only (beta=1, no word-level term)", "clip"),
+    Variant("coupling_only", "coupling loss only (beta=0)", overrides={"loss.beta": 0.0}),
+    # the paper's objective and embedding heads as published (the `paper` preset's) on the cpu model
     Variant("paper_objective", "paper objective and clip heads: global + coupling (beta 0.5), no centring, "
-            "spotting term or standardisation, speech in the clip vectors", PAPER_MODEL),
-    Variant("pair_text", "pairwise gesture-text model", {"content.modalities": "t"}, test_modalities=("t",)),
-    Variant("pair_speech", "pairwise gesture-speech model", {"content.modalities": "a"}, test_modalities=("a",)),
-    Variant("late_fusion", "late fusion of the pairwise models (score average)", trainer="ensemble",
-            parts=("pair_text", "pair_speech")),
-    Variant("avg_fusion", "avg fusion (trained jointly)", {"content.fusion": "avg"}),
-    Variant("clip_clip", "baseline: clip-level gesture-text CLIP (global loss, text only)",
-            {"content.modalities": "t", "loss.beta": 1.0, **NO_WORD_TERMS}, test_modalities=("t",), group="baseline"),
-    Variant("sync", "baseline: sync-style gesture-speech (synchrony only)", trainer="sync",
+            "spotting term or standardisation, speech in the clip vectors", overrides=paper_objective_overrides()),
+    Variant("pair_text", "pairwise gesture-text model", overrides={"content.modalities": "t"}, test_modalities=("t",)),
+    Variant("pair_speech", "pairwise gesture-speech model", overrides={"content.modalities": "a"},
+            test_modalities=("a",)),
+    Variant("late_fusion", "late fusion of the pairwise models (score average)", parts=("pair_text", "pair_speech")),
+    Variant("avg_fusion", "avg fusion (trained jointly)", overrides={"content.fusion": "avg"}),
+    Variant("clip_clip", "baseline: clip-level gesture-text CLIP (global loss, text only)", "clip",
+            {"content.modalities": "t"}, test_modalities=("t",), group="baseline"),
+    Variant("sync", "baseline: sync-style gesture-speech (synchrony only)", "sync", {"content.modalities": "a"},
             test_modalities=("a",), group="baseline"),
 ]}
 
@@ -72,12 +77,24 @@ def corpus_clips(corpus: str | os.PathLike, benches: dict[str, Benchmark]) -> Cl
 
 
 # -- training ---------------------------------------------------------------------------------
+# what a variant's run keeps of the loop's summary (OUT/runs/<variant>/summary.json)
+TRAINING_KEYS = ("objective", "readout", "steps", "epochs_completed", "samples", "skipped_samples", "final_loss",
+                 "train_seconds", "clips_per_s", "stopped_by", "stopped_on_time", "step_note")
+
+
 @dataclass
 class Budget:
-    epochs: int = 4
+    """The training budget every variant gets (the cpu preset's for anything left None / 0).
+
+    A run stops at the first of ``epochs``, ``max_steps`` and ``max_seconds`` (a time budget
+    the loop checks after every step). ``epochs`` None: the preset's, or no epoch limit when
+    ``max_steps`` is given (so ``max_steps`` steps are really trained)."""
+
+    epochs: int | None = None
     max_steps: int = 0
-    batch_size: int | None = None  # None: the cpu training preset's
-    lr: float | None = None  # None: the cpu training preset's
+    max_seconds: float = 0.0
+    batch_size: int | None = None
+    lr: float | None = None
     threads: int = 0
     seed: int = 0
 
@@ -87,9 +104,12 @@ class Budget:
         validation only at the end on a small subset (evaluation is what counts here)."""
         from jegal.train.config import resolve
 
-        flags = {"out": str(run_dir), "data.train": str(corpus), "epochs": self.epochs, "max_steps": self.max_steps,
-                 "seed": self.seed, "threads": self.threads, "progress": progress, "tensorboard": False,
-                 "validate_every": 0, "data.val_max_clips": 64, "checkpoint_every": 1_000_000, "device": "cpu"}
+        flags = {"out": str(run_dir), "data.train": str(corpus), "max_steps": self.max_steps,
+                 "max_seconds": self.max_seconds, "seed": self.seed, "threads": self.threads, "progress": progress,
+                 "tensorboard": False, "validate_every": 0, "data.val_max_clips": 64, "checkpoint_every": 1_000_000,
+                 "device": "cpu"}
+        if self.epochs is not None:
+            flags["epochs"] = self.epochs
         if self.batch_size:
             flags["data.batch_size"] = self.batch_size
         if self.lr:
@@ -97,134 +117,16 @@ class Budget:
         return resolve("cpu", flags=flags, overrides=dict(overrides or {}))
 
 
-def epoch_cap(epochs: int | None, max_steps: int, default: int) -> int:
-    """The ``--epochs`` limit of a run: as given; when unset, no limit if ``--max-steps`` sets the
-    length (so ``--max-steps 1000`` really trains 1000 steps), else ``default``."""
-    if epochs is not None:
-        return epochs
-    return max_steps if max_steps > 0 else default
-
-
-def measure_step_seconds(corpus: str | os.PathLike, budget: Budget, overrides: dict | None = None, steps: int = 3,
-                         warmup: int = 1) -> float:
-    """Seconds per training step (forward + backward + AdamW) of the cpu preset on real
-    batches of ``corpus``: the median of ``steps`` steps after ``warmup`` steps. Used to turn
-    a time budget into a step count, so the learning-rate schedule still ends where the
-    budget does."""
-    import torch
-
-    from jegal.model import JEGAL
-    from jegal.train.data import ClipStream, index_shards
-
-    corpus = Path(corpus)
-    cfg = budget.train_config(corpus, corpus / "unused", overrides, progress=False)
-    torch.set_num_threads(budget.threads or max(1, os.cpu_count() or 1))
-    torch.manual_seed(budget.seed)
-    model = JEGAL(cfg.model_config())
-    model.train()
-    if model.text is not None:
-        model.text.backbone.load()
-    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
-    d = cfg.data
-    stream = ClipStream(index_shards(corpus / "train" if (corpus / "train").is_dir() else corpus), d.batch_size,
-                        seed=budget.seed, shuffle_buffer=min(100, d.batch_size * 2), min_words=d.min_words,
-                        max_words=d.max_words, margin=d.margin, crop=d.crop, crop_frames=d.crop_frames)
-    stream.set_epoch(0)
-    times: list[float] = []
-    for item in stream:
-        if item["batch"] is None:
-            continue
-        t0 = time.perf_counter()
-        loss = model(item["batch"])["loss"]
-        loss.backward()
-        opt.step()
-        opt.zero_grad(set_to_none=True)
-        times.append(time.perf_counter() - t0)
-        if len(times) >= warmup + steps:
-            break
-    if not times:
-        raise ValueError(f"{corpus}: no training batch to time")
-    return float(np.median(times[warmup:] or times))
-
-
-def steps_for_budget(seconds: float, step_seconds: float, epochs: int, steps_per_epoch: int) -> int:
-    """Optimiser steps that fit ``seconds`` (10% kept for validation and saving), at most
-    ``epochs`` full epochs, at least 1."""
-    fit = int(0.9 * seconds / max(step_seconds, 1e-6))
-    return max(1, min(fit, epochs * steps_per_epoch))
-
-
-def _train_entry(cfg_dict: dict) -> None:
+def train_variant(variant: Variant, corpus: str | os.PathLike, run_dir: str | os.PathLike, budget: Budget,
+                  progress: bool = True) -> dict:
+    """Train ``variant`` into ``run_dir`` (its model in ``run_dir/model``) with
+    :func:`jegal.train.loop.train`, in this process; a run directory that already holds a
+    finished model is reused. Returns the training summary (:data:`TRAINING_KEYS` of the loop's,
+    plus the variant, its overrides and the wall seconds), also ``run_dir/summary.json``."""
     from jegal.train.loop import train
 
-    train(cfg_dict)
-
-
-def train_until(cfg, seconds: float, poll: float = 1.0) -> dict:
-    """Run :func:`jegal.train.loop.train` on ``cfg`` in a child process, stopping it after
-    ``seconds`` if it has not finished (but not before its first checkpoint). A stopped run's
-    model is its latest checkpoint (written atomically every ``cfg.checkpoint_every`` steps, so
-    a stop at any moment is safe), saved to ``RUN/model`` like a finished run's. Returns
-    {"stopped": bool, "steps": int, ...}."""
-    import multiprocessing as mp
-
-    run_dir = Path(cfg.out)
-    ctx = mp.get_context("spawn")  # no forked torch / tokenizer state
-    proc = ctx.Process(target=_train_entry, args=(cfg.to_dict(),), daemon=True)
-    t0 = time.perf_counter()
-    proc.start()
-    from jegal.train.checkpoint import latest_checkpoint
-
-    # past the time limit, a run with no checkpoint yet is allowed to reach its first one
-    while proc.is_alive() and (time.perf_counter() - t0 < seconds or latest_checkpoint(run_dir) is None):
-        proc.join(timeout=poll)
-    stopped = proc.is_alive()
-    if stopped:
-        proc.terminate()
-        proc.join(timeout=30)
-        if proc.is_alive():
-            proc.kill()
-            proc.join()
-    elif proc.exitcode != 0:
-        raise RuntimeError(f"training {run_dir} failed (exit code {proc.exitcode}); see the messages above")
-    if not stopped:
-        s = json.loads((run_dir / "metrics.json").read_text())
-        return {"stopped": False, **{k: s.get(k) for k in ("steps", "epochs_completed", "samples", "skipped_samples",
-                                                           "final_loss", "train_seconds", "clips_per_s")}}
-    out = model_from_checkpoint(cfg)
-    out["train_seconds"] = round(time.perf_counter() - t0, 1)
-    return out
-
-
-def model_from_checkpoint(cfg) -> dict:
-    """Save the latest checkpoint of run ``cfg.out`` as its model (``RUN/model``); returns
-    {"stopped": True, "steps", "epochs_completed", "samples", "final_loss", "checkpoint"}."""
-    from jegal.model import JEGAL
-    from jegal.train.checkpoint import latest_checkpoint, load_checkpoint
-
-    run_dir = Path(cfg.out)
-    ckpt = latest_checkpoint(run_dir)
-    if ckpt is None:
-        raise RuntimeError(f"training {run_dir} reached its time limit before its first checkpoint; "
-                           f"give it more time or a smaller checkpoint_every")
-    model = JEGAL(cfg.model_config())
-    state = load_checkpoint(ckpt, model, None)
-    model.save(run_dir / "model")
-    steps = int(state.get("step", 0))
-    log = run_dir / "log.jsonl"
-    records = [json.loads(line) for line in log.read_text().splitlines() if line.strip()][:steps] if log.is_file() else []
-    losses = [r["loss"] for r in records[-10:]]
-    rates = [r["clips_per_s"] for r in records if r.get("clips_per_s")]
-    return {"stopped": True, "steps": steps, "epochs_completed": state.get("epoch"), "samples": state.get("samples"),
-            "final_loss": float(np.mean(losses)) if losses else None,
-            "clips_per_s": round(float(np.median(rates)), 1) if rates else None, "checkpoint": ckpt.name}
-
-
-def train_variant(variant: Variant, corpus: str | os.PathLike, run_dir: str | os.PathLike, budget: Budget,
-                  progress: bool = True, seconds: float | None = None) -> dict:
-    """Train ``variant`` into ``run_dir`` (its model in ``run_dir/model``); a run directory
-    that already holds a finished model is reused. With ``seconds``, training stops at that
-    time limit and keeps its latest checkpoint (:func:`train_until`). Returns the training summary."""
+    if variant.parts:
+        raise ValueError(f"variant {variant.name} fuses {variant.parts} at test time; it is not trained")
     run_dir = Path(run_dir)
     done = run_dir / "summary.json"
     if done.is_file() and (run_dir / "model" / "model.safetensors").is_file():
@@ -234,32 +136,19 @@ def train_variant(variant: Variant, corpus: str | os.PathLike, run_dir: str | os
 
         shutil.rmtree(run_dir)  # an interrupted earlier attempt: start it again
     t0 = time.perf_counter()
-    if variant.trainer == "sync":
-        from jegal.evaluation.baselines import train_sync
-
-        summary = train_sync(corpus, run_dir, epochs=budget.epochs, max_steps=budget.max_steps,
-                             batch_size=budget.batch_size or 32, lr=budget.lr or 1e-3, seed=budget.seed,
-                             progress=progress, threads=budget.threads)
-    elif variant.trainer == "jegal" and seconds is not None:
-        cfg = budget.train_config(corpus, run_dir, variant.overrides, progress)
-        steps = cfg.max_steps or cfg.epochs * 1000
-        cfg.checkpoint_every = max(5, min(50, steps // 20))  # what a stop at the time limit can lose
-        cfg.keep_checkpoints = 1
-        summary = train_until(cfg, seconds)
-    elif variant.trainer == "jegal":
-        from jegal.train.loop import train
-
-        s = train(budget.train_config(corpus, run_dir, variant.overrides, progress))
-        summary = {k: s.get(k) for k in ("steps", "epochs_completed", "samples", "skipped_samples", "final_loss",
-                                         "train_seconds", "clips_per_s")}
-    else:
-        raise ValueError(f"variant {variant.name}: trainer {variant.trainer!r} does not train")
-    summary = {**summary, "variant": variant.name, "overrides": variant.overrides,
+    s = train(budget.train_config(corpus, run_dir, variant.model_overrides(), progress))
+    summary = {**{k: s.get(k) for k in TRAINING_KEYS}, "variant": variant.name, "overrides": variant.overrides,
                "seconds": round(time.perf_counter() - t0, 1)}
-    tmp = run_dir / ".summary.json.tmp"
-    tmp.write_text(json.dumps(summary, indent=2) + "\n")
-    os.replace(tmp, done)
+    write_json_atomic(done, summary)
     return summary
+
+
+def load_model(model_dir: str | os.PathLike):
+    """A trained model for evaluation, on the CPU (its ``embed`` reads the spaces its training
+    shaped), with the text-state cache on: the benchmarks embed the same clips' words again."""
+    from jegal.model import JEGAL
+
+    return JEGAL.load(model_dir, device="cpu").set_runtime(text_cache_size=4096)
 
 
 # -- evaluation -------------------------------------------------------------------------------
@@ -270,10 +159,12 @@ class EnsembleModel:
     def __init__(self, models: list, modalities: list[str]):
         self.models, self.modalities = models, modalities
 
-    def embed(self, batch: dict, modalities: str = "ta", parts: str = "gc") -> dict:
+    def embed(self, batch: dict, modalities: str = "ta", parts: str = "gc", space: str | None = None) -> dict:
+        """:meth:`jegal.model.JEGAL.embed` of the fused models (each with its own content modalities)."""
         import torch
 
-        outs = [m.embed(batch, modalities=mod, parts=parts) for m, mod in zip(self.models, self.modalities)]
+        kw = {} if space is None else {"space": space}  # (None: each model's own readout)
+        outs = [m.embed(batch, modalities=mod, parts=parts, **kw) for m, mod in zip(self.models, self.modalities)]
         k = 1.0 / np.sqrt(len(outs))
         res = {}
         for key in ("gesture_frames", "content_words", "gesture_clip", "content_clip"):
@@ -283,13 +174,6 @@ class EnsembleModel:
             if key in outs[0]:
                 res[key] = outs[0][key]
         return res
-
-
-def load_view(model_dir: str | os.PathLike):
-    from jegal.evaluation.baselines import view_for
-    from jegal.model import JEGAL
-
-    return view_for(JEGAL.load(model_dir, device="cpu"), model_dir)
 
 
 def evaluate_model(model, benches: dict[str, Benchmark], clips: ClipSet, modalities=("ta",), cache_dir=None,

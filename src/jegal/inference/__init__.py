@@ -4,14 +4,14 @@
   (the spotting protocol's per-frame softmax over words, and the raw cosines), as a PNG.
 - :class:`GalleryIndex`: FAISS inner-product search over gesture clip vectors.
 - :func:`who_is_speaking`: which of several people's gestures go with a piece of speech/text.
-- :func:`embed_clips` (from :mod:`jegal.evaluation.embeddings`): embeddings of many clips.
+- :func:`embed_clips` / :class:`Embeddings`: embeddings of many clips (and their ``.npz`` file).
 
 Nothing heavy is imported at module import time.
 """
 
-from jegal.evaluation.embeddings import embed_clips
+from jegal.inference.embed import Embeddings, embed_clips
 from jegal.inference.heatmap import save_heatmap, word_frame_scores
 from jegal.inference.search import GalleryIndex
 from jegal.inference.speakers import who_is_speaking
 
-__all__ = ["embed_clips", "word_frame_scores", "save_heatmap", "GalleryIndex", "who_is_speaking"]
+__all__ = ["Embeddings", "embed_clips", "word_frame_scores", "save_heatmap", "GalleryIndex", "who_is_speaking"]

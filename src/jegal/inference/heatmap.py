@@ -7,9 +7,10 @@ from pathlib import Path
 
 import numpy as np
 
+from jegal.atomic import atomic_path
 from jegal.data.batch import collate_clips
 from jegal.data.clip import Clip
-from jegal.evaluation.metrics import SPOT_MARGIN, SPOT_TEMPERATURE, spotting_probabilities
+from jegal.metrics import SPOT_MARGIN, SPOT_TEMPERATURE, SPOT_THRESHOLD, spotting_probabilities
 
 
 def word_frame_scores(model, clip: Clip, modalities: str = "ta") -> dict:
@@ -49,7 +50,7 @@ def save_heatmap(scores: dict, path: str | os.PathLike, title: str | None = None
                                    - max(-0.5, s - SPOT_MARGIN - 0.5), 1, fill=False, ec="white", lw=0.6, ls=":"))
         ax.add_patch(plt.Rectangle((s - 0.5, i - 0.45), e - s + 1, 0.9, fill=False, ec="white", lw=1.2))
         b = scores["best_frame"][i]
-        ax.plot([b], [i], marker="x", color="red" if scores["best_prob"][i] >= 0.5 else "orange", ms=6)
+        ax.plot([b], [i], marker="x", color="red" if scores["best_prob"][i] >= SPOT_THRESHOLD else "orange", ms=6)
     ax.set_yticks(range(W))
     ax.set_yticklabels(scores["words"])
     if highlight is not None and 0 <= highlight < W:
@@ -63,10 +64,9 @@ def save_heatmap(scores: dict, path: str | os.PathLike, title: str | None = None
     ax.set_title(title or scores.get("clip_id", ""), fontsize=9)
     fig.colorbar(im, ax=ax, fraction=0.03, pad=0.01, label="P(word | frame)")
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}.png")
-    fig.savefig(tmp)
-    plt.close(fig)
-    os.replace(tmp, path)
-    return path
+    try:
+        with atomic_path(path) as tmp:  # the temporary name keeps ".png", which picks the format
+            fig.savefig(tmp)
+    finally:
+        plt.close(fig)
+    return Path(path)

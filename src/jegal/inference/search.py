@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from jegal.atomic import atomic_path, write_text_atomic
+
 
 class GalleryIndex:
     def __init__(self, vectors: np.ndarray, ids: list[str], index=None):
@@ -45,13 +47,9 @@ class GalleryIndex:
         import faiss
 
         path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
-        tmp = path / f".index.faiss.tmp{os.getpid()}"
-        faiss.write_index(self.index, str(tmp))
-        os.replace(tmp, path / "index.faiss")
-        tmp = path / f".ids.json.tmp{os.getpid()}"
-        tmp.write_text(json.dumps(self.ids))
-        os.replace(tmp, path / "ids.json")
+        with atomic_path(path / "index.faiss") as tmp:
+            faiss.write_index(self.index, str(tmp))
+        write_text_atomic(path / "ids.json", json.dumps(self.ids))
         return path
 
     @classmethod

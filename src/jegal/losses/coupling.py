@@ -138,44 +138,42 @@ def word_discrimination_loss(gesture_frames: torch.Tensor, frame_mask: torch.Ten
                              word_spans: torch.Tensor, word_mask: torch.Tensor, window: int = 10,
                              temperature: float = 0.07, batch_words: torch.Tensor | None = None,
                              batch_word_mask: torch.Tensor | None = None, offset: int = 0) -> torch.Tensor:
-    r"""Within-clip word discrimination, the training counterpart of gestured-word spotting.
+    r"""Word discrimination against the batch's words, the training counterpart of gestured-word spotting.
 
-    Per frame t of clip b, a softmax over the clip's real words of cos(g_bt, c_bw) / temperature
-    (the spotting protocol's probabilities p_{b,t,w}); each word takes its best frame inside its
-    window [s - window, e + window]; the clip's term is a multiple-instance "some word is
-    spotted" (gestures are sparse: most words have none):
+    Per frame t of clip b, a softmax over the real words of *every* clip of the (gathered) batch
+    of cos(g_bt, c_w) / temperature; the targets are clip b's own words, p_{b,t,w}. Each own
+    word takes its best frame inside its window [s - window, e + window]; the clip's term is a
+    multiple-instance "some word is spotted" (gestures are sparse: most words have none):
 
         L = - mean_b  log( mean_w  max_{t in window(w)} p_{b,t,w} )
 
     The gradient of the log-mean weights each word by its current probability, so the words
     that are already spotted (gestured ones, once the model has found them) get the push, and
-    unspotted words are left alone. Clips with fewer than two real words (nothing to tell
-    apart) or no word with a frame in its window count 0; the mean is over all B clips, so
-    per-rank means weighted by their share of the global batch add up to the whole-batch mean.
+    unspotted words are left alone. Clips with fewer than two real words or no word with a
+    frame in its window count 0; the mean is over all B clips, so per-rank means weighted by
+    their share of the global batch add up to the whole-batch mean.
 
-    **Batch negatives** (``batch_words`` given): the softmax of frame t runs over the words of
-    *every* clip of the (gathered) batch, not only its own clip's. Telling a clip's own words
-    apart needs little more than "this word is gesturable, this frame moves"; telling them from
-    the words of other clips needs the gesture's *meaning* (which family of gestures goes with
-    which words), which is what retrieval and speaker detection use (docs/model.md).
-    ``batch_words`` (N, W', d) and ``batch_word_mask`` (N, W') are the gathered batch's words; the
-    local clip b is row ``offset + b`` of them (and its words, in order, are ``content_words[b]``).
+    Why the batch's words: telling a clip's own words apart needs little more than "this word
+    is gesturable, this frame moves"; telling them from the words of other clips needs the
+    gesture's *meaning*, which is what retrieval and speaker detection use (docs/model.md; a
+    softmax over the clip's own words only measured worse and was removed). A batch of one clip
+    is exactly that within-clip softmax.
 
     gesture_frames (B, T, d), content_words (B, W, d) L2-normalised; frame_mask (B, T);
-    word_spans (B, W, 2); word_mask (B, W). Returns a scalar."""
+    word_spans (B, W, 2); word_mask (B, W). ``batch_words`` (N, W', d) and ``batch_word_mask``
+    (N, W') are the gathered batch's words, in which local clip b is row ``offset + b`` (its
+    words, in order, are ``content_words[b]``); None = this batch is the whole batch
+    (``content_words``, ``word_mask``, offset 0). Returns a scalar."""
+    if batch_words is None:
+        batch_words, batch_word_mask, offset = content_words, word_mask, 0
     B, T = gesture_frames.shape[:2]
     W = content_words.shape[1]
-    if batch_words is None:
-        logits = torch.einsum("bwd,btd->btw", content_words, gesture_frames) / temperature  # (B, T, W)
-        logits = logits.masked_fill(~word_mask[:, None, :], _NEG)
-        log_p = torch.log_softmax(logits, -1).transpose(1, 2)  # (B, W, T)
-    else:
-        N, Wb = batch_word_mask.shape
-        logits = torch.einsum("nwd,btd->btnw", batch_words, gesture_frames) / temperature  # (B, T, N, W')
-        logits = logits.masked_fill(~batch_word_mask[None, None], _NEG)
-        log_p = torch.log_softmax(logits.flatten(2), -1).view(B, T, N, Wb)
-        own = torch.arange(B, device=log_p.device)
-        log_p = log_p[own, :, offset + own, :W].transpose(1, 2)  # (B, W, T): each clip's own words
+    N, Wb = batch_word_mask.shape
+    logits = torch.einsum("nwd,btd->btnw", batch_words, gesture_frames) / temperature  # (B, T, N, W')
+    logits = logits.masked_fill(~batch_word_mask[None, None], _NEG)
+    log_p = torch.log_softmax(logits.flatten(2), -1).view(B, T, N, Wb)
+    own = torch.arange(B, device=log_p.device)
+    log_p = log_p[own, :, offset + own, :W].transpose(1, 2)  # (B, W, T): each clip's own words
     valid = word_windows(word_spans, word_mask, T, window) & frame_mask[:, None, :].bool()  # (B, W, T)
     best = log_p.masked_fill(~valid, _NEG).amax(-1)  # (B, W): log p of each word's best frame
     has_frame = valid.any(-1)  # (B, W)

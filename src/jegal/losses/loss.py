@@ -23,9 +23,17 @@ if TYPE_CHECKING:
 
 
 class JEGALLoss(nn.Module):
-    def __init__(self, cfg: LossConfig):
+    """The objective of ``cfg`` (:class:`jegal.model.config.LossConfig`).
+
+    ``couple_chunk`` (gathered clips per chunk of the N x N coupling scores, 0 = one chunk) and
+    ``couple_checkpoint`` (recompute each chunk in backward) change memory and speed only; they
+    are attributes, set by :meth:`jegal.model.JEGAL.set_runtime`, not part of the config."""
+
+    def __init__(self, cfg: LossConfig, couple_chunk: int = 32, couple_checkpoint: bool = True):
         super().__init__()
         self.cfg = cfg
+        self.couple_chunk = couple_chunk
+        self.couple_checkpoint = couple_checkpoint
         self.logit_scale = LogitScale(cfg.logit_scale_init, cfg.logit_scale_max)
         self.couple_scale = LogitScale(cfg.logit_scale_init, cfg.logit_scale_max)
 
@@ -43,7 +51,7 @@ class JEGALLoss(nn.Module):
                  "content_clip": content_clip}
         if content_clip_speech is not None:
             local["content_clip_speech"] = content_clip_speech
-        if cfg.beta == 1.0 and cfg.spot_negatives != "batch":  # only the clip vectors are needed from other ranks
+        if cfg.beta == 1.0 and cfg.spot_weight == 0:  # only the clip vectors are needed from other ranks
             local = {k: local[k] for k in ("gesture_clip", "content_clip", "content_clip_speech") if k in local}
         full, offset = gather_batch(local, rank, world_size)
         n, N = gesture_clip.shape[0], full["gesture_clip"].shape[0]
@@ -61,7 +69,7 @@ class JEGALLoss(nn.Module):
 
         couple_scale = self.couple_scale()
         if cfg.beta < 1.0:
-            kw = dict(window=cfg.window, gamma=cfg.gamma, chunk=cfg.couple_chunk, use_checkpoint=cfg.couple_checkpoint)
+            kw = dict(window=cfg.window, gamma=cfg.gamma, chunk=self.couple_chunk, use_checkpoint=self.couple_checkpoint)
             # local gesture clips against all content clips, chunked over the gathered content side
             s_g = coupling_scores(gesture_frames, frame_mask, full["content_words"], full["word_spans"],
                                   full["word_mask"], chunk_over="content", **kw)  # (n, N)
@@ -75,13 +83,11 @@ class JEGALLoss(nn.Module):
             loss_couple = torch.zeros((), device=gesture_clip.device)
 
         loss = cfg.beta * (loss_global + loss_follow) + (1.0 - cfg.beta) * loss_couple
-        if cfg.spot_weight > 0:  # this rank's clips; their own words, or against the gathered batch's
-            negatives = {}
-            if cfg.spot_negatives == "batch":
-                negatives = {"batch_words": full["content_words"], "batch_word_mask": full["word_mask"],
-                             "offset": offset}
+        if cfg.spot_weight > 0:  # this rank's clips, their words against the words of the gathered batch
             loss_spot = word_discrimination_loss(gesture_frames, frame_mask, content_words, word_spans, word_mask,
-                                                 window=cfg.window, temperature=cfg.spot_temperature, **negatives)
+                                                 window=cfg.window, temperature=cfg.spot_temperature,
+                                                 batch_words=full["content_words"], batch_word_mask=full["word_mask"],
+                                                 offset=offset)
             loss = loss + cfg.spot_weight * loss_spot
         else:
             loss_spot = torch.zeros((), device=gesture_clip.device)

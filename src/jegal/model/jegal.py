@@ -11,7 +11,7 @@ Data flow (one batch from ``jegal.data.batch.collate_clips``)::
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import os
 from pathlib import Path
 
@@ -19,7 +19,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from jegal.atomic import atomic_path
 from jegal.losses.loss import JEGALLoss
+from jegal.losses.sync import sync_objective
 from jegal.model.config import ConfigError, JEGALConfig
 from jegal.model.fusion import ContentFusion
 from jegal.model.gesture import GestureEncoder
@@ -29,7 +31,20 @@ from jegal.model.text import TextEncoder
 
 CONFIG_FILE = "config.json"
 CONTENT_GROUPS = ("ta", "t", "a")  # the content inputs a clip was encoded with: own clip-level statistics each
+# How JEGAL.embed reads a model (JEGAL.readout): the spaces its frames / words and its clip vectors come from
+READOUTS = {"both": "frames/words: local heads; clip vectors: global heads",
+            "global": "frames/words and clip vectors: global heads",
+            "local": "frames/words: local heads; clip vectors: normalised mean of the frames/words"}
 WEIGHTS_FILE = "model.safetensors"
+
+
+@dataclasses.dataclass(frozen=True)
+class Runtime:
+    """A model's runtime settings (:meth:`JEGAL.set_runtime`): speed and memory only."""
+
+    text_cache_size: int = 0
+    couple_chunk: int = 32
+    couple_checkpoint: bool = True
 
 
 def _clip_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -45,6 +60,7 @@ class JEGAL(nn.Module):
     >>> model = JEGAL(JEGALConfig.from_preset("cpu"))
     >>> out = model(batch)                       # training: out["loss"], out["loss_global"], ...
     >>> emb = model.embed(batch, modalities="t")  # inference with text only
+    >>> model.set_runtime(text_cache_size=4096)  # speed / memory settings, not saved with the weights
     """
 
     def __init__(self, config: JEGALConfig):
@@ -54,31 +70,49 @@ class JEGAL(nn.Module):
         d = config.d_model
         mods = config.content.modalities
         self.gesture = GestureEncoder(config.gesture)
-        self.gesture_for_global = GestureEncoder(config.gesture) if config.gesture.separate_global else None
         self.text = TextEncoder(config.text, d // 2) if "t" in mods else None
         self.speech = SpeechEncoder(config.speech, d // 2) if "a" in mods else None
         self.fusion = ContentFusion(config.content, d)
         self.gesture_align = nn.Linear(d, d)
         self.content_align = nn.Linear(d, d)
         # standardised clip features need no bias: a shared offset is what collapse is made of
-        standardise = config.loss.global_standardise
+        standardise = config.embedding.global_standardise
         self.gesture_global = nn.Linear(d, d, bias=not standardise)
         self.content_global = nn.Linear(d, d, bias=not standardise)
         self.gesture_standardise = BatchStandardise(d) if standardise else None
         self.content_standardise = BatchStandardise(d, groups=len(CONTENT_GROUPS)) if standardise else None
         self.loss = JEGALLoss(config.loss)
+        self.runtime = Runtime()
+        self.set_runtime()
 
     @property
     def device(self) -> torch.device:
         return self.gesture_align.weight.device
 
+    def set_runtime(self, text_cache_size: int | None = None, couple_chunk: int | None = None,
+                    couple_checkpoint: bool | None = None) -> "JEGAL":
+        """Settings that change speed and memory, never the numbers; not saved with the weights.
+
+        ``text_cache_size``: clips whose frozen text-backbone states are kept in an in-memory LRU
+        (0 = off; worth it when the same clips come back every epoch). ``couple_chunk``: gathered
+        clips per chunk of the N x N coupling scores (0 = one chunk). ``couple_checkpoint``:
+        recompute each chunk in backward, so peak memory stays ~ N x chunk. None keeps the current
+        value (:class:`Runtime` holds the defaults). Returns the model. Raises ValueError for
+        negative sizes."""
+        changes = {k: v for k, v in (("text_cache_size", text_cache_size), ("couple_chunk", couple_chunk),
+                                     ("couple_checkpoint", couple_checkpoint)) if v is not None}
+        rt = dataclasses.replace(self.runtime, **changes)
+        if rt.text_cache_size < 0 or rt.couple_chunk < 0:
+            raise ValueError(f"text_cache_size and couple_chunk must be >= 0, got {rt}")
+        self.runtime = rt
+        if self.text is not None:
+            self.text.backbone.resize_cache(rt.text_cache_size)
+        self.loss.couple_chunk, self.loss.couple_checkpoint = rt.couple_chunk, rt.couple_checkpoint
+        return self
+
     # -- encoders ----------------------------------------------------------------------------
     def _pool(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """(B, L, d) frames or words -> (B, d): their mean, or with ``loss.global_pool = "max"``
-        their per-feature maximum, which a short gesture (or one gestured word) moves as much in
-        a long clip as in a short one."""
-        if self.config.loss.global_pool == "max":
-            return x.masked_fill(~mask[..., None], torch.finfo(x.dtype).min).amax(1) * (mask.any(1)[:, None])
+        """(B, L, d) frames or words -> (B, d): the mean over the real rows (the paper's pooling)."""
         return masked_mean(x, mask[:, None, :])[:, 0]
 
     def _clip_vector(self, pooled: torch.Tensor, head: nn.Linear, standardise: BatchStandardise | None,
@@ -95,13 +129,11 @@ class JEGAL(nn.Module):
         mask = batch["frame_mask"]
         x = self.gesture(batch)  # (B, T, d), zero on padding
         frames = self.gesture_align(x)  # (B, T, d)
-        if self.config.loss.local_centre:  # the clip's static posture lives in the global space
+        if self.config.embedding.local_centre:  # the clip's static posture lives in the global space
             frames = frames - _clip_mean(frames, mask)
         frames = F.normalize(frames, dim=-1) * mask[..., None]
-        if self.gesture_for_global is not None:
-            x = self.gesture_for_global(batch)
         clip = self._clip_vector(self._pool(x, mask), self.gesture_global, self.gesture_standardise, world_size)
-        return {"gesture_frames": frames, "gesture_clip": clip, "frame_mask": mask}
+        return {"gesture_frames": frames, "gesture_clip": clip, "frame_mask": mask, "gesture_features": x}
 
     def encode_content(self, batch: dict, modalities: str | None = None, modality_dropout: float = 0.0,
                        world_size: int = 1, speech_clip: bool = False) -> dict[str, torch.Tensor]:
@@ -130,10 +162,10 @@ class JEGAL(nn.Module):
             group = torch.where(drop, torch.where(drop_text, 2, 1), 0)  # index into CONTENT_GROUPS
         x = self.fusion(text, speech, keep_text, keep_speech) * word_mask[..., None]  # (B, W, d)
         words = self.content_align(x)  # (B, W, d)
-        if self.config.loss.local_centre:  # what the words of a clip share lives in the global space
+        if self.config.embedding.local_centre:  # what the words of a clip share lives in the global space
             words = words - _clip_mean(words, word_mask)
         words = F.normalize(words, dim=-1) * word_mask[..., None]
-        out = {"content_words": words, "word_mask": word_mask}
+        out = {"content_words": words, "word_mask": word_mask, "content_features": x}
         if mods != "ta" or self.config.content.global_speech:
             out["content_clip"] = self._content_clip(x, word_mask, group, world_size)
             return out
@@ -158,39 +190,96 @@ class JEGAL(nn.Module):
 
     # -- training ----------------------------------------------------------------------------
     def forward(self, batch: dict, rank: int = 0, world_size: int = 1) -> dict[str, torch.Tensor]:
-        """Training forward on a ``collate_clips`` batch: the total loss and its parts.
+        """Training forward on a ``collate_clips`` batch: the loss ``loss.objective`` names, and its parts.
 
-        With ``world_size > 1`` (torch.distributed initialised) negatives come from every rank."""
+        - "jegal": :class:`jegal.losses.JEGALLoss`, beta * global + (1 - beta) * coupling (+ the
+          word-discrimination and speech-follows terms);
+        - "clip": the same module with the global term alone (the config sets beta=1, spot_weight=0);
+        - "sync": :func:`jegal.losses.sync.sync_objective` on the local frames and words.
+
+        Returns loss, loss_global, loss_couple, loss_spot, loss_follow, loss_sync (zero where the
+        objective has no such term), logit_scale, couple_scale. With ``world_size > 1``
+        (torch.distributed initialised) the contrastive negatives come from every rank."""
         batch = self._to_device(batch)
+        sync = self.config.loss.objective == "sync"
         g = self.encode_gesture(batch, world_size)
         c = self.encode_content(batch, modality_dropout=self.config.content.modality_dropout if self.training else 0.0,
-                                world_size=world_size, speech_clip=True)
-        return self.loss(g["gesture_frames"], g["frame_mask"], c["content_words"], batch["word_spans"],
-                         c["word_mask"], g["gesture_clip"], c["content_clip"], rank=rank, world_size=world_size,
-                         content_clip_speech=c.get("content_clip_speech"))
+                                world_size=world_size, speech_clip=not sync)
+        if sync:
+            return sync_objective(g["gesture_frames"], g["frame_mask"], c["content_words"], batch["word_spans"],
+                                  c["word_mask"])
+        out = self.loss(g["gesture_frames"], g["frame_mask"], c["content_words"], batch["word_spans"],
+                        c["word_mask"], g["gesture_clip"], c["content_clip"], rank=rank, world_size=world_size,
+                        content_clip_speech=c.get("content_clip_speech"))
+        out["loss_sync"] = torch.zeros((), device=out["loss"].device)
+        return out
 
     # -- inference ---------------------------------------------------------------------------
+    def readout(self, space: str | None = None) -> str:
+        """The spaces :meth:`embed` reads, as a key of :data:`READOUTS`.
+
+        ``space`` None: the spaces the training shaped. A model trained with both kinds of terms
+        reads "both" (frames / words from the local heads, clip vectors from the global heads).
+        Trained with the clip-level term alone (objective "clip", or beta=1 without the
+        word-discrimination term) its local heads are untrained, so it reads "global": frames
+        and words through the global heads too. Trained without a clip-level term (objective
+        "sync", or beta=0) its global heads are untrained, so it reads "local": clip vectors are
+        the normalised mean of its frames / words (DESIGN section 7's clip vectors).
+        "both", "global" or "local" force that readout; anything else raises ValueError."""
+        if space is not None:
+            if space not in READOUTS:
+                raise ValueError(f"space must be None or one of {sorted(READOUTS)}, got {space!r}")
+            return space
+        loss = self.config.loss
+        if loss.objective == "clip" or (loss.beta >= 1.0 and loss.spot_weight == 0.0):
+            return "global"
+        if loss.objective == "sync" or loss.beta <= 0.0:
+            return "local"
+        return "both"
+
     @torch.no_grad()
-    def embed(self, batch: dict, modalities: str = "ta", parts: str = "gc") -> dict[str, torch.Tensor]:
+    def embed(self, batch: dict, modalities: str = "ta", parts: str = "gc",
+              space: str | None = None) -> dict[str, torch.Tensor]:
         """Embeddings for inference (eval mode, no grad, no modality dropout).
 
         ``modalities``: content inputs, "ta" (both), "t" (text only) or "a" (speech only).
-        ``parts``: "g" gesture, "c" content, "gc" both. Returns (all L2-normalised, on the model's device):
-        gesture_frames (B, T, d), frame_mask (B, T), gesture_clip (B, d), content_words (B, W, d),
-        word_mask (B, W), content_clip (B, d). Frames and words share the local space (spotting,
-        heatmaps); the clip vectors share the global space (retrieval, ASD)."""
+        ``parts``: "g" gesture, "c" content, "gc" both. ``space``: which heads to read
+        (:meth:`readout`; None: the ones the model's training shaped). Returns (all L2-normalised,
+        on the model's device): gesture_frames (B, T, d), frame_mask (B, T), gesture_clip (B, d),
+        content_words (B, W, d), word_mask (B, W), content_clip (B, d). Frames and words share one
+        space (spotting, heatmaps), the clip vectors another (retrieval, ASD). Padding rows of
+        frames and words are zero."""
+        readout = self.readout(space)
         was_training = self.training
         self.eval()
         try:
             batch = self._to_device(batch)
             out: dict[str, torch.Tensor] = {}
             if "g" in parts:
-                out.update(self.encode_gesture(batch))
+                g = self.encode_gesture(batch)
+                out.update(self._read(g, readout, "gesture_frames", "frame_mask", "gesture_clip",
+                                      g.pop("gesture_features"), self.gesture_global))
             if "c" in parts:
-                out.update(self.encode_content(batch, modalities))
+                c = self.encode_content(batch, modalities)
+                out.update(self._read(c, readout, "content_words", "word_mask", "content_clip",
+                                      c.pop("content_features"), self.content_global))
             return out
         finally:
             self.train(was_training)
+
+    @staticmethod
+    def _read(enc: dict, readout: str, rows: str, mask: str, clip: str, features: torch.Tensor,
+              global_head: nn.Linear) -> dict[str, torch.Tensor]:
+        """One side's encoder output ``enc`` read as ``readout`` says: ``rows`` (B, L, d) through
+        ``global_head`` from the pre-head ``features`` (B, L, d) for "global" (no centring and no
+        batch standardisation, which belong to the local space and to clip means); ``clip`` (B, d)
+        as the normalised mean of the real rows for "local"."""
+        m = enc[mask][..., None].to(features.dtype)  # (B, L, 1)
+        if readout == "global":
+            enc[rows] = F.normalize(global_head(features), dim=-1) * m
+        elif readout == "local":
+            enc[clip] = F.normalize((enc[rows] * m).sum(1), dim=-1)
+        return enc
 
     def _to_device(self, batch: dict) -> dict:
         dev = self.device
@@ -203,24 +292,26 @@ class JEGAL(nn.Module):
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write ``path/config.json`` and ``path/model.safetensors`` (no frozen backbone weights:
-        the config names the backbone). Files are written to temp names and renamed."""
+        the config names the backbone; no runtime settings: they are the loader's choice). Each
+        file is written atomically (:mod:`jegal.atomic`)."""
         from safetensors.torch import save_file
 
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         state = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
-        tmp_w, tmp_c = path / (WEIGHTS_FILE + ".tmp"), path / (CONFIG_FILE + ".tmp")
-        save_file(state, str(tmp_w), metadata={"format": "pt", "jegal_preset": self.config.preset})
-        tmp_c.write_text(json.dumps(self.config.to_dict(), indent=2) + "\n")
-        os.replace(tmp_w, path / WEIGHTS_FILE)
-        os.replace(tmp_c, path / CONFIG_FILE)
+        with atomic_path(path / WEIGHTS_FILE) as tmp:
+            save_file(state, str(tmp), metadata={"format": "pt", "jegal_preset": self.config.preset})
+        self.config.to_json(path / CONFIG_FILE)
         return path
 
     @classmethod
     def load(cls, path: str | os.PathLike, device: str | torch.device = "cpu",
              overrides: dict | None = None) -> "JEGAL":
-        """Load a directory written by :meth:`save`. ``overrides`` may change settings that do not
-        touch weights (e.g. ``{"text.cache_size": 0}``)."""
+        """Load a directory written by :meth:`save`, with the default runtime (:meth:`set_runtime`
+        changes it). ``overrides`` may change settings that do not touch weights (e.g.
+        ``{"text.backbone": "/models/all-MiniLM-L6-v2"}`` for a backbone folder that moved). A
+        ``config.json`` written before the configuration was reorganised still loads (its moved keys
+        are read at their new place; see :data:`jegal.model.config.MOVED_KEYS`)."""
         from safetensors.torch import load_file
 
         path = Path(path)

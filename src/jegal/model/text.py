@@ -4,7 +4,8 @@ The backbone is held outside the module tree on purpose: it is loaded on first u
 import or construction), it never appears in ``parameters()`` or ``state_dict()`` (so
 optimisers, DDP and ``save()`` ignore it; the config stores its name), and it always runs
 under ``torch.no_grad()``. Its subword states can be cached per clip (an in-memory LRU keyed
-by the tuple of words) because a frozen encoder gives the same states every epoch.
+by the tuple of words) because a frozen encoder gives the same states every epoch; the cache
+size is a runtime setting (``JEGAL.set_runtime(text_cache_size=...)``), not part of the config.
 
 Subwords are mean-pooled into words through the fast tokenizer's ``word_ids()`` with one
 batched matmul; special tokens and padding belong to no word, so the last word of a
@@ -89,6 +90,22 @@ class FrozenTextBackbone:
         self._tokenizer = None
         self._model = None
 
+    @property
+    def loaded(self) -> bool:
+        """Whether the tokenizer and weights have been read (they are on the first call)."""
+        return self._model is not None
+
+    @property
+    def encoder(self) -> nn.Module | None:
+        """The frozen Hugging Face encoder once loaded (None before): outside the JEGAL module tree."""
+        return self._model
+
+    def resize_cache(self, cache_size: int) -> None:
+        """Keep at most ``cache_size`` clips' states (0 = no cache); the least recently used go first."""
+        self.cache_size = cache_size
+        while len(self.cache) > max(cache_size, 0):
+            self.cache.popitem(last=False)
+
     def load(self) -> None:
         if self._model is not None:
             return
@@ -168,7 +185,8 @@ class TextEncoder(nn.Module):
         if cfg.backbone_dim is None:
             cfg.backbone_dim = backbone_hidden_size(cfg.backbone)
         width = cfg.head_dim or cfg.backbone_dim
-        self.backbone = FrozenTextBackbone(cfg.backbone, cfg.max_subwords, cfg.cache_size, cfg.backbone_dim)
+        # the state cache is a runtime setting (JEGAL.set_runtime), off until the model's owner sets it
+        self.backbone = FrozenTextBackbone(cfg.backbone, cfg.max_subwords, hidden_size=cfg.backbone_dim)
         self.in_proj = nn.Identity() if width == cfg.backbone_dim else nn.Linear(cfg.backbone_dim, width)
         self.head = TransformerStack(width, cfg.layers, cfg.heads, cfg.ffn or 4 * width, cfg.dropout)
         self.out = nn.Linear(width, d_out)

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from jegal.data.transcripts import TranscriptError
 from jegal.data.words import Word, normalise_word
+from jegal.prepare.errors import EmptyTranscript, TranscriptTooLong, Unalignable
 from jegal.timebase import SAMPLE_RATE, seconds_to_frame
 
 PAD_S = 0.5
@@ -56,7 +56,7 @@ class _Espeak:
         ready = synth is not None and getattr(synth, "_SPEECH", None) is not None
         # AUDIO_OUTPUT_SYNCHRONOUS (2): no sound device; phonemes only.
         if not ready and self.lib.espeak_Initialize(2, 0, data_parent, 0) <= 0:
-            raise TranscriptError(f"espeak-ng failed to initialise with data at {data_parent.decode()}")
+            raise Unalignable(f"espeak-ng failed to initialise with data at {data_parent.decode()}")
         self.lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
         self.lib.espeak_TextToPhonemes.restype = ctypes.c_char_p
         self.lib.espeak_TextToPhonemes.argtypes = [ctypes.POINTER(ctypes.c_char_p), ctypes.c_int, ctypes.c_int]
@@ -101,22 +101,24 @@ def _dict_form(word: str) -> str:
 def align_seconds(wave: np.ndarray, words: list[str], source: str = "transcript") -> list[tuple[str, float, float]]:
     """``(display, start_s, end_s)`` of each word of ``words`` spoken in ``wave`` (16 kHz mono).
 
-    Words that are pure punctuation are skipped. Raises :class:`TranscriptError` for a word that has no pronunciation or when the
-    audio cannot be aligned to the whole word sequence.
+    Words that are pure punctuation are skipped. Raises :class:`~jegal.prepare.errors.Unalignable`
+    for a word that has no pronunciation or when the audio cannot be aligned to the whole word
+    sequence, :class:`~jegal.prepare.errors.TranscriptTooLong` when the audio is far too short
+    for the words, ``EmptyTranscript`` when there is no word (all three are ``TranscriptError``).
     """
     from pocketsphinx import Decoder
 
     display = [w for w in words if normalise_word(w)]
     if not display:
-        raise TranscriptError(f"{source}: transcript has no words")
+        raise EmptyTranscript(f"{source}: transcript has no words")
     if len(wave) / SAMPLE_RATE < 0.2 * len(display):
-        raise TranscriptError(f"{source}: {len(display)} words cannot be spoken in {len(wave) / SAMPLE_RATE:.2f} s "
-                              "of audio; transcript longer than the media?")
+        raise TranscriptTooLong(f"{source}: {len(display)} words cannot be spoken in {len(wave) / SAMPLE_RATE:.2f} s "
+                                "of audio; transcript longer than the media?")
     tokens = []
     for w in display:
         tok = _dict_form(w)
         if not tok:
-            raise TranscriptError(f"{source}: word {w!r} cannot be aligned (no letters to pronounce)")
+            raise Unalignable(f"{source}: word {w!r} cannot be aligned (no letters to pronounce)")
         tokens.append(tok)
     seconds = None
     for attempt, beams in enumerate([{}, {"beam": 1e-80, "wbeam": 1e-60, "pbeam": 1e-80}]):
@@ -125,7 +127,7 @@ def align_seconds(wave: np.ndarray, words: list[str], source: str = "transcript"
             if decoder.lookup_word(tok) is None:
                 phones = pronounce(tok)
                 if not phones:
-                    raise TranscriptError(f"{source}: word {w!r} is not in the dictionary and has no pronunciation")
+                    raise Unalignable(f"{source}: word {w!r} is not in the dictionary and has no pronunciation")
                 decoder.add_word(tok, " ".join(phones), True)
         pad_s = PAD_S * (attempt + 1)
         rng = np.random.default_rng(0)
@@ -149,8 +151,8 @@ def align_seconds(wave: np.ndarray, words: list[str], source: str = "transcript"
             seconds = found
             break
     if seconds is None:
-        raise TranscriptError(f"{source}: forced alignment failed: the audio does not fit the {len(tokens)} words "
-                              "(wrong transcript, or an unpronounceable word)")
+        raise Unalignable(f"{source}: forced alignment failed: the audio does not fit the {len(tokens)} words "
+                          "(wrong transcript, or an unpronounceable word)")
     duration = len(wave) / SAMPLE_RATE
     # pocketsphinx ends are exclusive 10 ms frames; keep times inside the real audio.
     return [(w, min(max(s, 0.0), duration), min(max(e - 0.01, 0.0), duration)) for w, (_, s, e) in zip(display, seconds)]

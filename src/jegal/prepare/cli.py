@@ -55,8 +55,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import os
 
-    from jegal.prepare.errors import PrepareError
-    from jegal.prepare.pipeline import PrepareOptions, rebuild_manifest, run_prepare
+    from jegal.prepare.errors import BadInput
+    from jegal.prepare.options import PrepareOptions
+    from jegal.prepare.pipeline import rebuild_manifest, run_prepare
 
     if args.rebuild_manifest:
         manifest = json.loads(rebuild_manifest(Path(args.out)).read_text())
@@ -72,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     workers = args.workers if args.workers is not None else min(2, os.cpu_count() or 1)
     try:
         summary = run_prepare(args.input, args.out, options, shard=args.shard, workers=workers, progress=not args.quiet)
-    except PrepareError as err:
+    except BadInput as err:
         print(f"jegal prepare: {err}", file=sys.stderr)
         return 2
     short = {k: summary[k] for k in ("out", "shard", "items", "done", "skipped", "failed", "clips", "seconds")}

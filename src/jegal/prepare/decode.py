@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from jegal.prepare.errors import PrepareError
+from jegal.prepare.errors import BadAudio, CorruptVideo, NoAudio, NoVideo
 from jegal.timebase import FPS, SAMPLE_RATE
 
 # A file that decodes to less than this share of its declared duration is truncated.
@@ -46,7 +46,7 @@ def _open(path: Path):
     try:
         return av.open(str(path))
     except (av.error.FFmpegError, OSError, UnicodeDecodeError) as err:
-        raise PrepareError("corrupt_video", f"{path}: cannot open as a video ({err})") from None
+        raise CorruptVideo(f"{path}: cannot open as a video ({err})") from None
 
 
 def iter_video(path: str | os.PathLike, max_side: int | None = None, chunk_frames: int = 750,
@@ -57,7 +57,7 @@ def iter_video(path: str | os.PathLike, max_side: int | None = None, chunk_frame
     ``max_side`` downscales frames so that the longer side is at most that many pixels
     (detection and pose do not need full HD; the decode filter does it cheaply). ``info``,
     if given, receives ``source_fps``, ``scale`` and, at the end, ``num_frames``.
-    Raises :class:`PrepareError` (``corrupt_video``, ``no_video``) on unusable input,
+    Raises :class:`~jegal.prepare.errors.CorruptVideo` or :class:`~jegal.prepare.errors.NoVideo` on unusable input,
     possibly after some chunks were yielded (a file damaged half-way).
     """
     import av
@@ -67,7 +67,7 @@ def iter_video(path: str | os.PathLike, max_side: int | None = None, chunk_frame
     container = _open(path)
     try:
         if not container.streams.video:
-            raise PrepareError("no_video", f"{path}: has no video stream")
+            raise NoVideo(f"{path}: has no video stream")
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         info["source_fps"] = float(stream.average_rate or stream.guessed_rate or FPS)
@@ -110,19 +110,19 @@ def iter_video(path: str | os.PathLike, max_side: int | None = None, chunk_frame
         except av.error.FFmpegError as err:
             done = total + len(pending)
             if not done:
-                raise PrepareError("corrupt_video", f"{path}: cannot decode video ({err})") from None
-            raise PrepareError("corrupt_video", f"{path}: video stream is damaged after {done} frames ({err})") from None
+                raise CorruptVideo(f"{path}: cannot decode video ({err})") from None
+            raise CorruptVideo(f"{path}: video stream is damaged after {done} frames ({err})") from None
         while pending:
             chunk, pending[:] = np.stack(pending[:chunk_frames]), pending[chunk_frames:]
             total += len(chunk)
             yield chunk
         if not total:
-            raise PrepareError("corrupt_video", f"{path}: no video frame could be decoded")
+            raise CorruptVideo(f"{path}: no video frame could be decoded")
         info["num_frames"] = total
         expected = _declared_seconds(stream, container)
         got = total / FPS
         if expected is not None and got < TRUNCATION_FRACTION * expected - 0.2:
-            raise PrepareError("corrupt_video", f"{path}: truncated: decoded {got:.2f} s of video but the file "
+            raise CorruptVideo(f"{path}: truncated: decoded {got:.2f} s of video but the file "
                                f"declares {expected:.2f} s")
     finally:
         container.close()
@@ -176,7 +176,7 @@ def _decode_audio_stream(path: Path, container) -> np.ndarray | None:
         for out in resampler.resample(None):
             chunks.append(out.to_ndarray().reshape(-1))
     except av.error.FFmpegError as err:
-        raise PrepareError("corrupt_video", f"{path}: audio stream is damaged ({err})") from None
+        raise CorruptVideo(f"{path}: audio stream is damaged ({err})") from None
     if not chunks:
         return None
     wave = np.concatenate(chunks).astype(np.float32)
@@ -185,17 +185,17 @@ def _decode_audio_stream(path: Path, container) -> np.ndarray | None:
 
 def load_audio_for(path: str | os.PathLike | None, wav: str | os.PathLike | None = None) -> np.ndarray:
     """The audio of a video: ``wav`` when given (it wins), else the container's track.
-    Raises ``PrepareError`` ``no_audio`` / ``bad_audio``."""
+    Raises :class:`~jegal.prepare.errors.NoAudio` / :class:`~jegal.prepare.errors.BadAudio`."""
     from jegal.data.audio import AudioError, load_audio
 
     if wav is not None:
         try:
             return load_audio(wav)
         except AudioError as err:
-            raise PrepareError("bad_audio", str(err)) from None
+            raise BadAudio(str(err)) from None
     audio = decode_audio(path) if path is not None else None
     if audio is None:
-        raise PrepareError("no_audio", f"{path}: no audio track and no {Path(path).with_suffix('.wav').name} beside it")
+        raise NoAudio(f"{path}: no audio track and no {Path(path).with_suffix('.wav').name} beside it")
     return audio
 
 
@@ -203,14 +203,14 @@ def check_audio_fits(path, num_frames: int, audio: np.ndarray) -> None:
     """Audio far longer than the decoded video means video was lost (a truncated file)."""
     audio_s, video_s = len(audio) / SAMPLE_RATE, num_frames / FPS
     if audio_s > MAX_AUDIO_EXCESS_S + (1 + (1 - TRUNCATION_FRACTION)) * video_s:
-        raise PrepareError("corrupt_video", f"{path}: video lasts {video_s:.2f} s but its audio "
+        raise CorruptVideo(f"{path}: video lasts {video_s:.2f} s but its audio "
                            f"{audio_s:.2f} s; truncated video?")
 
 
 def load_media(path: str | os.PathLike, wav: str | os.PathLike | None = None, max_side: int | None = None) -> Decoded:
     """Decode ``path`` whole; an external ``wav`` replaces the container's audio track.
 
-    Raises ``PrepareError("no_audio")`` when neither gives audio, ``corrupt_video`` when the
+    Raises :class:`~jegal.prepare.errors.NoAudio` when neither gives audio, ``CorruptVideo`` when the
     audio runs far past the video (lost video)."""
     audio = load_audio_for(path, wav)
     decoded = decode_video(path, max_side=max_side, with_audio=False)

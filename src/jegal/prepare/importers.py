@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from jegal.data.keypoints import JOINT_INDEX, LEFT_HAND, NUM_JOINTS, POSE_UPPER_BODY, RIGHT_HAND
-from jegal.prepare.errors import PrepareError
+from jegal.prepare.errors import BadKeypoints
 from jegal.timebase import FPS
 
 # Hand landmark indices used for mediapipe pose's finger joints when only hands exist.
@@ -55,11 +55,11 @@ LAYOUTS = {
 def map_layout(keypoints: np.ndarray, layout: str) -> np.ndarray:
     """``(T, J, 3)`` in ``layout`` -> ``(T, 56, 3)`` in our layout (missing joints zero)."""
     if layout not in LAYOUTS:
-        raise PrepareError("bad_keypoints", f"unknown keypoint layout {layout!r}; known: {sorted(LAYOUTS)}")
+        raise BadKeypoints(f"unknown keypoint layout {layout!r}; known: {sorted(LAYOUTS)}")
     spec = LAYOUTS[layout]
     kp = np.asarray(keypoints, dtype=np.float32)
     if kp.ndim != 3 or kp.shape[1:] != (spec["num_joints"], 3):
-        raise PrepareError("bad_keypoints", f"layout {layout} needs keypoints (T, {spec['num_joints']}, 3), got {kp.shape}")
+        raise BadKeypoints(f"layout {layout} needs keypoints (T, {spec['num_joints']}, 3), got {kp.shape}")
     out = np.zeros((len(kp), NUM_JOINTS, 3), np.float32)
     for name, j in spec["body"].items():
         out[:, JOINT_INDEX[name]] = kp[:, j]
@@ -84,7 +84,7 @@ def from_holistic(pose: np.ndarray, left_hand: np.ndarray, right_hand: np.ndarra
     lh, rh = np.asarray(left_hand, dtype=np.float32), np.asarray(right_hand, dtype=np.float32)
     T = len(pose)
     if pose.shape != (T, 33, 4) or lh.shape != (T, 21, 3) or rh.shape != (T, 21, 3):
-        raise PrepareError("bad_keypoints", f"Holistic arrays must be pose (T, 33, 4), hands (T, 21, 3); got "
+        raise BadKeypoints(f"Holistic arrays must be pose (T, 33, 4), hands (T, 21, 3); got "
                            f"{pose.shape}, {lh.shape}, {rh.shape}")
     scale = np.array([width, height], np.float32)
     out = np.zeros((T, NUM_JOINTS, 3), np.float32)
@@ -107,7 +107,7 @@ def resample_fps(keypoints: np.ndarray, fps: float, target: float = FPS) -> np.n
     ``T / fps`` (``round(T * target / fps)`` frames)."""
     kp = np.asarray(keypoints, dtype=np.float32)
     if fps <= 0:
-        raise PrepareError("bad_keypoints", f"keypoint fps must be positive, got {fps}")
+        raise BadKeypoints(f"keypoint fps must be positive, got {fps}")
     if abs(fps - target) < 1e-6 or len(kp) == 0:
         return kp.copy()
     n_out = max(1, int(round(len(kp) * target / fps)))
@@ -125,38 +125,41 @@ def resample_fps(keypoints: np.ndarray, fps: float, target: float = FPS) -> np.n
 
 
 def load_keypoints_npz(path: str | os.PathLike) -> np.ndarray:
-    """Raw (un-normalised) keypoints ``(T, 56, 3)`` at 25 fps from a ``.kps.npz``."""
+    """Raw (un-normalised) keypoints ``(T, 56, 3)`` at 25 fps from a ``.kps.npz``.
+
+    Raises :class:`~jegal.prepare.errors.BadKeypoints` naming ``path``."""
     path = Path(path)
     try:
         with np.load(path, allow_pickle=False) as z:
             data = {k: z[k] for k in z.files}
     except (OSError, ValueError, EOFError) as err:
-        raise PrepareError("bad_keypoints", f"{path}: cannot read keypoints ({err})") from None
+        raise BadKeypoints(f"{path}: cannot read keypoints ({err})") from None
     if "fps" not in data:
-        raise PrepareError("bad_keypoints", f"{path}: no 'fps' array")
+        raise BadKeypoints(f"{path}: no 'fps' array")
     fps = float(np.asarray(data["fps"]).reshape(-1)[0])
+    if "pose" in data:
+        if not all(k in data for k in ("left_hand", "right_hand")):
+            raise BadKeypoints(f"{path}: Holistic keypoints need 'pose', 'left_hand', 'right_hand'")
+        w = float(np.asarray(data.get("width", 1.0)).reshape(-1)[0])
+        h = float(np.asarray(data.get("height", 1.0)).reshape(-1)[0])
+        layout = None
+    elif "keypoints" in data:
+        layout = str(np.asarray(data["layout"]).reshape(-1)[0]) if "layout" in data else None
+        if layout is None:
+            if data["keypoints"].shape[1:] != (NUM_JOINTS, 3):
+                raise BadKeypoints(f"{path}: keypoints {data['keypoints'].shape} need a 'layout' "
+                                   f"name ({sorted(LAYOUTS)})")
+            layout = "jegal56"
+    else:
+        raise BadKeypoints(f"{path}: neither 'pose' (Holistic) nor 'keypoints' arrays; has {sorted(data)}")
     try:
-        if "pose" in data:
-            for k in ("left_hand", "right_hand"):
-                if k not in data:
-                    raise PrepareError("bad_keypoints", f"{path}: Holistic keypoints need 'pose', 'left_hand', 'right_hand'")
-            w = float(np.asarray(data.get("width", 1.0)).reshape(-1)[0])
-            h = float(np.asarray(data.get("height", 1.0)).reshape(-1)[0])
+        if layout is None:
             kp = from_holistic(data["pose"], data["left_hand"], data["right_hand"], w, h)
-        elif "keypoints" in data:
-            layout = str(np.asarray(data["layout"]).reshape(-1)[0]) if "layout" in data else None
-            if layout is None:
-                if data["keypoints"].shape[1:] != (NUM_JOINTS, 3):
-                    raise PrepareError("bad_keypoints", f"{path}: keypoints {data['keypoints'].shape} need a 'layout' "
-                                       f"name ({sorted(LAYOUTS)})")
-                layout = "jegal56"
-            kp = map_layout(data["keypoints"], layout)
         else:
-            raise PrepareError("bad_keypoints", f"{path}: neither 'pose' (Holistic) nor 'keypoints' arrays; has {sorted(data)}")
-    except PrepareError as err:
-        if str(path) in str(err):
-            raise
-        raise PrepareError(err.reason, f"{path}: {err}") from None
-    if len(kp) == 0:
-        raise PrepareError("bad_keypoints", f"{path}: no frames")
-    return resample_fps(kp, fps)
+            kp = map_layout(data["keypoints"], layout)
+        if len(kp) == 0:
+            raise BadKeypoints("no frames")
+        return resample_fps(kp, fps)
+    except BadKeypoints as err:
+        # The array-level checks do not know the file: name it here.
+        raise BadKeypoints(f"{path}: {err}") from None

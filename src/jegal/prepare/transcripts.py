@@ -14,20 +14,27 @@ media start) or raising :class:`~jegal.data.transcripts.TranscriptError` naming 
 
 :func:`fit_to_media` drops words outside the media (with a warning) and rejects a
 transcript that runs far past the end of the media, which almost always means the
-transcript belongs to another file.
+transcript belongs to another file. :func:`read_words` is the pipeline's transcript stage:
+read or align, check against the audio, and raise the failure types of
+:mod:`jegal.prepare.errors` (``EmptyTranscript``, ``BadTranscript``, ``TranscriptTooLong``,
+``Unalignable``).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from jegal.data.transcripts import TranscriptError, read_txt, words_from_seconds
+import numpy as np
+
+from jegal.data.transcripts import EmptyTranscriptError, TranscriptError, read_txt, words_from_seconds
 from jegal.data.words import Word, normalise_word
-from jegal.timebase import FPS
+from jegal.prepare.errors import BadTranscript, EmptyTranscript, TranscriptTooLong
+from jegal.timebase import FPS, SAMPLES_PER_FRAME
 
 PAUSES = {"", "sil", "sp", "spn", "<eps>", "<sil>", "<s>", "</s>", "{sl}", "{ns}"}
 TRANSCRIPT_SUFFIXES = (".txt", ".json", ".TextGrid", ".textgrid")
@@ -170,7 +177,7 @@ def read_plain(path: str | os.PathLike) -> list[str]:
     path = Path(path)
     words = [w for w in _read_text(path).split() if normalise_word(w)]
     if not words:
-        raise TranscriptError(f"{path}: transcript has no words")
+        raise EmptyTranscriptError(f"{path}: transcript has no words")
     return words
 
 
@@ -194,7 +201,7 @@ def read_transcript(path: str | os.PathLike) -> Transcript:
         return Transcript(path, words=read_textgrid(path))
     text = _read_text(path)
     if not text.strip():
-        raise TranscriptError(f"{path}: transcript is empty")
+        raise EmptyTranscriptError(f"{path}: transcript is empty")
     if re.search(r"^\s*WORD\s*,\s*START\s*,\s*END", text, re.MULTILINE | re.IGNORECASE):
         return Transcript(path, words=read_txt(path))
     if text.lstrip().startswith("Text:"):
@@ -205,19 +212,41 @@ def read_transcript(path: str | os.PathLike) -> Transcript:
 def fit_to_media(words: list[Word], num_frames: int, source: str, max_overhang_s: float = 1.0) -> tuple[list[Word], list[str]]:
     """Words that lie inside ``num_frames`` frames of media, and warnings for those dropped.
 
-    Raises :class:`TranscriptError` when the transcript ends more than ``max_overhang_s``
-    seconds after the media: a transcript longer than its media is the wrong transcript."""
+    Raises :class:`~jegal.prepare.errors.TranscriptTooLong` (a ``TranscriptError``) when the
+    transcript ends more than ``max_overhang_s`` seconds after the media (a transcript longer
+    than its media is the wrong transcript) or when no word lies inside the media."""
     if not words:
-        raise TranscriptError(f"{source}: transcript has no words")
+        raise EmptyTranscript(f"{source}: transcript has no words")
     last = max(w.end for w in words)
     if last - (num_frames - 1) > max_overhang_s * FPS:
-        raise TranscriptError(f"{source}: transcript runs to {last / FPS:.2f} s but the media lasts "
-                              f"{num_frames / FPS:.2f} s; is it the transcript of another file?")
+        raise TranscriptTooLong(f"{source}: transcript runs to {last / FPS:.2f} s but the media lasts "
+                                f"{num_frames / FPS:.2f} s; is it the transcript of another file?")
     kept = [w for w in words if w.start >= 0 and w.end < num_frames]
     warnings = []
     if len(kept) < len(words):
         dropped = [w.display for w in words if not (w.start >= 0 and w.end < num_frames)]
         warnings.append(f"{source}: dropped {len(dropped)} word(s) outside the media's {num_frames / FPS:.2f} s: {dropped}")
     if not kept:
-        raise TranscriptError(f"{source}: no word lies inside the media")
+        raise TranscriptTooLong(f"{source}: no word lies inside the media")
     return kept, warnings
+
+
+def read_words(path: str | os.PathLike, audio: np.ndarray, max_overhang_s: float = 1.0) -> list[Word]:
+    """The words of the transcript at ``path`` (25 fps frames from the media start): read, or
+    force-aligned to ``audio`` (16 kHz mono) when the file is plain text.
+
+    A timed transcript running more than ``max_overhang_s`` past the audio fails here, before
+    any video is decoded. Raises :class:`~jegal.prepare.errors.EmptyTranscript`,
+    ``BadTranscript``, ``TranscriptTooLong`` or ``Unalignable``, all naming ``path``."""
+    from jegal.prepare.align import align_words
+
+    try:
+        transcript = read_transcript(path)
+    except EmptyTranscriptError as err:
+        raise EmptyTranscript(str(err)) from None
+    except TranscriptError as err:
+        raise BadTranscript(str(err)) from None
+    if transcript.words is None:
+        return align_words(audio, transcript.plain, str(path))
+    fit_to_media(transcript.words, math.ceil(len(audio) / SAMPLES_PER_FRAME), str(path), max_overhang_s)
+    return transcript.words

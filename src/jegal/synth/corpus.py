@@ -31,7 +31,8 @@ import numpy as np
 
 from jegal.data.clip import Clip
 from jegal.data.keypoints import normalise
-from jegal.data.shards import write_json_atomic, write_shards
+from jegal.atomic import write_bytes_atomic, write_json_atomic
+from jegal.data.shards import write_shards
 from jegal.data.transcripts import format_txt, format_word_boundaries
 from jegal.data.words import Word
 from jegal.synth.lexicon import family_of, sample_words
@@ -160,13 +161,6 @@ def _npz_bytes(arrays: dict) -> bytes:
     return buf.getvalue()
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
 def write_media(item: dict, media_dir: Path, speakers: list[Speaker], render: bool) -> None:
     """``<clip_id>.wav`` (16 kHz PCM16), ``.txt`` (reference transcript), ``.kps.npz``
     (observed keypoints in canvas pixels, our layout, before normalisation) and, with
@@ -177,9 +171,9 @@ def write_media(item: dict, media_dir: Path, speakers: list[Speaker], render: bo
     base = media_dir / clip.clip_id
     buf = io.BytesIO()
     sf.write(buf, item["wave"], SAMPLE_RATE, subtype="PCM_16", format="WAV")
-    _write_atomic(base.with_name(base.name + ".wav"), buf.getvalue())
-    _write_atomic(base.with_name(base.name + ".txt"), format_txt(clip.words, item["times"]).encode())
-    _write_atomic(base.with_name(base.name + ".kps.npz"), _npz_bytes({
+    write_bytes_atomic(base.with_name(base.name + ".wav"), buf.getvalue())
+    write_bytes_atomic(base.with_name(base.name + ".txt"), format_txt(clip.words, item["times"]).encode())
+    write_bytes_atomic(base.with_name(base.name + ".kps.npz"), _npz_bytes({
         "keypoints": item["observed"], "fps": np.int64(FPS), "width": np.int64(CANVAS), "height": np.int64(CANVAS),
         "layout": np.array("jegal56")}))
     if render:
@@ -303,7 +297,7 @@ def generate_corpus(out_dir: str | os.PathLike, speakers: int = 40, train_clips:
     _write_csv(bench / "asd.csv", ASD_COLUMNS, asd_rows)
     truths = train_truth + [it["truth"] for it in test + extra]
     truth_lines = "".join(json.dumps(t) + "\n" for t in truths)
-    _write_atomic(out_dir / "ground_truth.jsonl", truth_lines.encode())
+    write_bytes_atomic(out_dir / "ground_truth.jsonl", truth_lines.encode())
 
     def count(kind):
         return sum(1 for t in truths for g in t["gestures"] if g["kind"] == kind and g["word_index"] >= 0)
@@ -368,4 +362,4 @@ def _write_csv(path: Path, columns: list[str], rows: list[dict]) -> None:
     writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
-    _write_atomic(path, buf.getvalue().encode())
+    write_bytes_atomic(path, buf.getvalue().encode())

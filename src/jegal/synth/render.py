@@ -7,10 +7,10 @@ gesture, never from lips.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import numpy as np
 
+from jegal.atomic import atomic_path
 from jegal.data.keypoints import BONES, JOINT_INDEX, LEFT_HAND, RIGHT_HAND
 from jegal.synth.motion import CANVAS
 from jegal.synth.speakers import Speaker
@@ -53,24 +53,17 @@ def draw_frames(clean: np.ndarray, spk: Speaker) -> np.ndarray:
 
 
 def write_video(frames: np.ndarray, path: str | os.PathLike) -> None:
-    """Encode RGB frames as H.264 mp4 at 25 fps, atomically (temp file + rename)."""
+    """Encode RGB frames ``(T, H, W, 3)`` uint8 as H.264 mp4 at 25 fps, atomically."""
     import av
 
-    path = Path(path)
-    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}.mp4")
-    try:
-        with av.open(str(tmp), mode="w") as container:
-            stream = container.add_stream("libx264", rate=FPS)
-            stream.width, stream.height = frames.shape[2], frames.shape[1]
-            stream.pix_fmt = "yuv420p"
-            stream.options = {"crf": "20", "preset": "veryfast"}
-            stream.thread_count = 1
-            for frame in frames:
-                for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
-                    container.mux(packet)
-            for packet in stream.encode():
+    with atomic_path(path) as tmp, av.open(str(tmp), mode="w") as container:  # tmp keeps .mp4 for PyAV
+        stream = container.add_stream("libx264", rate=FPS)
+        stream.width, stream.height = frames.shape[2], frames.shape[1]
+        stream.pix_fmt = "yuv420p"
+        stream.options = {"crf": "20", "preset": "veryfast"}
+        stream.thread_count = 1
+        for frame in frames:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
                 container.mux(packet)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+        for packet in stream.encode():
+            container.mux(packet)

@@ -215,7 +215,7 @@ def _apply_stress(wave: np.ndarray, sr: int, times, stressed) -> np.ndarray:
 def _private_data_dir(bundled: Path) -> Path:
     """An espeak-ng-data directory of symlinks to ``bundled`` plus SynthGest's variants,
     built once per bundled version under the user cache (or the temp folder where the cache
-    is not writable), atomically: build, then rename."""
+    is not writable), atomically (:func:`jegal.atomic.atomic_path`)."""
     import hashlib
     import os
     import tempfile
@@ -232,16 +232,16 @@ def _private_data_dir(bundled: Path) -> Path:
 
 
 def _build_data_dir(bundled: Path, cache: Path) -> Path:
-    import os
     import shutil
-    import tempfile
+
+    from jegal.atomic import atomic_path
 
     target = cache / "espeak-ng-data"
     if (target / "voices" / "!v" / "jg0").exists():
         return target
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    build = Path(tempfile.mkdtemp(prefix=".espeak-", dir=cache.parent))
-    try:
+    # Synth worker processes start together and may all build it: the first finished wins,
+    # and a folder espeak already uses is never swapped under it.
+    with atomic_path(cache, replace=False) as build:
         data = build / "espeak-ng-data"
         variants = data / "voices" / "!v"
         variants.mkdir(parents=True)
@@ -261,14 +261,8 @@ def _build_data_dir(bundled: Path, cache: Path) -> Path:
         for name, base in _VARIANT_BASES.items():
             text = (bundled / "voices" / "!v" / base).read_text() if base else "language variant\n"
             (variants / name).write_text(text.replace("name ", f"name {name}-", 1) + _DETERMINISTIC)
-        try:
-            os.replace(build, cache)
-        except OSError:
-            if not (target / "voices" / "!v" / "jg0").exists():  # another process may have won the race
-                raise
-    finally:
-        if build.exists():
-            shutil.rmtree(build, ignore_errors=True)
+    if not (target / "voices" / "!v" / "jg0").exists():  # kept: a folder this code did not build
+        raise OSError(f"{cache} exists without the SynthGest voices; remove it")
     return target
 
 

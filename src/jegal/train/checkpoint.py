@@ -9,10 +9,12 @@ A checkpoint is a directory ``RUN_DIR/checkpoints/step-00000123/`` holding
 - ``rng-rank{r}.safetensors`` + ``rng-rank{r}.json`` per rank: torch (CPU and CUDA), numpy and
                          Python RNG states, so dropout and modality dropout continue exactly
 
-Everything is written into a hidden temporary directory which is renamed into place only
-when complete, so a process killed at any moment (``kill -9`` included) leaves either the
-previous checkpoints or a finished new one; leftovers of an interrupted write are ignored
-and removed on the next save.
+Every rank first writes its RNG states into a hidden staging directory (``.tmp-step-N``, a
+name all ranks know); rank 0 then moves it into a :func:`jegal.atomic.atomic_path` temporary,
+adds model, optimiser and state, and the whole directory is renamed into place only when
+complete. So a process killed at any moment (``kill -9`` included) leaves either the previous
+checkpoints or a finished new one; leftovers of an interrupted write (hidden names) are
+ignored and removed on the next save.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
+from jegal.atomic import atomic_path
 
 CHECKPOINT_DIR = "checkpoints"
 _NAME = re.compile(r"^step-(\d{8})$")
@@ -73,15 +77,20 @@ def set_rng_state(tensors: dict[str, torch.Tensor], meta: dict) -> None:
 
 
 def _tmp_dir(root: Path, step: int) -> Path:
+    """The staging directory of a checkpoint: one name every rank can compute."""
     return root / f".tmp-{checkpoint_name(step)}"
 
 
 def begin_checkpoint(run_dir: str | os.PathLike, step: int) -> Path:
-    """Create (afresh) the temporary directory a checkpoint is written into. Rank 0 only."""
+    """Create (afresh) the staging directory the ranks write their RNG states into, after
+    removing what interrupted saves left (every hidden entry). Rank 0 only."""
     root = Path(run_dir) / CHECKPOINT_DIR
     root.mkdir(parents=True, exist_ok=True)
-    for stale in root.glob(".tmp-*"):  # left by a killed run
-        shutil.rmtree(stale, ignore_errors=True)
+    for stale in root.glob(".*"):  # left by a killed run
+        if stale.is_dir() and not stale.is_symlink():
+            shutil.rmtree(stale, ignore_errors=True)
+        else:
+            stale.unlink(missing_ok=True)
     tmp = _tmp_dir(root, step)
     tmp.mkdir()
     return tmp
@@ -99,21 +108,22 @@ def write_rank_state(run_dir: str | os.PathLike, step: int, rank: int) -> None:
 
 def finish_checkpoint(run_dir: str | os.PathLike, step: int, model: torch.nn.Module,
                       optimizer: torch.optim.Optimizer, state: dict, keep: int = 2) -> Path:
-    """Write model, optimiser and ``state`` into the temporary directory, rename it into
-    place, then prune all but the ``keep`` newest checkpoints. Rank 0 only."""
+    """Complete the staged checkpoint with model, optimiser and ``state`` and put it in place
+    atomically, then prune all but the ``keep`` newest checkpoints. Rank 0 only."""
     from safetensors.torch import save_file
 
     root = Path(run_dir) / CHECKPOINT_DIR
-    tmp = _tmp_dir(root, step)
-    weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    save_file(weights, str(tmp / "model.safetensors"))
-    torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
-    (tmp / "state.json").write_text(json.dumps(state, indent=2))
+    staging = _tmp_dir(root, step)
     final = root / checkpoint_name(step)
     if final.exists():  # the same step saved before (e.g. epoch end == periodic save)
-        shutil.rmtree(tmp)
+        shutil.rmtree(staging)
         return final
-    os.replace(tmp, final)
+    with atomic_path(final) as tmp:
+        os.replace(staging, tmp)  # the ranks' RNG states
+        weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+        save_file(weights, str(tmp / "model.safetensors"))
+        torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
+        (tmp / "state.json").write_text(json.dumps(state, indent=2))
     ckpts = list_checkpoints(run_dir)
     for old in ckpts[: max(0, len(ckpts) - keep)]:
         trash = old.with_name(f".tmp-delete-{old.name}")

@@ -10,6 +10,8 @@ import argparse
 import json
 import sys
 
+from jegal.model.config import OBJECTIVE_WEIGHTS
+
 # flag -> (config field, type, help); type None = a switch that stores the given constant
 FLAGS: dict[str, tuple[str, object, str]] = {
     "--data": ("data.train", str, "training shards: a shard dir or tar, or a corpus dir with train/ and test/"),
@@ -25,11 +27,12 @@ FLAGS: dict[str, tuple[str, object, str]] = {
     "--min-words": ("data.min_words", int, "shortest random word window (paper: 5)"),
     "--max-words": ("data.max_words", int, "longest random word window (paper: 20)"),
     "--shuffle-buffer": ("data.shuffle_buffer", int, "samples held by the streaming shuffle"),
-    "--speakers-per-batch": ("data.speakers_per_batch", int,
-                             "batches of this many speakers, batch-size/k clips each: same-speaker hard negatives (0: off)"),
     "--workers": ("data.workers", int, "DataLoader worker processes per process"),
-    "--epochs": ("epochs", int, "passes over the training data"),
-    "--max-steps": ("max_steps", int, "stop after this many optimiser steps (0: run all epochs)"),
+    "--epochs": ("epochs", int, "at most this many passes over the training data (0: no limit; default: the "
+                                "preset's, none when --max-steps is given)"),
+    "--max-steps": ("max_steps", int, "stop after this many optimiser steps (0: no step limit)"),
+    "--max-seconds": ("max_seconds", float, "time budget in seconds, checked after every step; the learning-rate "
+                                            "schedule ends with it (0: none)"),
     "--lr": ("optim.lr", float, "peak learning rate (paper: 5e-5)"),
     "--weight-decay": ("optim.weight_decay", float, "AdamW weight decay on weight matrices (paper: 1e-4)"),
     "--warmup-steps": ("optim.warmup_steps", int, "linear warmup steps"),
@@ -59,7 +62,12 @@ SWITCHES: dict[str, tuple[str, bool, str]] = {
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preset", default=None,
-                        help="training + model preset: cpu (small, minutes on 2 cores) or paper (default: paper)")
+                        help="training + model preset: paper (as published), recommended (paper sizes, this "
+                             "project's objective; the default) or cpu (small, minutes on 2 cores), or a preset file")
+    parser.add_argument("--objective", default=None, choices=tuple(OBJECTIVE_WEIGHTS),
+                        help="what to train for [model field loss.objective]: jegal (the JEGAL objective), clip "
+                             "(the clip-level CLIP baseline: global loss only) or sync (the sync-style baseline: "
+                             "temporal synchrony only) (default: the preset's, jegal)")
     parser.add_argument("--config", default=None, metavar="FILE",
                         help="JSON training config (any subset of the fields in train_config.json)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -89,7 +97,9 @@ def resolve_args(args: argparse.Namespace):
 
     fields = {f for f, _, _ in FLAGS.values()} | {f for f, _, _ in SWITCHES.values()}
     flags = {k: v for k, v in vars(args).items() if k in fields}
-    return resolve(preset=args.preset, config_file=args.config, flags=flags, overrides=parse_sets(args.set))
+    model_flags = {"loss.objective": args.objective} if args.objective else {}
+    return resolve(preset=args.preset, config_file=args.config, flags=flags,
+                   overrides={**model_flags, **parse_sets(args.set)})
 
 
 def run(args: argparse.Namespace) -> int:
@@ -117,7 +127,8 @@ def run(args: argparse.Namespace) -> int:
     import os
 
     if int(os.environ.get("RANK", "0")) == 0:
-        brief = {k: summary[k] for k in ("run_dir", "steps", "epochs_completed", "final_loss", "best_metric", "best",
-                                         "skipped_samples", "bad_steps", "clips_per_s")}
+        brief = {k: summary[k] for k in ("run_dir", "objective", "steps", "epochs_completed", "stopped_by",
+                                         "final_loss", "best_metric", "best", "skipped_samples", "bad_steps",
+                                         "clips_per_s")}
         print(json.dumps({**brief, "metrics": summary["metrics"]}, indent=2))
     return 0

@@ -1,27 +1,34 @@
 """Training configuration: dataclasses whose defaults are the paper's recipe.
 
-Resolution order (later wins): dataclass defaults < training preset (``cpu`` / ``paper``,
-which also names the model preset) < ``--config FILE`` (JSON, any subset of the fields of
-:class:`TrainConfig`) < explicit CLI flags < ``--set key=value`` overrides. A ``--set`` key
-whose first part is a training section (``data.``, ``optim.``) or a top-level training field
-sets that field; any other key (``loss.beta``, ``content.fusion``, ...) is a dotted model
-override applied to the model preset. The resolved config, including the full model config,
-is written to ``RUN_DIR/train_config.json``.
+Resolution order (later wins): dataclass defaults < the preset's ``train`` section (the preset
+file also holds the model: ``jegal/presets/{paper,recommended,cpu}.json``, or a path) <
+``--config FILE`` (JSON, any subset of the fields of :class:`TrainConfig`) < explicit CLI flags <
+``--set key=value`` overrides. A ``--set`` key whose first part is a training section (``data.``,
+``optim.``) or a top-level training field sets that field; any other key (``loss.beta``,
+``content.fusion``, ...) is a dotted model override applied to the model preset. Keys and values
+follow :mod:`jegal.config`, the same rules as the model configuration. The resolved config,
+including the full model config, is written to ``RUN_DIR/train_config.json``.
+
+Runtime settings of the model (``text_cache_size``, ``couple_chunk``, ``couple_checkpoint``) are
+training fields: they change speed and memory, never the result, so they are not saved with the
+weights (the loop applies them with :meth:`jegal.model.JEGAL.set_runtime`).
 """
 
 from __future__ import annotations
 
-import json
 import os
-from dataclasses import asdict, dataclass, field, fields, is_dataclass
-from pathlib import Path
+from dataclasses import dataclass, field, fields
 from typing import Any
 
-from jegal.model.config import JEGALConfig
+from jegal.atomic import write_json_atomic
+from jegal.config import ConfigError, pop_dotted, read_json_object, set_dotted, to_dict, update
+from jegal.model.config import JEGALConfig, read_preset
+
+DEFAULT_PRESET = "recommended"  # the paper's sizes and recipe with this project's objective
 
 
-class TrainConfigError(ValueError):
-    """A training configuration that cannot be used; the message names the field or file."""
+class TrainConfigError(ConfigError):
+    """A training configuration or run that cannot be used; the message names the field or file."""
 
 
 @dataclass
@@ -39,7 +46,6 @@ class DataConfig:
     margin: int = 10  # frames of context kept each side of the window (= the loss window)
     shuffle_buffer: int = 1000  # samples held by the streaming shuffle
     workers: int = 0  # DataLoader worker processes per rank
-    speakers_per_batch: int = 0  # 0 = off; k = batches of k speakers x batch_size/k clips (same-speaker negatives)
     augment: bool = False  # mirror / scale / rotate keypoints, shift / scale log-mel (jegal.train.augment)
 
 
@@ -59,17 +65,24 @@ class OptimConfig:
 @dataclass
 class TrainConfig:
     out: str = ""  # run directory
-    preset: str = "paper"  # training preset; also the model preset unless model_preset is set
+    preset: str = DEFAULT_PRESET  # preset name or file: its train section, and the model unless model_preset is set
     model_preset: str = ""  # "" = preset
     model: dict = field(default_factory=dict)  # dotted model overrides, e.g. {"loss.beta": 1.0}
     data: DataConfig = field(default_factory=DataConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
+    # A run stops at the first of these limits (0 = none; at least one must be set). A preset's
+    # epochs are a default length: resolve() drops them when max_steps is given and epochs is not.
     epochs: int = 10
-    max_steps: int = 0  # stop after this many optimiser steps (0 = run all epochs)
+    max_steps: int = 0  # stop after this many optimiser steps
+    max_seconds: float = 0.0  # time budget, checked after every step; the lr schedule ends with it (jegal.train.loop)
     seed: int = 0
     device: str = "auto"  # "auto" (cuda if available), "cpu", "cuda", "cuda:1", ...
     precision: str = "auto"  # "auto" (bf16 on CUDA, fp32 on CPU) | "fp32" | "bf16" | "fp16"
     threads: int = 0  # torch CPU threads per process (0 = CPUs / local processes)
+    # model runtime (JEGAL.set_runtime): speed and memory only, not saved with the weights
+    text_cache_size: int = 0  # clips whose frozen text-backbone states are kept in memory (0 = off)
+    couple_chunk: int = 32  # gathered clips per chunk of the N x N coupling scores (0 = one chunk)
+    couple_checkpoint: bool = True  # recompute coupling chunks in backward: peak memory ~ N x chunk
     checkpoint_every: int = 500  # steps between checkpoints (also one at every epoch end and at the end)
     keep_checkpoints: int = 2  # most recent step checkpoints kept
     log_every: int = 10  # steps between TensorBoard scalars
@@ -84,6 +97,11 @@ class TrainConfig:
     def model_config(self) -> JEGALConfig:
         return JEGALConfig.from_preset(self.model_preset or self.preset, overrides=dict(self.model))
 
+    def runtime(self) -> dict[str, Any]:
+        """The keyword arguments of :meth:`jegal.model.JEGAL.set_runtime` this run uses."""
+        return {"text_cache_size": self.text_cache_size, "couple_chunk": self.couple_chunk,
+                "couple_checkpoint": self.couple_checkpoint}
+
     def validate(self) -> "TrainConfig":
         if not self.data.train:
             raise TrainConfigError("data.train is empty: pass --data SHARDS_OR_CORPUS_DIR")
@@ -97,133 +115,81 @@ class TrainConfig:
             raise TrainConfigError(f"precision must be auto, fp32, bf16 or fp16, got {self.precision!r}")
         if len(self.optim.betas) != 2:
             raise TrainConfigError(f"optim.betas must hold two numbers, got {self.optim.betas}")
-        k = self.data.speakers_per_batch
-        if k < 0 or k and self.data.batch_size % k:
-            raise TrainConfigError(f"data.speakers_per_batch must be 0 (off) or divide data.batch_size "
-                                   f"({self.data.batch_size}), got {k}")
-        if self.data.batch_size < 1 or self.epochs < 1 and self.max_steps < 1:
-            raise TrainConfigError("data.batch_size must be >= 1 and epochs or max_steps positive")
+        if self.data.batch_size < 1:
+            raise TrainConfigError(f"data.batch_size must be >= 1, got {self.data.batch_size}")
+        if min(self.epochs, self.max_steps, self.max_seconds) < 0 or not (self.epochs or self.max_steps
+                                                                          or self.max_seconds):
+            raise TrainConfigError("epochs, max_steps and max_seconds must be >= 0 (0 = no limit) and one of them "
+                                   f"positive, got {self.epochs}, {self.max_steps}, {self.max_seconds}")
+        if self.text_cache_size < 0 or self.couple_chunk < 0:
+            raise TrainConfigError("text_cache_size and couple_chunk must be >= 0 (0 = off / one chunk)")
         self.model_config()  # raises ConfigError naming a bad model key
         return self
 
     def to_dict(self) -> dict:
-        d = asdict(self)
+        d = to_dict(self)
         d["model_config"] = self.model_config().to_dict()  # for the record; not read back
         return d
 
     def save(self, path: str | os.PathLike) -> None:
-        path = Path(path)
-        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-        tmp.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
-        os.replace(tmp, path)
+        write_json_atomic(path, self.to_dict())
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
+        """A saved ``train_config.json`` (its ``model_config`` record is ignored) or any subset.
+
+        ``data.speakers_per_batch``, a removed option, is read when it is 0 (off) and refused otherwise."""
         cfg = cls()
-        update(cfg, {k: v for k, v in d.items() if k != "model_config"})
+        update(cfg, _upgrade(d))
         return cfg
 
 
-# Training presets: the fields they change. "paper" is the paper's recipe (the defaults);
-# "cpu" trains the small model on SynthGest in minutes on 2 cores: a learning rate 10x the
-# paper's (a few thousand steps in all; 2e-3 was measured worse, docs/train.md), and fixed 2 s
-# crops instead of 5-20-word windows, because with word windows on SynthGest's short clips the
-# losses first learn to match clip lengths (frames <-> words), which says nothing on the
-# fixed-length test clips (measured in docs/train.md).
-TRAIN_PRESETS: dict[str, dict[str, Any]] = {
-    "paper": {},
-    "cpu": {"data": {"batch_size": 32, "shuffle_buffer": 500, "crop": "frames", "crop_frames": 50}, "epochs": 20,
-            "optim": {"lr": 5e-4, "warmup_steps": 30}, "checkpoint_every": 100, "log_every": 5},
-}
+def _upgrade(d: dict) -> dict:
+    """``d`` without the ``model_config`` record and with the old layout's training keys handled."""
+    d = {k: (dict(v) if isinstance(v, dict) else v) for k, v in d.items() if k != "model_config"}
+    found, value = pop_dotted(d, "data.speakers_per_batch")
+    if found and value:
+        raise TrainConfigError(f"data.speakers_per_batch={value} was removed: speaker-grouped batches measured no "
+                               "better (docs/train.md); drop the key")
+    return d
 
 
 def preset_config(name: str) -> TrainConfig:
+    """The defaults with the ``train`` section of the preset ``name`` (a name or a JSON path) laid over them."""
     cfg = TrainConfig()
-    if name in TRAIN_PRESETS:
-        update(cfg, TRAIN_PRESETS[name])
-    cfg.preset = name  # an unknown name may still be a model preset file; model_config() checks it
+    preset = read_preset(name)
+    try:
+        update(cfg, _upgrade(preset["train"]))
+    except ConfigError as err:
+        raise TrainConfigError(f"{preset['path']}, section 'train': {err}") from None
+    cfg.preset = name
     return cfg
 
 
-TRAIN_SECTIONS = {f.name for f in fields(TrainConfig)}
+TRAIN_KEYS = {f.name for f in fields(TrainConfig)} - {"model"}
 
 
 def apply_overrides(cfg: TrainConfig, overrides: dict[str, Any]) -> TrainConfig:
     """Dotted ``key=value`` pairs: training fields by name, anything else a model override."""
     for key, value in overrides.items():
-        head = key.split(".", 1)[0]
-        if head in TRAIN_SECTIONS and head != "model":
+        if key.split(".", 1)[0] in TRAIN_KEYS:
             set_dotted(cfg, key, value)
         else:
             cfg.model[key.removeprefix("model.")] = value
     return cfg
 
 
-def set_dotted(obj: Any, key: str, value: Any) -> None:
-    *parents, leaf = key.split(".")
-    for p in parents:
-        if not is_dataclass(getattr(obj, p, None)):
-            raise TrainConfigError(f"unknown training config key {key!r}")
-        obj = getattr(obj, p)
-    names = {f.name for f in fields(obj)}
-    if leaf not in names:
-        raise TrainConfigError(f"unknown training config key {key!r}; fields here: {sorted(names)}")
-    setattr(obj, leaf, coerce(value, getattr(obj, leaf), key))
-
-
-def coerce(value: Any, current: Any, key: str) -> Any:
-    """CLI strings become the field's type (JSON-parsed where the field is not a string)."""
-    if isinstance(value, str) and not isinstance(current, str):
-        try:
-            value = json.loads(value)
-        except json.JSONDecodeError:
-            raise TrainConfigError(f"config key {key!r}: cannot parse {value!r}") from None
-    if isinstance(current, bool) and not isinstance(value, bool):
-        raise TrainConfigError(f"config key {key!r} takes true/false, got {value!r}")
-    if isinstance(current, float) and isinstance(value, int) and not isinstance(value, bool):
-        value = float(value)
-    if isinstance(current, int) and not isinstance(current, bool) and isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if current is not None and type(current) is not type(value) and not isinstance(current, dict):
-        raise TrainConfigError(f"config key {key!r} takes {type(current).__name__}, got {value!r}")
-    return value
-
-
-def update(obj: Any, d: dict, prefix: str = "") -> None:
-    if not isinstance(d, dict):
-        raise TrainConfigError(f"config section {prefix or '<root>'} must be an object, got {type(d).__name__}")
-    names = {f.name for f in fields(obj)}
-    for key, value in d.items():
-        if key not in names:
-            raise TrainConfigError(f"unknown training config key {prefix + key!r}; known: {sorted(names)}")
-        current = getattr(obj, key)
-        if is_dataclass(current):
-            update(current, value, prefix + key + ".")
-        elif isinstance(current, dict):
-            setattr(obj, key, {**current, **value})
-        else:
-            setattr(obj, key, coerce(value, current, prefix + key))
-
-
-def load_config_file(path: str | os.PathLike) -> dict:
-    try:
-        d = json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError) as err:
-        raise TrainConfigError(f"cannot read training config {path}: {err}") from None
-    if not isinstance(d, dict):
-        raise TrainConfigError(f"{path}: a training config must be a JSON object")
-    return d
-
-
 def resolve(preset: str | None = None, config_file: str | None = None, flags: dict[str, Any] | None = None,
             overrides: dict[str, Any] | None = None) -> TrainConfig:
     """Build a config in the documented order. ``flags`` maps dotted field names to values
     (the CLI passes only flags the user gave)."""
-    file_d = load_config_file(config_file) if config_file else {}
-    name = preset or file_d.get("preset") or "paper"
+    file_d = read_json_object(config_file, "training config") if config_file else {}
+    name = preset or file_d.get("preset") or DEFAULT_PRESET
     cfg = preset_config(name)
-    update(cfg, {k: v for k, v in file_d.items() if k not in ("preset", "model_config")})
+    update(cfg, _upgrade({k: v for k, v in file_d.items() if k != "preset"}))
     for key, value in (flags or {}).items():
         set_dotted(cfg, key, value)
     apply_overrides(cfg, overrides or {})
+    if cfg.max_steps and "epochs" not in {*file_d, *(flags or {}), *(overrides or {})}:
+        cfg.epochs = 0  # max_steps sets the length; the preset's epochs would cut it short unasked
     return cfg.validate()

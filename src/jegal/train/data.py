@@ -13,39 +13,25 @@ epoch, computed from sample keys alone before any byte is decoded:
    ``j`` with ``(j - start) % W == w``, which is the order in which a ``DataLoader``
    collects them, so batches arrive as ``start, start + 1, ...``.
 
-5. optionally (``speakers_per_batch=k > 0``), batches are made of few speakers, so that the
-   in-batch negatives of a clip include clips of its own speaker (hard negatives: identity
-   alone cannot tell them apart). The rank's sequence is cut into windows of whole batches
-   (the shuffle buffer rounded up to a multiple of ``batch_size``); in each window every
-   speaker's samples, in emitted order, are cut into groups of ``batch_size / k``; ``k``
-   consecutive groups (ordered by the position of their first sample) make one batch. What
-   cannot fill a group, and the last ``< k`` groups, are the window's leftovers: sorted by
-   speaker (speakers in order of appearance, samples in emitted order) and cut into batches
-   after the window's grouped batches, so a leftover batch may hold more than ``k`` speakers,
-   in runs. Batch sizes and counts do not change (only the last batch of a rank is short), and
-   no sample moves out of its window, so readers hold about two buffers of samples.
-
 Hence every sample is seen exactly once per epoch over all ranks and workers, and a resumed
 run that starts at batch ``j`` sees exactly the batches an uninterrupted run would. Each
 training sample is cropped to a random run of ``min_words..max_words`` consecutive words
 (plus ``margin`` frames of context), or with ``crop="frames"`` to a window of a fixed
-number of frames, drawn from a generator seeded by ``(seed, epoch, clip key)``. Samples that cannot be read (truncated shard, undecodable
-member, a clip with no words, parts that do not fit together) are skipped and reported with
-the batch they belonged to, so a batch may come out smaller, never shifted.
+number of frames, drawn from a generator seeded by ``(seed, epoch, clip key)``. Samples that
+cannot be used (truncated shard, undecodable member, a clip with no words, parts that do not
+fit together) are skipped and reported with the batch they belonged to, as ``[key, reason]``
+(:func:`jegal.data.shards.problem`), so a batch may come out smaller, never shifted.
 
 Each worker reads every tar of its rank's stretch but extracts only the members of its own
 batches (tar headers are skipped by seeking), so input bytes are read once per rank and
-decoded once per sample.
+decoded once per sample. Listing, reading, decoding and the skip reasons are those of
+:mod:`jegal.data.shards` (which also says why the ``webdataset`` library is not used here).
 """
 
 from __future__ import annotations
 
-import json
-import tarfile
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -53,61 +39,8 @@ from torch.utils.data import IterableDataset, get_worker_info
 
 from jegal.data.batch import collate_clips
 from jegal.data.clip import Clip, ClipError
-from jegal.data.shards import MANIFEST, ShardError, clip_key, decode_clip, list_shards
+from jegal.data.shards import ShardError, ShardIndex, load_clip, missing_reason, problem, read_samples
 from jegal.train.augment import augment_clip
-
-
-@dataclass
-class ShardIndex:
-    """Every sample of a shard source: ``shards[i]`` holds the sample keys ``keys[i]`` in file order."""
-
-    shards: list[Path]
-    keys: list[list[str]]
-
-    @property
-    def num_samples(self) -> int:
-        return sum(len(k) for k in self.keys)
-
-    def offsets(self) -> np.ndarray:
-        """Global id of the first sample of each shard, plus the total at the end."""
-        return np.concatenate([[0], np.cumsum([len(k) for k in self.keys])]).astype(np.int64)
-
-    def without(self, keys: set[str]) -> "ShardIndex":
-        return ShardIndex(self.shards, [[k for k in ks if k not in keys] for ks in self.keys])
-
-
-def _split_name(name: str) -> tuple[str, str]:
-    """``dir/key.suffix.ext`` -> ``(dir/key, suffix.ext)``; keys split at the first dot of the base name."""
-    base = name.rsplit("/", 1)[-1]
-    dot = name.rfind("/") + 1 + base.find(".")
-    return name[:dot], name[dot + 1 :]
-
-
-def scan_keys(path: str | Path) -> list[str]:
-    """Sample keys of one tar in file order, from headers only."""
-    keys: list[str] = []
-    try:
-        with tarfile.open(path, "r") as tar:
-            for info in tar:
-                if info.isfile():
-                    key = _split_name(info.name)[0]
-                    if not keys or keys[-1] != key:
-                        keys.append(key)
-    except (tarfile.TarError, OSError, EOFError) as err:
-        raise ShardError(f"{path}: corrupt or truncated shard ({err})") from None
-    return keys
-
-
-def index_shards(source: str | Path) -> ShardIndex:
-    """The samples of a shard directory (its ``manifest.json``, else a header scan of
-    every ``*.tar``) or of a single tar. A tar that cannot be scanned raises ShardError."""
-    source = Path(source)
-    shards = list_shards(source)
-    manifest = source / MANIFEST if source.is_dir() else None
-    if manifest is not None and manifest.exists():
-        entries = json.loads(manifest.read_text())["shards"]
-        return ShardIndex(shards, [[clip_key(c) for c in e["clip_ids"]] for e in entries])
-    return ShardIndex(shards, [scan_keys(s) for s in shards])
 
 
 def key_hash(key: str) -> int:
@@ -163,71 +96,6 @@ def epoch_order(index: ShardIndex, epoch: int, seed: int, rank: int = 0, world_s
     return part, buffer_shuffle(part, buffer, np.random.default_rng([seed, epoch, rank, 1]))
 
 
-def _meta_speakers(path: Path, keys: list[str]) -> list[str | None]:
-    """``speaker_id`` of each key from the small ``<key>.meta.json`` members (tar headers are
-    skipped by seeking); None where the sample or its meta cannot be read."""
-    found: dict[str, str] = {}
-    try:
-        with tarfile.open(path, "r") as tar:
-            for info in tar:
-                if not info.isfile():
-                    continue
-                key, suffix = _split_name(info.name)
-                if suffix == "meta.json":
-                    try:
-                        found[key] = str(json.loads(tar.extractfile(info).read()).get("speaker_id", ""))
-                    except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
-                        continue
-    except (tarfile.TarError, OSError, EOFError):
-        pass  # a truncated shard: its unread samples are skipped (and reported) by the stream
-    return [found.get(k) for k in keys]
-
-
-def sample_speakers(index: ShardIndex) -> np.ndarray:
-    """A speaker code per global sample id (``-1``: unknown, e.g. unreadable), from the samples'
-    ``meta.json`` members; codes number speakers in order of first appearance in the index."""
-    codes: dict[str, int] = {}
-    out = np.full(index.num_samples, -1, dtype=np.int64)
-    offs = index.offsets()
-    for s, path in enumerate(index.shards):
-        for i, spk in enumerate(_meta_speakers(path, index.keys[s])):
-            if spk is not None:
-                out[offs[s] + i] = codes.setdefault(spk, len(codes))
-    return out
-
-
-def speaker_batches(emit: np.ndarray, speakers: np.ndarray, batch_size: int, k: int,
-                    window: int) -> list[np.ndarray]:
-    """Cut ``emit`` (global ids in training order) into batches of ``batch_size`` made of at most
-    ``k`` speakers' groups of ``batch_size // k`` (see the module docstring, step 5).
-    ``speakers[gid]`` is the speaker code of a sample (any int; ``-1`` counts as one speaker).
-    Each window of ``window`` samples (a multiple of ``batch_size``) is regrouped on its own."""
-    B, g = batch_size, batch_size // k
-    batches: list[np.ndarray] = []
-    for w0 in range(0, len(emit), window):
-        part = emit[w0 : w0 + window]
-        spk = speakers[part]
-        groups: list[np.ndarray] = []  # positions in the window of each group's samples
-        left: list[np.ndarray] = []
-        _, first = np.unique(spk, return_index=True)
-        order = np.zeros(len(part), dtype=np.int64)  # rank of each sample's speaker by first appearance
-        for r, f in enumerate(np.sort(first)):
-            pos = np.flatnonzero(spk == spk[f])
-            order[pos] = r
-            full = len(pos) // g * g
-            groups += [pos[i : i + g] for i in range(0, full, g)]
-            left.append(pos[full:])
-        groups.sort(key=lambda p: int(p[0]))
-        n_grouped = len(groups) // k * k
-        for i in range(0, n_grouped, k):
-            batches.append(part[np.concatenate(groups[i : i + k])])
-        # leftovers (remainders and surplus groups), speaker by speaker, each in emitted order
-        rest = np.concatenate(left + groups[n_grouped:])
-        rest = part[rest[np.lexsort((rest, order[rest]))]]
-        batches += [rest[i : i + B] for i in range(0, len(rest), B)]
-    return batches
-
-
 def word_window(clip: Clip, rng: np.random.Generator, min_words: int, max_words: int, margin: int) -> Clip:
     """A random run of ``min_words..max_words`` consecutive words, all modalities cropped to it.
     A clip with fewer than ``min_words`` words is kept whole (cropped to its words)."""
@@ -251,29 +119,6 @@ def frame_window(clip: Clip, rng: np.random.Generator, frames: int) -> Clip:
     return clip.crop(start, start + frames - 1)
 
 
-def load_clip(members: dict[str, bytes], where: str) -> Clip:
-    """Decode and check one sample; raises ShardError / ClipError naming ``where``."""
-    clip = decode_clip(members, where)
-    return clip.validate()
-
-
-def _read_members(tar: tarfile.TarFile, wanted: set[str]) -> Iterator[tuple[str, dict[str, bytes] | None]]:
-    """``(key, members)`` per sample in file order; members are read only for wanted keys."""
-    key, members = None, {}
-    for info in tar:
-        if not info.isfile():
-            continue
-        k, suffix = _split_name(info.name)
-        if k != key and key is not None:
-            yield key, members if key in wanted else None
-            members = {}
-        key = k
-        if k in wanted:
-            members[suffix] = tar.extractfile(info).read()
-    if key is not None:
-        yield key, members if key in wanted else None
-
-
 class _Reader:
     """Reads a rank's stretch in read order and hands out the raw members of wanted samples."""
 
@@ -293,7 +138,7 @@ class _Reader:
     def get(self, gid: int) -> dict[str, bytes] | str:
         while gid not in self.store:
             if self.next_shard >= len(self.shard_seq):
-                return f"sample {gid} not found in any shard"
+                return f"missing: sample {gid} not found in any shard"
             self._read_shard(self.shard_seq[self.next_shard])
             self.next_shard += 1
         return self.store.pop(gid)
@@ -304,17 +149,9 @@ class _Reader:
         wanted_keys = {k for k, g in gids.items() if g in self.wanted}
         if not wanted_keys:
             return
-        try:
-            with tarfile.open(path, "r") as tar:
-                for key, members in _read_members(tar, wanted_keys):
-                    if members is not None and key in gids:
-                        self.store[gids[key]] = members
-        except (tarfile.TarError, OSError, EOFError) as err:
-            reason = f"{path}: corrupt or truncated shard ({err})"
-        else:
-            reason = f"{path}: sample listed in the manifest but absent from the tar"
+        got, damage = read_samples(path, wanted_keys)
         for k in wanted_keys:
-            self.store.setdefault(gids[k], reason)
+            self.store[gids[k]] = got[k] if k in got else missing_reason(path, damage)
 
 
 class ClipStream(IterableDataset):
@@ -327,8 +164,7 @@ class ClipStream(IterableDataset):
 
     def __init__(self, index: ShardIndex, batch_size: int, seed: int = 0, rank: int = 0, world_size: int = 1,
                  shuffle_buffer: int = 1000, min_words: int = 5, max_words: int = 20, margin: int = 10,
-                 crop: str = "words", crop_frames: int = 50, speakers_per_batch: int = 0,
-                 speakers: np.ndarray | None = None, augment: bool = False):
+                 crop: str = "words", crop_frames: int = 50, augment: bool = False):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         if not 1 <= min_words <= max_words:
@@ -340,13 +176,6 @@ class ClipStream(IterableDataset):
         self.min_words, self.max_words, self.margin, self.crop = min_words, max_words, margin, crop
         self.crop_frames = crop_frames
         self.augment = augment
-        if speakers_per_batch < 0 or speakers_per_batch and batch_size % speakers_per_batch:
-            raise ValueError(f"speakers_per_batch must be 0 (off) or divide batch_size {batch_size}, "
-                             f"got {speakers_per_batch}")
-        self.speakers_per_batch = speakers_per_batch
-        # speaker code per global sample id, read once from the samples' meta.json (step 5)
-        self.speakers = None if not speakers_per_batch else (
-            sample_speakers(index) if speakers is None else np.asarray(speakers, dtype=np.int64))
         self.epoch, self.start = 0, 0
         self._offs = index.offsets()
 
@@ -366,11 +195,7 @@ class ClipStream(IterableDataset):
         return self._batches(emit)
 
     def _batches(self, emit: np.ndarray) -> list[np.ndarray]:
-        B = self.batch_size
-        if not self.speakers_per_batch:
-            return [emit[i : i + B] for i in range(0, len(emit), B)]
-        window = max(1, -(-self.shuffle_buffer // B)) * B
-        return speaker_batches(emit, self.speakers, B, self.speakers_per_batch, window)
+        return [emit[i : i + self.batch_size] for i in range(0, len(emit), self.batch_size)]
 
     def __iter__(self) -> Iterator[dict]:
         info = get_worker_info()
@@ -402,7 +227,7 @@ class ClipStream(IterableDataset):
                     if self.augment:
                         clip = augment_clip(clip, rng)
                 except (ShardError, ClipError, ValueError) as err:
-                    skipped.append([key, str(err)])
+                    skipped.append([key, problem(err)])
                     continue
                 clips.append(clip)
             yield {"batch": collate_clips(clips) if clips else None, "index": j, "epoch": self.epoch,
@@ -416,34 +241,3 @@ def make_loader(stream: ClipStream, workers: int = 0, pin_memory: bool = False) 
     # which would make dropout after a resume differ from an uninterrupted run.
     return torch.utils.data.DataLoader(stream, batch_size=None, num_workers=workers, pin_memory=pin_memory,
                                        persistent_workers=False, generator=torch.Generator().manual_seed(stream.seed))
-
-
-def read_clip_list(source: str | Path, keys: set[str] | None = None) -> tuple[list[Clip], list[list[str]]]:
-    """All readable clips of a source (only ``keys`` when given), whole, plus the skipped
-    ``[key, reason]``; used for the fixed validation split."""
-    index = index_shards(source)
-    clips, skipped = [], []
-    for s, path in enumerate(index.shards):
-        want = set(index.keys[s]) if keys is None else set(index.keys[s]) & keys
-        if not want:
-            continue
-        got: dict[str, dict[str, bytes]] = {}
-        reason = f"{path}: sample listed in the manifest but absent from the tar"
-        try:
-            with tarfile.open(path, "r") as tar:
-                for key, members in _read_members(tar, want):
-                    if members is not None:
-                        got[key] = members
-        except (tarfile.TarError, OSError, EOFError) as err:
-            reason = f"{path}: corrupt or truncated shard ({err})"
-        for key in index.keys[s]:
-            if key not in want:
-                continue
-            if key not in got:
-                skipped.append([key, reason])
-                continue
-            try:
-                clips.append(load_clip(got[key], f"{path}:{key}"))
-            except (ShardError, ClipError, ValueError) as err:
-                skipped.append([key, str(err)])
-    return clips, skipped

@@ -1,5 +1,11 @@
 """The training loop: ``train(config) -> summary``, one process or many under torchrun.
 
+One loop for every objective the model config names (``loss.objective``: the JEGAL objective
+and the clip-level and sync-style baselines), with the same resume, checkpoints, logging and
+validation. A run stops at the first of its limits: ``epochs`` (0: none), ``max_steps`` (0:
+none) and ``max_seconds`` (a time budget, checked after every step; 0: none), then validates,
+checkpoints and saves its model; ``metrics.json`` says which limit stopped it.
+
 Run directory (``config.out``)::
 
     train_config.json   the resolved configuration (with the full model config)
@@ -18,37 +24,56 @@ import json
 import math
 import os
 import random
-import shutil
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from jegal.data.shards import ShardError, write_json_atomic
+from jegal.atomic import atomic_path, write_json_atomic, write_text_atomic
+from jegal.data.benchmarks import read_benchmark
+from jegal.data.shards import ShardError, index_shards, read_clip_list
 from jegal.train import checkpoint as ckpt
 from jegal.train.config import DataConfig, OptimConfig, TrainConfig, TrainConfigError
-from jegal.train.data import ClipStream, holdout_keys, index_shards, key_hash, make_loader, read_clip_list
+from jegal.train.data import ClipStream, holdout_keys, key_hash, make_loader
 from jegal.train.distributed import DistInfo, all_reduce, barrier, cleanup, setup
-from jegal.train.validate import read_spot_rows, validate
+from jegal.train.validate import validate
 
 # fields that may differ between a run and its resumption (they do not change the numbers)
-RESUMABLE_CHANGES = {"resume", "progress", "tensorboard", "epochs", "max_steps", "checkpoint_every",
+RESUMABLE_CHANGES = {"resume", "progress", "tensorboard", "epochs", "max_steps", "max_seconds", "checkpoint_every",
                      "keep_checkpoints", "log_every", "validate_every", "data.workers", "device", "threads"}
+
+
+# the loss terms every objective's forward returns (zero where it has no such term), logged per step
+LOSS_PARTS = ("loss_global", "loss_couple", "loss_spot", "loss_follow", "loss_sync")
 
 
 class TrainingDiverged(RuntimeError):
     """The loss stayed non-finite for ``optim.max_bad_steps`` consecutive steps."""
 
 
-def lr_at(step: int, cfg: OptimConfig, total_steps: int) -> float:
-    """Linear warmup to ``lr`` over ``warmup_steps``, then cosine to ``min_lr_ratio * lr`` (or constant)."""
+def _clock() -> float:
+    """Seconds on a monotonic clock: the time budget's (a function of its own, so tests can replace it)."""
+    return time.perf_counter()
+
+
+def lr_at(step: int, cfg: OptimConfig, total_steps: int, time_progress: float = 0.0) -> float:
+    """Linear warmup to ``lr`` over ``warmup_steps``, then cosine to ``min_lr_ratio * lr`` (or constant).
+
+    The cosine's progress is the larger of the steps' ``(step - warmup) / (total_steps - warmup)``
+    (none when ``total_steps`` is 0: no step limit) and ``time_progress``, the fraction of a time
+    budget spent, so the schedule ends where the first limit ends the run. Measuring the time
+    inside the loop needs no calibration steps and follows a machine that gets slower or faster
+    during the run (a step count planned from a few timed steps does not: the run then stops
+    before its schedule ends, or ends it early). Without a time budget ``time_progress`` is 0 and
+    the learning rate is a function of the step alone, so resume is exact; with one it depends on
+    the clock, so a resumed time-budgeted run continues its budget but not bit for bit."""
     if cfg.warmup_steps > 0 and step < cfg.warmup_steps:
         return cfg.lr * (step + 1) / cfg.warmup_steps
     if cfg.schedule == "constant":
         return cfg.lr
-    span = max(1, total_steps - cfg.warmup_steps)
-    progress = min(1.0, (step - cfg.warmup_steps) / span)
+    by_steps = (step - cfg.warmup_steps) / max(1, total_steps - cfg.warmup_steps) if total_steps else 0.0
+    progress = min(1.0, max(by_steps, time_progress))
     floor = cfg.min_lr_ratio * cfg.lr
     return floor + (cfg.lr - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
@@ -125,24 +150,20 @@ def _truncate_jsonl(path: Path, step: int) -> None:
     if not path.is_file():
         return
     keep = [line for line in path.read_text().splitlines() if line.strip() and json.loads(line).get("step", 0) <= step]
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text("".join(line + "\n" for line in keep))
-    os.replace(tmp, path)
+    write_text_atomic(path, "".join(line + "\n" for line in keep))
 
 
 def _save_best(run_dir: Path, model, metrics: dict, step: int) -> None:
-    tmp = run_dir / ".tmp-best"
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    model.save(tmp)
-    write_json_atomic(tmp / "best.json", {"step": step, **metrics})
-    best = run_dir / "best"
-    old = run_dir / ".tmp-best-old"
-    if best.exists():
-        os.replace(best, old)
-    os.replace(tmp, best)
-    if old.exists():
-        shutil.rmtree(old)
+    """``run_dir/best``: the model and best.json, replaced as a whole."""
+    with atomic_path(run_dir / "best") as tmp:
+        model.save(tmp)
+        write_json_atomic(tmp / "best.json", {"step": step, **metrics})
+
+
+def _has_unused_parameters(objective: str, beta: float, spot_weight: float) -> bool:
+    """Whether some parameters get no gradient under this objective (DDP must then look for them):
+    the sync objective never uses the global heads, and the global term alone never the local ones."""
+    return objective != "jegal" or (beta >= 1.0 and spot_weight == 0.0)
 
 
 def _better(metric: str, new: float, old: float | None) -> bool:
@@ -167,7 +188,7 @@ def train(config: TrainConfig | dict) -> dict:
 def _train(cfg: TrainConfig, info: DistInfo) -> dict:
     from jegal.model import JEGAL
 
-    t_start = time.perf_counter()
+    t_start = _clock()
     run_dir = Path(cfg.out)
     device, main = info.device, info.is_main
     torch.set_num_threads(cfg.threads or max(1, (os.cpu_count() or 1) // info.local_world_size))
@@ -198,10 +219,10 @@ def _train(cfg: TrainConfig, info: DistInfo) -> dict:
     elif main:
         val_clips, val_skipped = read_clip_list(val_src)
     if main and spot_csv is not None:
-        spot_rows = read_spot_rows(spot_csv)
+        spot_rows = read_benchmark(spot_csv, task="spotting")
     if len(val_clips) > cfg.data.val_max_clips:
         # a fixed subset: clips named by spotting rows first, then by key hash
-        spotted = {r["clip_id"] for r in spot_rows or []}
+        spotted = set(spot_rows.clip_ids()) if spot_rows is not None else set()
         val_clips = sorted(val_clips, key=lambda c: (c.clip_id not in spotted, key_hash(c.clip_id), c.clip_id))
         val_clips = val_clips[: cfg.data.val_max_clips]
     if index.num_samples == 0:
@@ -209,16 +230,22 @@ def _train(cfg: TrainConfig, info: DistInfo) -> dict:
     d = cfg.data
     stream = ClipStream(index, d.batch_size, seed=cfg.seed, rank=info.rank, world_size=info.world_size,
                         shuffle_buffer=d.shuffle_buffer, min_words=d.min_words, max_words=d.max_words, margin=d.margin,
-                        crop=d.crop, crop_frames=d.crop_frames, speakers_per_batch=d.speakers_per_batch,
-                        augment=d.augment)
+                        crop=d.crop, crop_frames=d.crop_frames, augment=d.augment)
     steps_per_epoch = -(-(-(-index.num_samples // info.world_size)) // d.batch_size)  # the largest rank's batches
-    total_steps = cfg.max_steps or cfg.epochs * steps_per_epoch
+    epoch_steps = cfg.epochs * steps_per_epoch  # 0: no epoch limit
+    total_steps = min(n for n in (cfg.max_steps, epoch_steps) if n) if cfg.max_steps or epoch_steps else 0
+    step_note = None
+    if cfg.max_steps and epoch_steps and epoch_steps < cfg.max_steps:
+        step_note = (f"max_steps is {cfg.max_steps} but epochs={cfg.epochs} of {steps_per_epoch} steps end the run "
+                     f"at step {epoch_steps}; leave epochs unset (or 0) to run every step")
+        if main:
+            print(f"jegal train: {step_note}", flush=True)
 
     # -- model and optimiser ---------------------------------------------------------------
     random.seed(cfg.seed)
     np.random.seed(cfg.seed)
     torch.manual_seed(cfg.seed)  # the same initial weights on every rank
-    model = JEGAL(cfg.model_config()).to(device)
+    model = JEGAL(cfg.model_config()).set_runtime(**cfg.runtime()).to(device)
     if model.text is not None:
         # Hugging Face initialises weights while loading, drawing from the global RNG: load the
         # frozen backbone now, not at the first step, so a resumed run's RNG matches an unbroken one.
@@ -231,8 +258,10 @@ def _train(cfg: TrainConfig, info: DistInfo) -> dict:
     if info.distributed:
         from torch.nn.parallel import DistributedDataParallel as DDP
 
+        lc = model.config.loss
         net = DDP(model, device_ids=[device.index] if device.type == "cuda" else None,
-                  find_unused_parameters=cfg.ddp_find_unused)
+                  find_unused_parameters=cfg.ddp_find_unused or _has_unused_parameters(lc.objective, lc.beta,
+                                                                                       lc.spot_weight))
     else:
         net = model
     scaler = torch.amp.GradScaler("cuda", enabled=use_scaler)
@@ -240,7 +269,7 @@ def _train(cfg: TrainConfig, info: DistInfo) -> dict:
     state = {"epoch": 0, "batch": 0, "step": 0, "samples": 0, "skipped": 0, "dropped_uneven": 0, "bad_steps": 0,
              "consecutive_bad": 0, "best": None, "best_step": None, "history": [], "last_val_step": None,
              "last_metrics": {}, "epoch_loss_sum": 0.0, "epoch_loss_n": 0, "world_size": info.world_size,
-             "train_seconds": 0.0}
+             "train_seconds": 0.0, "elapsed": 0.0, "last_loss": None, "stopped_by": None}
     if resume_from is not None:
         saved = ckpt.load_checkpoint(resume_from, model, optimizer, rank=info.rank, map_location=device)
         if saved.get("world_size") != info.world_size:
@@ -300,9 +329,18 @@ def _train(cfg: TrainConfig, info: DistInfo) -> dict:
     # -- the loop --------------------------------------------------------------------------
     from tqdm import tqdm
 
-    done = bool(cfg.max_steps and state["step"] >= cfg.max_steps)
-    rate, t_last = None, time.perf_counter()
-    while state["epoch"] < cfg.epochs and not done:
+    # the time budget's clock: seconds since this call began (setup included), plus those of the
+    # run's earlier calls up to the checkpoint it resumed from
+    elapsed_before = state["elapsed"]
+    rate, t_last = None, _clock()
+    (state["elapsed"],) = all_reduce([elapsed_before + t_last - t_start], info, "max")
+    state["stopped_by"] = None  # (a resumed run may have been given other limits)
+    if cfg.max_steps and state["step"] >= cfg.max_steps:
+        state["stopped_by"] = "max_steps"
+    elif cfg.max_seconds and state["elapsed"] >= cfg.max_seconds:
+        state["stopped_by"] = "max_seconds"
+    done = state["stopped_by"] is not None
+    while (not cfg.epochs or state["epoch"] < cfg.epochs) and not done:
         epoch, start = state["epoch"], state["batch"]
         stream.set_epoch(epoch, start)
         my_batches = stream.num_batches()
@@ -330,7 +368,8 @@ def _train(cfg: TrainConfig, info: DistInfo) -> dict:
                 continue
             batch = item["batch"] if n == n_min else trim_batch(item["batch"], n_min)
 
-            lr = lr_at(state["step"], o, total_steps)
+            lr = lr_at(state["step"], o, total_steps,
+                       state["elapsed"] / cfg.max_seconds if cfg.max_seconds else 0.0)
             for g in optimizer.param_groups:
                 g["lr"] = lr
             net.train()
@@ -341,9 +380,8 @@ def _train(cfg: TrainConfig, info: DistInfo) -> dict:
             scaler.unscale_(optimizer)
             norm = torch.nn.utils.clip_grad_norm_(params, o.grad_clip if o.grad_clip > 0 else float("inf"))
             ok_here = bool(torch.isfinite(loss.detach()) and torch.isfinite(norm))
-            ok, loss_sum, lg_sum, lc_sum, ls_sum, lf_sum = all_reduce(
-                [float(ok_here), float(loss.detach()), float(out["loss_global"]), float(out["loss_couple"]),
-                 float(out.get("loss_spot", 0.0)), float(out.get("loss_follow", 0.0))], info, "sum")
+            ok, loss_sum, *part_sums = all_reduce(
+                [float(ok_here), float(loss.detach())] + [float(out[k]) for k in LOSS_PARTS], info, "sum")
             ok = ok == info.world_size
             if ok:
                 scaler.step(optimizer)
@@ -353,9 +391,13 @@ def _train(cfg: TrainConfig, info: DistInfo) -> dict:
             state["samples"] += info.world_size * n_min
             step = state["step"]
             loss_val = loss_sum / info.world_size  # each rank's loss is weighted so their mean is the global one
-            now = time.perf_counter()
+            state["last_loss"] = loss_val
+            now = _clock()
             dt, t_last = now - t_last, now
             state["train_seconds"] += dt
+            state["elapsed"] = elapsed_before + now - t_start
+            if cfg.max_seconds:  # every rank must see the same clock: it sets the lr and the stop
+                (state["elapsed"],) = all_reduce([state["elapsed"]], info, "max")
             inst = info.world_size * n_min / max(dt, 1e-9)
             rate = inst if rate is None else 0.9 * rate + 0.1 * inst
             if ok:
@@ -375,26 +417,28 @@ def _train(cfg: TrainConfig, info: DistInfo) -> dict:
                         f"the last good checkpoint is in {run_dir / ckpt.CHECKPOINT_DIR}")
             if main:
                 rec = {"step": step, "epoch": epoch, "batch": j, "loss": loss_val,
-                       "loss_global": lg_sum / info.world_size, "loss_couple": lc_sum / info.world_size,
-                       "loss_spot": ls_sum / info.world_size, "loss_follow": lf_sum / info.world_size, "lr": lr,
+                       **{k: v / info.world_size for k, v in zip(LOSS_PARTS, part_sums)}, "lr": lr,
                        "grad_norm": float(norm), "clips": info.world_size * n_min,
                        "clips_per_s": inst, "logit_scale": float(out["logit_scale"]), "finite": ok}
                 log_file.write(json.dumps(rec) + "\n")
                 log_file.flush()
                 bar.set_postfix(loss=f"{loss_val:.3f}", clips_s=f"{rate:.1f}", lr=f"{lr:.2e}")
                 if writer is not None and (step % cfg.log_every == 0 or step == 1):
-                    for k in ("loss", "loss_global", "loss_couple", "loss_spot", "loss_follow", "lr", "grad_norm",
-                              "logit_scale"):
+                    for k in ("loss", *LOSS_PARTS, "lr", "grad_norm", "logit_scale"):
                         writer.add_scalar(f"train/{k}", rec[k], step)
                     writer.add_scalar("train/clips_per_s", rate, step)
             if cfg.checkpoint_every and step % cfg.checkpoint_every == 0 and state["batch"] < steps_per_epoch:
                 save_checkpoint()  # (the epoch's last step is saved after validation instead)
             if cfg.max_steps and step >= cfg.max_steps:
+                state["stopped_by"] = "max_steps"
+            elif cfg.max_seconds and state["elapsed"] >= cfg.max_seconds:
+                state["stopped_by"] = "max_seconds"
+            if state["stopped_by"] is not None:
                 done = True
                 break
         bar.close()
         del it
-        if state["batch"] < steps_per_epoch:  # stopped by max_steps mid-epoch
+        if state["batch"] < steps_per_epoch:  # stopped by max_steps or max_seconds mid-epoch
             break
         mean_loss = state["epoch_loss_sum"] / max(1, state["epoch_loss_n"])
         state.update(epoch=epoch + 1, batch=0, epoch_loss_sum=0.0, epoch_loss_n=0)
@@ -411,6 +455,11 @@ def _train(cfg: TrainConfig, info: DistInfo) -> dict:
         save_checkpoint()
 
     # -- the end ---------------------------------------------------------------------------
+    if state["stopped_by"] is None:
+        state["stopped_by"] = "epochs"
+    if main and state["stopped_by"] == "max_seconds":
+        print(f"jegal train: time budget of {cfg.max_seconds:g} s reached at step {state['step']} "
+              f"({state['elapsed']:.0f} s); validating and saving", flush=True)
     if state["last_val_step"] != state["step"]:
         run_validation()
     if state.get("last_ckpt_step") != state["step"]:
@@ -420,18 +469,19 @@ def _train(cfg: TrainConfig, info: DistInfo) -> dict:
         "samples": state["samples"], "skipped_samples": state["skipped"], "dropped_uneven": state["dropped_uneven"],
         "bad_steps": state["bad_steps"], "world_size": info.world_size, "device": str(device),
         "precision": str(amp_dtype).replace("torch.", "") if amp_dtype else "fp32",
-        "train_seconds": state["train_seconds"], "wall_seconds": time.perf_counter() - t_start,
+        "train_seconds": state["train_seconds"], "wall_seconds": _clock() - t_start,
         "clips_per_s": state["samples"] / max(state["train_seconds"], 1e-9),
-        "final_loss": None, "metrics": state["last_metrics"], "best_metric": state.get("best_metric"),
+        "objective": model.config.loss.objective, "readout": model.readout(),
+        "stopped_by": state["stopped_by"], "stopped_on_time": state["stopped_by"] == "max_seconds",
+        "elapsed_seconds": state["elapsed"], "max_seconds": cfg.max_seconds, "max_steps": cfg.max_steps,
+        "epochs": cfg.epochs, "planned_steps": total_steps or None, "step_note": step_note,
+        "final_loss": state["last_loss"], "metrics": state["last_metrics"], "best_metric": state.get("best_metric"),
         "best": state["best"], "best_step": state["best_step"], "history": state["history"],
         "model_dir": str(run_dir / "model"), "best_dir": str(run_dir / "best") if state["best"] is not None else None,
         "val_clips": len(val_clips), "val_skipped": len(val_skipped),
     }
     if main:
         log_file.close()
-        lines = (run_dir / "log.jsonl").read_text().splitlines()
-        if lines:
-            summary["final_loss"] = json.loads(lines[-1])["loss"]
         model.save(run_dir / "model")
         write_json_atomic(run_dir / "metrics.json", summary)
         if writer is not None:

@@ -1,114 +1,82 @@
 """Validation during training: retrieval R@k and gestured-word spotting on a fixed split.
 
-The protocols are those of DESIGN.md section 7, kept small so the training loop can run them
-every epoch:
+The protocols are those of DESIGN.md section 7, scored by :mod:`jegal.metrics` (the functions
+``jegal eval`` uses), kept small so the training loop can run them every epoch:
 
 - **retrieval**: cosine similarity of the clip vectors, R@{5,10,25,50} and median rank in
-  both directions. Ties count against the model: the rank of the match is 1 + the number of
-  other candidates scoring at least as high.
-- **spotting**: per frame, a softmax over the clip's words of ``cos(g_t, c_w) / 0.07``; for
-  the target word take the frame of highest probability; correct when that frame lies in
-  ``[start - 9, end + 9]`` and its probability is at least 0.5. Targets come from a spotting
-  CSV (AVS columns) when one is given; otherwise every word of every clip is a target
+  both directions, ties counted against the model (``ties="pessimistic"``).
+- **spotting**: per frame, a softmax over the clip's words of ``cos(g_t, c_w) / 0.07``; correct
+  when the target word's best frame lies in ``[start - 9, end + 9]`` and its probability is at
+  least 0.5. Targets come from a spotting benchmark (AVS columns, read by
+  :func:`jegal.data.benchmarks.read_benchmark`) when one is given, matched to the validation
+  clip's own words by their frames; otherwise every word of every clip is a target
   (``spot_all_words``), a weaker proxy for prepared data without spotting annotations.
 """
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 import torch
 
 from jegal.data.batch import collate_clips
+from jegal.data.benchmarks import Benchmark, BenchmarkRow
 from jegal.data.clip import Clip
-from jegal.data.transcripts import TranscriptError, parse_word_boundaries
-
-RECALL_AT = (5, 10, 25, 50)
-SPOT_MARGIN = 9
-SPOT_TEMPERATURE = 0.07
-SPOT_MIN_PROB = 0.5
+from jegal.metrics import RECALL_AT, retrieval_metrics, spot_batch
 
 
-def match_ranks(sim: torch.Tensor) -> torch.Tensor:
-    """1-based rank of the diagonal entry in each row of ``sim`` (Q, Q); ties count against it."""
-    diag = sim.diagonal()[:, None]
-    return (sim >= diag).sum(dim=1)  # includes the match itself
-
-
-def retrieval_metrics(sim: torch.Tensor, prefix: str) -> dict[str, float]:
-    ranks = match_ranks(sim.float()).float()
-    out = {f"{prefix}R@{k}": float((ranks <= k).float().mean()) for k in RECALL_AT}
-    out[f"{prefix}median_rank"] = float(ranks.median())
-    return out
-
-
-def spotting_hits(frames: torch.Tensor, frame_mask: torch.Tensor, words: torch.Tensor, word_mask: torch.Tensor,
-                  target: torch.Tensor, spans: torch.Tensor) -> torch.Tensor:
-    """Spotting decisions for one target word per clip, batched.
-
-    frames (B, T, d) and words (B, W, d) L2-normalised; target (B,) word index; spans (B, 2)
-    inclusive frames of the target. Returns (B,) bool."""
-    logits = torch.einsum("btd,bwd->btw", frames.float(), words.float()) / SPOT_TEMPERATURE  # (B, T, W)
-    logits = logits.masked_fill(~word_mask[:, None, :], float("-inf"))
-    prob = logits.softmax(dim=-1)  # over words, per frame
-    p_target = prob.gather(2, target[:, None, None].expand(-1, prob.shape[1], 1))[..., 0]  # (B, T)
-    p_target = p_target.masked_fill(~frame_mask, -1.0)
-    best_t = p_target.argmax(dim=1)  # the first frame on ties
-    best_p = p_target.gather(1, best_t[:, None])[:, 0]
-    inside = (best_t >= spans[:, 0] - SPOT_MARGIN) & (best_t <= spans[:, 1] + SPOT_MARGIN)
-    return inside & (best_p >= SPOT_MIN_PROB)
-
-
-def read_spot_rows(path: str | Path) -> list[dict]:
-    """Spotting rows: ``clip_id``, target ``start``/``end``/``text`` and ``stress`` (or None)."""
-    rows = []
-    with open(path, newline="", encoding="utf-8") as f:
-        for i, row in enumerate(csv.DictReader(f)):
-            where = f"{path} row {i + 2}"
-            try:
-                target = parse_word_boundaries(row["target_word_boundary"], f"{where} target_word_boundary")[0]
-                stress = row.get("stress_label")
-                rows.append({"clip_id": row["filename"], "start": target.start, "end": target.end,
-                             "text": target.text, "stress": int(float(stress)) if stress not in (None, "") else None})
-            except KeyError as err:
-                raise TranscriptError(f"{where}: missing column {err}") from None
-    return rows
-
-
-def _target_index(clip: Clip, row: dict) -> int | None:
+def _target_index(clip: Clip, row: BenchmarkRow) -> int | None:
+    target = row.target
     for i, w in enumerate(clip.words):
-        if (w.start, w.end) == (row["start"], row["end"]):
+        if (w.start, w.end) == (target.start, target.end):
             return i
     return None
 
 
+def _flat_retrieval(sim: torch.Tensor) -> dict[str, float]:
+    """``ret_{c2g,g2c}_{R@k,median_rank}`` from a (content, gesture) similarity matrix."""
+    m = retrieval_metrics(sim, RECALL_AT, ties="pessimistic")
+    out = {}
+    for direction, short in (("content_to_gesture", "c2g"), ("gesture_to_content", "g2c")):
+        out.update({f"ret_{short}_R@{k}": m[direction][f"R@{k}"] for k in RECALL_AT})
+        out[f"ret_{short}_median_rank"] = m[direction]["median_rank"]
+    return out
+
+
 @torch.no_grad()
-def validate(model, clips: Sequence[Clip], spot_rows: list[dict] | None = None, batch_size: int = 64,
-             modalities: str | None = None, autocast_dtype: torch.dtype | None = None) -> dict[str, float]:
-    """Retrieval and spotting metrics of ``model`` (a JEGAL, unwrapped) on whole ``clips``."""
+def validate(model, clips: Sequence[Clip], spot: Benchmark | Sequence[BenchmarkRow] | None = None,
+             batch_size: int = 64, modalities: str | None = None,
+             autocast_dtype: torch.dtype | None = None) -> dict[str, float]:
+    """Retrieval and spotting metrics of ``model`` (a JEGAL, unwrapped) on whole ``clips``.
+
+    ``spot``: a spotting benchmark (or its rows); rows whose clip is not among ``clips``, whose
+    target is not one of the clip's words, or that could not be parsed are counted in
+    ``spot_rows_missing``. Returns ``val_clips``, ``ret_{c2g,g2c}_R@k``,
+    ``ret_{c2g,g2c}_median_rank``, ``ret_R@10_mean`` and, per spotting mode (``spot_acc`` with
+    rows, ``spot_all_words`` without), the accuracy, ``spot_rows`` and the accuracy per stress
+    label (``..._stressed`` / ``..._unstressed``)."""
     if not clips:
         return {}
-    device = model.device
     mods = modalities or model.config.content.modalities
+    rows = spot.rows if isinstance(spot, Benchmark) else spot
     by_id = {c.clip_id: i for i, c in enumerate(clips)}
-    targets: list[list[tuple[int, int, int | None]]] = [[] for _ in clips]  # per clip: (word, row, stress)
-    missing = 0
-    if spot_rows is not None:
-        for r, row in enumerate(spot_rows):
-            i = by_id.get(row["clip_id"])
+    targets: list[list[tuple[int, int | None]]] = [[] for _ in clips]  # per clip: (word, stress)
+    missing = len(spot.bad_rows) if isinstance(spot, Benchmark) else 0
+    if rows is not None:
+        for row in rows:
+            i = by_id.get(row.filename)
             w = None if i is None else _target_index(clips[i], row)
             if w is None:
                 missing += 1
                 continue
-            targets[i].append((w, r, row["stress"]))
+            targets[i].append((w, int(row.stress_label) if row.stress_label.isdigit() else None))
     else:
         for i, c in enumerate(clips):
-            targets[i] = [(w, -1, None) for w in range(len(c.words))]
+            targets[i] = [(w, None) for w in range(len(c.words))]
 
     g_clip, c_clip, hits, stress = [], [], [], []
+    device = model.device
     for lo in range(0, len(clips), batch_size):
         chunk = clips[lo : lo + batch_size]
         batch = collate_clips(chunk)
@@ -116,31 +84,27 @@ def validate(model, clips: Sequence[Clip], spot_rows: list[dict] | None = None, 
             emb = model.embed(batch, modalities=mods)
         g_clip.append(emb["gesture_clip"].float())
         c_clip.append(emb["content_clip"].float())
-        # one spotting decision per (clip, target): repeat each clip's embeddings per target
-        rows = [(b, w, s) for b in range(len(chunk)) for (w, _, s) in targets[lo + b]]
-        if rows:
-            idx = torch.tensor([b for b, _, _ in rows], device=device)
-            tgt = torch.tensor([w for _, w, _ in rows], device=device)
-            spans = batch["word_spans"].to(device)[idx, tgt]  # (R, 2)
-            hits.append(spotting_hits(emb["gesture_frames"][idx], emb["frame_mask"][idx], emb["content_words"][idx],
-                                      emb["word_mask"][idx], tgt, spans).cpu())
-            stress += [s for _, _, s in rows]
+        pairs = [(b, w, s) for b in range(len(chunk)) for (w, s) in targets[lo + b]]  # one per (clip, target)
+        if pairs:
+            b_idx = np.array([b for b, _, _ in pairs])
+            w_idx = np.array([w for _, w, _ in pairs])
+            spans = batch["word_spans"].numpy()[b_idx, w_idx]  # (R, 2) inclusive frames
+            hits.append(spot_batch(emb["gesture_frames"], emb["content_words"], b_idx, w_idx, spans[:, 0], spans[:, 1],
+                                   frame_mask=emb["frame_mask"], word_mask=emb["word_mask"])["correct"])
+            stress += [s for _, _, s in pairs]
 
-    g, c = torch.cat(g_clip), torch.cat(c_clip)
-    sim = c @ g.T  # (content, gesture)
-    out = {"val_clips": float(len(clips))}
-    out.update(retrieval_metrics(sim, "ret_c2g_"))
-    out.update(retrieval_metrics(sim.T, "ret_g2c_"))
+    sim = torch.cat(c_clip) @ torch.cat(g_clip).T  # (content, gesture)
+    out = {"val_clips": float(len(clips)), **_flat_retrieval(sim)}
     out["ret_R@10_mean"] = (out["ret_c2g_R@10"] + out["ret_g2c_R@10"]) / 2
     if hits:
-        h = torch.cat(hits).double()
-        key = "spot_acc" if spot_rows is not None else "spot_all_words"
+        h = np.concatenate(hits)
+        key = "spot_acc" if rows is not None else "spot_all_words"
         out[key] = float(h.mean())
         out["spot_rows"] = float(len(h))
         s = np.array([-1 if v is None else v for v in stress])
         for label, name in ((1, "stressed"), (0, "unstressed")):
             if (s == label).any():
-                out[f"{key}_{name}"] = float(h[torch.from_numpy(s == label)].mean())
-    if spot_rows is not None:
+                out[f"{key}_{name}"] = float(h[s == label].mean())
+    if rows is not None:
         out["spot_rows_missing"] = float(missing)
     return out

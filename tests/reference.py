@@ -1,6 +1,9 @@
 """A slow, obviously-correct reference: the same model and losses with per-sample and
 per-word Python loops. Used by the tests (as the oracle for the vectorised code) and by
-``bench/bench_step.py`` (as the speed baseline). Never use it for training."""
+``bench/bench_step.py`` (as the speed baseline). Never use it for training.
+
+It reads the model only through its public modules and config (encoders, heads, the loss's
+temperatures), so a change to the model's private plumbing cannot make it agree by accident."""
 
 from __future__ import annotations
 
@@ -70,20 +73,18 @@ def loop_coupling_scores(gesture: list[torch.Tensor], content: list[torch.Tensor
 
 
 def loop_word_discrimination(gesture: list[torch.Tensor], content: list[torch.Tensor],
-                             spans: list[list[tuple[int, int]]], window: int, temperature: float,
-                             batch_negatives: bool = False) -> torch.Tensor:
+                             spans: list[list[tuple[int, int]]], window: int, temperature: float) -> torch.Tensor:
     """Word discrimination clip by clip, frame by frame, word by word: per clip, -log mean over
     words (with a frame in their window) of the best windowed spotting probability; the mean over
     all clips, clips with fewer than two words counting 0. The probabilities are a softmax over
-    the clip's own words, or with ``batch_negatives`` over the words of every clip (own ones first)."""
+    the words of every clip of the batch (the clip's own ones first)."""
     terms = []
     for i, (g, c, sp) in enumerate(zip(gesture, content, spans)):
         T, W = g.shape[0], c.shape[0]
         if W < 2:
             continue
         rivals = [c[v] for v in range(W)]
-        if batch_negatives:
-            rivals += [o[v] for j, o in enumerate(content) if j != i for v in range(o.shape[0])]
+        rivals += [o[v] for j, o in enumerate(content) if j != i for v in range(o.shape[0])]
         best = []
         for w, (s, e) in enumerate(sp):
             probs = [torch.softmax(torch.stack([torch.dot(g[t], r) for r in rivals]) / temperature, 0)[w]
@@ -94,6 +95,10 @@ def loop_word_discrimination(gesture: list[torch.Tensor], content: list[torch.Te
             terms.append(-torch.log(torch.stack(best).mean()))
     # clips left out count as 0 in a mean over all clips, so per-rank means add up to the whole-batch mean
     return torch.stack(terms).sum() / len(gesture) if terms else torch.zeros(())
+
+
+def _to(batch: dict, device: torch.device) -> dict:
+    return {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
 
 
 def _unbatch(batch: dict, i: int) -> dict:
@@ -127,17 +132,15 @@ def loop_forward(model, batch: dict) -> dict[str, torch.Tensor]:
     cfg = model.config
     mods = cfg.content.modalities
     follows = mods == "ta" and cfg.content.speech_clip_follows
-
-    def pool(x: torch.Tensor) -> torch.Tensor:  # a clip's rows (L, d) -> its clip-level feature (d,)
-        return x.amax(0) if cfg.loss.global_pool == "max" else x.mean(0)
+    centre = cfg.embedding.local_centre
 
     frames, g_pooled, words, c_pooled, s_pooled, spans = [], [], [], [], [], []
     for i in range(len(batch["words"])):
-        one = model._to_device(_unbatch(batch, i))
+        one = _to(_unbatch(batch, i), model.device)
         x = model.gesture(one)[0]  # (T_i, d)
         a = model.gesture_align(x)
-        frames.append(F.normalize(a - a.mean(0) if cfg.loss.local_centre and len(a) > 1 else a, dim=-1))
-        g_pooled.append(pool(x))
+        frames.append(F.normalize(a - a.mean(0) if centre and len(a) > 1 else a, dim=-1))
+        g_pooled.append(x.mean(0))
         clip_spans = [tuple(map(int, s)) for s in one["word_spans"][0]]
         text = speech = None
         if "t" in mods:
@@ -151,15 +154,15 @@ def loop_forward(model, batch: dict) -> dict[str, torch.Tensor]:
             speech = loop_frame_pool(per_frame, [clip_spans])[0][None]
         x = model.fusion(text, speech)[0]  # (W_i, d)
         a = model.content_align(x)
-        words.append(F.normalize(a - a.mean(0) if cfg.loss.local_centre and len(a) > 1 else a, dim=-1))
+        words.append(F.normalize(a - a.mean(0) if centre and len(a) > 1 else a, dim=-1))
         global_mods = mods
         if mods == "ta" and not cfg.content.global_speech:  # the clip vector from the text alone
             x = model.fusion(text, torch.zeros_like(speech))[0]
             global_mods = "t"
-        c_pooled.append(pool(x))
+        c_pooled.append(x.mean(0))
         if follows:  # the speech-only clip vector
             x = model.fusion(torch.zeros_like(text), speech)[0]
-            s_pooled.append(pool(x))
+            s_pooled.append(x.mean(0))
         spans.append(clip_spans)
     g_clips = _clip_vectors(g_pooled, model.gesture_global, model.gesture_standardise)
     c_clips = _clip_vectors(c_pooled, model.content_global, model.content_standardise,
@@ -181,8 +184,7 @@ def loop_forward(model, batch: dict) -> dict[str, torch.Tensor]:
     loss = beta * (loss_global + loss_follow) + (1 - beta) * loss_couple
     loss_spot = torch.zeros(())  # reported as 0 when the term is off, like the vectorised loss
     if cfg.loss.spot_weight > 0:
-        loss_spot = loop_word_discrimination(frames, words, spans, cfg.loss.window, cfg.loss.spot_temperature,
-                                             batch_negatives=cfg.loss.spot_negatives == "batch")
+        loss_spot = loop_word_discrimination(frames, words, spans, cfg.loss.window, cfg.loss.spot_temperature)
         loss = loss + cfg.loss.spot_weight * loss_spot
     return {"loss": loss, "loss_global": loss_global, "loss_couple": loss_couple, "loss_spot": loss_spot,
             "loss_follow": loss_follow,

@@ -1,0 +1,129 @@
+"""The inputs of ``jegal prepare``: which files make one unit of work, found by name.
+
+An :class:`Item` is a video and/or precomputed keypoints (``<name>.kps.npz``) with the
+files beside it: ``<name>.wav`` (the audio, winning over the container's track) and the
+transcript (``<name>.txt``, ``.json``, ``.TextGrid``, looked for in that order). The input
+is a folder (searched recursively), one file, or a CSV listing the files per item.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from jegal.prepare.errors import BadInput, MissingFile
+from jegal.prepare.transcripts import TRANSCRIPT_SUFFIXES
+
+VIDEO_SUFFIXES = {".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".flv", ".wmv", ".ts", ".3gp"}
+KPS_SUFFIX = ".kps.npz"
+
+
+@dataclass
+class Item:
+    """One unit of work: a video and/or precomputed keypoints, with the files beside it."""
+
+    name: str  # relative path without suffix: clip ids are "<name>/<track:05d>"
+    video: Path | None = None
+    keypoints: Path | None = None
+    wav: Path | None = None
+    transcript: Path | None = None
+    speaker_id: str = ""
+
+    @property
+    def key(self) -> str:
+        """The name as one file name (``/`` -> ``__``): ``<key>.tar``, ``status/<key>.json``."""
+        return self.name.replace("/", "__")
+
+    @property
+    def source(self) -> Path:
+        return self.video or self.keypoints
+
+    def check_files(self) -> None:
+        """Raises :class:`~jegal.prepare.errors.MissingFile` for a named file that does not exist."""
+        for kind in ("video", "keypoints", "wav", "transcript"):
+            path = getattr(self, kind)
+            if path is not None and not Path(path).is_file():
+                raise MissingFile(f"{path}: no such file (the {kind} of {self.name})")
+
+
+def _beside(base: Path, suffixes) -> Path | None:
+    for suffix in suffixes:
+        cand = base.with_name(base.name + suffix)
+        if cand.is_file():
+            return cand
+    return None
+
+
+def _item_for(path: Path, root: Path, overrides: dict | None = None) -> Item:
+    overrides = overrides or {}
+    if path.name.endswith(KPS_SUFFIX):
+        base = path.with_name(path.name[: -len(KPS_SUFFIX)])
+        video, kps = None, path
+    else:
+        base = path.with_suffix("")
+        video, kps = path, _beside(base, [KPS_SUFFIX])
+    try:
+        name = base.relative_to(root).as_posix()
+    except ValueError:
+        name = base.name
+    return Item(name=name, video=overrides.get("video", video), keypoints=overrides.get("keypoints", kps),
+                wav=overrides.get("wav", _beside(base, [".wav"])),
+                transcript=overrides.get("transcript", _beside(base, TRANSCRIPT_SUFFIXES)),
+                speaker_id=overrides.get("speaker_id", ""))
+
+
+def _csv_items(path: Path) -> list[Item]:
+    """The items a CSV lists: a ``video`` or ``keypoints`` column, optional ``transcript``,
+    ``wav``, ``keypoints``, ``speaker_id``; relative paths from the CSV's folder."""
+    root = path.parent
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    items = []
+    for lineno, row in enumerate(rows, start=2):
+        main = row.get("video") or row.get("keypoints")
+        if not main:
+            raise BadInput(f"{path}:{lineno}: needs a 'video' or 'keypoints' column value")
+        over = {k: (root / row[k]) for k in ("video", "keypoints", "wav", "transcript") if row.get(k)}
+        if row.get("speaker_id"):
+            over["speaker_id"] = row["speaker_id"]
+        items.append(_item_for(root / main, root, over))
+    return items
+
+
+def _folder_items(root: Path) -> list[Item]:
+    """Every video under ``root``, and every ``.kps.npz`` without a video beside it."""
+    items = []
+    for path in sorted(root.rglob("*")):
+        if not path.is_file():
+            continue
+        if path.suffix.lower() in VIDEO_SUFFIXES:
+            items.append(_item_for(path, root))
+        elif path.name.endswith(KPS_SUFFIX):
+            base = path.with_name(path.name[: -len(KPS_SUFFIX)])
+            if not any(base.with_name(base.name + s).is_file() for s in VIDEO_SUFFIXES):
+                items.append(_item_for(path, root))
+    return items
+
+
+def discover(input_path: str | os.PathLike) -> list[Item]:
+    """Items of a folder (every video, plus ``.kps.npz`` files without a video), a CSV, or one file.
+
+    Items come back sorted by name, so ``--shard i/N`` splits the same way everywhere.
+    Raises :class:`~jegal.prepare.errors.BadInput` when ``input_path`` does not exist, a CSV
+    row names no file, or two inputs share a name."""
+    input_path = Path(input_path)
+    if input_path.is_file() and input_path.suffix.lower() == ".csv":
+        items = _csv_items(input_path)
+    elif input_path.is_dir():
+        items = _folder_items(input_path)
+    elif input_path.is_file():
+        items = [_item_for(input_path, input_path.parent)]
+    else:
+        raise BadInput(f"{input_path}: no such folder, video or CSV")
+    names = [it.name for it in items]
+    dupes = {n for n in names if names.count(n) > 1}
+    if dupes:
+        raise BadInput(f"{input_path}: several inputs share the names {sorted(dupes)}")
+    return sorted(items, key=lambda it: it.name)

@@ -1,0 +1,25 @@
+"""The knobs of ``jegal prepare``, shared by every stage; each CLI flag maps onto one field."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class PrepareOptions:
+    """Every knob of ``jegal prepare``; each CLI flag maps onto one field."""
+
+    max_side: int = 640  # decode frames no larger than this (pixels, longer side)
+    rgb_size: int | None = None  # also store face-masked rgb crops of this size
+    raw_audio: bool = False  # also store the 16 kHz waveform (int16) per clip
+    min_activity: float = 0.0  # drop clips whose gesture-activity score is lower
+    max_frames: int = 750  # split longer tracks into segments of at most this many frames
+    min_frames: int = 25  # shortest person track / segment kept
+    scene_threshold: float = 0.15
+    detect_stride: int = 2  # face detection on every k-th frame; tracking interpolates (boxes move < 0.5 px)
+    hands: str = "auto"  # auto | always | never
+    crop_side: int = 320
+    hand_stride: int = 1  # run the hand model on every k-th frame, interpolate between
+    max_overhang_s: float = 1.0
+    chunk_frames: int = 750  # decode and track this many frames at a time (bounds memory)
+    threads: int = 1  # pose threads within one video (mediapipe releases the GIL); parts of a track run in parallel

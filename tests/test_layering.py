@@ -1,0 +1,107 @@
+"""The library (data contracts, model, losses, metrics, inference) imports none of the applications.
+
+Library: ``jegal.timebase, jegal.atomic, jegal.config, jegal.data, jegal.model, jegal.losses,
+jegal.metrics, jegal.inference``. Applications: ``jegal.train, jegal.prepare, jegal.synth,
+jegal.evaluation, jegal.demo, jegal.cli``. Two checks, because each misses what the other sees:
+
+- static: every ``import`` statement in every library module file, at any depth (a
+  function-level import runs only when the function is called, so importing the module would
+  not reveal it), resolved to an absolute module name;
+- dynamic: a fresh interpreter imports every library module and then lists ``sys.modules``
+  (catches imports made indirectly, e.g. through a package ``__init__``).
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import jegal
+
+PACKAGE_ROOT = Path(jegal.__file__).parent
+LIBRARY = ("jegal.timebase", "jegal.atomic", "jegal.config", "jegal.data", "jegal.model", "jegal.losses",
+           "jegal.metrics", "jegal.inference")
+APPLICATIONS = ("jegal.train", "jegal.prepare", "jegal.synth", "jegal.evaluation", "jegal.demo", "jegal.cli")
+
+
+def _is_under(name: str, packages: tuple[str, ...]) -> bool:
+    return any(name == p or name.startswith(p + ".") for p in packages)
+
+
+def library_modules() -> dict[str, Path]:
+    """Module name -> file for every module of the library that exists in this checkout."""
+    out = {}
+    for path in sorted(PACKAGE_ROOT.rglob("*.py")):
+        parts = list(path.relative_to(PACKAGE_ROOT.parent).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        name = ".".join(parts)
+        if _is_under(name, LIBRARY):
+            out[name] = path
+    return out
+
+
+def imported_names(path: Path, module: str) -> list[tuple[int, str]]:
+    """(line, absolute module name) of every import in the file, however deeply nested.
+
+    ``from pkg import name`` yields both ``pkg`` and ``pkg.name`` (the name may be a submodule)."""
+    is_package = path.name == "__init__.py"
+    out = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+        if isinstance(node, ast.Import):
+            out += [(node.lineno, a.name) for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = module.split(".")
+                base = base[: len(base) - node.level + (1 if is_package else 0)]
+                pkg = ".".join(base + ([node.module] if node.module else []))
+            else:
+                pkg = node.module or ""
+            out.append((node.lineno, pkg))
+            out += [(node.lineno, f"{pkg}.{a.name}") for a in node.names if a.name != "*"]
+    return out
+
+
+def test_the_layers_are_what_this_test_thinks():
+    modules = library_modules()
+    for package in ("jegal.data", "jegal.model", "jegal.losses", "jegal.metrics", "jegal.inference"):
+        assert package in modules, f"{package} is not where this test looks for it"
+    for app in APPLICATIONS:
+        assert (PACKAGE_ROOT / app.split(".")[1]).is_dir() or (PACKAGE_ROOT / f"{app.split('.')[1]}.py").is_file()
+
+
+def test_imported_names_resolves_relative_and_nested_imports(tmp_path):
+    src = tmp_path / "m.py"
+    src.write_text("import os\n"
+                   "def f():\n"
+                   "    from jegal.train import loop\n"
+                   "    from ..evaluation.metrics import x\n"
+                   "    from . import sibling\n")
+    names = {n for _, n in imported_names(src, "jegal.inference.m")}
+    assert {"os", "jegal.train", "jegal.train.loop", "jegal.evaluation.metrics", "jegal.evaluation.metrics.x",
+            "jegal.inference", "jegal.inference.sibling"} <= names
+
+
+def test_library_files_import_no_application():
+    bad = []
+    for module, path in library_modules().items():
+        for line, name in imported_names(path, module):
+            if _is_under(name, APPLICATIONS):
+                bad.append(f"{path.relative_to(PACKAGE_ROOT.parent)}:{line}: {module} imports {name}")
+    assert not bad, "the library imports applications:\n" + "\n".join(bad)
+
+
+def test_importing_the_library_loads_no_application():
+    modules = sorted(library_modules())
+    code = ("import importlib, json, sys\n"
+            f"for m in {modules!r}:\n"
+            "    importlib.import_module(m)\n"
+            "print(json.dumps(sorted(sys.modules)))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    loaded = json.loads(done.stdout.strip().splitlines()[-1])
+    apps = [m for m in loaded if _is_under(m, APPLICATIONS)]
+    assert not apps, f"importing the library loaded application modules: {apps}"
