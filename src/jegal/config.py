@@ -87,7 +87,8 @@ def _as(value: Any, option: Any, key: str) -> tuple[bool, Any]:
     if isinstance(value, bool):  # a bool is an int to Python, never to a config
         return False, None
     if origin is float:
-        return isinstance(value, (int, float)), float(value) if isinstance(value, (int, float)) else None
+        ok = isinstance(value, (int, float))
+        return ok, float(value) if ok else None
     if origin is int:
         if isinstance(value, float) and value.is_integer():
             return True, int(value)

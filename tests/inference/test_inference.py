@@ -1,7 +1,10 @@
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
-from jegal.inference import GalleryIndex, save_heatmap, who_is_speaking, word_frame_scores
+from jegal.data.batch import collate_clips
+from jegal.inference import Embeddings, GalleryIndex, embed_clips, save_heatmap, who_is_speaking, word_frame_scores
 from tests.evaluation.conftest import WORD_SPANS, FakeModel, make_clip
 
 
@@ -38,3 +41,24 @@ def test_who_is_speaking_picks_the_matching_gesture_and_refuses_ties():
     r = who_is_speaking(model, make_clip(1), people)
     assert r["speaker"] == 1 and r["scores"] == [0.0, 1.0, 0.0]
     assert who_is_speaking(model, make_clip(1), [make_clip(1), make_clip(1)])["speaker"] == -1
+
+
+def test_embed_clips_equals_one_clip_at_a_time_and_roundtrips(tmp_path):
+    model = FakeModel()
+    clips = []
+    for k, T in zip(range(5), (36, 40, 35, 39, 37)):  # ragged lengths: length-sorted batches pad
+        c = make_clip(k, gestured=k % 3)
+        clips.append(replace(c, keypoints=c.keypoints[:T], mel=c.mel[: 4 * T]))
+    emb = embed_clips(model, clips, clips[::-1], modalities="ta", batch_size=2)
+    assert sorted(emb.gesture_ids) == sorted(c.clip_id for c in clips) and emb.dim == 64
+    for c in clips:  # the reference: each clip alone, no padding at all
+        alone = model.embed(collate_clips([c]), parts="gc")
+        vec, frames = emb.gesture(c.clip_id)
+        np.testing.assert_array_equal(vec, alone["gesture_clip"][0].numpy())
+        np.testing.assert_array_equal(frames, alone["gesture_frames"][0].numpy())
+        vec, words = emb.content(c.clip_id)
+        np.testing.assert_array_equal(vec, alone["content_clip"][0].numpy())
+        np.testing.assert_array_equal(words, alone["content_words"][0].numpy())
+    again = Embeddings.load(emb.save(tmp_path / "emb.npz", meta={"note": "x"}))
+    assert again.gesture_ids == emb.gesture_ids and not list(tmp_path.glob(".*"))
+    np.testing.assert_array_equal(again.gesture(clips[2].clip_id)[1], emb.gesture(clips[2].clip_id)[1])

@@ -1,9 +1,11 @@
 import numpy as np
 import pytest
 
-from jegal.prepare.decode import decode_video, load_media
+from jegal.prepare.decode import decode_video, display_rotation, iter_video, load_audio_for, load_media
 from jegal.prepare.errors import PrepareError
 from jegal.timebase import FPS, SAMPLE_RATE
+
+from .wild import dominant_hz, read_stripes, stripes, write_video
 
 
 def _container_seconds(path):
@@ -80,3 +82,140 @@ def test_audio_far_longer_than_video_means_truncated_video(real_dir, tmp_path):
     with pytest.raises(PrepareError) as err:
         load_media(cut, wav=real_dir / "sample1.wav")
     assert err.value.reason == "corrupt_video"
+
+
+# -- containers as phones, editors and screen recorders write them --------------------------------
+
+@pytest.mark.parametrize("angle", [0, 90, 180, 270, -90])
+def test_display_rotation_is_applied_so_frames_come_out_upright(tmp_path, angle):
+    """The kind of shared case 06: pixels stored sideways, a display matrix says how to turn them."""
+    upright = [np.ascontiguousarray(np.pad(stripes(i, 48, 72), ((0, 0), (0, 16), (0, 0)))) for i in range(12)]
+    for img in upright:
+        img[:8, -16:] = (255, 0, 0)  # a red mark in the top right corner shows the orientation
+    k = (angle // 90) % 4
+    stored = [np.ascontiguousarray(np.rot90(img, -k)) for img in upright]  # what the camera wrote
+    path = tmp_path / f"r{angle}.mp4"
+    write_video(path, stored, rotation=angle if angle else None)
+    info = {}
+    frames = np.concatenate(list(iter_video(path, info=info)))
+    assert info["rotation"] == angle % 360
+    assert frames.shape[1:3] == upright[0].shape[:2]
+    assert [read_stripes(f[:, :48]) for f in frames] == list(range(12))
+    assert (frames[:, 2:6, -12:-4, 0] > 200).all() and (frames[:, 2:6, -12:-4, 2] < 60).all()
+    # Downscaling bounds the displayed long side.
+    small = np.concatenate(list(iter_video(path, max_side=36)))
+    assert max(small.shape[1:3]) == 36
+    assert (small.shape[1] > small.shape[2]) == (upright[0].shape[0] > upright[0].shape[1])
+
+
+def test_display_rotation_of_a_frame():
+    class F:
+        def __init__(self, r):
+            self.rotation = r
+
+    assert [display_rotation(F(r)) for r in (0, 90, -90, 180, -180, 270, 89.6, None)] == [0, 90, 270, 180, 180, 270,
+                                                                                             90, 0]
+
+
+def test_variable_frame_rate_is_resampled_to_25fps_by_timestamps(tmp_path):
+    # A phone's screen recording: bursts at 60 fps, stretches at 10 fps.
+    pts, t = [], 0.0
+    for i in range(60):
+        pts.append(int(round(t)))
+        t += 1000 / 60 if (i // 15) % 2 == 0 else 100
+    path = tmp_path / "vfr.mp4"
+    write_video(path, [stripes(i) for i in range(60)], pts, audio=[(True, 440)])
+    d = decode_video(path)
+    duration = (pts[-1] + 40) / 1000
+    assert abs(d.num_frames - duration * FPS) <= 1  # not 60: frames follow time, not count
+    assert abs(len(d.audio) / SAMPLE_RATE - d.num_frames / FPS) < 0.1  # in step with the audio
+    shown = [read_stripes(f) for f in d.frames]
+    assert shown == sorted(shown)
+    for k, i in enumerate(shown):
+        # Output frame k (at 40 k ms) shows the input frame current then, to within half a frame.
+        assert pts[i] <= 40 * k + 21, (k, i)
+        assert i == len(pts) - 1 or pts[i + 1] >= 40 * k - 21, (k, i)
+
+
+@pytest.mark.parametrize("suffix", [".mkv", ".mp4"])
+def test_the_default_of_several_audio_streams_is_used_and_named(tmp_path, suffix):
+    frames = [stripes(i) for i in range(25)]
+    path = tmp_path / f"two{suffix}"
+    write_video(path, frames, audio=[(False, 300), (True, 1000)])  # commentary first, the default second
+    notes = []
+    audio = load_audio_for(path, None, notes)
+    assert abs(dominant_hz(audio) - 1000) < 5
+    assert len(notes) == 1 and "2 audio streams; used #2 (default" in notes[0] and str(path) in notes[0]
+    # No stream flagged default: the first one, and still said.
+    path = tmp_path / f"none{suffix}"
+    write_video(path, frames, audio=[(False, 300), (False, 1000)])
+    notes = []
+    assert abs(dominant_hz(load_audio_for(path, None, notes)) - 300) < 5
+    assert "used #1" in notes[0]
+    # One stream: nothing to say.
+    path = tmp_path / f"one{suffix}"
+    write_video(path, frames, audio=[(True, 500)])
+    notes = []
+    assert abs(dominant_hz(load_audio_for(path, None, notes)) - 500) < 5 and notes == []
+
+
+def test_decoder_failures_are_named_reasons(tmp_path):
+    frames = [stripes(i) for i in range(30)]
+    path = tmp_path / "ok.mp4"
+    write_video(path, frames, audio=[(True, 500)])
+    data = path.read_bytes()
+    rng = np.random.default_rng(0)
+    for k, cut in enumerate(sorted(rng.integers(1, len(data), 12))):
+        bad = tmp_path / f"cut{k}.mp4"
+        bad.write_bytes(data[:cut])
+        try:
+            decode_video(bad)
+        except PrepareError as err:
+            assert err.reason in ("corrupt_video", "no_video") and str(bad) in str(err)
+    audio_only = tmp_path / "audio.mp4"
+    import av
+
+    with av.open(str(audio_only), "w") as c:
+        a = c.add_stream("aac", rate=16000)
+        a.layout = "mono"
+        fr = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="flt", layout="mono")
+        fr.sample_rate = 16000
+        for p in list(a.encode(fr)) + list(a.encode()):
+            c.mux(p)
+    with pytest.raises(PrepareError) as err:
+        decode_video(audio_only)
+    assert err.value.reason == "no_video"
+    wav = tmp_path / "x.wav"
+    wav.write_bytes(b"RIFF\x00\x00")
+    with pytest.raises(PrepareError) as err:
+        load_audio_for(path, wav)
+    assert err.value.reason == "bad_audio"
+
+
+def _raw_h264(path, frames):
+    import av
+
+    if "libx264" not in av.codecs_available:
+        pytest.skip("PyAV's FFmpeg has no libx264 encoder")
+    h, w = frames[0].shape[:2]
+    with av.open(str(path), "w", format="h264") as c:
+        v = c.add_stream("libx264", rate=25)
+        v.width, v.height, v.pix_fmt = w, h, "yuv420p"
+        for i, img in enumerate(frames):
+            f = av.VideoFrame.from_ndarray(img, format="rgb24")
+            f.pts = i
+            for p in v.encode(f):
+                c.mux(p)
+        for p in v.encode():
+            c.mux(p)
+
+
+def test_raw_stream_without_timestamps_and_a_size_change_mid_stream(tmp_path):
+    """A camera's raw .h264 dump: no container, so no timestamps; the second half at another size."""
+    _raw_h264(tmp_path / "a.h264", [stripes(i, 64, 48) for i in range(10)])
+    _raw_h264(tmp_path / "b.h264", [stripes(i, 96, 72) for i in range(10, 20)])
+    path = tmp_path / "ab.h264"
+    path.write_bytes((tmp_path / "a.h264").read_bytes() + (tmp_path / "b.h264").read_bytes())
+    d = decode_video(path, with_audio=False)
+    assert d.frames.shape == (20, 48, 64, 3)  # every frame, all at the first frame's size
+    assert [read_stripes(f) for f in d.frames] == list(range(20))

@@ -64,7 +64,8 @@ def _no_partial_files(out: Path):
 def test_keypoint_inputs_end_to_end_with_failures_reruns_and_readback(tmp_path, real_dir):
     inp = _kps_inputs(tmp_path, real_dir)
     out = tmp_path / "out"
-    summary = run_prepare(inp, out, PrepareOptions(raw_audio=True), workers=1, progress=False)
+    # --asr none: an input without a transcript fails (tests/prepare/test_asr.py covers recognition).
+    summary = run_prepare(inp, out, PrepareOptions(raw_audio=True, asr="none"), workers=1, progress=False)
     assert (summary["done"], summary["failed"], summary["skipped"]) == (2, 6, 0)
     assert {f["input"]: f["reason"] for f in summary["failures"]} == EXPECTED_FAST
     assert all(f["reason"] in FAILURE_REASONS and f["message"] for f in summary["failures"])
@@ -87,11 +88,11 @@ def test_keypoint_inputs_end_to_end_with_failures_reruns_and_readback(tmp_path, 
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["num_clips"] == 2
     # A rerun skips what is finished and retries only the failures.
-    again = run_prepare(inp, out, PrepareOptions(raw_audio=True), workers=1, progress=False)
+    again = run_prepare(inp, out, PrepareOptions(raw_audio=True, asr="none"), workers=1, progress=False)
     assert (again["done"], again["skipped"], again["failed"]) == (0, 2, 6)
     # Fixing an input makes the next run pick it up.
     shutil.copy(real_dir / "sample1.txt", inp / "empty.txt")
-    third = run_prepare(inp, out, PrepareOptions(), workers=1, progress=False)
+    third = run_prepare(inp, out, PrepareOptions(asr="none"), workers=1, progress=False)
     assert (third["done"], third["skipped"]) == (1, 2)
     assert json.loads((out / "manifest.json").read_text())["num_clips"] == 3
 

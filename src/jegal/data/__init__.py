@@ -1,1 +1,1 @@
-"""Data contracts: words, transcripts, keypoint layout, audio features, clips and shards."""
+"""Data contracts: words, transcripts, keypoint layout, audio features, clips, shards and benchmark CSVs."""

@@ -42,6 +42,8 @@ class BenchmarkError(ValueError):
 
 @dataclass
 class BenchmarkRow:
+    """One parsed CSV row; word frames are 25 fps frame indices, inclusive."""
+
     index: int  # 0-based data row of the CSV
     filename: str  # clip id
     words: list[Word]
@@ -57,6 +59,8 @@ class BenchmarkRow:
 
 @dataclass
 class Benchmark:
+    """A benchmark CSV: its task, the parsed rows and the rows that could not be parsed."""
+
     path: Path
     task: str
     rows: list[BenchmarkRow]
@@ -73,6 +77,8 @@ class Benchmark:
 
 
 def detect_task(columns: Iterable[str]) -> str:
+    """The task a CSV's columns imply: ``target_word_boundary`` -> spotting, ``neg_files`` -> asd,
+    else retrieval."""
     cols = set(columns)
     if "target_word_boundary" in cols:
         return "spotting"
@@ -103,6 +109,8 @@ def _target_index(words: list[Word], target: Word, source: str) -> int:
 
 
 def parse_row(raw: dict, index: int, task: str, source: str) -> BenchmarkRow:
+    """One CSV row (column -> string) as a :class:`BenchmarkRow`; raises :class:`BenchmarkError`
+    naming ``source`` and the line."""
     where = f"{source} row {index + 2}"  # +1 for the header, +1 for 1-based lines
     filename = (raw.get("filename") or "").strip()
     if not filename:

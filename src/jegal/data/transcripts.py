@@ -4,6 +4,10 @@ Every reader returns ``list[Word]`` in 25 fps frames relative to the clip start 
 raises :class:`TranscriptError` naming the file and the problem. Words whose text is
 empty after normalisation (pure punctuation) are dropped.
 
+Text files are read in whatever encoding Praat and common editors write (:func:`read_text`:
+UTF-8 with or without a byte-order mark, UTF-16/32 little or big endian with a byte-order
+mark, UTF-16 without one, else Windows-1252 / Latin-1); a file of binary data is refused.
+
 Formats:
 - reference ``txt`` (``Text:``/``Lang:`` header, blank line, ``WORD, START, END, SCORE``,
   then ``word, start_s, end_s, score`` rows; words may carry punctuation such as ``hat,``);
@@ -14,7 +18,10 @@ Formats:
 from __future__ import annotations
 
 import ast
+import codecs
+import math
 import os
+import re
 from pathlib import Path
 
 from jegal.data.words import Word, normalise_word
@@ -40,6 +47,61 @@ def _words_from_rows(rows, source: str) -> list[Word]:
     return words
 
 
+# Byte-order marks, longest first (the UTF-32 LE mark starts with the UTF-16 LE one).
+_BOMS = ((codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF32_BE, "utf-32-be"), (codecs.BOM_UTF8, "utf-8"),
+         (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
+# Control characters that never occur in a text file (tab, newlines and form feed do).
+_BINARY = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
+
+
+def decode_text(data: bytes, source: str = "transcript") -> tuple[str, str]:
+    """``(text, encoding)`` of a text file's bytes, in the encodings Praat and editors write.
+
+    A byte-order mark decides (UTF-8, UTF-16 LE/BE, UTF-32 LE/BE; Praat writes UTF-16 BE
+    with a mark for any file that is not ASCII, Windows Notepad "Unicode" is UTF-16 LE);
+    without one, UTF-16 is recognised by its zero bytes, then UTF-8 is tried, then
+    Windows-1252 and finally Latin-1 (which decodes anything). The mark is not part of the
+    text. Raises :class:`TranscriptError` for binary data (a video or archive with a text
+    suffix) or a file that is not valid in the encoding its mark names."""
+    bom, encoding = next(((bom, enc) for bom, enc in _BOMS if data.startswith(bom)), (b"", None))
+    data = data[len(bom):]
+    if encoding is None and b"\x00" in data[:4096]:
+        head = data[:4096]
+        even, odd = head[0::2].count(0), head[1::2].count(0)
+        # ASCII text in UTF-16: every other byte is zero (the high byte of each code unit).
+        if max(even, odd) > 0.3 * (len(head) / 2) and min(even, odd) < 0.05 * (len(head) / 2) and len(data) % 2 == 0:
+            encoding = "utf-16-be" if even > odd else "utf-16-le"
+    candidates = [encoding] if encoding else ["utf-8", "cp1252", "latin-1"]
+    for enc in candidates:
+        try:
+            text = data.decode(enc)
+        except UnicodeDecodeError as err:
+            if encoding:
+                unit = 4 if "32" in encoding else 2 if "16" in encoding else 1
+                if len(data) % unit:
+                    raise TranscriptError(f"{source}: {encoding} text that ends in the middle of a character "
+                                          "(a truncated file?)") from None
+                raise TranscriptError(f"{source}: not valid {encoding} text although it starts with a "
+                                      f"{encoding} byte-order mark ({err})") from None
+            continue
+        bad = len(_BINARY.findall(text[:65536]))
+        if "\x00" in text or bad > max(2, 0.01 * min(len(text), 65536)):
+            raise TranscriptError(f"{source}: binary data, not a text transcript (a media or archive file "
+                                  "with a transcript's suffix?)")
+        return text, enc
+    raise AssertionError("latin-1 decodes any bytes")  # pragma: no cover
+
+
+def read_text(path: str | os.PathLike) -> str:
+    """The text of a transcript file in any encoding :func:`decode_text` knows; raises
+    :class:`TranscriptError` naming the file when it cannot be read."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as err:
+        raise TranscriptError(f"{path}: cannot read transcript ({err})") from None
+    return decode_text(data, str(path))[0]
+
+
 def words_from_seconds(rows, source: str) -> list[Word]:
     """``(display, start_s, end_s)`` rows to words in 25 fps frames; an empty result is an error.
 
@@ -48,6 +110,8 @@ def words_from_seconds(rows, source: str) -> list[Word]:
     for display, start, end in rows:
         if not normalise_word(display):
             continue
+        if not (math.isfinite(start) and math.isfinite(end)):
+            raise TranscriptError(f"{source}: word {display!r} has no usable time ({start} - {end} s)")
         if end < start:
             raise TranscriptError(f"{source}: word {display!r} ends ({end:.3f} s) before it starts ({start:.3f} s)")
         s_frame = seconds_to_frame(start)
@@ -60,22 +124,23 @@ def words_from_seconds(rows, source: str) -> list[Word]:
 def read_txt(path: str | os.PathLike) -> list[Word]:
     """Read the reference txt format (see module docstring)."""
     path = Path(path)
+    lines = read_text(path).splitlines()
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as err:
-        raise TranscriptError(f"{path}: cannot read transcript ({err})") from err
-    try:
-        header = next(i for i, line in enumerate(lines) if line.replace(" ", "").upper().startswith("WORD,START,END"))
+        header = next(i for i, line in enumerate(lines)
+                      if re.sub(r"\s", "", line).upper().startswith("WORD,START,END"))
     except StopIteration:
         raise TranscriptError(f"{path}: no 'WORD, START, END, SCORE' header line; not a reference txt transcript") from None
+    # The SCORE column is optional (some tools write only WORD, START, END).
+    columns = 4 if "SCORE" in lines[header].upper() else 3
     rows = []
     for lineno, line in enumerate(lines[header + 1 :], start=header + 2):
         if not line.strip():
             continue
         # The word itself may end in a comma ("hat,"), so split the numbers off the right.
-        parts = line.rsplit(",", 3)
-        if len(parts) != 4:
-            raise TranscriptError(f"{path}:{lineno}: expected 'word, start, end, score', got {line!r}")
+        parts = line.rsplit(",", columns - 1)
+        if len(parts) != columns:
+            expected = "word, start, end, score" if columns == 4 else "word, start, end"
+            raise TranscriptError(f"{path}:{lineno}: expected '{expected}', got {line!r}")
         try:
             start_s, end_s = float(parts[1]), float(parts[2])
         except ValueError:

@@ -111,32 +111,31 @@ def embed_clips(model, gesture: list[Clip], content: list[Clip], modalities: str
                 progress: bool = False, desc: str = "embed") -> Embeddings:
     """Embed ``gesture`` clips (frames + clip vector) and ``content`` clips (words + clip vector).
 
-    ``model`` is a :class:`jegal.model.JEGAL` (or anything with its ``embed``)."""
+    ``model`` is a :class:`jegal.model.JEGAL` (or anything with its ``embed``); ``modalities``
+    is the content input at test time (``t``, ``a``, ``ta``). Padding is cut off: each clip keeps
+    its own T frames / W words."""
     from tqdm.auto import tqdm
 
-    g_ids, g_clip, g_frames = [], [], []
-    c_ids, c_clip, c_words = [], [], []
-    total = (len(gesture) + batch_size - 1) // batch_size + (len(content) + batch_size - 1) // batch_size
+    total = -(-len(gesture) // batch_size) + -(-len(content) // batch_size)
     bar = tqdm(total=total, desc=desc, disable=not progress, leave=False)
-    for chunk in _batches(gesture, batch_size):
-        out = model.embed(collate_clips(chunk), parts="g")
-        frames = out["gesture_frames"].float().cpu().numpy()
-        lengths = out["frame_mask"].sum(1).cpu().numpy()
-        g_clip.append(out["gesture_clip"].float().cpu().numpy())
-        for c, f, n in zip(chunk, frames, lengths):
-            g_ids.append(c.clip_id)
-            g_frames.append(f[:n])
-        bar.update(1)
-    for chunk in _batches(content, batch_size):
-        out = model.embed(collate_clips(chunk), modalities=modalities, parts="c")
-        words = out["content_words"].float().cpu().numpy()
-        lengths = out["word_mask"].sum(1).cpu().numpy()
-        c_clip.append(out["content_clip"].float().cpu().numpy())
-        for c, w, n in zip(chunk, words, lengths):
-            c_ids.append(c.clip_id)
-            c_words.append(w[:n])
-        bar.update(1)
+    sides = {}  # part -> (ids, clip vectors per batch, per-clip frames or words)
+    for part, clips, seq, mask, vec, kw in (("g", gesture, "gesture_frames", "frame_mask", "gesture_clip", {}),
+                                             ("c", content, "content_words", "word_mask", "content_clip",
+                                              {"modalities": modalities})):
+        ids, vecs, seqs = [], [], []
+        for chunk in _batches(clips, batch_size):
+            out = model.embed(collate_clips(chunk), parts=part, **kw)
+            lengths = out[mask].sum(1).cpu().numpy()
+            vecs.append(out[vec].float().cpu().numpy())
+            ids += [c.clip_id for c in chunk]
+            seqs += [x[:n] for x, n in zip(out[seq].float().cpu().numpy(), lengths)]
+            bar.update(1)
+        sides[part] = (ids, vecs, seqs)
     bar.close()
-    d = next((a.shape[1] for a in g_clip + c_clip), 0)
-    return Embeddings(g_ids, np.concatenate(g_clip) if g_clip else np.zeros((0, d), np.float32), g_frames,
-                      c_ids, np.concatenate(c_clip) if c_clip else np.zeros((0, d), np.float32), c_words)
+    d = next((a.shape[1] for _, vecs, _ in sides.values() for a in vecs), 0)
+
+    def stack(vecs):
+        return np.concatenate(vecs) if vecs else np.zeros((0, d), np.float32)
+
+    (g_ids, g_vecs, g_frames), (c_ids, c_vecs, c_words) = sides["g"], sides["c"]
+    return Embeddings(g_ids, stack(g_vecs), g_frames, c_ids, stack(c_vecs), c_words)

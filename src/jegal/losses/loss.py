@@ -1,5 +1,5 @@
 """The JEGAL objective: beta * global InfoNCE + (1 - beta) * coupling InfoNCE
-(+ spot_weight * within-clip word discrimination) (+ beta * the speech-only clip vectors'
+(+ spot_weight * word discrimination against the batch's words) (+ beta * the speech-only clip vectors'
 InfoNCE against fixed gesture clip vectors, with ``content.speech_clip_follows``).
 
 A plain module that takes ``rank`` and ``world_size`` as arguments (open_clip style): with

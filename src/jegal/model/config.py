@@ -125,7 +125,7 @@ class LossConfig:
     gamma: float = 10.0  # sharpness of the windowed attention pooling softmax(gamma * g.c)
     logit_scale_init: float = 1 / 0.07
     logit_scale_max: float = 100.0
-    # Within-clip word discrimination (docs/model.md, "Word discrimination"): a per-frame softmax over
+    # Word discrimination (docs/model.md, "Word discrimination"): a per-frame softmax over
     # the words of the (gathered) batch, each clip's own words the targets; not in the paper (0 = off).
     spot_weight: float = 0.0
     spot_temperature: float = 0.07  # that softmax's temperature: the spotting protocol's 0.07
@@ -147,7 +147,7 @@ RUNTIME_KEYS = {"text.cache_size": "text_cache_size", "loss.couple_chunk": "coup
 REMOVED_KEYS = {
     "loss.global_pool": ("mean", "clip vectors are the mean of frames / words (max pooling measured no better)"),
     "loss.spot_negatives": (None, "the word-discrimination term always takes its negatives from the whole batch "
-                                  "(within-clip negatives measured worse)"),
+                                  "(within-clip negatives spotted worse)"),
     "gesture.separate_global": (False, "the clip vectors pool the one gesture encoder's features (a separate "
                                        "clip-level encoder measured no better)"),
 }

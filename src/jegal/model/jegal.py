@@ -123,7 +123,8 @@ class JEGAL(nn.Module):
         return F.normalize(head(pooled), dim=-1)
 
     def encode_gesture(self, batch: dict, world_size: int = 1) -> dict[str, torch.Tensor]:
-        """-> gesture_frames (B, T, d) unit vectors in the local space, gesture_clip (B, d), frame_mask.
+        """-> gesture_frames (B, T, d) unit vectors in the local space, gesture_clip (B, d), frame_mask,
+        gesture_features (B, T, d): the encoder output both heads read (``embed`` may read it differently).
 
         ``world_size`` > 1 in DDP training: clip-level batch statistics span every rank."""
         mask = batch["frame_mask"]
@@ -137,7 +138,8 @@ class JEGAL(nn.Module):
 
     def encode_content(self, batch: dict, modalities: str | None = None, modality_dropout: float = 0.0,
                        world_size: int = 1, speech_clip: bool = False) -> dict[str, torch.Tensor]:
-        """-> content_words (B, W, d) unit vectors in the local space, content_clip (B, d), word_mask.
+        """-> content_words (B, W, d) unit vectors in the local space, content_clip (B, d), word_mask,
+        content_features (B, W, d): the fused word features the heads read.
 
         ``modalities`` ("ta", "t", "a") picks the inputs used; default: what the model was trained with.
         ``speech_clip``: with ``content.speech_clip_follows`` also content_clip_speech (B, d), the

@@ -7,6 +7,7 @@ One module per stage, each usable on its own, in the order an input goes through
 - :mod:`~jegal.prepare.importers`   precomputed keypoints (MediaPipe Holistic, OpenPose, PATS)
 - :mod:`~jegal.prepare.transcripts` WhisperX JSON, TextGrid, reference txt, plain text; the words of an input
 - :mod:`~jegal.prepare.align`       offline forced alignment with pocketsphinx (+ espeak-ng for new words)
+- :mod:`~jegal.prepare.asr`         no transcript: offline speech recognition (pocketsphinx, or faster-whisper)
 - :mod:`~jegal.prepare.people`      face detection, person tracking, scene cuts, body boxes (one chunk of frames)
 - :mod:`~jegal.prepare.pose`        mediapipe pose + hands per person, in our keypoint layout
 - :mod:`~jegal.prepare.masking`     face-masked person crops for the rgb front-end

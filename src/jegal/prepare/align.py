@@ -10,6 +10,10 @@ if words are still missing, the decode is retried with wider beams before giving
 
 Mean error on the real samples against their reference word times: see
 ``tests/prepare/test_align.py`` (about 0.06 s).
+
+Every way the aligner can fail (pocketsphinx refusing the grammar, "Failed to set up
+sub-word alignment" when the audio does not fit the words, espeak-ng not loading) is an
+:class:`~jegal.prepare.errors.Unalignable` naming the transcript, never an unexpected error.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import ctypes
 import re
 import sys
 import threading
+import unicodedata
 from pathlib import Path
 
 import numpy as np
@@ -88,14 +93,22 @@ def pronounce(word: str) -> list[str]:
     """A CMU pronunciation of an out-of-dictionary word from espeak-ng; [] if none."""
     global _ESPEAK
     with _ESPEAK_LOCK:
-        if _ESPEAK is None:
-            _ESPEAK = _Espeak()
-        return ipa_to_cmu(_ESPEAK.ipa(word))
+        try:
+            if _ESPEAK is None:
+                _ESPEAK = _Espeak()
+            return ipa_to_cmu(_ESPEAK.ipa(word))
+        except Unalignable:
+            raise
+        except (OSError, ImportError, AttributeError, ValueError) as err:
+            raise Unalignable(f"espeak-ng is not usable to pronounce {word!r} ({type(err).__name__}: {err})") from None
 
 
 def _dict_form(word: str) -> str:
-    """The dictionary spelling: lower case, apostrophes kept, other punctuation and hyphens split off."""
-    return re.sub(r"[^a-z0-9']", "", normalise_word(word).replace("-", ""))
+    """The dictionary spelling: lower case, apostrophes kept (typographic ones folded), accents
+    taken off letters ("naïve" -> "naive", as the CMU dictionary spells it), other punctuation
+    and hyphens split off."""
+    bare = "".join(c for c in unicodedata.normalize("NFKD", normalise_word(word)) if not unicodedata.combining(c))
+    return re.sub(r"[^a-z0-9']", "", bare.replace("-", ""))
 
 
 def align_seconds(wave: np.ndarray, words: list[str], source: str = "transcript") -> list[tuple[str, float, float]]:
@@ -120,39 +133,48 @@ def align_seconds(wave: np.ndarray, words: list[str], source: str = "transcript"
         if not tok:
             raise Unalignable(f"{source}: word {w!r} cannot be aligned (no letters to pronounce)")
         tokens.append(tok)
-    seconds = None
+    wave = np.nan_to_num(np.asarray(wave, np.float32), nan=0.0, posinf=1.0, neginf=-1.0)
+    seconds, failure = None, "the decoder found another word sequence"
     for attempt, beams in enumerate([{}, {"beam": 1e-80, "wbeam": 1e-60, "pbeam": 1e-80}]):
-        decoder = Decoder(samprate=SAMPLE_RATE, loglevel="FATAL", **beams)
-        for tok, w in zip(tokens, display):
-            if decoder.lookup_word(tok) is None:
-                phones = pronounce(tok)
-                if not phones:
-                    raise Unalignable(f"{source}: word {w!r} is not in the dictionary and has no pronunciation")
-                decoder.add_word(tok, " ".join(phones), True)
+        try:
+            decoder = Decoder(samprate=SAMPLE_RATE, loglevel="FATAL", **beams)
+            for tok, w in zip(tokens, display):
+                if decoder.lookup_word(tok) is None:
+                    phones = pronounce(tok)
+                    if not phones:
+                        raise Unalignable(f"{source}: word {w!r} is not in the dictionary and has no pronunciation")
+                    decoder.add_word(tok, " ".join(phones), True)
+        except Unalignable:
+            raise
+        except (RuntimeError, ValueError, KeyError) as err:
+            raise Unalignable(f"{source}: the aligner cannot be set up for these words ({type(err).__name__}: "
+                              f"{err})") from None
         pad_s = PAD_S * (attempt + 1)
         rng = np.random.default_rng(0)
         pad = (rng.standard_normal(int(pad_s * SAMPLE_RATE)) * 1e-4).astype(np.float32)
-        pcm = (np.clip(np.concatenate([pad, np.asarray(wave, np.float32), pad]), -1, 1) * 32767).astype("<i2").tobytes()
-        decoder.set_align_text(" ".join(tokens))
-        decoder.start_utt()
-        decoder.process_raw(pcm, full_utt=True)
-        decoder.end_utt()
-        decoder.set_alignment()
-        decoder.start_utt()
-        decoder.process_raw(pcm, full_utt=True)
-        decoder.end_utt()
+        pcm = (np.clip(np.concatenate([pad, wave, pad]), -1, 1) * 32767).astype("<i2").tobytes()
         try:
+            decoder.set_align_text(" ".join(tokens))
+            decoder.start_utt()
+            decoder.process_raw(pcm, full_utt=True)
+            decoder.end_utt()
+            # Raises "Failed to set up sub-word alignment" when the audio does not fit the words.
+            decoder.set_alignment()
+            decoder.start_utt()
+            decoder.process_raw(pcm, full_utt=True)
+            decoder.end_utt()
             found = [(re.sub(r"\(\d+\)$", "", e.name), e.start / 100 - pad_s, (e.start + e.duration) / 100 - pad_s)
                      for e in decoder.get_alignment()]
-        except RuntimeError:
-            found = []
+        except (RuntimeError, ValueError) as err:
+            failure = f"{type(err).__name__}: {err}"
+            continue
         found = [f for f in found if f[0] not in ("<s>", "</s>", "<sil>", "sil", "(NULL)", "[NOISE]")]
         if [f[0] for f in found] == tokens:
             seconds = found
             break
     if seconds is None:
         raise Unalignable(f"{source}: forced alignment failed: the audio does not fit the {len(tokens)} words "
-                          "(wrong transcript, or an unpronounceable word)")
+                          f"(wrong transcript or wrong audio?; the aligner said: {failure})")
     duration = len(wave) / SAMPLE_RATE
     # pocketsphinx ends are exclusive 10 ms frames; keep times inside the real audio.
     return [(w, min(max(s, 0.0), duration), min(max(e - 0.01, 0.0), duration)) for w, (_, s, e) in zip(display, seconds)]

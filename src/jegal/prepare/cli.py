@@ -47,6 +47,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
                              "at least the --workers count)")
     parser.add_argument("--max-overhang", type=float, default=1.0, metavar="SECONDS",
                         help="a transcript ending more than this after the media fails as transcript_too_long")
+    parser.add_argument("--asr", choices=["auto", "pocketsphinx", "faster-whisper", "none"], default="auto",
+                        help="an input without a transcript: auto = recognise its speech offline (pocketsphinx, or "
+                             "faster-whisper with --asr-model); none = fail it as no_transcript. A given transcript "
+                             "always wins; recognised ones are written to OUT/transcripts/<key>.txt to correct")
+    parser.add_argument("--asr-model", default=None, metavar="DIR",
+                        help="a local faster-whisper (CTranslate2) model directory; never downloaded")
     parser.add_argument("--rebuild-manifest", action="store_true",
                         help="only rebuild OUT/manifest.json from the status records (after parallel --shard jobs)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -69,14 +75,15 @@ def run(args: argparse.Namespace) -> int:
                              scene_threshold=args.scene_threshold, detect_stride=args.detect_stride, hands=args.hands,
                              max_overhang_s=args.max_overhang, hand_stride=args.hand_stride,
                              chunk_frames=args.chunk_frames,
-                             threads=args.threads or 1)
+                             threads=args.threads or 1, asr=args.asr, asr_model=args.asr_model)
     workers = args.workers if args.workers is not None else min(2, os.cpu_count() or 1)
     try:
         summary = run_prepare(args.input, args.out, options, shard=args.shard, workers=workers, progress=not args.quiet)
     except BadInput as err:
         print(f"jegal prepare: {err}", file=sys.stderr)
         return 2
-    short = {k: summary[k] for k in ("out", "shard", "items", "done", "skipped", "failed", "clips", "seconds")}
+    short = {k: summary[k] for k in ("out", "shard", "items", "done", "skipped", "failed", "clips", "seconds",
+                                     "transcripts")}
     short["failures"] = summary["failures"]
     print(json.dumps(short, indent=2))
     return 0

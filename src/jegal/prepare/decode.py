@@ -1,9 +1,25 @@
 """Step 1: decode a video into 25 fps RGB frames and 16 kHz mono audio with PyAV.
 
-The frame rate is converted by FFmpeg's ``fps=25`` filter (frames are dropped or repeated
-on the output time grid) and audio by ``AudioResampler(format="flt", layout="mono",
-rate=16000)``. Frame counts come from counting decoded frames: container headers lie
-(variable frame rate, edited files, truncated downloads).
+The frame rate is converted by FFmpeg's ``fps=25`` filter, which places frames on the
+output time grid by their timestamps (frames are dropped or repeated), so variable frame
+rate video (phones, screen recordings) comes out at an even 25 fps in step with its audio;
+audio goes through ``AudioResampler(format="flt", layout="mono", rate=16000)``. Frame counts
+come from counting decoded frames: container headers lie (variable frame rate, edited
+files, truncated downloads).
+
+Containers as people have them:
+
+- a display rotation (the display matrix phones write, 90/180/270 degrees) is applied, so
+  frames come out upright, as players show them;
+- of several video streams the default one is used (never an attached cover picture); of
+  several audio streams the one flagged default (else the first), and which one is said
+  (:func:`load_audio_for` adds a line to ``warnings``);
+- frames whose size changes mid-stream are scaled to the first frame's size;
+- frames without timestamps (raw ``.h264`` elementary streams) are timed by their index at
+  the stream's nominal rate.
+
+Every failure of the decoder is a :class:`~jegal.prepare.errors.CorruptVideo` (or
+``NoVideo``) naming the file, never an unexpected error.
 """
 
 from __future__ import annotations
@@ -45,8 +61,77 @@ def _open(path: Path):
 
     try:
         return av.open(str(path))
-    except (av.error.FFmpegError, OSError, UnicodeDecodeError) as err:
+    except (av.error.FFmpegError, OSError, UnicodeDecodeError, ValueError) as err:
         raise CorruptVideo(f"{path}: cannot open as a video ({err})") from None
+
+
+def _flag(stream, name: str) -> bool:
+    try:
+        return bool(int(stream.disposition) & int(getattr(type(stream.disposition), name)))
+    except (AttributeError, TypeError, ValueError):
+        return False
+
+
+def pick_stream(streams):
+    """The stream to use of several of one kind: the first flagged default that is not an
+    attached picture (cover art), else the first that is not one; None if there is none."""
+    usable = [st for st in streams if not _flag(st, "attached_pic")]
+    return next((st for st in usable if _flag(st, "default")), usable[0] if usable else None)
+
+
+def describe_stream(stream) -> str:
+    """``"#2 (default, language eng, 'Commentary')"``: a stream as a user can find it again."""
+    notes = ["default"] if _flag(stream, "default") else []
+    lang = (stream.metadata or {}).get("language") or getattr(stream, "language", None)
+    if lang and lang != "und":
+        notes.append(f"language {lang}")
+    title = (stream.metadata or {}).get("title") or (stream.metadata or {}).get("handler_name")
+    if title:
+        notes.append(repr(title))
+    return f"#{stream.index}" + (f" ({', '.join(notes)})" if notes else "")
+
+
+def display_rotation(frame) -> int:
+    """The counter-clockwise rotation (0, 90, 180 or 270 degrees) that shows ``frame``
+    upright, from its display matrix (what phones write instead of rotating the pixels)."""
+    try:
+        angle = float(getattr(frame, "rotation", 0) or 0)
+    except (TypeError, ValueError):
+        return 0
+    return int(round(angle / 90)) % 4 * 90
+
+
+# FFmpeg filters that turn a frame by a display rotation (counter-clockwise degrees) upright.
+_ROTATE_FILTERS = {0: [], 90: [("transpose", "cclock")], 180: [("hflip", None), ("vflip", None)],
+                   270: [("transpose", "clock")]}
+
+
+def _build_graph(stream, first_frame, max_side: int | None, info: dict):
+    """The filter graph for ``stream``: 25 fps by timestamps, downscale, upright, RGB."""
+    import av
+
+    width, height = first_frame.width, first_frame.height
+    if not width or not height:
+        raise ValueError(f"frame size {width}x{height}")
+    rotation = display_rotation(first_frame)
+    scale = 1.0
+    if max_side and max(width, height) > max_side:
+        scale = max_side / max(width, height)
+    out_w, out_h = (width, height)
+    if scale < 1:
+        out_w, out_h = int(round(width * scale / 2)) * 2, int(round(height * scale / 2)) * 2
+    info["scale"], info["rotation"] = scale, rotation
+    graph = av.filter.Graph()
+    chain = [graph.add_buffer(template=stream), graph.add("fps", f"fps={FPS}"),
+             # Always to one size: a stream whose frame size changes still stacks.
+             graph.add("scale", f"{out_w}:{out_h}")]
+    for name, arg in _ROTATE_FILTERS[rotation]:
+        chain.append(graph.add(name, arg))
+    chain += [graph.add("format", "pix_fmts=rgb24"), graph.add("buffersink")]
+    for a, b in zip(chain, chain[1:]):
+        a.link_to(b)
+    graph.configure()
+    return graph
 
 
 def iter_video(path: str | os.PathLike, max_side: int | None = None, chunk_frames: int = 750,
@@ -55,8 +140,10 @@ def iter_video(path: str | os.PathLike, max_side: int | None = None, chunk_frame
     uint8 RGB each, so memory stays bounded however long the video is.
 
     ``max_side`` downscales frames so that the longer side is at most that many pixels
-    (detection and pose do not need full HD; the decode filter does it cheaply). ``info``,
-    if given, receives ``source_fps``, ``scale`` and, at the end, ``num_frames``.
+    (detection and pose do not need full HD; the decode filter does it cheaply). Frames come
+    out upright (a display rotation is applied) and the same size throughout. ``info``, if
+    given, receives ``source_fps``, ``scale`` (of the stored, unrotated size), ``rotation``
+    (degrees counter-clockwise applied), ``stream`` and, at the end, ``num_frames``.
     Raises :class:`~jegal.prepare.errors.CorruptVideo` or :class:`~jegal.prepare.errors.NoVideo` on unusable input,
     possibly after some chunks were yielded (a file damaged half-way).
     """
@@ -66,27 +153,18 @@ def iter_video(path: str | os.PathLike, max_side: int | None = None, chunk_frame
     info = {} if info is None else info
     container = _open(path)
     try:
-        if not container.streams.video:
-            raise NoVideo(f"{path}: has no video stream")
-        stream = container.streams.video[0]
+        stream = pick_stream(container.streams.video)
+        if stream is None:
+            cover = " (only a cover picture)" if container.streams.video else ""
+            raise NoVideo(f"{path}: has no video stream{cover}")
         stream.thread_type = "AUTO"
-        info["source_fps"] = float(stream.average_rate or stream.guessed_rate or FPS)
-        width, height = stream.codec_context.width, stream.codec_context.height
-        scale = 1.0
-        if max_side and max(width, height) > max_side:
-            scale = max_side / max(width, height)
-        info["scale"] = scale
-        out_w, out_h = (int(round(width * scale / 2)) * 2, int(round(height * scale / 2)) * 2) if scale < 1 else (width, height)
-        graph = av.filter.Graph()
-        src = graph.add_buffer(template=stream)
-        chain = [src, graph.add("fps", f"fps={FPS}")]
-        if scale < 1:
-            chain.append(graph.add("scale", f"{out_w}:{out_h}"))
-        chain.append(graph.add("format", "pix_fmts=rgb24"))
-        chain.append(graph.add("buffersink"))
-        for a, b in zip(chain, chain[1:]):
-            a.link_to(b)
-        graph.configure()
+        try:
+            info["source_fps"] = float(stream.average_rate or stream.guessed_rate or FPS)
+        except (ZeroDivisionError, TypeError, ValueError):
+            info["source_fps"] = float(FPS)
+        info["stream"] = describe_stream(stream)
+        info.setdefault("scale", 1.0)
+        graph = None
         pending: list[np.ndarray] = []
         total = 0
 
@@ -97,20 +175,32 @@ def iter_video(path: str | os.PathLike, max_side: int | None = None, chunk_frame
                 except (av.error.BlockingIOError, av.error.EOFError):
                     return
 
+        # Frames without a timestamp (raw .h264 / .265 elementary streams, some broken files)
+        # are timed by their index at the nominal rate, so the fps filter does not drop them.
+        rate = info["source_fps"] if info["source_fps"] > 0 else float(FPS)
+        ticks = 1.0 / (rate * float(stream.time_base)) if stream.time_base else None
+        count = 0
         try:
             for frame in container.decode(stream):
+                if frame.pts is None and ticks is not None:
+                    frame.pts = int(round(count * ticks))
+                count += 1
+                if graph is None:
+                    graph = _build_graph(stream, frame, max_side, info)
                 graph.push(frame)
                 drain()
                 if len(pending) >= chunk_frames:
                     chunk, pending[:] = np.stack(pending[:chunk_frames]), pending[chunk_frames:]
                     total += len(chunk)
                     yield chunk
-            graph.push(None)
-            drain()
-        except av.error.FFmpegError as err:
+            if graph is not None:
+                graph.push(None)
+                drain()
+        except (av.error.FFmpegError, ValueError, RuntimeError, OverflowError, ZeroDivisionError) as err:
+            # The decoder, the filter graph or a frame of another shape: a damaged file, never a bug to report.
             done = total + len(pending)
             if not done:
-                raise CorruptVideo(f"{path}: cannot decode video ({err})") from None
+                raise CorruptVideo(f"{path}: cannot decode video ({type(err).__name__}: {err})") from None
             raise CorruptVideo(f"{path}: video stream is damaged after {done} frames ({err})") from None
         while pending:
             chunk, pending[:] = np.stack(pending[:chunk_frames]), pending[chunk_frames:]
@@ -128,14 +218,21 @@ def iter_video(path: str | os.PathLike, max_side: int | None = None, chunk_frame
         container.close()
 
 
-def decode_audio(path: str | os.PathLike) -> np.ndarray | None:
-    """The first audio track of a media file as 16 kHz mono float32, None if it has none."""
+def decode_audio(path: str | os.PathLike, info: dict | None = None) -> np.ndarray | None:
+    """The audio of a media file as 16 kHz mono float32, None if it has none.
+
+    Of several audio streams the one flagged default is used, else the first
+    (:func:`pick_stream`); ``info``, if given, receives ``audio_stream`` (which one, as
+    :func:`describe_stream` writes it) and ``audio_streams`` (how many there are)."""
     path = Path(path)
     container = _open(path)
     try:
-        if not container.streams.audio:
+        stream = pick_stream(container.streams.audio)
+        if stream is None:
             return None
-        return _decode_audio_stream(path, container)
+        if info is not None:
+            info["audio_stream"], info["audio_streams"] = describe_stream(stream), len(container.streams.audio)
+        return _decode_audio_stream(path, container, stream)
     finally:
         container.close()
 
@@ -163,10 +260,9 @@ def _declared_seconds(stream, container) -> float | None:
     return max(claims) if claims else None
 
 
-def _decode_audio_stream(path: Path, container) -> np.ndarray | None:
+def _decode_audio_stream(path: Path, container, stream) -> np.ndarray | None:
     import av
 
-    stream = container.streams.audio[0]
     resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
     chunks = []
     try:
@@ -175,27 +271,37 @@ def _decode_audio_stream(path: Path, container) -> np.ndarray | None:
                 chunks.append(out.to_ndarray().reshape(-1))
         for out in resampler.resample(None):
             chunks.append(out.to_ndarray().reshape(-1))
-    except av.error.FFmpegError as err:
-        raise CorruptVideo(f"{path}: audio stream is damaged ({err})") from None
+    except (av.error.FFmpegError, ValueError, RuntimeError) as err:
+        raise CorruptVideo(f"{path}: audio stream is damaged ({type(err).__name__}: {err})") from None
     if not chunks:
         return None
     wave = np.concatenate(chunks).astype(np.float32)
     return wave if len(wave) else None
 
 
-def load_audio_for(path: str | os.PathLike | None, wav: str | os.PathLike | None = None) -> np.ndarray:
-    """The audio of a video: ``wav`` when given (it wins), else the container's track.
+def load_audio_for(path: str | os.PathLike | None, wav: str | os.PathLike | None = None,
+                   warnings: list[str] | None = None) -> np.ndarray:
+    """The audio of a video: ``wav`` when given (it wins), else the container's track (the
+    default one of several; which one is then appended to ``warnings``).
     Raises :class:`~jegal.prepare.errors.NoAudio` / :class:`~jegal.prepare.errors.BadAudio`."""
     from jegal.data.audio import AudioError, load_audio
 
     if wav is not None:
         try:
-            return load_audio(wav)
+            audio = load_audio(wav)
         except AudioError as err:
             raise BadAudio(str(err)) from None
-    audio = decode_audio(path) if path is not None else None
+        except (OSError, ValueError, RuntimeError, EOFError) as err:  # the reader's own failures on a damaged file
+            raise BadAudio(f"{wav}: cannot read audio ({type(err).__name__}: {err})") from None
+        if not len(audio):
+            raise BadAudio(f"{wav}: holds no audio samples")
+        return audio
+    info: dict = {}
+    audio = decode_audio(path, info) if path is not None else None
     if audio is None:
         raise NoAudio(f"{path}: no audio track and no {Path(path).with_suffix('.wav').name} beside it")
+    if info.get("audio_streams", 1) > 1 and warnings is not None:
+        warnings.append(f"{path}: {info['audio_streams']} audio streams; used {info['audio_stream']}")
     return audio
 
 

@@ -70,7 +70,7 @@ class NoPerson(PrepareError):
 
 
 class NoTranscript(PrepareError):
-    """No <name>.txt/.json/.TextGrid beside the input."""
+    """No <name>.txt/.json/.TextGrid beside the input (and, with --asr, no word recognised in its audio)."""
 
     reason = "no_transcript"
 
@@ -85,6 +85,12 @@ class BadTranscript(PrepareError, TranscriptError):
     """The transcript cannot be parsed."""
 
     reason = "bad_transcript"
+
+
+class NoWordTier(BadTranscript):
+    """The TextGrid holds only phone tiers (no tier of words): phones would be read as words."""
+
+    reason = "no_word_tier"
 
 
 class TranscriptTooLong(PrepareError, TranscriptError):
@@ -108,7 +114,7 @@ class BadKeypoints(PrepareError):
 # The ways one input can fail (BadInput stops the whole run instead: the CLI exits with 2).
 ITEM_FAILURES: tuple[type[PrepareError], ...] = (
     MissingFile, CorruptVideo, NoVideo, NoAudio, BadAudio, NoPerson, NoTranscript, EmptyTranscript,
-    BadTranscript, TranscriptTooLong, Unalignable, BadKeypoints)
+    BadTranscript, NoWordTier, TranscriptTooLong, Unalignable, BadKeypoints)
 
 FAILURE_REASONS: dict[str, str] = {
     **{cls.reason: cls.__doc__ for cls in ITEM_FAILURES},
@@ -117,4 +123,5 @@ FAILURE_REASONS: dict[str, str] = {
 
 __all__ = ["FAILURE_REASONS", "ITEM_FAILURES", "UNEXPECTED", "BadAudio", "BadInput", "BadKeypoints", "BadTranscript",
            "CorruptVideo", "EmptyTranscript", "MissingFile", "NoAudio", "NoPerson", "NoTranscript", "NoVideo",
+           "NoWordTier",
            "PrepareError", "TranscriptTooLong", "Unalignable"]

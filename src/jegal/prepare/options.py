@@ -23,3 +23,5 @@ class PrepareOptions:
     max_overhang_s: float = 1.0
     chunk_frames: int = 750  # decode and track this many frames at a time (bounds memory)
     threads: int = 1  # pose threads within one video (mediapipe releases the GIL); parts of a track run in parallel
+    asr: str = "auto"  # no transcript: auto | pocketsphinx | faster-whisper | none (jegal.prepare.asr)
+    asr_model: str | None = None  # a local CTranslate2 Whisper model directory for faster-whisper (never downloaded)

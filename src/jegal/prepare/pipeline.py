@@ -5,7 +5,8 @@ One input (an :class:`~jegal.prepare.discover.Item`: a video, or precomputed
 takes it through the stages: files checked (:mod:`~jegal.prepare.discover`), keypoints read
 (:mod:`~jegal.prepare.importers`) or people followed through the video
 (:mod:`~jegal.prepare.track`), audio decoded (:mod:`~jegal.prepare.decode`), words read or
-aligned (:mod:`~jegal.prepare.transcripts`), clips cut (:mod:`~jegal.prepare.segment`).
+aligned (:mod:`~jegal.prepare.transcripts`) or, without a transcript, recognised
+(:mod:`~jegal.prepare.asr`, written to ``<out>/transcripts/<key>.txt``), clips cut (:mod:`~jegal.prepare.segment`).
 
 It yields one tar, ``<out>/<key>.tar`` (written by :func:`jegal.data.shards.write_shard`),
 and a status record ``<out>/status/<key>.json``. Both are written atomically, so a killed
@@ -26,6 +27,7 @@ import os
 import time
 import traceback
 import zlib
+from collections import Counter
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -35,7 +37,8 @@ from jegal.atomic import write_json_atomic
 from jegal.data.clip import Clip
 from jegal.data.shards import write_manifest, write_shard
 from jegal.prepare.discover import Item, discover
-from jegal.prepare.errors import UNEXPECTED, NoAudio, NoTranscript, PrepareError
+from jegal.prepare.asr import Transcriber, check_asr, needs_redo
+from jegal.prepare.errors import UNEXPECTED, NoAudio, PrepareError
 from jegal.prepare.options import PrepareOptions
 from jegal.prepare.track import People, PeopleTracker
 
@@ -56,14 +59,19 @@ class ItemResult:
     people: int = 0
     shard: str = ""
     timings: dict = field(default_factory=dict)  # seconds per stage
+    transcript: dict = field(default_factory=dict)  # source ("given" | "asr:<engine>"), path, sha1 of the words used
 
 
 class Preparer:
     """One input through every stage; holds the per-process models across inputs."""
 
-    def __init__(self, options: PrepareOptions | None = None):
+    def __init__(self, options: PrepareOptions | None = None, out: str | os.PathLike | None = None):
         self.options = options or PrepareOptions()
         self.tracker = PeopleTracker(self.options)
+        # Recognised transcripts are written to out/transcripts/ (not written without ``out``).
+        self.out = out
+        self.transcriber = Transcriber(self.options.asr, self.options.asr_model, self.options.threads,
+                                       self.options.max_overhang_s)
 
     def close(self) -> None:
         self.tracker.close()
@@ -75,22 +83,22 @@ class Preparer:
         from jegal.prepare.decode import check_audio_fits, load_audio_for
         from jegal.prepare.importers import load_keypoints_npz
         from jegal.prepare.segment import cut_clips
-        from jegal.prepare.transcripts import fit_to_media, read_words
+        from jegal.prepare.transcripts import fit_to_media
 
         opts = self.options
         item.check_files()
         result = ItemResult(item.name, "done")
         t0 = time.perf_counter()
         if item.keypoints is not None:
-            raw_kp = load_keypoints_npz(item.keypoints)
+            raw_kp = load_keypoints_npz(item.keypoints, result.warnings)
             if item.wav is None and item.video is None:
                 raise NoAudio(f"{item.keypoints}: no {Path(item.name).name}.wav beside it")
-        audio = load_audio_for(item.video, item.wav)
+        audio = load_audio_for(item.video, item.wav, result.warnings)
         result.timings["decode"] = time.perf_counter() - t0
-        if item.transcript is None:
-            raise NoTranscript(f"{item.source}: no transcript (.txt, .json or .TextGrid) beside it")
         t = time.perf_counter()
-        words = read_words(item.transcript, audio, opts.max_overhang_s)
+        # The given transcript, or (--asr) words recognised from the speech: NoTranscript with --asr none.
+        chosen = self.transcriber.words(item, audio, self.out, result.warnings)
+        words, result.transcript = chosen.words, chosen.record(self.out)
         result.timings["transcript"] = time.perf_counter() - t
         if item.keypoints is not None:
             people = People.from_keypoints(raw_kp)
@@ -99,10 +107,12 @@ class Preparer:
             result.people = len(people.persons)
             check_audio_fits(item.video, people.num_frames, audio)
         result.frames = people.num_frames
-        words, warnings = fit_to_media(words, people.num_frames, str(item.transcript), opts.max_overhang_s)
+        words, warnings = fit_to_media(words, people.num_frames, str(chosen.path or item.source), opts.max_overhang_s)
         result.warnings += warnings
         t = time.perf_counter()
         clips, raw_audio = cut_clips(item, people, words, audio, opts, result.warnings)
+        for clip in clips:  # so training can filter or weight machine-made words
+            clip.extra["transcript_source"] = chosen.source
         result.timings["clips"] = time.perf_counter() - t
         return clips, raw_audio, result
 
@@ -130,10 +140,17 @@ def _read_status(path: Path) -> dict | None:
 
 
 def is_done(out: Path, item: Item) -> bool:
-    """Whether an earlier run finished ``item`` (status done, and its shard, if any, exists)."""
+    """Whether an earlier run finished ``item`` (status done, and its shard, if any, exists), and
+    its words did not come from a machine transcript that has since been corrected or replaced."""
     status = _read_status(status_path(out, item))
     return bool(status) and status.get("status") == "done" and (
-        not status.get("shard") or (out / status["shard"]).is_file())
+        not status.get("shard") or (out / status["shard"]).is_file()) and not needs_redo(status, item, out)
+
+
+def _skipped(out: Path, item: Item) -> ItemResult:
+    """An input finished by an earlier run (its status record says where its words came from)."""
+    status = _read_status(status_path(out, item)) or {}
+    return ItemResult(item.name, "skipped", transcript=status.get("transcript") or {})
 
 
 def process_item(preparer: Preparer, item: Item, out: Path) -> ItemResult:
@@ -158,7 +175,7 @@ def process_item(preparer: Preparer, item: Item, out: Path) -> ItemResult:
 _WORKER: Preparer | None = None
 
 
-def _worker_init(options: dict) -> None:
+def _worker_init(options: dict, out: str) -> None:
     global _WORKER
     import cv2
 
@@ -169,7 +186,7 @@ def _worker_init(options: dict) -> None:
         torch.set_num_threads(1)
     except ImportError:
         pass
-    _WORKER = Preparer(PrepareOptions(**options))
+    _WORKER = Preparer(PrepareOptions(**options), out)
 
 
 def _worker_run(args: tuple[Item, str]) -> ItemResult:
@@ -207,24 +224,25 @@ def run_prepare(input_path: str | os.PathLike, out: str | os.PathLike, options: 
     from tqdm import tqdm
 
     options = options or PrepareOptions()
+    check_asr(options.asr, options.asr_model)  # a recogniser that cannot run stops the run before any input
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     items = select_shard(discover(input_path), *shard)
     todo = [it for it in items if not is_done(out, it)]
-    results = [ItemResult(it.name, "skipped") for it in items if is_done(out, it)]
+    results = [_skipped(out, it) for it in items if is_done(out, it)]
     bar = tqdm(total=len(todo), desc="prepare", unit="video", disable=not progress)
     if workers > 1 and len(todo) > 1:
         import multiprocessing as mp
 
         ctx = mp.get_context("spawn")
-        with ctx.Pool(min(workers, len(todo)), initializer=_worker_init, initargs=(asdict(options),)) as pool:
+        with ctx.Pool(min(workers, len(todo)), initializer=_worker_init, initargs=(asdict(options), str(out))) as pool:
             for res in pool.imap_unordered(_worker_run, [(it, str(out)) for it in todo]):
                 results.append(res)
                 bar.update()
     else:
         # One process does the work: let its pose threads use the cores the workers would have.
-        preparer = Preparer(replace(options, threads=max(options.threads, workers)))
+        preparer = Preparer(replace(options, threads=max(options.threads, workers)), out)
         try:
             for it in todo:
                 results.append(process_item(preparer, it, out))
@@ -243,6 +261,9 @@ def run_prepare(input_path: str | os.PathLike, out: str | os.PathLike, options: 
         "clips": sum(len(r.clips) for r in results),
         "frames": sum(r.frames for r in results),
         "seconds": round(time.perf_counter() - t0, 3),
+        # Finished inputs (done or skipped) by where their words came from: "given" or "asr:<engine>".
+        "transcripts": dict(sorted(Counter(r.transcript.get("source", "") for r in results
+                                           if r.status != "failed" and r.transcript).items())),
         "failures": [{"input": r.name, "reason": r.reason, "message": r.message} for r in results if r.status == "failed"],
         "warnings": [w for r in results for w in r.warnings],
     }

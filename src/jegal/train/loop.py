@@ -337,7 +337,7 @@ def _train(cfg: TrainConfig, info: DistInfo) -> dict:
     state["stopped_by"] = None  # (a resumed run may have been given other limits)
     if cfg.max_steps and state["step"] >= cfg.max_steps:
         state["stopped_by"] = "max_steps"
-    elif cfg.max_seconds and state["elapsed"] >= cfg.max_seconds:
+    elif cfg.max_seconds and state["step"] and state["elapsed"] >= cfg.max_seconds:  # (a fresh run steps once)
         state["stopped_by"] = "max_seconds"
     done = state["stopped_by"] is not None
     while (not cfg.epochs or state["epoch"] < cfg.epochs) and not done:
