@@ -7,7 +7,7 @@ Raw talk videos rarely come with a transcript. ``--asr`` chooses what happens th
   recognition with pocketsphinx (or faster-whisper when ``--asr-model DIR`` is given);
 - ``pocketsphinx``: the en-us acoustic model, the CMU dictionary and the ``en-us.lm.bin``
   trigram language model that ship inside the ``pocketsphinx`` wheel; continuous
-  recognition, no network, about 0.8 s of CPU per second of audio;
+  recognition, no network, about 1 s of CPU per second of audio;
 - ``faster-whisper``: the optional extra (``pip install 'jegal[asr]'``), only with a local
   CTranslate2 model directory (``--asr-model DIR``); it is never downloaded, and the package
   is imported only when it is used;
@@ -181,7 +181,7 @@ class FasterWhisperRecogniser:
 
     def __init__(self, model_dir: str | os.PathLike, threads: int = 1) -> None:
         path = check_whisper_model(model_dir)
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the directory holds everything: never reach for the hub
         try:
             from faster_whisper import WhisperModel
         except ImportError as err:
