@@ -82,9 +82,11 @@ def test_vectorised_step_equals_the_loop_reference(local):
     grads_ref = torch.autograd.grad(ref["loss"], list(model.parameters()))
     for k in ("loss", "loss_global", "loss_couple", "loss_spot"):
         torch.testing.assert_close(out[k].detach(), ref[k].detach(), atol=1e-5, rtol=1e-5)
-    # batch standardisation divides by batch standard deviations: float noise grows by their inverse
-    atol = 1e-4 if local.get("embedding.global_standardise") else 1e-5
+    # float32 noise scales with each gradient's size (the word-discrimination softmax runs over every word
+    # of the batch); batch standardisation divides by batch standard deviations, which amplifies it
+    noise = 1e-4 if local.get("embedding.global_standardise") else 1e-5
     for (name, _), gf, gr in zip(model.named_parameters(), grads_fast, grads_ref):
+        atol = noise * max(1.0, float(gr.abs().max()))
         torch.testing.assert_close(gf, gr, atol=atol, rtol=1e-4, msg=f"gradient of {name}")
 
 
