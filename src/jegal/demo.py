@@ -92,7 +92,7 @@ def stage_train(args, out: Path) -> dict:
     from jegal.evaluation.suite import VARIANTS, Budget, train_variant
 
     # --train-minutes is the whole training stage, as before the loop had a time budget: a tenth is
-    # kept for its setup, the final validation and saving, so the stage (and the demo) does not outgrow it
+    # kept for the final validation and saving, so the stage (and the demo) does not outgrow it
     seconds = 0.0 if args.max_steps else 0.9 * args.train_minutes * 60
     budget = Budget(epochs=args.epochs, max_steps=args.max_steps, max_seconds=seconds, batch_size=args.batch_size,
                     lr=args.lr, threads=args.threads, seed=args.seed)
