@@ -3,10 +3,10 @@
     jegal demo                       # <= 15 min on 2 CPU cores: corpus, training, 3 benchmarks, heatmaps, report
     jegal demo --out /tmp/d --speakers 6 --train-clips 60 --test-clips 30 --max-steps 4   # a smoke run (~1 min)
 
-The default training budget is time-based (``--train-minutes``): the training loop stops at
-the first step past the budget and its learning-rate schedule ends there, so the demo ends
-on time on a slower or busier machine, at the price of fewer steps there. ``--max-steps N``
-makes the run the same everywhere.
+The default training budget is time-based (``--train-minutes``, the whole training stage): the
+training loop stops at the first step past 90 % of it (the rest is for validation and saving)
+and its learning-rate schedule ends there, so the demo ends on time on a slower or busier
+machine, at the price of fewer steps there. ``--max-steps N`` makes the run the same everywhere.
 
 Stages (each sized by flags, each timed in ``demo.json``):
 
@@ -87,8 +87,8 @@ def stage_corpus(args, out: Path) -> dict:
 
 def stage_train(args, out: Path) -> dict:
     """Train the full model on the corpus in this process (:func:`jegal.train.loop.train`): for
-    ``--max-steps`` steps, else until ``--train-minutes`` have passed (the loop's time budget, with
-    the learning-rate schedule ending at it) or the epochs end. Returns the run's summary."""
+    ``--max-steps`` steps, else until 90 % of ``--train-minutes`` have passed (the loop's time
+    budget, with the learning-rate schedule ending at it) or the epochs end. Returns the run's summary."""
     from jegal.evaluation.suite import VARIANTS, Budget, train_variant
 
     # --train-minutes is the whole training stage, as before the loop had a time budget: a tenth is
