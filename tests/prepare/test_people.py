@@ -104,3 +104,25 @@ def test_two_speakers_two_tracks_without_swaps(people, decoded):
     # Two different people: their bodies are in different places of the frame.
     mids = [raw[:, [LEFT_SHOULDER, RIGHT_SHOULDER], 0].mean() for raw in raws]
     assert abs(mids[0] - mids[1]) > 50
+
+
+def test_face_detection_on_parallel_threads_equals_one_detector(decoded):
+    """Detection splits the searched frames over one detector per thread; each image is
+    looked at on its own, so the boxes are exactly those of a single detector."""
+    from jegal.prepare.people import FaceDetector, detect_faces
+
+    frames = decoded["two_speakers_raw.mp4"].frames[:60]
+    detectors = [FaceDetector(), FaceDetector()]
+    try:
+        for stride in (1, 2, 3):
+            one = detect_faces(frames, detectors[0], stride=stride)
+            two = detect_faces(frames, detectors, stride=stride)
+            assert len(one) == len(two) == len(frames)
+            assert sum(len(b) for b in one) > 0
+            for i, (a, b) in enumerate(zip(one, two)):
+                np.testing.assert_array_equal(a, b, err_msg=f"frame {i}, stride {stride}")
+                if i % stride:
+                    assert len(b) == 0
+    finally:
+        for d in detectors:
+            d.close()

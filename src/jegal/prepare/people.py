@@ -61,18 +61,39 @@ class FaceDetector:
         self._det.close()
 
 
-def detect_faces(frames: np.ndarray, detector: FaceDetector | None = None, stride: int = 1) -> list[np.ndarray]:
+def detect_faces(frames: np.ndarray, detector: FaceDetector | list[FaceDetector] | None = None,
+                 stride: int = 1) -> list[np.ndarray]:
     """Face boxes per frame (see :meth:`FaceDetector.__call__`). With ``stride`` k > 1
     only every k-th frame is searched and the others get no detection; the tracker
-    bridges such gaps by interpolation."""
+    bridges such gaps by interpolation.
+
+    With a list of detectors the searched frames are cut into one contiguous block per
+    detector, run in parallel threads (mediapipe releases the GIL). Face detection looks at
+    each image on its own (no tracking state), so the result is the same as with one."""
+    detectors = detector if isinstance(detector, list) else [detector or FaceDetector()]
     own = detector is None
-    detector = detector or FaceDetector()
+    empty = np.zeros((0, 5), np.float32)
+    out = [empty] * len(frames)
+    searched = list(range(0, len(frames), stride))
+    blocks = [b for b in np.array_split(np.asarray(searched, dtype=np.int64), len(detectors)) if len(b)]
+
+    def run(det: FaceDetector, block: np.ndarray) -> None:
+        for i in block:
+            out[i] = det(frames[i])
+
     try:
-        empty = np.zeros((0, 5), np.float32)
-        return [detector(f) if i % stride == 0 else empty for i, f in enumerate(frames)]
+        if len(blocks) <= 1:
+            for block in blocks:
+                run(detectors[0], block)
+        else:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(len(blocks)) as ex:
+                list(ex.map(run, detectors, blocks))
+        return out
     finally:
         if own:
-            detector.close()
+            detectors[0].close()
 
 
 def _hs_histogram(frame: np.ndarray) -> np.ndarray:

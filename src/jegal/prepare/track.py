@@ -9,7 +9,7 @@ whose shoulders are rarely seen is dropped, and each remaining track becomes a
 :class:`Part`. Parts are linked across chunk edges into persons (:func:`link_parts`) and a
 person's parts become one track (:func:`join_parts`), frames between them missing.
 
-:class:`PeopleTracker` owns the mediapipe models (one face detector, one pose estimator per
+:class:`PeopleTracker` owns the mediapipe models (a face detector and a pose estimator per
 thread) for as long as a worker process lives; nothing is loaded until the first video.
 """
 
@@ -148,24 +148,25 @@ class PeopleTracker:
 
     def __init__(self, options: PrepareOptions | None = None):
         self.options = options or PrepareOptions()
-        self._faces = None
+        self._faces: list = []
         self._poses: list = []
 
     def close(self) -> None:
-        for m in [self._faces, *self._poses]:
-            if m is not None:
-                m.close()
-        self._faces, self._poses = None, []
+        for m in [*self._faces, *self._poses]:
+            m.close()
+        self._faces, self._poses = [], []
 
     def _models(self):
         from jegal.prepare.people import FaceDetector
         from jegal.prepare.pose import PoseEstimator
 
-        if self._faces is None:
-            self._faces = FaceDetector()
+        if not self._faces:
+            # One face detector and one pose estimator per thread: detection and keypoints
+            # both run on all threads (:func:`detect_faces`, :meth:`_keypoints`).
+            threads = max(1, self.options.threads)
+            self._faces = [FaceDetector() for _ in range(threads)]
             self._poses = [PoseEstimator(crop_side=self.options.crop_side, hands=self.options.hands,
-                                         hand_stride=self.options.hand_stride)
-                           for _ in range(max(1, self.options.threads))]
+                                         hand_stride=self.options.hand_stride) for _ in range(threads)]
         return self._faces, self._poses
 
     @property
