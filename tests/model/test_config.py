@@ -30,7 +30,8 @@ def test_presets_hold_the_paper_sizes_and_a_small_cpu_model():
     # cpu and recommended train a word-discriminative local space and standardised clip features
     for preset in (recommended, cpu):
         assert preset.embedding.local_centre and preset.embedding.global_standardise and preset.loss.spot_weight > 0
-    assert sorted(p.stem for p in PRESET_DIR.glob("*.json")) == ["cpu", "paper", "recommended"]
+    # released: the modules of the released checkpoint (tests/model/test_released.py)
+    assert sorted(p.stem for p in PRESET_DIR.glob("*.json")) == ["cpu", "paper", "recommended", "released"]
 
 
 def test_paper_objective_overrides_give_any_preset_the_papers_objective_and_heads():

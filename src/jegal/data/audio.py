@@ -58,6 +58,18 @@ def log_mel(wave: np.ndarray, num_frames: int | None = None) -> np.ndarray:
     """
     import torch
 
+    mel, n_mel = mel_spectrogram(wave, num_frames, power=2)
+    return fit_mel_frames(torch.log(mel.clamp_min(LOG_FLOOR)).T.numpy(), n_mel, LOG_FLOOR)
+
+
+def mel_spectrogram(wave: np.ndarray, num_frames: int | None = None, power: int = 2):
+    """The 80-band mel projection of ``|STFT| ** power`` of 16 kHz mono ``wave`` (N,): a torch tensor
+    ``(80, frames)`` and the number of mel frames wanted (``4 * num_frames``, or one per hop). The
+    STFT of DESIGN section 2 (n_fft 512, Hann window 320, hop 160, centred, reflect padding); shared
+    by :func:`log_mel` and the released model's front end (:func:`jegal.model.released.reference_log_mel`).
+    Raises :class:`AudioError` for audio that is not mono."""
+    import torch
+
     wave = np.asarray(wave, dtype=np.float32)
     if wave.ndim != 1:
         raise AudioError(f"log_mel expects mono audio of shape (N,), got {wave.shape}")
@@ -68,12 +80,14 @@ def log_mel(wave: np.ndarray, num_frames: int | None = None) -> np.ndarray:
     window = torch.hann_window(MEL_WINDOW)
     spec = torch.stft(x, MEL_N_FFT, hop_length=MEL_HOP, win_length=MEL_WINDOW, window=window,
                       center=True, pad_mode="reflect", return_complex=True)
-    power = spec.abs().pow(2)  # (n_fft // 2 + 1, frames)
-    mel = torch.from_numpy(mel_filterbank()) @ power
-    out = torch.log(mel.clamp_min(LOG_FLOOR)).T.numpy()
+    return torch.from_numpy(mel_filterbank()) @ spec.abs().pow(power), n_mel  # (80, frames)
+
+
+def fit_mel_frames(out: np.ndarray, n_mel: int, floor: float) -> np.ndarray:
+    """``out`` (frames, 80) cut to ``n_mel`` rows, or padded with ``log(floor)`` (silence)."""
     if len(out) >= n_mel:
         return np.ascontiguousarray(out[:n_mel])
-    pad = np.full((n_mel - len(out), MEL_BINS), np.log(LOG_FLOOR), dtype=np.float32)
+    pad = np.full((n_mel - len(out), MEL_BINS), np.log(floor), dtype=np.float32)
     return np.concatenate([out, pad])
 
 

@@ -13,6 +13,7 @@ from these defaults, or all of them) and a ``train`` section (read by :mod:`jega
 - ``paper``: the paper's model and objective as published (equal to these defaults);
 - ``recommended``: the paper's sizes with this project's objective;
 - ``cpu``: a small model that trains in minutes on 2 cores, with this project's objective.
+- ``released``: the modules of the released checkpoint (``jegal import-released``, docs/released.md).
 
 :meth:`JEGALConfig.from_preset` lays a preset over the defaults, then dotted overrides such as
 ``{"loss.beta": 1.0}`` (what the CLI's ``--set`` and the ablations use). The rules for keys and
@@ -39,8 +40,13 @@ PRESET_DIR = Path(__file__).resolve().parent.parent / "presets"
 PRESET_SECTIONS = ("about", "model", "train")  # the top-level keys of a preset file
 
 
+ARCHITECTURES = ("jegal", "released")  # "released": the released checkpoint's modules (jegal.model.released)
+
+
 @dataclass
 class GestureConfig:
+    # "released": the released gesture head on 1024-d GestSync features (frontend "features")
+    architecture: str = "jegal"
     frontend: str = "keypoints"  # "keypoints" | "rgb" | "features"
     d_model: int = 512  # d: the width of the joint embedding space
     layers: int = 6
@@ -62,6 +68,8 @@ class GestureConfig:
 
 @dataclass
 class TextConfig:
+    # "released": the released text head (no positions, no input projection: head width = backbone width)
+    architecture: str = "jegal"
     backbone: str = "all-MiniLM-L6-v2"  # packaged offline model; any local path or hub name (paper: xlm-roberta-base)
     backbone_dim: int | None = None  # hidden size of the backbone; read from its config when None
     head_dim: int | None = 768  # width of the text head (paper: 768, XLM-R base's); None = backbone_dim
@@ -74,6 +82,8 @@ class TextConfig:
 
 @dataclass
 class SpeechConfig:
+    # "released": the released speech CNN; it reads the reference's log-mel (jegal.model.released.reference_log_mel)
+    architecture: str = "jegal"
     # 2D CNN over the log-mel; the first two blocks stride 2 in time (4 mel frames -> 1 video frame).
     # The paper does not give the CNN's widths; these keep it a minor share of the step.
     channels: list[int] = field(default_factory=lambda: [32, 64, 128, 256])
@@ -82,6 +92,8 @@ class SpeechConfig:
 
 @dataclass
 class ContentConfig:
+    # "released": concat fusion with speech first, Linear-ReLU-Linear (needs fusion "concat")
+    architecture: str = "jegal"
     fusion: str = "concat"  # "concat" | "avg"
     modalities: str = "ta"  # what the model is trained with: "ta" | "t" | "a"
     modality_dropout: float = 0.5  # p of zeroing one of speech/text per clip in training
@@ -102,6 +114,10 @@ class EmbeddingConfig:
     """How the two embedding spaces are made from the encoders' outputs (both off in the paper).
 
     These change the modules and what :meth:`jegal.model.JEGAL.embed` returns, not only training."""
+
+    # "released": the reference's alignment heads (Linear-ReLU-Linear) and no global heads: one space,
+    # clip vectors are the normalised mean of the frame / word embeddings (JEGAL.readout is "local")
+    architecture: str = "jegal"
 
     # Subtract each clip's mean frame / mean word from the local heads' outputs before the L2 norm:
     # the local space must tell the words of one clip apart for spotting, and what is constant over
@@ -208,6 +224,25 @@ class JEGALConfig:
         g, c = self.gesture, self.content
         if g.frontend not in ("keypoints", "rgb", "features"):
             raise ConfigError(f"gesture.frontend must be keypoints, rgb or features, got {g.frontend!r}")
+        for section in ("gesture", "text", "speech", "content", "embedding"):
+            arch = getattr(self, section).architecture
+            if arch not in ARCHITECTURES:
+                raise ConfigError(f"{section}.architecture must be one of {list(ARCHITECTURES)}, got {arch!r}")
+        if g.architecture == "released" and g.frontend != "features":
+            raise ConfigError("gesture.architecture='released' reads per-frame GestSync features: "
+                              f"gesture.frontend must be 'features', got {g.frontend!r}")
+        t = self.text
+        if t.architecture == "released" and t.head_dim is not None and t.backbone_dim is not None \
+                and t.head_dim != t.backbone_dim:
+            raise ConfigError(f"text.architecture='released' has no input projection: text.head_dim ({t.head_dim}) "
+                              f"must equal text.backbone_dim ({t.backbone_dim}) or be null")
+        if c.architecture == "released" and c.fusion != "concat":
+            raise ConfigError(f"content.architecture='released' concatenates: content.fusion must be 'concat', "
+                              f"got {c.fusion!r}")
+        e = self.embedding
+        if e.architecture == "released" and (e.local_centre or e.global_standardise):
+            raise ConfigError("embedding.architecture='released' has no global heads: embedding.local_centre and "
+                              "embedding.global_standardise must be false")
         if g.d_model % 2 or g.d_model % g.heads:
             raise ConfigError(f"gesture.d_model={g.d_model} must be even and divisible by gesture.heads={g.heads}")
         if c.fusion not in ("concat", "avg"):

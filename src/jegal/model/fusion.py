@@ -3,6 +3,9 @@
 ``concat`` joins the two d/2 halves into d (a missing modality is a zero half); ``avg``
 averages the modalities present. Either is followed by an MLP to d. A model trained on one
 modality (``content.modalities`` "t" or "a") fuses nothing: its MLP takes that half alone.
+``architecture="released"`` is the released checkpoint's fusion: concat with **speech first**
+(channels 0..d/2 speech, d/2..d text; a missing modality a zero half, whatever the model was
+trained with), then Linear, ReLU, Linear.
 """
 
 from __future__ import annotations
@@ -19,6 +22,10 @@ class ContentFusion(nn.Module):
         self.fusion = cfg.fusion
         self.modalities = cfg.modalities
         self.half = d // 2
+        self.released = cfg.architecture == "released"
+        if self.released:
+            self.mlp = nn.Sequential(nn.Linear(d, d), nn.ReLU(), nn.Linear(d, d))
+            return
         in_dim = d if (cfg.fusion == "concat" and cfg.modalities == "ta") else self.half
         self.mlp = nn.Sequential(nn.Linear(in_dim, d), nn.GELU(), nn.Dropout(cfg.dropout), nn.Linear(d, d))
 
@@ -38,7 +45,9 @@ class ContentFusion(nn.Module):
         zeros = torch.zeros_like(ref)
         t = zeros if text is None else text * kt[:, None, None]
         s = zeros if speech is None else speech * ks[:, None, None]
-        if self.modalities != "ta":
+        if self.released:
+            x = torch.cat([s, t], -1)
+        elif self.modalities != "ta":
             x = t if self.modalities == "t" else s
         elif self.fusion == "concat":
             x = torch.cat([t, s], -1)

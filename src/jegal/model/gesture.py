@@ -114,15 +114,26 @@ FRONTENDS = {"keypoints": KeypointFrontend, "rgb": RGBFrontend, "features": Feat
 
 
 class GestureEncoder(nn.Module):
-    """Front-end -> temporal Transformer (``layers`` x d, FFN ``ffn``, ``heads`` heads)
-    -> frame features (B, T, d); padding frames are zero."""
+    """Front-end -> temporal Transformer (``layers`` x d, FFN ``ffn``, ``heads`` heads) -> output
+    projection -> frame features (B, T, d); padding frames are zero.
+
+    ``architecture="released"``: the released gesture head (:mod:`jegal.model.released`): its
+    input MLP and position table on 1024-d features, its Transformer and its output Linear."""
 
     def __init__(self, cfg: GestureConfig):
         super().__init__()
-        self.frontend = FRONTENDS[cfg.frontend](cfg)
-        self.head = TransformerStack(cfg.d_model, cfg.layers, cfg.heads, cfg.ffn, cfg.dropout, cfg.positions)
+        if cfg.architecture == "released":
+            from jegal.model.released import ReleasedFeatureFrontend, released_stack
+
+            self.frontend = ReleasedFeatureFrontend(cfg.feature_dim, cfg.d_model, cfg.dropout)
+            self.head = released_stack(cfg.d_model, cfg.layers, cfg.heads, cfg.ffn, cfg.dropout)
+            self.out = nn.Linear(cfg.d_model, cfg.d_model)
+        else:
+            self.frontend = FRONTENDS[cfg.frontend](cfg)
+            self.head = TransformerStack(cfg.d_model, cfg.layers, cfg.heads, cfg.ffn, cfg.dropout, cfg.positions)
+            self.out = nn.Identity()
 
     def forward(self, batch: dict) -> torch.Tensor:
         mask = batch["frame_mask"]
         x = self.frontend(batch)
-        return self.head(x, mask) * mask[..., None]
+        return self.out(self.head(x, mask)) * mask[..., None]

@@ -24,6 +24,17 @@ MEL_CENTRE = (math.log(LOG_FLOOR) + 5.0) / 2
 MEL_SCALE = (5.0 - math.log(LOG_FLOOR)) / 3
 
 
+def build_speech_encoder(cfg: SpeechConfig, d_out: int) -> nn.Module:
+    """The speech encoder ``cfg.architecture`` names: :class:`SpeechEncoder`, or the released CNN
+    (:class:`jegal.model.released.ReleasedSpeechEncoder`, which reads the reference's log-mel).
+    Both map mel (B, 4T, 80), frame_mask (B, T) to (B, T, d_out)."""
+    if cfg.architecture == "released":
+        from jegal.model.released import ReleasedSpeechEncoder
+
+        return ReleasedSpeechEncoder(d_out)
+    return SpeechEncoder(cfg, d_out)
+
+
 class SpeechEncoder(nn.Module):
     def __init__(self, cfg: SpeechConfig, d_out: int):
         super().__init__()

@@ -188,11 +188,32 @@ class TextEncoder(nn.Module):
         # the state cache is a runtime setting (JEGAL.set_runtime), off until the model's owner sets it
         self.backbone = FrozenTextBackbone(cfg.backbone, cfg.max_subwords, hidden_size=cfg.backbone_dim)
         self.in_proj = nn.Identity() if width == cfg.backbone_dim else nn.Linear(cfg.backbone_dim, width)
-        self.head = TransformerStack(width, cfg.layers, cfg.heads, cfg.ffn or 4 * width, cfg.dropout)
+        self.released = cfg.architecture == "released"
+        if self.released:  # the released text head: no positions, no input projection (jegal.model.released)
+            from jegal.model.released import released_stack
+
+            if width != cfg.backbone_dim:
+                raise ValueError(f"text.architecture='released' needs text.head_dim == the backbone's width "
+                                 f"{cfg.backbone_dim}, got {width}")
+            self.head = released_stack(width, cfg.layers, cfg.heads, cfg.ffn or 4 * width, cfg.dropout)
+        else:
+            self.head = TransformerStack(width, cfg.layers, cfg.heads, cfg.ffn or 4 * width, cfg.dropout)
         self.out = nn.Linear(width, d_out)
 
     def subword_states(self, words: list[list[str]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        return self.backbone(words, self.out.weight.device)
+        """-> states (B, S, H), word index (B, S) (-1: no word), subword mask (B, S). Raises
+        :class:`TextBackboneError` when the backbone is not available (for the released text head
+        the message says how to run speech only)."""
+        try:
+            return self.backbone(words, self.out.weight.device)
+        except TextBackboneError as e:
+            if not self.released:
+                raise
+            raise TextBackboneError(
+                f"the released text head reads {self.backbone.name!r} states, which are not available here; run "
+                "the model with speech only (modalities 'a', --modalities a on the command line) or give it a local "
+                "copy of the backbone (--set text.backbone=/path/to/xlm-roberta-base; docs/released.md). "
+                f"Cause: {e}") from e
 
     def forward(self, words: list[list[str]], num_words: int) -> torch.Tensor:
         """-> (B, num_words, d_out) word features; words beyond a clip's own are zero."""

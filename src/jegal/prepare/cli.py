@@ -26,6 +26,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=None, help="worker processes (default: min(2, CPUs))")
     parser.add_argument("--rgb-size", type=int, default=None, metavar="PX",
                         help="also store face-masked person crops of PX x PX pixels (for the rgb front-end)")
+    parser.add_argument("--rgb-features", choices=["gestsync"], default=None,
+                        help="also store 1024-d per-frame features as the clips' features: gestsync = the GestSync "
+                             "RGB branch the released model reads (needs --gestsync-weights; docs/released.md)")
+    parser.add_argument("--gestsync-weights", default=None, metavar="DIR_OR_FILE",
+                        help="GestSync weights for --rgb-features gestsync: a model directory written by "
+                             "`jegal import-released --gestsync`, its gestsync.safetensors, or gestsync.pth")
+    parser.add_argument("--mel", choices=["jegal", "reference"], default="jegal",
+                        help="the log-mel stored: jegal (this project's models) or reference (the released "
+                             "model's speech CNN: magnitude, log(x + 1e-20))")
     parser.add_argument("--raw-audio", action="store_true", help="also store each clip's 16 kHz waveform (int16)")
     parser.add_argument("--min-activity", type=float, default=0.0,
                         help="drop clips whose gesture-activity score (hand speed, shoulder widths/s) is lower")
@@ -70,7 +79,8 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps({"out": str(args.out), "shards": len(manifest["shards"]), "clips": manifest["num_clips"]}))
         return 0
 
-    options = PrepareOptions(max_side=args.max_side, rgb_size=args.rgb_size, raw_audio=args.raw_audio,
+    options = PrepareOptions(max_side=args.max_side, rgb_size=args.rgb_size, rgb_features=args.rgb_features,
+                             gestsync_weights=args.gestsync_weights, mel=args.mel, raw_audio=args.raw_audio,
                              min_activity=args.min_activity, max_frames=args.max_frames, min_frames=args.min_frames,
                              scene_threshold=args.scene_threshold, detect_stride=args.detect_stride, hands=args.hands,
                              max_overhang_s=args.max_overhang, hand_stride=args.hand_stride,

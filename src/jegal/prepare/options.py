@@ -11,6 +11,9 @@ class PrepareOptions:
 
     max_side: int = 640  # decode frames no larger than this (pixels, longer side)
     rgb_size: int | None = None  # also store face-masked rgb crops of this size
+    rgb_features: str | None = None  # also store per-frame features: "gestsync" (jegal.prepare.features)
+    gestsync_weights: str | None = None  # GestSync RGB weights: an imported model dir, .safetensors or gestsync.pth
+    mel: str = "jegal"  # the log-mel stored: "jegal" (jegal.data.audio.log_mel) | "reference" (the released model's)
     raw_audio: bool = False  # also store the 16 kHz waveform (int16) per clip
     min_activity: float = 0.0  # drop clips whose gesture-activity score is lower
     max_frames: int = 750  # split longer tracks into segments of at most this many frames

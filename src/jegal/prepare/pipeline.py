@@ -72,6 +72,11 @@ class Preparer:
         self.out = out
         self.transcriber = Transcriber(self.options.asr, self.options.asr_model, self.options.threads,
                                        self.options.max_overhang_s)
+        self.features = None  # per-frame rgb features (--rgb-features), weights loaded on first use
+        if self.options.rgb_features:
+            from jegal.prepare.features import GestSyncFeatures
+
+            self.features = GestSyncFeatures(self.options.gestsync_weights, self.options.threads)
 
     def close(self) -> None:
         self.tracker.close()
@@ -109,8 +114,14 @@ class Preparer:
         result.frames = people.num_frames
         words, warnings = fit_to_media(words, people.num_frames, str(chosen.path or item.source), opts.max_overhang_s)
         result.warnings += warnings
+        features = None
+        if self.features is not None:
+            if item.video is None:
+                result.warnings.append(f"{item.name}: no video, so no --rgb-features")
+            else:
+                features = self.features.people_features(item.video, people, result.timings)
         t = time.perf_counter()
-        clips, raw_audio = cut_clips(item, people, words, audio, opts, result.warnings)
+        clips, raw_audio = cut_clips(item, people, words, audio, opts, result.warnings, features)
         for clip in clips:  # so training can filter or weight machine-made words
             clip.extra["transcript_source"] = chosen.source
         result.timings["clips"] = time.perf_counter() - t
@@ -225,6 +236,9 @@ def run_prepare(input_path: str | os.PathLike, out: str | os.PathLike, options: 
 
     options = options or PrepareOptions()
     check_asr(options.asr, options.asr_model)  # a recogniser that cannot run stops the run before any input
+    from jegal.prepare.features import check_rgb_features
+
+    check_rgb_features(options)  # so do feature weights that cannot be loaded
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()

@@ -42,17 +42,24 @@ def clip_waveform(audio: np.ndarray, start: int, end: int) -> np.ndarray:
 
 
 def cut_clips(item: Item, people: People, words: list[Word], audio: np.ndarray, options: PrepareOptions,
-              warnings: list[str]) -> tuple[list[Clip], dict[str, np.ndarray]]:
+              warnings: list[str], features: list[np.ndarray] | None = None
+              ) -> tuple[list[Clip], dict[str, np.ndarray]]:
     """The clips of one input (validated, not written) and, with ``options.raw_audio``, the
     int16 waveform per clip id.
+
+    ``features``: per person of ``people``, per-frame features of its whole track ``(T_person, F)``
+    (:mod:`jegal.prepare.features`), cut with the clips into their ``features``. ``options.mel``
+    "reference" stores the released model's log-mel (:func:`jegal.model.released.reference_log_mel`).
 
     ``words`` are in frames of the whole input and lie inside ``people.num_frames``;
     ``audio`` is 16 kHz mono. Clip ids are ``<name>/<track:05d>``, with ``-<segment:03d>``
     when a track is split. A line per skipped clip is appended to ``warnings``."""
     from jegal.data.audio import log_mel
+    from jegal.model.released import reference_log_mel
     from jegal.prepare.activity import activity_score
 
-    mel = log_mel(audio, num_frames=people.num_frames)  # (4T, 80)
+    front_end = reference_log_mel if options.mel == "reference" else log_mel
+    mel = front_end(audio, num_frames=people.num_frames)  # (4T, 80)
     clips, raw_audio = [], {}
     for track_id, parts in enumerate(people.persons):
         start, kp_raw, faces, rgb_all = join_parts(parts)
@@ -74,13 +81,16 @@ def cut_clips(item: Item, people: People, words: list[Word], audio: np.ndarray, 
                 continue
             rgb = None if rgb_all is None else rgb_all[s - start:e - start + 1]
             extra = {"track": track_id, "start_frame": s, "activity": round(score, 4)}
+            if options.mel != "jegal":
+                extra["mel"] = options.mel
             if item.keypoints is None:
                 # Where the person is in the source video (pixels), e.g. to draw who speaks.
                 box = np.median(faces[s - start:e - start + 1], axis=0) / people.scale
                 extra["face_box"] = [round(float(v), 1) for v in box]
             clip = Clip(clip_id, seg_kp, mel[4 * s:4 * (e + 1)], seg_words,
                         speaker_id=item.speaker_id or f"{item.name}/{track_id:05d}", source=str(item.source),
-                        rgb=rgb, extra=extra)
+                        rgb=rgb, features=None if features is None else features[track_id][s - start:e - start + 1],
+                        extra=extra)
             clips.append(clip.validate())
             if options.raw_audio:
                 raw_audio[clip_id] = clip_waveform(audio, s, e)
