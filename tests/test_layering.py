@@ -2,7 +2,7 @@
 
 Library: ``jegal.timebase, jegal.atomic, jegal.config, jegal.data, jegal.model, jegal.losses,
 jegal.metrics, jegal.inference``. Applications: ``jegal.train, jegal.prepare, jegal.synth,
-jegal.evaluation, jegal.demo, jegal.cli``. Two checks, because each misses what the other sees:
+jegal.evaluation, jegal.demo, jegal.cli, jegal.use, jegal.released, jegal.serve``. Two checks, because each misses what the other sees:
 
 - static: every ``import`` statement in every library module file, at any depth (a
   function-level import runs only when the function is called, so importing the module would
@@ -24,7 +24,8 @@ import jegal
 PACKAGE_ROOT = Path(jegal.__file__).parent
 LIBRARY = ("jegal.timebase", "jegal.atomic", "jegal.config", "jegal.data", "jegal.model", "jegal.losses",
            "jegal.metrics", "jegal.inference")
-APPLICATIONS = ("jegal.train", "jegal.prepare", "jegal.synth", "jegal.evaluation", "jegal.demo", "jegal.cli")
+APPLICATIONS = ("jegal.train", "jegal.prepare", "jegal.synth", "jegal.evaluation", "jegal.demo", "jegal.cli",
+                "jegal.use", "jegal.released", "jegal.serve")
 
 
 def _is_under(name: str, packages: tuple[str, ...]) -> bool:

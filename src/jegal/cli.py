@@ -20,6 +20,13 @@ COMMANDS = {
     "eval": ("jegal.evaluation.cli", "run the retrieval / spotting / ASD benchmarks"),
     "ablate": ("jegal.evaluation.ablate", "train and evaluate the paper's ablations and baselines"),
     "demo": ("jegal.demo", "the whole pipeline on a generated corpus, with a report"),
+    "spot": ("jegal.use.spot", "which words each person in a video gestured: maps, words, annotated video"),
+    "asd": ("jegal.use.asd", "who is speaking in a video, from gestures alone, per transcript segment"),
+    "embed": ("jegal.use.embed", "gesture and content embeddings of videos, a folder or a shard set"),
+    "search": ("jegal.use.search", "build and query a FAISS gallery of gesture clips (text, audio or video queries)"),
+    "import-released": ("jegal.released.cli", "import the authors' released checkpoints (jegal.pth, gestsync.pth) "
+                        "as a model directory"),
+    "serve": ("jegal.serve.cli", "a local web page: spotted words, who is speaking, downloads"),
 }
 
 

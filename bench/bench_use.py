@@ -1,0 +1,100 @@
+"""Seconds per stage of ``jegal spot`` on a real video, after the models are loaded (2 cores).
+
+The stages of :mod:`jegal.use.spot` run through the library, as the command runs them:
+
+- people: decode (PyAV, 25 fps), face detection + tracking, keypoints (mediapipe pose + hands);
+- transcript: the given transcript read, or offline speech recognition (pocketsphinx) when the
+  video has none (``speaker_raw.mp4`` has none), and alignment;
+- windows: audio decode, log-mel, the overlapping windows;
+- model: the gesture and content embeddings of every window and the spotting decisions;
+- maps/csv/png: ``maps.npz``, ``words.csv`` and the heatmap PNGs;
+- annotated video: decode again, draw, encode H.264 + AAC.
+
+The first run loads everything (mediapipe models, the text backbone, the recogniser) and is
+reported apart; then ``--repeat`` runs reuse the loaded models (one ``Preparer``, one model)
+and the table gives the fastest of them per stage. "x real time" = the video's duration / the
+seconds of the stages after loading. Weights do not change the time: without ``--model`` a
+freshly initialised cpu-preset model is used.
+
+    python bench/bench_use.py [--video ../shared/data/real/speaker_raw.mp4] [--model DIR] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+STAGES = ("people", "transcript", "windows", "model", "maps/csv/png", "annotated video")
+
+
+def one_run(model, video: Path, preparer, out: Path) -> tuple[dict, float]:
+    """Seconds per stage of one ``jegal spot`` of ``video`` into ``out``, and the video's duration."""
+    from jegal.use.spot import spot_video, write_outputs
+    from jegal.use.video import read_video
+
+    vi = read_video(video, progress=False, preparer=preparer)
+    t = time.perf_counter()
+    spots = spot_video(model, vi, model.config.content.modalities)
+    model_s = time.perf_counter() - t
+    doc = write_outputs(out, vi, spots, {"model": "bench"}, annotated=True)
+    tm = vi.timings
+    stages = {"people": tm.get("decode", 0) + tm.get("detect", 0) + tm.get("keypoints", 0),
+              "transcript": tm.get("transcript", 0), "windows": tm.get("audio", 0) + tm.get("windows", 0),
+              "model": model_s, "maps/csv/png": doc["timings"]["maps_csv_png"],
+              "annotated video": doc["timings"]["annotated_video"]}
+    return stages, vi.duration
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--video", default=str(REPO.parent / "shared" / "data" / "real" / "speaker_raw.mp4"))
+    parser.add_argument("--model", default=None, help="a model or run directory (default: an untrained cpu model)")
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args(argv)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    sys.path.insert(0, str(REPO / "src"))
+    import torch
+
+    from jegal.model import JEGAL
+    from jegal.prepare.options import PrepareOptions
+    from jegal.prepare.pipeline import Preparer
+    from jegal.use.common import load_model
+
+    t = time.perf_counter()
+    if args.model:
+        model, _ = load_model(args.model)
+    else:
+        model = JEGAL.from_preset("cpu").eval()
+        model.text.backbone.load()
+    load_s = time.perf_counter() - t
+    preparer = Preparer(PrepareOptions(threads=max(1, min(4, os.cpu_count() or 1))))
+    video = Path(args.video)
+    runs = []
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            first, duration = one_run(model, video, preparer, Path(tmp) / "first")
+            for k in range(args.repeat):
+                runs.append(one_run(model, video, preparer, Path(tmp) / f"run{k}")[0])
+    finally:
+        preparer.close()
+    best = {s: min(r[s] for r in runs) for s in STAGES}
+    total = sum(best.values())
+    print(f"`jegal spot` on {video.name} ({duration:.2f} s of video), torch threads {torch.get_num_threads()}, "
+          f"cores {os.cpu_count()}; model load {load_s:.2f} s; first run (loads mediapipe, recogniser) "
+          f"{sum(first.values()):.2f} s\n")
+    print(f"| stage | seconds (best of {args.repeat}) | share | first run |")
+    print("|---|---|---|---|")
+    for s in STAGES:
+        print(f"| {s} | {best[s]:.3f} | {best[s] / total:.0%} | {first[s]:.3f} |")
+    print(f"| **total after loading** | **{total:.3f}** | | {sum(first.values()):.3f} |")
+    print(f"\n{duration / total:.2f} x real time after loading (>= 1 is real time)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

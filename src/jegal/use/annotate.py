@@ -1,0 +1,256 @@
+"""The annotated video of ``jegal spot`` and ``jegal asd``: the source frames with boxes, and a
+caption band below them with the transcript running.
+
+:func:`write_annotated_video` decodes the source again at 25 fps (:func:`jegal.prepare.decode.iter_video`,
+the decoder ``read_video`` used, so frame t here is frame t there), scaled to at most
+``max_side`` pixels, lets the command draw on each frame (:class:`Overlay`), adds the caption
+band (:class:`Caption`: a line of words centred on the word being spoken, each word styled by the
+command, and a status line), and writes H.264 (libx264, yuv420p) at exactly 25 fps with one
+video frame per input frame, the source audio (16 kHz mono AAC) muxed in, atomically
+(:mod:`jegal.atomic`). A ``.kps.npz`` input has no frames: each person's skeleton is drawn on a
+blank canvas of the keypoints' size instead.
+
+Boxes are drawn with OpenCV; the caption text with Pillow and the DejaVu Sans font that
+matplotlib ships (any Unicode word shows), rendered once per caption state and reused.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from jegal.atomic import atomic_path
+from jegal.timebase import FPS, SAMPLES_PER_FRAME
+
+MAX_SIDE = 640  # the decode size of jegal prepare (PrepareOptions.max_side): boxes scale the same way
+# One colour per person (RGB), repeated after eight people.
+PALETTE = [(230, 159, 0), (86, 180, 233), (0, 158, 115), (240, 228, 66), (0, 114, 178), (213, 94, 0),
+           (204, 121, 167), (160, 160, 160)]
+HIGHLIGHT = (255, 214, 0)  # background of the word being spoken
+TEXT = (235, 235, 235)
+DIM = (150, 150, 150)
+BAND = (24, 24, 24)
+
+
+def person_colour(person: int) -> tuple[int, int, int]:
+    return PALETTE[person % len(PALETTE)]
+
+
+@dataclass(frozen=True)
+class Token:
+    """One word of the caption line: its text, colour, optional background and underline colours."""
+
+    text: str
+    colour: tuple[int, int, int] = TEXT
+    background: tuple[int, int, int] | None = None
+    underline: tuple[int, int, int] | None = None
+    bold: bool = False
+
+
+@dataclass(frozen=True)
+class Caption:
+    """The caption band at one frame: ``tokens`` (a line of words), ``centre`` (index of the
+    token to centre, usually the word being spoken; None: start at the left) and ``status``
+    (a second, smaller line). Equal captions are rendered once."""
+
+    tokens: tuple[Token, ...] = ()
+    centre: int | None = None
+    status: str = ""
+
+
+# What a command draws on frame t (an RGB image it may change in place, at ``scale`` x the source's
+# pixels) and the caption it wants below it.
+Overlay = Callable[[np.ndarray, int, float], None]
+CaptionAt = Callable[[int], Caption]
+
+
+def _fonts(size: int):
+    import matplotlib
+    from PIL import ImageFont
+
+    ttf = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
+    try:
+        return (ImageFont.truetype(str(ttf / "DejaVuSans.ttf"), size),
+                ImageFont.truetype(str(ttf / "DejaVuSans-Bold.ttf"), size),
+                ImageFont.truetype(str(ttf / "DejaVuSans.ttf"), max(8, int(size * 0.7))))
+    except OSError:  # a matplotlib without its fonts: Pillow's own
+        return ImageFont.load_default(size), ImageFont.load_default(size), ImageFont.load_default(int(size * 0.7))
+
+
+@dataclass
+class CaptionBand:
+    """Renders :class:`Caption` s into (height, width, 3) uint8 RGB images, caching each one."""
+
+    width: int
+    height: int
+    _cache: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.size = max(10, int(min(self.height * 0.36, self.width / 16)))
+        self.font, self.bold, self.small = _fonts(self.size)
+
+    def render(self, caption: Caption) -> np.ndarray:
+        hit = self._cache.get(caption)
+        if hit is not None:
+            return hit
+        from PIL import Image, ImageDraw
+
+        img = Image.new("RGB", (self.width, self.height), BAND)
+        draw = ImageDraw.Draw(img)
+        gap = self.size // 2
+        widths = [draw.textlength(t.text, font=self.bold if t.bold else self.font) for t in caption.tokens]
+        lefts = np.concatenate([[0.0], np.cumsum(np.asarray(widths) + gap)])[:-1] if widths else np.zeros(0)
+        shift = gap
+        if caption.centre is not None and widths:
+            shift = self.width / 2 - (lefts[caption.centre] + widths[caption.centre] / 2)
+        y = int(self.height * 0.08)
+        for tok, left, w in zip(caption.tokens, lefts, widths):
+            x = left + shift
+            if x + w < 0 or x > self.width:
+                continue
+            if tok.background is not None:
+                draw.rectangle([x - 3, y - 1, x + w + 3, y + self.size + 3], fill=tok.background)
+            draw.text((x, y), tok.text, fill=tok.colour, font=self.bold if tok.bold else self.font)
+            if tok.underline is not None:
+                uy = y + self.size + 5
+                draw.rectangle([x, uy, x + w, uy + max(2, self.size // 8)], fill=tok.underline)
+        if caption.status:
+            draw.text((gap, int(self.height * 0.62)), caption.status, fill=DIM, font=self.small)
+        out = np.asarray(img, dtype=np.uint8)
+        if len(self._cache) > 512:
+            self._cache.clear()
+        self._cache[caption] = out
+        return out
+
+
+def draw_box(img: np.ndarray, box, colour, label: str = "", thickness: int = 2) -> None:
+    """A rectangle (x0, y0, x1, y1 pixels of ``img``) with ``label`` on a filled tab above it;
+    nothing for a box with NaN."""
+    import cv2
+
+    if box is None or not np.all(np.isfinite(box)):
+        return
+    h, w = img.shape[:2]
+    x0, y0, x1, y1 = (int(round(v)) for v in box)
+    x0, x1 = max(0, min(w - 1, x0)), max(0, min(w - 1, x1))
+    y0, y1 = max(0, min(h - 1, y0)), max(0, min(h - 1, y1))
+    cv2.rectangle(img, (x0, y0), (x1, y1), colour, thickness, cv2.LINE_AA)
+    if label:
+        scale = max(0.4, min(h, w) / 900)
+        (tw, th), base = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
+        ty = y0 if y0 - th - base - 4 < 0 else y0 - th - base - 4
+        cv2.rectangle(img, (x0, ty), (min(w - 1, x0 + tw + 6), ty + th + base + 4), colour, -1)
+        cv2.putText(img, label, (x0 + 3, ty + th + 2), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 1, cv2.LINE_AA)
+
+
+def draw_skeleton(img: np.ndarray, pixels: np.ndarray, colour, scale: float = 1.0) -> None:
+    """The bones of one frame's keypoints ``(56, 3)`` (x, y in source pixels, confidence) on ``img``."""
+    import cv2
+
+    from jegal.data.keypoints import BONES
+
+    pts = pixels[:, :2] * scale
+    ok = pixels[:, 2] > 0
+    for a, b in BONES:
+        if ok[a] and ok[b]:
+            cv2.line(img, tuple(int(v) for v in pts[a]), tuple(int(v) for v in pts[b]), colour, 2, cv2.LINE_AA)
+
+
+def _even(n: int) -> int:
+    return n + (n % 2)
+
+
+def _frames(video, max_side: int) -> Iterator[tuple[np.ndarray, float]]:
+    """(RGB frame, scale to the source's pixels) for each of ``video.num_frames`` frames."""
+    if video.is_video:
+        from jegal.prepare.decode import iter_video
+
+        info: dict = {}
+        last = None
+        count = 0
+        for chunk in iter_video(video.path, max_side=max_side, chunk_frames=50, info=info):
+            for frame in chunk:
+                if count == video.num_frames:
+                    return
+                last = frame
+                count += 1
+                yield frame, float(info.get("scale", 1.0))
+        while count < video.num_frames:  # never happens with one decoder; kept so the count is exact
+            count += 1
+            yield last, float(info.get("scale", 1.0))
+        return
+    w, h = video.size
+    scale = min(1.0, max_side / max(w, h))
+    blank = np.full((int(round(h * scale)), int(round(w * scale)), 3), 40, np.uint8)
+    for t in range(video.num_frames):
+        img = blank.copy()
+        for p in video.people:
+            draw_skeleton(img, p.pixels[t], person_colour(p.person), scale)
+        yield img, scale
+
+
+def write_annotated_video(path: str | os.PathLike, video, overlay: Overlay, caption: CaptionAt, *,
+                          max_side: int = MAX_SIDE, with_audio: bool = True, progress: bool = False,
+                          crf: int = 23) -> Path:
+    """Write ``path`` (``.mp4``): every frame of ``video`` (a :class:`jegal.use.video.VideoInput`)
+    with ``overlay(img, t, scale)`` drawn on it and the band of ``caption(t)`` below it.
+
+    Exactly ``video.num_frames`` frames at 25 fps (H.264, yuv420p, sizes rounded up to even),
+    plus the audio of ``video.audio`` as AAC (16 kHz mono), cut or padded to the video's
+    duration. Written atomically. Raises :class:`jegal.prepare.errors.CorruptVideo` when the
+    source cannot be decoded again."""
+    import av
+    from tqdm.auto import tqdm
+
+    path = Path(path)
+    band = None
+    bar = tqdm(total=video.num_frames, desc="annotated video", unit="frame", disable=not progress, leave=False)
+    with atomic_path(path) as tmp:
+        with av.open(str(tmp), "w") as out:
+            stream = None
+            for t, (frame, scale) in enumerate(_frames(video, max_side)):
+                img = np.ascontiguousarray(frame).copy()
+                overlay(img, t, scale)
+                if stream is None:
+                    h, w = img.shape[:2]
+                    width = _even(w)
+                    band_h = _even(max(44, h // 5))
+                    band = CaptionBand(width, band_h)
+                    stream = out.add_stream("libx264", rate=FPS)
+                    stream.width, stream.height, stream.pix_fmt = width, _even(h) + band_h, "yuv420p"
+                    stream.options = {"preset": "veryfast", "crf": str(crf)}
+                    audio = out.add_stream("aac", rate=16000, layout="mono") if with_audio and video.audio is not None \
+                        else None
+                canvas = np.zeros((stream.height, stream.width, 3), np.uint8)
+                canvas[:img.shape[0], :img.shape[1]] = img
+                canvas[stream.height - band.height:] = band.render(caption(t))
+                vf = av.VideoFrame.from_ndarray(canvas, format="rgb24")
+                vf.pts = t
+                for packet in stream.encode(vf):
+                    out.mux(packet)
+                bar.update()
+            for packet in stream.encode():
+                out.mux(packet)
+            if audio is not None:
+                n = video.num_frames * SAMPLES_PER_FRAME
+                wave = np.zeros(n, np.float32)
+                piece = np.asarray(video.audio[:n], np.float32)
+                wave[:len(piece)] = np.clip(piece, -1, 1)
+                step = 16000
+                for k in range(0, n, step):
+                    af = av.AudioFrame.from_ndarray(wave[None, k:k + step], format="flt", layout="mono")
+                    af.sample_rate, af.pts = 16000, k
+                    for packet in audio.encode(af):
+                        out.mux(packet)
+                for packet in audio.encode():
+                    out.mux(packet)
+    bar.close()
+    return path
+
+
+__all__ = ["Caption", "CaptionBand", "MAX_SIDE", "Overlay", "PALETTE", "Token", "draw_box", "draw_skeleton",
+           "person_colour", "write_annotated_video"]

@@ -1,0 +1,441 @@
+"""A user's video as model inputs: people, their keypoints (or rgb crops), words, windows.
+
+:func:`read_video` is the one entry point every command that applies a model to a video calls
+(``jegal spot``, ``jegal asd``, ``jegal embed``, ``jegal search``). It runs the stages of
+``jegal prepare`` that a model needs, through the same objects
+(:class:`jegal.prepare.pipeline.Preparer`: its people tracker and its transcriber), and no
+detection, tracking or transcript code of its own:
+
+1. the input is found as ``jegal prepare`` finds it (:func:`jegal.prepare.discover.discover`):
+   a video, or precomputed keypoints ``<name>.kps.npz``; a ``<name>.wav`` beside it is the
+   audio, a ``<name>.txt/.json/.TextGrid`` beside it the transcript, unless ``transcript`` is given;
+2. audio decoded to 16 kHz mono; words read from the transcript (force-aligned when it is plain
+   text) or, without one, recognised offline (``asr``, :mod:`jegal.prepare.asr`);
+3. every person followed through the video (face tracks, body boxes, keypoints; rgb crops with
+   ``rgb_size``), in order of first appearance;
+4. each person's track cut into **overlapping windows** the model can take: windows of
+   ``window_frames`` frames (default 100 = 4 s, twice the cpu preset's 2 s training crops and
+   about the length of the paper's 5-20 word clips), spread evenly from the track's first frame
+   to its last so that neighbours share at least ``overlap_frames`` (default 50); a track no
+   longer than a window is one window. Each window is a :class:`~jegal.data.clip.Clip`
+   (keypoints, log-mel, the words lying wholly inside it, rgb crops when asked).
+
+Results computed per window are merged back into one per-frame / per-word result by
+:func:`central_window` and :func:`merge_frames`: each frame (and each word) is taken from the
+window in which it lies most centrally, i.e. farthest from the window's edges, so every value
+comes from the window that gives it the most context on both sides. With the default overlap
+of half a window, every frame away from the track's ends has at least a quarter window (25
+frames, 1 s) of context either side, and every word of up to ``overlap_frames`` frames lies
+wholly inside at least one window.
+
+Frames are 25 fps from the start of the video, boxes are pixels of the source video as players
+show it (upright, full resolution). Errors are those of ``jegal prepare``
+(:mod:`jegal.prepare.errors`), each naming the file: :class:`~jegal.prepare.errors.CorruptVideo`,
+:class:`~jegal.prepare.errors.NoPerson`, :class:`~jegal.prepare.errors.NoTranscript` (no
+transcript and no word recognised), :class:`~jegal.prepare.errors.NoAudio`, ... plus
+:class:`FrontEndMismatch` (a model whose gesture front end this input cannot feed) and
+:class:`NoWordsOnPeople` (words exist, but none is spoken while a person is in view).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from jegal.data.clip import Clip
+from jegal.data.words import Word
+from jegal.prepare.errors import BadInput, NoAudio, NoTranscript, PrepareError
+from jegal.timebase import FPS, MEL_PER_FRAME
+
+WINDOW_FRAMES = 100  # 4 s
+OVERLAP_FRAMES = 50  # consecutive windows share 2 s
+DEFAULT_RGB_SIZE = 112  # crops for an rgb model when the caller names no size (jegal prepare's documented size)
+NO_TRANSCRIPT = "none"  # VideoInput.transcript_source when there are no words (require_words=False)
+
+
+class FrontEndMismatch(PrepareError):
+    """The model's gesture front end needs an input this video cannot give (e.g. precomputed
+    features, or rgb crops from a keypoint file)."""
+
+    reason = "frontend_mismatch"
+
+
+class NoWordsOnPeople(NoTranscript):
+    """Words were found, but none lies inside the track of any person (nobody in view while speaking)."""
+
+    reason = "no_words_on_people"
+
+
+# -- windows and merging ------------------------------------------------------------------------
+def cut_windows(start: int, end: int, window_frames: int = WINDOW_FRAMES,
+                overlap_frames: int = OVERLAP_FRAMES) -> list[tuple[int, int]]:
+    """Inclusive ``(first, last)`` frames of overlapping windows covering frames ``start..end``.
+
+    Windows are ``window_frames`` long; the first starts on ``start``, the last ends on
+    ``end``, and between them the fewest windows are spread evenly so that neighbours share at
+    least ``overlap_frames`` frames (they start at most ``window_frames - overlap_frames`` apart).
+    A span no longer than a window is one window. Raises ValueError for ``end < start`` or an
+    overlap that is negative or not shorter than the window."""
+    if end < start:
+        raise ValueError(f"empty span {start}..{end}")
+    if window_frames < 1 or not 0 <= overlap_frames < window_frames:
+        raise ValueError(f"window_frames={window_frames}, overlap_frames={overlap_frames}: need "
+                         "0 <= overlap < window")
+    n = end - start + 1
+    if n <= window_frames:
+        return [(start, end)]
+    hop = window_frames - overlap_frames
+    count = -(-(n - window_frames) // hop) + 1
+    firsts = np.linspace(start, end - window_frames + 1, count).round().astype(int)
+    return [(int(s), int(s) + window_frames - 1) for s in firsts]
+
+
+def central_window(starts, ends, windows) -> np.ndarray:
+    """For each span ``starts[i]..ends[i]`` (inclusive frames, (N,) each; a frame is a span
+    with start = end), the index of the window (``windows`` (K, 2) inclusive) that holds it
+    wholly and most centrally: the largest distance from the span to the nearer window edge
+    (ties: the earlier window). -1 where no window holds the span. Returns (N,) int64."""
+    starts = np.asarray(starts, np.int64).reshape(-1, 1)  # (N, 1)
+    ends = np.asarray(ends, np.int64).reshape(-1, 1)
+    win = np.asarray(windows, np.int64).reshape(-1, 2)
+    if len(win) == 0 or len(starts) == 0:
+        return np.full(len(starts), -1, np.int64)
+    ws, we = win[None, :, 0], win[None, :, 1]  # (1, K)
+    inside = (starts >= ws) & (ends <= we)  # (N, K)
+    room = np.minimum(starts - ws, we - ends)  # (N, K) frames of context on the tighter side
+    room = np.where(inside, room, -1)
+    best = room.argmax(axis=1)
+    return np.where(inside.any(axis=1), best, -1)
+
+
+def merge_frames(per_window: list[np.ndarray], windows, num_frames: int, fill: float = np.nan) -> np.ndarray:
+    """Per-frame results of overlapping windows as one array over the video.
+
+    ``per_window[k]`` is ``(T_k, ...)`` for window ``windows[k] = (first, last)`` (T_k = last -
+    first + 1); frame t is taken from :func:`central_window`'s window for it. Returns
+    ``(num_frames, ...)`` float32, ``fill`` on frames no window covers."""
+    if not per_window:
+        raise ValueError("merge_frames: no windows")
+    win = np.asarray(windows, np.int64).reshape(-1, 2)
+    if len(win) != len(per_window):
+        raise ValueError(f"merge_frames: {len(per_window)} results for {len(win)} windows")
+    out = np.full((num_frames, *np.shape(per_window[0])[1:]), fill, np.float32)
+    frames = np.arange(num_frames)
+    pick = central_window(frames, frames, win)
+    for k, values in enumerate(per_window):  # one slice copy per window, not per frame
+        sel = np.flatnonzero(pick == k)
+        if len(sel):
+            out[sel] = np.asarray(values)[sel - win[k, 0]]
+    return out
+
+
+# -- the inputs -----------------------------------------------------------------------------------
+@dataclass
+class PersonInput:
+    """One person of a video and the model inputs of their track.
+
+    ``clips[k]`` is window k (frames ``start_frame[k] .. start_frame[k] + clips[k].num_frames -
+    1`` of the video); its words lie wholly inside it, frames relative to the window (a window
+    without words has ``words == []``: good for gesture embeddings, not for content). Arrays over
+    the whole video: ``boxes`` (num_frames, 4) the person's upper-body box x0, y0, x1, y1 in
+    source pixels, NaN where the person is not seen; ``faces`` (num_frames, 4) likewise the face
+    box; ``keypoints`` (num_frames, 56, 3) normalised keypoints (zero where not seen);
+    ``pixels`` (num_frames, 56, 3) the keypoints in source pixels (x, y, confidence; confidence
+    0 where not seen), for drawing. ``rgb``: face-masked crops (last - first + 1, S, S, 3) uint8
+    over the track, or None."""
+
+    person: int  # 0-based, order of first appearance
+    clips: list[Clip]
+    start_frame: list[int]  # per clip, its first frame in the video (25 fps)
+    boxes: np.ndarray  # (num_frames, 4)
+    faces: np.ndarray | None = None  # (num_frames, 4)
+    keypoints: np.ndarray | None = None  # (num_frames, 56, 3) normalised
+    pixels: np.ndarray | None = None  # (num_frames, 56, 3) source pixels
+    rgb: np.ndarray | None = None  # (last - first + 1, S, S, 3)
+    first_frame: int = 0  # the track: frames first..last (inclusive) of the video
+    last_frame: int = 0
+
+    @property
+    def windows(self) -> list[tuple[int, int]]:
+        """Inclusive (first, last) frames of each clip in the video."""
+        return [(s, s + c.num_frames - 1) for s, c in zip(self.start_frame, self.clips)]
+
+    @property
+    def visible(self) -> np.ndarray:
+        """(num_frames,) bool: frames where the person is seen."""
+        return ~np.isnan(self.boxes[:, 0])
+
+    def gesture_clip(self, start: int, end: int, clip_id: str | None = None) -> Clip | None:
+        """The person's gesture over frames ``start..end`` of the video, cut to their track
+        (so it may be shorter), as a clip without words; None when the track does not reach
+        into that span. The clip's ``extra["start_frame"]`` says where it begins."""
+        s, e = max(start, self.first_frame), min(end, self.last_frame)
+        if e < s or self.keypoints is None:
+            return None
+        T = e - s + 1
+        rgb = None if self.rgb is None else self.rgb[s - self.first_frame:e - self.first_frame + 1]
+        return Clip(clip_id or f"person{self.person}@{s}", self.keypoints[s:e + 1],
+                    np.zeros((MEL_PER_FRAME * T, 80), np.float32), [], speaker_id=f"person{self.person}", rgb=rgb,
+                    extra={"person": self.person, "start_frame": s})
+
+
+@dataclass
+class VideoInput:
+    """A video read for a model (:func:`read_video`).
+
+    ``words``: the whole video's words, frames at 25 fps from the video start (``display``
+    keeps the transcript's spelling). ``mel`` (4 * num_frames, 80) the log-mel of the audio,
+    ``audio`` (N,) float32 16 kHz mono. ``size`` is (width, height) of the source as shown."""
+
+    path: Path
+    num_frames: int
+    fps: float
+    size: tuple[int, int]  # source width, height
+    words: list[Word]
+    transcript_source: str  # "given" | "asr:<engine>" | "none"
+    people: list[PersonInput]
+    name: str = ""  # the input's name (file name without suffix): clip ids start with it
+    mel: np.ndarray | None = None  # (4 * num_frames, 80)
+    audio: np.ndarray | None = None  # (N,) 16 kHz
+    transcript_path: Path | None = None  # the file the words were read from or written to
+    is_video: bool = True  # False: precomputed keypoints (no frames to show)
+    warnings: list[str] = field(default_factory=list)
+    timings: dict = field(default_factory=dict)  # seconds per stage
+
+    @property
+    def duration(self) -> float:
+        """Seconds."""
+        return self.num_frames / self.fps
+
+    def content_clip(self, start: int, end: int, words: list[Word] | None = None, clip_id: str | None = None) -> Clip:
+        """The speech of frames ``start..end`` (clipped to the video) as a clip: its log-mel and
+        ``words`` (default: the video's words lying wholly inside), re-indexed from ``start``;
+        keypoints are zero (a content clip's gesture is not used)."""
+        s, e = max(0, start), min(self.num_frames - 1, end)
+        if e < s:
+            raise ValueError(f"{self.path}: empty span {start}..{end} of {self.num_frames} frames")
+        if words is None:
+            words = [w for w in self.words if w.start >= s and w.end <= e]
+        T = e - s + 1
+        return Clip(clip_id or f"{self.name}@{s}", np.zeros((T, 56, 3), np.float32),
+                    self.mel[MEL_PER_FRAME * s:MEL_PER_FRAME * (e + 1)], [w.shifted(s) for w in words],
+                    source=str(self.path), extra={"start_frame": s})
+
+
+def gesture_input(model_or_config, video: str | os.PathLike | None = None, rgb_size: int | None = None) -> int | None:
+    """The rgb crop size :func:`read_video` must produce for this model (None: keypoints only).
+
+    ``model_or_config``: a :class:`jegal.model.JEGAL` or its config. A keypoints model needs
+    nothing more; an rgb model gets ``rgb_size`` (default :data:`DEFAULT_RGB_SIZE`, the size
+    ``jegal prepare --rgb-size`` documents: use the size the model was trained on). Raises
+    :class:`FrontEndMismatch` for a ``features`` model (precomputed per-frame vectors come from
+    an extractor run outside jegal, not from a video) and for an rgb model on a ``.kps.npz``
+    input (keypoints carry no pixels)."""
+    config = getattr(model_or_config, "config", model_or_config)
+    frontend = config.gesture.frontend
+    where = f"{video}: " if video is not None else ""
+    if frontend == "keypoints":
+        return None
+    if frontend == "features":
+        raise FrontEndMismatch(f"{where}this model's gesture front end is 'features' (precomputed per-frame vectors "
+                               "from a frozen backbone); they cannot be computed from a video here. Use a "
+                               "keypoints or rgb model, or embed the precomputed features with jegal eval/embed "
+                               "on shards that hold them")
+    if video is not None and str(video).endswith(".kps.npz"):
+        raise FrontEndMismatch(f"{where}this model's gesture front end is 'rgb' (face-masked person crops), "
+                               "but a .kps.npz holds keypoints only; give the video instead")
+    return int(rgb_size or DEFAULT_RGB_SIZE)
+
+
+def _item(video: Path, transcript):
+    from jegal.prepare.discover import KPS_SUFFIX, VIDEO_SUFFIXES, discover
+
+    if not video.exists():
+        raise BadInput(f"{video}: no such file")
+    if not video.is_file():
+        raise BadInput(f"{video}: not a file (give one video or .kps.npz)")
+    if not (video.suffix.lower() in VIDEO_SUFFIXES or video.name.endswith(KPS_SUFFIX)):
+        raise BadInput(f"{video}: not a video ({', '.join(sorted(VIDEO_SUFFIXES))}) or keypoint file ({KPS_SUFFIX})")
+    item = discover(video)[0]
+    if video.name.endswith(KPS_SUFFIX):
+        item.video = None
+    else:  # the video itself is what the user asked about; keypoints beside it are not used
+        item.keypoints = None
+    if transcript is not None:
+        item.transcript = Path(transcript)
+    return item
+
+
+def _source_size(item, people) -> tuple[int, int]:
+    """(width, height) of the source as players show it."""
+    if item.video is None:
+        with np.load(item.keypoints, allow_pickle=False) as z:
+            if "width" in z.files and "height" in z.files:
+                return int(np.asarray(z["width"]).reshape(-1)[0]), int(np.asarray(z["height"]).reshape(-1)[0])
+        pix = np.concatenate([p.raw[..., :2][p.raw[..., 2] > 0] for ps in people.persons for p in ps] or
+                             [np.ones((1, 2))])
+        return int(np.ceil(pix[:, 0].max())) + 1, int(np.ceil(pix[:, 1].max())) + 1
+    import av
+
+    from jegal.prepare.decode import display_rotation, pick_stream
+
+    with av.open(str(item.video)) as container:
+        stream = pick_stream(container.streams.video)
+        frame = next(container.decode(stream))
+        w, h = frame.width, frame.height
+        return (h, w) if display_rotation(frame) in (90, 270) else (w, h)
+
+
+def _box_from_pixels(pixels: np.ndarray, pad: float = 0.15) -> np.ndarray:
+    """(T, 4) boxes around the seen joints of (T, J, 3) keypoints, widened by ``pad`` of their
+    size each side; NaN where no joint is seen."""
+    seen = pixels[..., 2] > 0  # (T, J)
+    x = np.where(seen, pixels[..., 0], np.nan)
+    y = np.where(seen, pixels[..., 1], np.nan)
+    out = np.full((len(pixels), 4), np.nan, np.float32)
+    rows = seen.any(axis=1)
+    if rows.any():
+        x0, x1 = np.nanmin(x[rows], 1), np.nanmax(x[rows], 1)
+        y0, y1 = np.nanmin(y[rows], 1), np.nanmax(y[rows], 1)
+        dx, dy = pad * (x1 - x0 + 1), pad * (y1 - y0 + 1)
+        out[rows] = np.stack([x0 - dx, y0 - dy, x1 + dx, y1 + dy], axis=1)
+    return out
+
+
+def _person(index: int, parts, people, mel: np.ndarray, words: list[Word], name: str, source: str,
+            window_frames: int, overlap_frames: int, from_video: bool, extra: dict) -> PersonInput:
+    from jegal.data.keypoints import normalise
+    from jegal.prepare.track import join_parts
+
+    T = people.num_frames
+    first, raw, _, rgb = join_parts(parts)
+    last = first + len(raw) - 1
+    kp = np.zeros((T, 56, 3), np.float32)
+    kp[first:last + 1] = normalise(raw)
+    scale = people.scale or 1.0
+    pixels = np.zeros((T, 56, 3), np.float32)
+    boxes = np.full((T, 4), np.nan, np.float32)
+    faces = np.full((T, 4), np.nan, np.float32)
+    for p in parts:
+        sl = slice(p.start, p.end + 1)
+        pixels[sl] = p.raw
+        if from_video:
+            boxes[sl] = p.bodies / scale
+            faces[sl] = p.faces / scale
+    pixels[..., :2] /= scale
+    if not from_video:
+        boxes = _box_from_pixels(pixels)
+    clips, starts = [], []
+    for s, e in cut_windows(first, last, window_frames, overlap_frames):
+        inside = [w.shifted(s) for w in words if w.start >= s and w.end <= e]
+        clip = Clip(f"{name}/{index:05d}@{s:06d}", kp[s:e + 1], mel[MEL_PER_FRAME * s:MEL_PER_FRAME * (e + 1)], inside,
+                    speaker_id=f"{name}/{index:05d}", source=source,
+                    rgb=None if rgb is None else rgb[s - first:e - first + 1],
+                    extra={"person": index, "start_frame": s, **extra})
+        clips.append(clip.validate() if inside else clip)
+        starts.append(s)
+    return PersonInput(index, clips, starts, boxes, faces=faces if from_video else None, keypoints=kp, pixels=pixels,
+                       rgb=rgb, first_frame=first, last_frame=last)
+
+
+def read_video(video: str | os.PathLike, transcript: str | os.PathLike | None = None, *, asr: str = "auto",
+               asr_model: str | os.PathLike | None = None, window_frames: int = WINDOW_FRAMES,
+               overlap_frames: int = OVERLAP_FRAMES, rgb_size: int | None = None, progress: bool = True,
+               work_dir: str | os.PathLike | None = None, require_words: bool = True, preparer=None) -> VideoInput:
+    """Read ``video`` (a video file or a ``.kps.npz``) into per-person model inputs (module docstring).
+
+    ``transcript``: a transcript file (reference txt, WhisperX JSON, TextGrid, or plain text to
+    be force-aligned); default: the one beside the video, else speech recognition as ``asr``
+    says (``auto`` | ``pocketsphinx`` | ``faster-whisper`` with ``asr_model`` | ``none``);
+    recognised words are written to ``work_dir/transcripts/<name>.txt`` (to correct and give
+    back as ``transcript``) when ``work_dir`` is given. ``window_frames`` / ``overlap_frames``:
+    the windows (frames at 25 fps). ``rgb_size``: also cut face-masked rgb crops of this many
+    pixels (for an rgb model, see :func:`gesture_input`). ``require_words=False``: a video
+    without words (``asr="none"`` and no transcript, or nothing recognised) is read with
+    ``words == []`` and ``transcript_source == "none"`` instead of failing. ``preparer``: a
+    :class:`jegal.prepare.pipeline.Preparer` to reuse across videos (its mediapipe models);
+    its options then win over ``asr``, ``asr_model`` and ``rgb_size``.
+
+    Raises :class:`~jegal.prepare.errors.BadInput` (no such file, not a video),
+    ``CorruptVideo``, ``NoVideo``, ``NoAudio``, ``BadAudio``, ``NoPerson``, ``NoTranscript``,
+    ``EmptyTranscript``, ``BadTranscript``, ``TranscriptTooLong``, ``Unalignable``,
+    ``BadKeypoints`` (all :class:`~jegal.prepare.errors.PrepareError`, naming the file) and
+    :class:`NoWordsOnPeople` (with ``require_words``)."""
+    from tqdm.auto import tqdm
+
+    from jegal.data.audio import log_mel
+    from jegal.prepare.asr import check_asr
+    from jegal.prepare.decode import check_audio_fits, load_audio_for
+    from jegal.prepare.importers import load_keypoints_npz
+    from jegal.prepare.options import PrepareOptions
+    from jegal.prepare.pipeline import Preparer
+    from jegal.prepare.track import People
+    from jegal.prepare.transcripts import fit_to_media
+
+    cut_windows(0, 0, window_frames, overlap_frames)  # bad window settings fail before any work
+    path = Path(video)
+    item = _item(path, transcript)
+    own = preparer is None
+    if own:
+        check_asr(asr, asr_model)
+        threads = max(1, min(4, os.cpu_count() or 1))
+        preparer = Preparer(PrepareOptions(rgb_size=rgb_size, asr=asr, asr_model=asr_model, threads=threads),
+                            out=work_dir)
+    warnings: list[str] = []
+    timings: dict = {}
+    bar = tqdm(total=3, desc=f"read {path.name}", unit="stage", disable=not progress, leave=False)
+    try:
+        item.check_files()
+        t0 = time.perf_counter()
+        bar.set_postfix_str("audio + words")
+        raw_kp = load_keypoints_npz(item.keypoints, warnings) if item.keypoints is not None else None
+        if raw_kp is not None and item.wav is None:
+            raise NoAudio(f"{item.keypoints}: no {Path(item.name).name}.wav beside it (the speech of the keypoints)")
+        audio = load_audio_for(item.video, item.wav, warnings)
+        timings["audio"] = time.perf_counter() - t0
+        t = time.perf_counter()
+        try:
+            chosen = preparer.transcriber.words(item, audio, work_dir, warnings)
+            words, source, transcript_path = chosen.words, chosen.source, chosen.path
+        except NoTranscript:
+            if require_words:
+                raise
+            words, source, transcript_path = [], NO_TRANSCRIPT, None
+        timings["transcript"] = time.perf_counter() - t
+        bar.update()
+        bar.set_postfix_str("people")
+        if raw_kp is not None:
+            people = People.from_keypoints(raw_kp)
+        else:
+            people = preparer.tracker.follow(item.video, item.name, timings, warnings)
+            check_audio_fits(item.video, people.num_frames, audio)
+        bar.update()
+        bar.set_postfix_str("windows")
+        t = time.perf_counter()
+        if words:
+            words, notes = fit_to_media(words, people.num_frames, str(transcript_path or item.source))
+            warnings += notes
+        mel = log_mel(audio, num_frames=people.num_frames)  # (4T, 80)
+        extra = {"transcript_source": source}
+        persons = [_person(k, parts, people, mel, words, item.name, str(item.source), window_frames, overlap_frames,
+                           raw_kp is None, extra) for k, parts in enumerate(people.persons)]
+        if require_words and not any(c.words for p in persons for c in p.clips):
+            raise NoWordsOnPeople(f"{item.source}: {len(words)} words, but none is spoken while a person is in view")
+        timings["windows"] = time.perf_counter() - t
+        bar.update()
+        return VideoInput(path=path, num_frames=people.num_frames, fps=float(FPS), size=_source_size(item, people),
+                          words=list(words), transcript_source=source, people=persons, name=Path(item.name).name,
+                          mel=mel, audio=audio, transcript_path=transcript_path, is_video=raw_kp is None,
+                          warnings=warnings, timings=timings)
+    finally:
+        bar.close()
+        if own:
+            preparer.close()
+
+
+__all__ = ["DEFAULT_RGB_SIZE", "FrontEndMismatch", "NoWordsOnPeople", "OVERLAP_FRAMES", "PersonInput", "VideoInput",
+           "WINDOW_FRAMES", "central_window", "cut_windows", "gesture_input", "merge_frames", "read_video"]
