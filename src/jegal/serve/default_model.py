@@ -1,0 +1,297 @@
+"""The model ``jegal serve`` uses, and the default one that makes a fresh install work.
+
+With ``--model M`` the page uses M (a model directory or a training run, as ``jegal spot``
+takes). Without it, the first of:
+
+1. the serve model cached by an earlier ``jegal serve`` in ``$XDG_CACHE_HOME/jegal/serve-model``
+   (default ``~/.cache/jegal/serve-model``; its ``serve-model.json`` says it is complete);
+2. the model ``jegal demo`` trained in the working directory (``runs/demo/run``, the demo's
+   default ``--out``);
+3. otherwise one is trained there, in the background, the first time ``jegal serve`` starts
+   without a model: a SynthGest corpus (:func:`jegal.synth.generate_corpus`, :class:`Recipe`:
+   20 synthetic speakers, 1500 clips; about 1 min on 2 cores) and the ``cpu`` preset for 600
+   steps (:func:`jegal.train.loop.train`; about 4 min on 2 quiet cores), then saved in the cache
+   and reused by every later start. An interrupted training resumes from its last checkpoint.
+
+The page answers at once: :meth:`ModelProvider.status` says what is happening (finding,
+generating the corpus, training step k of n, loading, ready, failed) and jobs wait for the
+model. :meth:`ModelProvider.about` says plainly what the model was trained on, from its model
+card (:mod:`jegal.model.card`) and, for a SynthGest corpus, from the corpus's ``synth.json``;
+a model trained on SynthGest alone is flagged ``synthetic`` with what that means for real videos.
+Nothing is downloaded: the text backbone is the packaged one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+import threading
+import time
+import traceback
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+STAMP = "serve-model.json"
+DEMO_RUNS = (Path("runs/demo/run"),)  # relative to the working directory: jegal demo's default --out
+
+SYNTHETIC_CAVEAT = (
+    "It has only ever seen SynthGest: generated cartoon speakers whose hands make one made-up gesture for some "
+    "concept words, with synthetic (espeak) speech. On real videos the whole pipeline runs (people, keypoints, "
+    "words, maps), but which words it marks as gestured says little about the person: real gestures are not "
+    "SynthGest's. For real findings, train on real videos (jegal prepare, then jegal train) and start the page "
+    "with --model.")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How the default model is made: a SynthGest corpus of ``speakers`` speakers and
+    ``train_clips`` training clips (2-4 s each, ``test_clips`` test clips), the ``preset``
+    (``cpu``) trained for ``steps`` optimiser steps, all from ``seed``."""
+
+    speakers: int = 20
+    train_clips: int = 1500
+    test_clips: int = 20
+    steps: int = 600
+    preset: str = "cpu"
+    seed: int = 0
+
+    def corpus_key(self) -> dict:
+        return {"speakers": self.speakers, "train_clips": self.train_clips, "test_clips": self.test_clips,
+                "seed": self.seed}
+
+
+def cache_dir() -> Path:
+    """``$XDG_CACHE_HOME/jegal/serve-model`` (default ``~/.cache/jegal/serve-model``)."""
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "jegal" / "serve-model"
+
+
+def _model_dir(path: Path) -> Path | None:
+    from jegal.evaluation.cli import ModelNotFound, resolve_model_dir
+
+    try:
+        return resolve_model_dir(path)
+    except ModelNotFound:
+        return None
+
+
+def find_model(cache: Path, demo_runs=DEMO_RUNS) -> tuple[Path, str] | None:
+    """``(model directory, source)`` of an existing default model (module docstring, steps 1-2;
+    ``source`` is ``cache`` or ``demo``), or None."""
+    if (cache / STAMP).is_file():
+        found = _model_dir(cache / "run")
+        if found is not None:
+            return found, "cache"
+    for run in demo_runs:
+        found = _model_dir(Path(run))
+        if found is not None:
+            return found, "demo"
+    return None
+
+
+@contextlib.contextmanager
+def _locked(path: Path):
+    """An exclusive lock on ``path`` (two servers never train into one cache); a no-op without fcntl."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no lock
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def train_default(cache: Path, recipe: Recipe = Recipe(), report=lambda stage, progress: None) -> Path:
+    """Make the default model in ``cache`` (module docstring, step 3); returns its model
+    directory. ``report(stage, progress)`` is told the stage and progress (0-1). Reuses a corpus
+    made with the same recipe and resumes an interrupted training run."""
+    from jegal.atomic import write_json_atomic
+    from jegal.synth import generate_corpus
+    from jegal.train.config import resolve
+    from jegal.train.loop import train
+
+    corpus, run = cache / "corpus", cache / "run"
+    t0 = time.time()
+    with _locked(cache / ".lock"):
+        if (cache / STAMP).is_file() and _model_dir(run) is not None:  # another server finished it meanwhile
+            return _model_dir(run)
+        corpus_stamp = corpus / "serve_corpus.json"
+        if not (corpus_stamp.is_file() and json.loads(corpus_stamp.read_text()) == recipe.corpus_key()):
+            report(f"generating a SynthGest corpus ({recipe.speakers} synthetic speakers, {recipe.train_clips} clips)",
+                   0.0)
+            generate_corpus(corpus, speakers=recipe.speakers, train_clips=recipe.train_clips,
+                            test_clips=recipe.test_clips, seed=recipe.seed, progress=False)
+            write_json_atomic(corpus_stamp, recipe.corpus_key())
+        report(f"training the {recipe.preset} preset on it: step 0 of {recipe.steps}", 0.1)
+        cfg = resolve(preset=recipe.preset, flags={
+            "data.train": str(corpus), "out": str(run), "max_steps": recipe.steps, "epochs": 0, "seed": recipe.seed,
+            "validate_every": 0, "progress": False, "tensorboard": False, "resume": True})
+        done = threading.Event()
+
+        def watch():  # the training loop logs one line per step: turn it into progress
+            while not done.wait(1.0):
+                step = last_step(run / "log.jsonl")
+                report(f"training the {recipe.preset} preset on it: step {step} of {recipe.steps}",
+                       0.1 + 0.85 * min(1.0, step / max(1, recipe.steps)))
+
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+        try:
+            summary = train(cfg)
+        finally:
+            done.set()
+            watcher.join()
+        write_json_atomic(cache / STAMP, {"recipe": asdict(recipe), "model": "run/model", "steps": summary["steps"],
+                                          "seconds": round(time.time() - t0, 1),
+                                          "trained": time.strftime("%Y-%m-%d %H:%M:%S")})
+    found = _model_dir(run)
+    if found is None:
+        raise FileNotFoundError(f"{run}: training ended without a saved model")
+    return found
+
+
+def last_step(log: Path) -> int:
+    """The step of the last complete line of a training ``log.jsonl`` (0 when none)."""
+    try:
+        with open(log, "rb") as f:
+            f.seek(max(0, f.seek(0, 2) - 4096))
+            lines = f.read().splitlines()
+    except OSError:
+        return 0
+    for line in reversed(lines):
+        try:
+            return int(json.loads(line)["step"])
+        except (ValueError, KeyError, TypeError):
+            continue
+    return 0
+
+
+def describe(model_dir: Path, card, source: str) -> dict:
+    """What the page says about the model: ``source`` (given, cache, demo, trained), ``path``,
+    ``trained_on`` (a sentence), ``steps``, ``preset``, ``synthetic`` (trained on SynthGest
+    alone) and ``caveat`` (what that means for real videos). From the model ``card``
+    (:class:`jegal.model.card.ModelCard` or None); for a model without one inside a training run,
+    from the run's ``train_config.json`` and ``metrics.json``."""
+    data = getattr(card, "training_data", "") or ""
+    steps = getattr(card, "steps", None)
+    preset = getattr(card, "preset", "") or ""
+    run = Path(model_dir).parent  # a model without a card, inside a training run: the run's own records
+    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+        if not data and (run / "train_config.json").is_file():
+            config = json.loads((run / "train_config.json").read_text())
+            data, preset = str(config["data"]["train"]), preset or str(config.get("preset", ""))
+        if steps is None and (run / "metrics.json").is_file():
+            steps = int(json.loads((run / "metrics.json").read_text())["steps"])
+    # the card names the shards (CORPUS/train); a SynthGest corpus has its synth.json one level up
+    synth = next((p / "synth.json" for p in (Path(data), Path(data).parent) if (p / "synth.json").is_file()),
+                 None) if data else None
+    synthetic = False
+    trained_on = f"the data at {data}" if data else "data its model card does not name"
+    if synth is not None:
+        with contextlib.suppress(OSError, ValueError, KeyError):
+            meta = json.loads(synth.read_text())
+            synthetic = meta.get("generator") == "jegal.synth"
+            if synthetic:
+                counts = meta.get("counts", {})
+                trained_on = (f"SynthGest, a generated corpus of {len(meta.get('train_speakers', []))} synthetic "
+                              f"training speakers and {counts.get('train_clips', '?')} clips")
+    who = {"given": "the model given with --model", "cache": "the default model (trained by an earlier jegal serve)",
+           "trained": "the default model, trained by this server on first use",
+           "demo": "the model jegal demo trained"}[source]
+    return {"source": source, "path": str(model_dir), "who": who, "trained_on": trained_on, "steps": steps,
+            "preset": preset, "synthetic": synthetic,
+            "caveat": SYNTHETIC_CAVEAT if synthetic else
+            "Results hold for videos like the ones it was trained on; other speakers, cameras and languages score lower."}
+
+
+class ModelUnavailable(RuntimeError):
+    """The model could not be found, trained or loaded; the message says why."""
+
+
+class ModelProvider:
+    """The server's model, loaded once (module docstring). :meth:`start` begins finding,
+    training and loading it in a background thread; :meth:`get` waits for it."""
+
+    def __init__(self, model: str | os.PathLike | None = None, *, cache: str | os.PathLike | None = None,
+                 recipe: Recipe = Recipe(), demo_runs=DEMO_RUNS, device: str = "cpu", checkpoint: str = "final",
+                 threads: int = 0):
+        self.model = None if model is None else Path(model)
+        self.cache = Path(cache) if cache is not None else cache_dir()
+        self.recipe, self.demo_runs = recipe, tuple(demo_runs)
+        self.device, self.checkpoint, self.threads = device, checkpoint, threads
+        self.state, self.stage, self.progress = "idle", "", 0.0
+        self.error: str | None = None
+        self.net = self.model_dir = None
+        self.about: dict | None = None
+        self._ready = threading.Event()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Begin (once) in a background thread; returns at once."""
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._prepare, name="jegal-serve-model", daemon=True)
+                self._thread.start()
+
+    def _report(self, stage: str, progress: float) -> None:
+        self.stage, self.progress = stage, float(progress)
+
+    def _prepare(self) -> None:
+        from jegal.use.common import load_model
+
+        try:
+            if self.model is not None:
+                model_dir, source = self.model, "given"
+            else:
+                self.state = "finding"
+                found = find_model(self.cache, self.demo_runs)
+                if found is None:
+                    self.state = "training"
+                    model_dir, source = train_default(self.cache, self.recipe, self._report), "trained"
+                else:
+                    model_dir, source = found
+            self.state = "loading"
+            self._report(f"loading {model_dir}", 0.97)
+            self.net, self.model_dir = load_model(model_dir, self.device, self.checkpoint, self.threads)
+            self.about = describe(self.model_dir, getattr(self.net, "card", None), source)
+            self.state = "ready"
+            self._report("ready", 1.0)
+        except Exception as err:  # shown on the page; a traceback goes to the log unless the failure is expected
+            from jegal.use.common import expected_errors
+
+            if isinstance(err, expected_errors()):
+                print(f"jegal serve: the model: {err}", file=sys.stderr)
+            else:
+                traceback.print_exc()
+            self.error, self.state = f"{type(err).__name__}: {err}", "failed"
+        finally:
+            self._ready.set()
+
+    def get(self, timeout: float | None = None):
+        """``(model, model_dir, about)`` once ready (starting if needed; waits at most
+        ``timeout`` s, None: as long as it takes). Raises :class:`ModelUnavailable` when it failed
+        or is not ready in time."""
+        self.start()
+        if not self._ready.wait(timeout):
+            raise ModelUnavailable(f"the model is not ready yet ({self.stage or self.state})")
+        if self.state != "ready":
+            raise ModelUnavailable(self.error or "the model could not be prepared")
+        return self.net, self.model_dir, self.about
+
+    def status(self) -> dict:
+        """``{"state", "stage", "progress", "error", "about"}`` for the page; ``state`` is idle,
+        finding, training, loading, ready or failed."""
+        return {"state": self.state, "stage": self.stage, "progress": round(self.progress, 3), "error": self.error,
+                "about": self.about}
+
+
+__all__ = ["DEMO_RUNS", "ModelProvider", "ModelUnavailable", "Recipe", "SYNTHETIC_CAVEAT", "cache_dir", "describe",
+           "find_model", "last_step", "train_default"]

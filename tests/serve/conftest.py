@@ -1,0 +1,81 @@
+"""Fixtures of the ``jegal serve`` tests: the small trained model of tests/conftest.py, model stand-ins, a
+live server (uvicorn in a thread) and the files the tests upload."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from jegal.serve.default_model import ModelUnavailable
+from tests.conftest import REAL
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+class StubProvider:
+    """A model provider for tests that never reach the model: :meth:`get` waits until
+    :attr:`release` is set (immediately by default), then fails with ``ModelUnavailable``."""
+
+    def __init__(self, block: bool = False):
+        self.release = threading.Event()
+        if not block:
+            self.release.set()
+        self.started = False
+
+    def start(self) -> None:
+        self.started = True
+
+    def status(self) -> dict:
+        return {"state": "failed", "stage": "", "progress": 0.0, "error": "no model in this test", "about": None}
+
+    def get(self, timeout=None):
+        self.release.wait(30)
+        raise ModelUnavailable("no model in this test")
+
+
+@pytest.fixture(scope="session")
+def real_files() -> Path:
+    """The real samples (sample1.avi with its .txt and .wav, ...); the tests that need them skip without."""
+    if not (REAL / "sample1.avi").is_file():
+        pytest.skip(f"the real samples are not at {REAL} (clone the repo with shared/ beside it)")
+    return REAL
+
+
+@contextmanager
+def serving(app):
+    """Run ``app`` with uvicorn on a free port of 127.0.0.1 in a thread; yields its base URL."""
+    import uvicorn
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.time() + 30
+    while not server.started:
+        if time.time() > deadline or not thread.is_alive():
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        server.should_exit = True
+        thread.join(30)
+        sock.close()
+
+
+def wait_job(client, job_id: str, timeout: float = 600.0) -> dict:
+    """Poll ``/api/jobs/<id>`` until the job is done or failed; returns its last status."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        status = client.get(f"/api/jobs/{job_id}").json()
+        if status["state"] in ("done", "failed"):
+            return status
+        time.sleep(0.2)
+    raise TimeoutError(f"job {job_id} still {status['state']} after {timeout} s")
