@@ -15,7 +15,7 @@ from jegal.data.words import Word
 from jegal.use.asd import decide, make_segments, people_cuts, speech_segments
 from jegal.use.video import PersonInput, VideoInput
 
-from .test_spot import decode_mp4, random_model  # noqa: F401 (a fixture)
+from .conftest import decode_mp4
 
 
 def _words(spec):

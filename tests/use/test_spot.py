@@ -11,31 +11,13 @@ import pytest
 from jegal.cli import main
 from jegal.metrics import SPOT_MARGIN, SPOT_THRESHOLD
 
+from .conftest import decode_mp4
+
 SPOT_KEYS = {"model", "modalities", "window_frames", "overlap_frames", "video", "num_frames", "fps", "duration_s",
              "size", "transcript_source", "transcript", "threshold", "margin_frames", "words", "people", "outputs",
              "warnings", "timings"}
 WORD_KEYS = {"index", "word", "start_frame", "end_frame", "start_s", "end_s", "best_frame", "best_s", "probability",
              "in_window", "above_threshold", "spotted", "window"}
-
-
-@pytest.fixture(scope="module")
-def random_model(tmp_path_factory):
-    """An untrained cpu-preset model: the outputs' structure does not depend on training."""
-    from jegal.model import JEGAL
-
-    out = tmp_path_factory.mktemp("spot_model") / "model"
-    JEGAL.from_preset("cpu").save(out)
-    return out
-
-
-def decode_mp4(path):
-    """(frames, video stream seconds, stream kinds, video codec) of an mp4, decoded with PyAV."""
-    import av
-
-    with av.open(str(path)) as c:
-        v = c.streams.video[0]
-        frames = sum(1 for _ in c.decode(v))
-        return frames, float(v.duration * v.time_base), sorted(s.type for s in c.streams), v.codec_context.name
 
 
 @pytest.fixture(scope="module")

@@ -83,7 +83,14 @@ class GestSyncFeatures:
         self._model = None
 
     @property
+    def loaded(self) -> bool:
+        """Whether the weights have been read (on the first use of :attr:`model`)."""
+        return self._model is not None
+
+    @property
     def model(self):
+        """The :class:`~jegal.model.gestsync.GestSyncRGB` branch, read on first use. Raises
+        :class:`~jegal.prepare.errors.BadInput` naming the weights when they cannot be loaded."""
         if self._model is None:
             self._model = _load(self.weights)
         return self._model

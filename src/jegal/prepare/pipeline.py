@@ -6,7 +6,10 @@ takes it through the stages: files checked (:mod:`~jegal.prepare.discover`), key
 (:mod:`~jegal.prepare.importers`) or people followed through the video
 (:mod:`~jegal.prepare.track`), audio decoded (:mod:`~jegal.prepare.decode`), words read or
 aligned (:mod:`~jegal.prepare.transcripts`) or, without a transcript, recognised
-(:mod:`~jegal.prepare.asr`, written to ``<out>/transcripts/<key>.txt``), clips cut (:mod:`~jegal.prepare.segment`).
+(:mod:`~jegal.prepare.asr`, written to ``<out>/transcripts/<key>.txt``), per-frame rgb features
+(:mod:`~jegal.prepare.features`, optional), clips cut (:mod:`~jegal.prepare.segment`). The stages
+before the clips are :meth:`Preparer.read`, which the commands that apply a model to a video
+(:func:`jegal.use.video.read_video`) share.
 
 It yields one tar, ``<out>/<key>.tar`` (written by :func:`jegal.data.shards.write_shard`),
 and a status record ``<out>/status/<key>.json``. Both are written atomically, so a killed
@@ -28,6 +31,7 @@ import time
 import traceback
 import zlib
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -36,9 +40,10 @@ import numpy as np
 from jegal.atomic import write_json_atomic
 from jegal.data.clip import Clip
 from jegal.data.shards import write_manifest, write_shard
+from jegal.data.words import Word
 from jegal.prepare.discover import Item, discover
-from jegal.prepare.asr import Transcriber, check_asr, needs_redo
-from jegal.prepare.errors import UNEXPECTED, NoAudio, PrepareError
+from jegal.prepare.asr import Transcribed, Transcriber, check_asr, needs_redo
+from jegal.prepare.errors import UNEXPECTED, NoAudio, NoTranscript, PrepareError
 from jegal.prepare.options import PrepareOptions
 from jegal.prepare.track import People, PeopleTracker
 
@@ -62,6 +67,17 @@ class ItemResult:
     transcript: dict = field(default_factory=dict)  # source ("given" | "asr:<engine>"), path, sha1 of the words used
 
 
+@dataclass
+class ItemRead:
+    """One input read up to its clips (:meth:`Preparer.read`); frames are 25 fps from its start."""
+
+    audio: np.ndarray  # (N,) float32, 16 kHz mono
+    transcript: Transcribed | None  # the words chosen and where they came from; None: no words (require_words off)
+    words: list[Word]  # the transcript's words that lie inside the media
+    people: People
+    features: list[np.ndarray] | None = None  # per person (T_person, F) over its track, with --rgb-features
+
+
 class Preparer:
     """One input through every stage; holds the per-process models across inputs."""
 
@@ -81,49 +97,86 @@ class Preparer:
     def close(self) -> None:
         self.tracker.close()
 
+    def read(self, item: Item, warnings: list[str], timings: dict, require_words: bool = True,
+             out: str | os.PathLike | None = None, stage: Callable[[str], None] | None = None) -> ItemRead:
+        """The stages of one item before its clips, in the order that fails cheapest first: files
+        checked, precomputed keypoints read, audio decoded (16 kHz mono), words (the given
+        transcript, else recognised and written to ``out/transcripts/<key>.txt``; ``out`` defaults
+        to the Preparer's), people followed through the video (or taken from the keypoints), the
+        words fitted to the media, and with ``--rgb-features`` each person's per-frame features
+        (:mod:`jegal.prepare.features`). Both ``jegal prepare`` (:meth:`prepare`) and the commands
+        that apply a model to a video (:func:`jegal.use.video.read_video`) read inputs through it.
+
+        Appends notes to ``warnings``; adds seconds per stage to ``timings`` (``audio``,
+        ``transcript``, the tracker's ``decode`` / ``detect`` / ``keypoints``, ``features``).
+        ``require_words=False``: an input without words (``--asr none`` and no transcript, or
+        nothing recognised) is read with ``words == []`` and ``transcript`` None. ``stage`` is
+        called with the name of each stage as it starts ("words", "people", "features"), for
+        progress bars.
+        Raises a :class:`~jegal.prepare.errors.PrepareError` subclass naming the file."""
+        from jegal.prepare.decode import check_audio_fits, load_audio_for
+        from jegal.prepare.importers import load_keypoints_npz
+        from jegal.prepare.transcripts import fit_to_media
+
+        stage = stage or (lambda name: None)
+        item.check_files()
+        t = time.perf_counter()
+        raw_kp = None
+        if item.keypoints is not None:
+            raw_kp = load_keypoints_npz(item.keypoints, warnings)
+            if item.wav is None and item.video is None:
+                raise NoAudio(f"{item.keypoints}: no {Path(item.name).name}.wav beside it "
+                              "(the speech of the keypoints)")
+        audio = load_audio_for(item.video, item.wav, warnings)
+        timings["audio"] = time.perf_counter() - t
+        stage("words")
+        t = time.perf_counter()
+        try:  # the given transcript, or (--asr) words recognised from the speech: NoTranscript with --asr none
+            chosen = self.transcriber.words(item, audio, self.out if out is None else out, warnings)
+        except NoTranscript:
+            if require_words:
+                raise
+            chosen = None
+        timings["transcript"] = time.perf_counter() - t
+        stage("people")
+        if raw_kp is not None:
+            people = People.from_keypoints(raw_kp)
+        else:
+            people = self.tracker.follow(item.video, item.name, timings, warnings)
+            check_audio_fits(item.video, people.num_frames, audio)
+        words = []
+        if chosen is not None:
+            words, notes = fit_to_media(chosen.words, people.num_frames, str(chosen.path or item.source),
+                                        self.options.max_overhang_s)
+            warnings += notes
+        features = None
+        if self.features is not None:
+            if item.video is None:
+                warnings.append(f"{item.name}: no video, so no --rgb-features")
+            else:
+                stage("features")
+                features = self.features.people_features(item.video, people, timings)
+        return ItemRead(audio, chosen, words, people, features)
+
     def prepare(self, item: Item) -> tuple[list[Clip], dict[str, np.ndarray], ItemResult]:
         """Clips of one item (not yet written), int16 raw audio per clip id (when asked), and
         the result record. Raises a :class:`~jegal.prepare.errors.PrepareError` subclass for
         a bad input; the cheap checks (files, audio, transcript) come before any video is decoded."""
-        from jegal.prepare.decode import check_audio_fits, load_audio_for
-        from jegal.prepare.importers import load_keypoints_npz
         from jegal.prepare.segment import cut_clips
-        from jegal.prepare.transcripts import fit_to_media
 
-        opts = self.options
-        item.check_files()
         result = ItemResult(item.name, "done")
-        t0 = time.perf_counter()
-        if item.keypoints is not None:
-            raw_kp = load_keypoints_npz(item.keypoints, result.warnings)
-            if item.wav is None and item.video is None:
-                raise NoAudio(f"{item.keypoints}: no {Path(item.name).name}.wav beside it")
-        audio = load_audio_for(item.video, item.wav, result.warnings)
-        result.timings["decode"] = time.perf_counter() - t0
+        got = self.read(item, result.warnings, result.timings)
+        # the status record's "decode": the audio's and the video's decoding together
+        result.timings["decode"] = result.timings.pop("audio") + result.timings.get("decode", 0.0)
+        result.transcript = got.transcript.record(self.out)
+        result.frames = got.people.num_frames
+        if item.keypoints is None:
+            result.people = len(got.people.persons)
         t = time.perf_counter()
-        # The given transcript, or (--asr) words recognised from the speech: NoTranscript with --asr none.
-        chosen = self.transcriber.words(item, audio, self.out, result.warnings)
-        words, result.transcript = chosen.words, chosen.record(self.out)
-        result.timings["transcript"] = time.perf_counter() - t
-        if item.keypoints is not None:
-            people = People.from_keypoints(raw_kp)
-        else:
-            people = self.tracker.follow(item.video, item.name, result.timings, result.warnings)
-            result.people = len(people.persons)
-            check_audio_fits(item.video, people.num_frames, audio)
-        result.frames = people.num_frames
-        words, warnings = fit_to_media(words, people.num_frames, str(chosen.path or item.source), opts.max_overhang_s)
-        result.warnings += warnings
-        features = None
-        if self.features is not None:
-            if item.video is None:
-                result.warnings.append(f"{item.name}: no video, so no --rgb-features")
-            else:
-                features = self.features.people_features(item.video, people, result.timings)
-        t = time.perf_counter()
-        clips, raw_audio = cut_clips(item, people, words, audio, opts, result.warnings, features)
+        clips, raw_audio = cut_clips(item, got.people, got.words, got.audio, self.options, result.warnings,
+                                     got.features)
         for clip in clips:  # so training can filter or weight machine-made words
-            clip.extra["transcript_source"] = chosen.source
+            clip.extra["transcript_source"] = got.transcript.source
         result.timings["clips"] = time.perf_counter() - t
         return clips, raw_audio, result
 
@@ -286,5 +339,5 @@ def run_prepare(input_path: str | os.PathLike, out: str | os.PathLike, options: 
     return summary
 
 
-__all__ = ["ItemResult", "Preparer", "is_done", "process_item", "rebuild_manifest", "run_prepare", "select_shard",
-           "status_path", "write_item_shard"]
+__all__ = ["ItemRead", "ItemResult", "Preparer", "is_done", "process_item", "rebuild_manifest", "run_prepare",
+           "select_shard", "status_path", "write_item_shard"]

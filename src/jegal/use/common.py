@@ -3,7 +3,9 @@
 - :func:`add_model_arguments` / :func:`load_model`: ``--model`` accepts a saved model directory
   (``config.json`` + ``model.safetensors``) or a training run directory (its ``model/``, or
   ``best/`` with ``--checkpoint best``), as ``jegal eval`` does; ``--device`` is any torch
-  device and is checked before the model is read; ``--modalities`` the content inputs.
+  device and is checked before the model is read; ``--modalities`` the content inputs
+  (:func:`content_modalities`: the imported released model without its text backbone runs with
+  speech only, :func:`text_problem`).
 - :func:`add_video_arguments`: VIDEO, ``--transcript``, ``--asr``, ``--asr-model``, the window
   flags and ``--rgb-size`` (the arguments of :func:`jegal.use.video.read_video`).
 - :func:`output_dir`: ``--out``, by default ``<video stem>.<command>/`` in the working directory.
@@ -18,6 +20,7 @@ import argparse
 import os
 import sys
 import time
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -88,7 +91,8 @@ def load_model(model: str | os.PathLike, device: str = "cpu", checkpoint: str = 
     :class:`jegal.evaluation.cli.ModelNotFound` (a FileNotFoundError) naming the path,
     :class:`DeviceUnavailable`, :class:`jegal.model.config.ConfigError` for weights that do
     not fit their config, or :class:`jegal.model.text.TextBackboneError` when the frozen text
-    backbone the config names is not available offline."""
+    backbone the config names is not available offline (except for the released text head: that
+    model then runs with speech only, :func:`text_problem`)."""
     import torch
 
     from jegal.evaluation.cli import resolve_model_dir
@@ -101,20 +105,69 @@ def load_model(model: str | os.PathLike, device: str = "cpu", checkpoint: str = 
     model_dir = resolve_model_dir(model, checkpoint)
     net = JEGAL.load(model_dir, device=dev)
     net.eval()
-    if net.text is not None:  # the frozen text backbone is read on first use: read it now, so a
-        net.text.backbone.load()  # missing backbone fails here and the load is timed as loading
+    # The frozen text backbone is read on first use: read it now, so a missing backbone fails here and
+    # the load is timed as loading. The released text head without it runs with speech only (text_problem).
+    if net.text is not None and not net.text.released:
+        net.text.backbone.load()
+    text_problem(net)
     return net, model_dir
 
 
+_TEXT_PROBLEMS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> TextBackboneError | None
+_TEXT_NOTED: weakref.WeakSet = weakref.WeakSet()  # models whose speech-only default was announced
+
+
+def text_problem(model):
+    """Why ``model`` cannot read text here, as the :class:`jegal.model.text.TextBackboneError` its
+    text encoder raises (it says to run with speech only, ``--modalities a``, or to give a local
+    copy of the backbone), or None. Only the released text head (``text.architecture ==
+    "released"``, ``jegal import-released``) runs without its backbone: xlm-roberta-base cannot be
+    installed offline (docs/released.md); any other model's missing backbone is an error of
+    :func:`load_model`. Loads the backbone when it is on disk; the answer is kept per model."""
+    from jegal.model.text import TextBackboneError
+
+    text = getattr(model, "text", None)
+    if text is None or not getattr(text, "released", False):
+        return None
+    if model not in _TEXT_PROBLEMS:
+        _TEXT_PROBLEMS[model] = None
+        try:
+            text.backbone.load()
+        except TextBackboneError:
+            try:  # the text encoder's own message (what to do), from a call that fails before any compute
+                text.subword_states([["text"]])
+            except TextBackboneError as err:
+                _TEXT_PROBLEMS[model] = err
+    return _TEXT_PROBLEMS[model]
+
+
+def speech_only_note(model) -> str:
+    """The one line saying that ``model`` runs with speech only (:func:`text_problem`)."""
+    return (f"the text backbone {model.config.text.backbone!r} is not available here, so the model runs with "
+            "speech only (--modalities a; docs/released.md says how to give it the backbone)")
+
+
 def content_modalities(model, asked: str | None) -> str:
-    """The content inputs to use: ``asked`` (t, a, ta) or what the model was trained with.
-    Raises :class:`BadFlag` when the model was not trained with them."""
+    """The content inputs to use: ``asked`` (t, a, ta) or what the model was trained with. A model
+    that cannot read text here (:func:`text_problem`) defaults to speech only, ``a``, and says so
+    once on stderr (:func:`speech_only_note`). Raises :class:`BadFlag` when the model was not
+    trained with ``asked``, and the :class:`jegal.model.text.TextBackboneError` of
+    :func:`text_problem` when ``asked`` holds text that the model cannot read here."""
     from jegal.evaluation.cli import parse_modalities
 
+    problem = text_problem(model)
+    if problem is not None and asked is None and "a" in model.config.content.modalities:
+        if model not in _TEXT_NOTED:
+            _TEXT_NOTED.add(model)
+            print(f"jegal: {speech_only_note(model)}", file=sys.stderr)
+        asked = "a"
     try:
-        return parse_modalities(asked, model.config.content.modalities)[0]
+        modalities = parse_modalities(asked, model.config.content.modalities)[0]
     except ValueError as err:
         raise BadFlag(str(err)) from None
+    if problem is not None and "t" in modalities:
+        raise problem
+    return modalities
 
 
 def output_dir(out: str | os.PathLike | None, video: str | os.PathLike, command: str) -> Path:
@@ -151,22 +204,26 @@ class Loaded:
 
 def model_and_video(args: argparse.Namespace, command: str, require_words: bool = True) -> Loaded:
     """The steps every video command starts with, in the order that fails cheapest first: the
-    flags (:func:`check_flags`), the model (:func:`load_model`), the content modalities, the
-    front end against the input (:func:`jegal.use.video.gesture_input`), the output folder, and
-    the video (:func:`jegal.use.video.read_video`, recognised words written under the output
-    folder). Raises what those raise (:func:`expected_errors`)."""
-    from jegal.use.video import gesture_input, read_video
+    flags (:func:`check_flags`), the model (:func:`load_model`), the content modalities
+    (:func:`content_modalities`), the front end against the input
+    (:func:`jegal.use.video.model_inputs`: rgb crops, or GestSync features from the weights in the
+    model directory, and the log-mel the model reads), the output folder, and the video
+    (:func:`jegal.use.video.read_video`, recognised words written under the output folder).
+    Raises what those raise (:func:`expected_errors`)."""
+    from jegal.use.video import model_inputs, read_video
 
     check_flags(args)
     t = time.perf_counter()
     model, model_dir = load_model(args.model, args.device, args.checkpoint, args.threads)
     load_s = time.perf_counter() - t
     modalities = content_modalities(model, args.modalities)
-    rgb_size = gesture_input(model, args.video, args.rgb_size)
+    inputs = model_inputs(model, model_dir, args.video, args.rgb_size)
     out = output_dir(args.out, args.video, command)
     video = read_video(args.video, args.transcript, asr=args.asr, asr_model=args.asr_model,
-                       window_frames=args.window_frames, overlap_frames=args.overlap_frames, rgb_size=rgb_size,
-                       progress=not args.quiet, work_dir=out, require_words=require_words)
+                       window_frames=args.window_frames, overlap_frames=args.overlap_frames, progress=not args.quiet,
+                       work_dir=out, require_words=require_words, **inputs)
+    if text_problem(model) is not None:
+        video.warnings.append(speech_only_note(model))
     return Loaded(model, model_dir, modalities, out, video, {"model_load": load_s})
 
 
@@ -223,4 +280,4 @@ def expected_errors() -> tuple[type[BaseException], ...]:
 
 __all__ = ["BadFlag", "DeviceUnavailable", "Loaded", "add_model_arguments", "add_video_arguments", "check_device",
            "check_flags", "content_modalities", "document", "expected_errors", "load_model", "model_and_video",
-           "output_dir", "person_record", "report_error"]
+           "output_dir", "person_record", "report_error", "speech_only_note", "text_problem"]

@@ -1,10 +1,10 @@
-"""A user's video as model inputs: people, their keypoints (or rgb crops), words, windows.
+"""A user's video as model inputs: people, their keypoints (or rgb crops, or GestSync features), words, windows.
 
 :func:`read_video` is the one entry point every command that applies a model to a video calls
 (``jegal spot``, ``jegal asd``, ``jegal embed``, ``jegal search``). It runs the stages of
-``jegal prepare`` that a model needs, through the same objects
-(:class:`jegal.prepare.pipeline.Preparer`: its people tracker and its transcriber), and no
-detection, tracking or transcript code of its own:
+``jegal prepare`` that a model needs, through the same code
+(:meth:`jegal.prepare.pipeline.Preparer.read`: its people tracker, its transcriber, its
+per-frame feature step), and no detection, tracking, transcript or feature code of its own:
 
 1. the input is found as ``jegal prepare`` finds it (:func:`jegal.prepare.discover.discover`):
    a video, or precomputed keypoints ``<name>.kps.npz``; a ``<name>.wav`` beside it is the
@@ -12,13 +12,16 @@ detection, tracking or transcript code of its own:
 2. audio decoded to 16 kHz mono; words read from the transcript (force-aligned when it is plain
    text) or, without one, recognised offline (``asr``, :mod:`jegal.prepare.asr`);
 3. every person followed through the video (face tracks, body boxes, keypoints; rgb crops with
-   ``rgb_size``), in order of first appearance;
+   ``rgb_size``), in order of first appearance; for a ``features`` model (the imported released
+   model, docs/released.md) each person's 1024-d GestSync features per frame, computed over the
+   whole track by :mod:`jegal.prepare.features` (``gestsync_weights``), and the released speech
+   CNN's log-mel (``mel="reference"``); :func:`model_inputs` says what a model needs;
 4. each person's track cut into **overlapping windows** the model can take: windows of
    ``window_frames`` frames (default 100 = 4 s, twice the cpu preset's 2 s training crops and
    about the length of the paper's 5-20 word clips), spread evenly from the track's first frame
    to its last so that neighbours share at least ``overlap_frames`` (default 50); a track no
    longer than a window is one window. Each window is a :class:`~jegal.data.clip.Clip`
-   (keypoints, log-mel, the words lying wholly inside it, rgb crops when asked).
+   (keypoints, log-mel, the words lying wholly inside it, rgb crops or features when asked).
 
 Results computed per window are merged back into one per-frame / per-word result by
 :func:`central_window` and :func:`merge_frames`: each frame (and each word) is taken from the
@@ -48,7 +51,7 @@ import numpy as np
 
 from jegal.data.clip import Clip
 from jegal.data.words import Word
-from jegal.prepare.errors import BadInput, NoAudio, NoTranscript, PrepareError
+from jegal.prepare.errors import BadInput, NoTranscript, PrepareError
 from jegal.timebase import FPS, MEL_PER_FRAME
 
 WINDOW_FRAMES = 100  # 4 s
@@ -146,7 +149,8 @@ class PersonInput:
     box; ``keypoints`` (num_frames, 56, 3) normalised keypoints (zero where not seen);
     ``pixels`` (num_frames, 56, 3) the keypoints in source pixels (x, y, confidence; confidence
     0 where not seen), for drawing. ``rgb``: face-masked crops (last - first + 1, S, S, 3) uint8
-    over the track, or None."""
+    over the track, or None; ``features``: per-frame features (last - first + 1, F) float32 over the
+    track (a ``features`` model's, :mod:`jegal.prepare.features`), or None."""
 
     person: int  # 0-based, order of first appearance
     clips: list[Clip]
@@ -156,6 +160,7 @@ class PersonInput:
     keypoints: np.ndarray | None = None  # (num_frames, 56, 3) normalised
     pixels: np.ndarray | None = None  # (num_frames, 56, 3) source pixels
     rgb: np.ndarray | None = None  # (last - first + 1, S, S, 3)
+    features: np.ndarray | None = None  # (last - first + 1, F)
     first_frame: int = 0  # the track: frames first..last (inclusive) of the video
     last_frame: int = 0
 
@@ -177,9 +182,11 @@ class PersonInput:
         if e < s or self.keypoints is None:
             return None
         T = e - s + 1
-        rgb = None if self.rgb is None else self.rgb[s - self.first_frame:e - self.first_frame + 1]
+        track = slice(s - self.first_frame, e - self.first_frame + 1)
         return Clip(clip_id or f"person{self.person}@{s}", self.keypoints[s:e + 1],
-                    np.zeros((MEL_PER_FRAME * T, 80), np.float32), [], speaker_id=f"person{self.person}", rgb=rgb,
+                    np.zeros((MEL_PER_FRAME * T, 80), np.float32), [], speaker_id=f"person{self.person}",
+                    rgb=None if self.rgb is None else self.rgb[track],
+                    features=None if self.features is None else self.features[track],
                     extra={"person": self.person, "start_frame": s})
 
 
@@ -226,29 +233,78 @@ class VideoInput:
                     source=str(self.path), extra={"start_frame": s})
 
 
-def gesture_input(model_or_config, video: str | os.PathLike | None = None, rgb_size: int | None = None) -> int | None:
-    """The rgb crop size :func:`read_video` must produce for this model (None: keypoints only).
+def gesture_input(model_or_config, video: str | os.PathLike | None = None, rgb_size: int | None = None,
+                  model_dir: str | os.PathLike | None = None) -> int | None:
+    """The rgb crop size :func:`read_video` must produce for this model (None: no crops).
 
     ``model_or_config``: a :class:`jegal.model.JEGAL` or its config. A keypoints model needs
     nothing more; an rgb model gets ``rgb_size`` (default :data:`DEFAULT_RGB_SIZE`, the size
-    ``jegal prepare --rgb-size`` documents: use the size the model was trained on). Raises
-    :class:`FrontEndMismatch` for a ``features`` model (precomputed per-frame vectors come from
-    an extractor run outside jegal, not from a video) and for an rgb model on a ``.kps.npz``
-    input (keypoints carry no pixels)."""
+    ``jegal prepare --rgb-size`` documents: use the size the model was trained on); a
+    ``features`` model needs no crops but its per-frame GestSync features, which
+    :func:`gestsync_weights` finds in ``model_dir``. Raises :class:`FrontEndMismatch` for a
+    ``features`` model whose directory holds no GestSync weights (or that reads features of another
+    width than GestSync's 1024), and for an rgb or features model on a ``.kps.npz`` input
+    (keypoints carry no pixels)."""
     config = getattr(model_or_config, "config", model_or_config)
     frontend = config.gesture.frontend
     where = f"{video}: " if video is not None else ""
     if frontend == "keypoints":
         return None
-    if frontend == "features":
-        raise FrontEndMismatch(f"{where}this model's gesture front end is 'features' (precomputed per-frame vectors "
-                               "from a frozen backbone); they cannot be computed from a video here. Use a "
-                               "keypoints or rgb model, or embed the precomputed features with jegal eval/embed "
-                               "on shards that hold them")
+    pixels = {"rgb": "face-masked person crops", "features": "per-frame GestSync features of the frames"}[frontend]
     if video is not None and str(video).endswith(".kps.npz"):
-        raise FrontEndMismatch(f"{where}this model's gesture front end is 'rgb' (face-masked person crops), "
+        raise FrontEndMismatch(f"{where}this model's gesture front end is {frontend!r} ({pixels}), "
                                "but a .kps.npz holds keypoints only; give the video instead")
+    if frontend == "features":
+        gestsync_weights(config, model_dir, video)  # raises when the features cannot be computed
+        return None
     return int(rgb_size or DEFAULT_RGB_SIZE)
+
+
+def gestsync_weights(model_or_config, model_dir: str | os.PathLike | None,
+                     video: str | os.PathLike | None = None) -> Path | None:
+    """The GestSync RGB weights that compute a ``features`` model's per-frame features from a video:
+    ``model_dir/gestsync.safetensors``, written there by ``jegal import-released --gestsync``
+    (docs/released.md). None for a keypoints or rgb model. Raises :class:`FrontEndMismatch`, saying
+    what to pass, for a ``features`` model without them or whose features are not GestSync's
+    (``gesture.feature_dim`` other than 1024)."""
+    from jegal.model.gestsync import FEATURE_DIM, WEIGHTS_FILE
+
+    config = getattr(model_or_config, "config", model_or_config)
+    if config.gesture.frontend != "features":
+        return None
+    where = f"{video}: " if video is not None else ""
+    head = (f"{where}this model's gesture front end is 'features' (precomputed per-frame vectors from a frozen "
+            "backbone)")
+    if config.gesture.feature_dim != FEATURE_DIM:
+        raise FrontEndMismatch(f"{head} of {config.gesture.feature_dim} dimensions; from a video jegal computes "
+                               f"only GestSync's {FEATURE_DIM}-d features. Use a keypoints or rgb model, or embed the "
+                               "precomputed features with jegal eval/embed on shards that hold them")
+    if model_dir is None:
+        raise FrontEndMismatch(f"{head}; jegal spot and jegal asd compute them from a video with the GestSync weights "
+                               "in the model's directory, but this command was given no model directory to read them "
+                               "from: use jegal spot / jegal asd, or embed shards made by jegal prepare --rgb-features "
+                               "gestsync --gestsync-weights DIR --mel reference")
+    weights = Path(model_dir) / WEIGHTS_FILE
+    if not weights.is_file():
+        raise FrontEndMismatch(f"{head}; they are computed from a video by the GestSync RGB branch, but {weights} does "
+                               "not exist. Import the model with its GestSync weights (jegal import-released --jegal "
+                               "jegal.pth --gestsync gestsync.pth --out DIR) and pass --model DIR, or embed "
+                               "precomputed features with jegal eval/embed on shards that hold them")
+    return weights
+
+
+def model_inputs(model, model_dir: str | os.PathLike | None = None, video: str | os.PathLike | None = None,
+                 rgb_size: int | None = None) -> dict:
+    """The keyword arguments of :func:`read_video` that make ``model``'s inputs: ``rgb_size``
+    (:func:`gesture_input`), ``gestsync_weights`` (:func:`gestsync_weights`, for a ``features``
+    model: from ``model_dir``) and ``mel``: ``"reference"`` for the released speech CNN
+    (``speech.architecture == "released"``, the log-mel it was trained on,
+    :func:`jegal.model.released.reference_log_mel`, as ``jegal prepare --mel reference``), else
+    ``"jegal"``. Raises :class:`FrontEndMismatch` as :func:`gesture_input` does."""
+    config = getattr(model, "config", model)
+    return {"rgb_size": gesture_input(config, video, rgb_size, model_dir),
+            "gestsync_weights": gestsync_weights(config, model_dir, video),
+            "mel": "reference" if config.speech.architecture == "released" else "jegal"}
 
 
 def _item(video: Path, transcript):
@@ -307,7 +363,8 @@ def _box_from_pixels(pixels: np.ndarray, pad: float = 0.15) -> np.ndarray:
 
 
 def _person(index: int, parts, people, mel: np.ndarray, words: list[Word], name: str, source: str,
-            window_frames: int, overlap_frames: int, from_video: bool, extra: dict) -> PersonInput:
+            window_frames: int, overlap_frames: int, from_video: bool, extra: dict,
+            features: np.ndarray | None = None) -> PersonInput:
     from jegal.data.keypoints import normalise
     from jegal.prepare.track import join_parts
 
@@ -335,17 +392,39 @@ def _person(index: int, parts, people, mel: np.ndarray, words: list[Word], name:
         clip = Clip(f"{name}/{index:05d}@{s:06d}", kp[s:e + 1], mel[MEL_PER_FRAME * s:MEL_PER_FRAME * (e + 1)], inside,
                     speaker_id=f"{name}/{index:05d}", source=source,
                     rgb=None if rgb is None else rgb[s - first:e - first + 1],
+                    features=None if features is None else features[s - first:e - first + 1],
                     extra={"person": index, "start_frame": s, **extra})
         clips.append(clip.validate() if inside else clip)
         starts.append(s)
     return PersonInput(index, clips, starts, boxes, faces=faces if from_video else None, keypoints=kp, pixels=pixels,
-                       rgb=rgb, first_frame=first, last_frame=last)
+                       rgb=rgb, features=features, first_frame=first, last_frame=last)
+
+
+def video_preparer(*, asr: str = "auto", asr_model: str | os.PathLike | None = None, rgb_size: int | None = None,
+                   gestsync_weights: str | os.PathLike | None = None, mel: str = "jegal",
+                   work_dir: str | os.PathLike | None = None):
+    """The :class:`jegal.prepare.pipeline.Preparer` :func:`read_video` reads with (the arguments are
+    read_video's); give it to read_video as ``preparer`` to keep its models (mediapipe, the
+    recogniser, the GestSync weights) across videos, and close it after. Pose and feature threads:
+    up to 4 of this machine's cores. Raises :class:`jegal.prepare.asr.AsrUnavailable` when ``asr``
+    cannot run here."""
+    from jegal.prepare.asr import check_asr
+    from jegal.prepare.options import PrepareOptions
+    from jegal.prepare.pipeline import Preparer
+
+    check_asr(asr, asr_model)
+    threads = max(1, min(4, os.cpu_count() or 1))
+    return Preparer(PrepareOptions(rgb_size=rgb_size, asr=asr, asr_model=asr_model, threads=threads, mel=mel,
+                                   rgb_features=None if gestsync_weights is None else "gestsync",
+                                   gestsync_weights=None if gestsync_weights is None else str(gestsync_weights)),
+                    out=work_dir)
 
 
 def read_video(video: str | os.PathLike, transcript: str | os.PathLike | None = None, *, asr: str = "auto",
                asr_model: str | os.PathLike | None = None, window_frames: int = WINDOW_FRAMES,
                overlap_frames: int = OVERLAP_FRAMES, rgb_size: int | None = None, progress: bool = True,
-               work_dir: str | os.PathLike | None = None, require_words: bool = True, preparer=None) -> VideoInput:
+               work_dir: str | os.PathLike | None = None, require_words: bool = True, preparer=None,
+               gestsync_weights: str | os.PathLike | None = None, mel: str = "jegal") -> VideoInput:
     """Read ``video`` (a video file or a ``.kps.npz``) into per-person model inputs (module docstring).
 
     ``transcript``: a transcript file (reference txt, WhisperX JSON, TextGrid, or plain text to
@@ -354,83 +433,79 @@ def read_video(video: str | os.PathLike, transcript: str | os.PathLike | None = 
     recognised words are written to ``work_dir/transcripts/<name>.txt`` (to correct and give
     back as ``transcript``) when ``work_dir`` is given. ``window_frames`` / ``overlap_frames``:
     the windows (frames at 25 fps). ``rgb_size``: also cut face-masked rgb crops of this many
-    pixels (for an rgb model, see :func:`gesture_input`). ``require_words=False``: a video
+    pixels (for an rgb model, see :func:`gesture_input`). ``gestsync_weights``: also compute
+    every person's 1024-d GestSync features per frame with these weights (a ``features`` model,
+    :func:`gestsync_weights`), as ``jegal prepare --rgb-features gestsync`` does (the same code,
+    :mod:`jegal.prepare.features`), into the clips' ``features``. ``mel``: the log-mel of the
+    clips, ``"jegal"`` (:func:`jegal.data.audio.log_mel`) or ``"reference"`` (the released speech
+    CNN's, as ``jegal prepare --mel reference``). :func:`model_inputs` gives ``rgb_size``,
+    ``gestsync_weights`` and ``mel`` for a model. ``require_words=False``: a video
     without words (``asr="none"`` and no transcript, or nothing recognised) is read with
     ``words == []`` and ``transcript_source == "none"`` instead of failing. ``preparer``: a
-    :class:`jegal.prepare.pipeline.Preparer` to reuse across videos (its mediapipe models);
-    its options then win over ``asr``, ``asr_model`` and ``rgb_size``.
+    :class:`jegal.prepare.pipeline.Preparer` to reuse across videos (its mediapipe models, its
+    GestSync weights); its options then win over ``asr``, ``asr_model``, ``rgb_size``,
+    ``gestsync_weights`` and ``mel``.
 
-    Raises :class:`~jegal.prepare.errors.BadInput` (no such file, not a video),
-    ``CorruptVideo``, ``NoVideo``, ``NoAudio``, ``BadAudio``, ``NoPerson``, ``NoTranscript``,
-    ``EmptyTranscript``, ``BadTranscript``, ``TranscriptTooLong``, ``Unalignable``,
-    ``BadKeypoints`` (all :class:`~jegal.prepare.errors.PrepareError`, naming the file) and
+    Raises :class:`~jegal.prepare.errors.BadInput` (no such file, not a video, GestSync weights
+    that do not load), ``CorruptVideo``, ``NoVideo``, ``NoAudio``, ``BadAudio``, ``NoPerson``,
+    ``NoTranscript``, ``EmptyTranscript``, ``BadTranscript``, ``TranscriptTooLong``,
+    ``Unalignable``, ``BadKeypoints`` (all :class:`~jegal.prepare.errors.PrepareError`, naming
+    the file), :class:`FrontEndMismatch` (GestSync features asked of a ``.kps.npz``) and
     :class:`NoWordsOnPeople` (with ``require_words``)."""
     from tqdm.auto import tqdm
 
     from jegal.data.audio import log_mel
-    from jegal.prepare.asr import check_asr
-    from jegal.prepare.decode import check_audio_fits, load_audio_for
-    from jegal.prepare.importers import load_keypoints_npz
-    from jegal.prepare.options import PrepareOptions
-    from jegal.prepare.pipeline import Preparer
-    from jegal.prepare.track import People
-    from jegal.prepare.transcripts import fit_to_media
+    from jegal.model.released import reference_log_mel
 
     cut_windows(0, 0, window_frames, overlap_frames)  # bad window settings fail before any work
     path = Path(video)
     item = _item(path, transcript)
     own = preparer is None
     if own:
-        check_asr(asr, asr_model)
-        threads = max(1, min(4, os.cpu_count() or 1))
-        preparer = Preparer(PrepareOptions(rgb_size=rgb_size, asr=asr, asr_model=asr_model, threads=threads),
-                            out=work_dir)
+        preparer = video_preparer(asr=asr, asr_model=asr_model, rgb_size=rgb_size, gestsync_weights=gestsync_weights,
+                                  mel=mel, work_dir=work_dir)
     warnings: list[str] = []
     timings: dict = {}
-    bar = tqdm(total=3, desc=f"read {path.name}", unit="stage", disable=not progress, leave=False)
+    stages = ["words", "people"] + (["features"] if preparer.features is not None else []) + ["windows"]
+    bar = tqdm(total=len(stages), desc=f"read {path.name}", unit="stage", disable=not progress, leave=False)
+
+    def stage(name: str) -> None:
+        bar.update(stages.index(name) - bar.n)
+        bar.set_postfix_str(name)
+
     try:
-        item.check_files()
-        t0 = time.perf_counter()
-        bar.set_postfix_str("audio + words")
-        raw_kp = load_keypoints_npz(item.keypoints, warnings) if item.keypoints is not None else None
-        if raw_kp is not None and item.wav is None:
-            raise NoAudio(f"{item.keypoints}: no {Path(item.name).name}.wav beside it (the speech of the keypoints)")
-        audio = load_audio_for(item.video, item.wav, warnings)
-        timings["audio"] = time.perf_counter() - t0
+        if preparer.features is not None:
+            if item.video is None:
+                raise FrontEndMismatch(f"{path}: GestSync features are computed from a video's frames, but a "
+                                       ".kps.npz holds keypoints only; give the video instead")
+            if not preparer.features.loaded:  # read the weights now: weights that do not load fail before any work
+                t = time.perf_counter()
+                _ = preparer.features.model
+                timings["features_load"] = time.perf_counter() - t
+        stage("words")
+        got = preparer.read(item, warnings, timings, require_words=require_words, out=work_dir, stage=stage)
+        stage("windows")
         t = time.perf_counter()
-        try:
-            chosen = preparer.transcriber.words(item, audio, work_dir, warnings)
-            words, source, transcript_path = chosen.words, chosen.source, chosen.path
-        except NoTranscript:
-            if require_words:
-                raise
-            words, source, transcript_path = [], NO_TRANSCRIPT, None
-        timings["transcript"] = time.perf_counter() - t
-        bar.update()
-        bar.set_postfix_str("people")
-        if raw_kp is not None:
-            people = People.from_keypoints(raw_kp)
-        else:
-            people = preparer.tracker.follow(item.video, item.name, timings, warnings)
-            check_audio_fits(item.video, people.num_frames, audio)
-        bar.update()
-        bar.set_postfix_str("windows")
-        t = time.perf_counter()
-        if words:
-            words, notes = fit_to_media(words, people.num_frames, str(transcript_path or item.source))
-            warnings += notes
-        mel = log_mel(audio, num_frames=people.num_frames)  # (4T, 80)
-        extra = {"transcript_source": source}
-        persons = [_person(k, parts, people, mel, words, item.name, str(item.source), window_frames, overlap_frames,
-                           raw_kp is None, extra) for k, parts in enumerate(people.persons)]
+        num_frames = got.people.num_frames
+        mel_kind = preparer.options.mel  # "reference": the released speech CNN's (jegal prepare --mel reference)
+        front_end = reference_log_mel if mel_kind == "reference" else log_mel
+        mel_frames = front_end(got.audio, num_frames=num_frames)  # (4T, 80)
+        source = NO_TRANSCRIPT if got.transcript is None else got.transcript.source
+        extra = {"transcript_source": source, **({"mel": mel_kind} if mel_kind != "jegal" else {})}
+        from_video = item.keypoints is None
+        persons = [_person(k, parts, got.people, mel_frames, got.words, item.name, str(item.source), window_frames,
+                           overlap_frames, from_video, extra, None if got.features is None else got.features[k])
+                   for k, parts in enumerate(got.people.persons)]
         if require_words and not any(c.words for p in persons for c in p.clips):
-            raise NoWordsOnPeople(f"{item.source}: {len(words)} words, but none is spoken while a person is in view")
+            raise NoWordsOnPeople(f"{item.source}: {len(got.words)} words, but none is spoken while a person is "
+                                  "in view")
         timings["windows"] = time.perf_counter() - t
-        bar.update()
-        return VideoInput(path=path, num_frames=people.num_frames, fps=float(FPS), size=_source_size(item, people),
-                          words=list(words), transcript_source=source, people=persons, name=Path(item.name).name,
-                          mel=mel, audio=audio, transcript_path=transcript_path, is_video=raw_kp is None,
-                          warnings=warnings, timings=timings)
+        bar.update(len(stages) - bar.n)
+        return VideoInput(path=path, num_frames=num_frames, fps=float(FPS), size=_source_size(item, got.people),
+                          words=list(got.words), transcript_source=source, people=persons, name=Path(item.name).name,
+                          mel=mel_frames, audio=got.audio,
+                          transcript_path=None if got.transcript is None else got.transcript.path,
+                          is_video=from_video, warnings=warnings, timings=timings)
     finally:
         bar.close()
         if own:
@@ -438,4 +513,5 @@ def read_video(video: str | os.PathLike, transcript: str | os.PathLike | None = 
 
 
 __all__ = ["DEFAULT_RGB_SIZE", "FrontEndMismatch", "NoWordsOnPeople", "OVERLAP_FRAMES", "PersonInput", "VideoInput",
-           "WINDOW_FRAMES", "central_window", "cut_windows", "gesture_input", "merge_frames", "read_video"]
+           "WINDOW_FRAMES", "central_window", "cut_windows", "gesture_input", "gestsync_weights", "merge_frames",
+           "model_inputs", "read_video", "video_preparer"]
