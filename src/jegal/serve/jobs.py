@@ -323,22 +323,28 @@ class JobQueue:
                 job = self.waiting.popleft()
                 self.running, job.state, job.started = job, "running", time.time()
                 job.report("starting", 0.0)
+            # The outcome becomes visible (state done/failed) only once the job is wholly finished
+            # (inputs deleted, finish time set), so a client that sees it can rely on both.
+            result, error = None, None
             try:
                 result = self.runner(job)
-                job.result, job.state = result, "done"
-                job.report("done", 1.0)
             except Refused as err:
-                job.error, job.state = error_info(err.reason, job.scrub(err.message)), "failed"
+                error = error_info(err.reason, job.scrub(err.message))
             except PrepareError as err:
-                job.error, job.state = error_info(type(err).reason, job.scrub(str(err))), "failed"
+                error = error_info(type(err).reason, job.scrub(str(err)))
             except Exception as err:  # a bug: the page says so, the log has the traceback
                 traceback.print_exc(file=sys.stderr)
-                job.error = error_info("error", job.scrub(f"{type(err).__name__}: {err}"))
-                job.state = "failed"
+                error = error_info("error", job.scrub(f"{type(err).__name__}: {err}"))
             finally:
                 shutil.rmtree(job.dir / "input", ignore_errors=True)
+                if result is None and error is None:  # interrupted (the server is stopping)
+                    error = error_info("error", "the job was interrupted")
                 with self._cv:
+                    if error is None:
+                        job.report("done", 1.0)
+                    job.result, job.error = result, error
                     job.finished, self.running = time.time(), None
+                    job.state = "done" if error is None else "failed"
 
     def status(self, job: Job) -> dict:
         """The job as the page polls it: state, stage, progress, the queue message, error or result."""
@@ -524,7 +530,7 @@ def analyse(job: Job, model, model_dir, model_about: dict | None = None) -> dict
     upload was checked against (``job.inputs.duration_s`` + 1 s)."""
     from jegal.use import asd, spot
     from jegal.use.common import content_modalities
-    from jegal.use.video import OVERLAP_FRAMES, WINDOW_FRAMES, gesture_input, read_video
+    from jegal.use.video import OVERLAP_FRAMES, WINDOW_FRAMES, model_inputs, read_video
 
     inputs = job.inputs
     out, page = job.dir / "outputs", job.dir / "page"
@@ -532,10 +538,11 @@ def analyse(job: Job, model, model_dir, model_about: dict | None = None) -> dict
     job.report("reading the sound", 0.02)
     text_only = _sound_for(inputs)
     modalities = "t" if text_only else content_modalities(model, None)
-    rgb_size = gesture_input(model, inputs.video)
+    # rgb crops, GestSync features and the log-mel as this model needs them (an imported released model too)
+    needs = model_inputs(model, model_dir, inputs.video)
     job.report("reading the video: people, keypoints, words", 0.05)
     t = time.perf_counter()
-    video = read_video(inputs.video, inputs.transcript, asr="auto", rgb_size=rgb_size, progress=False, work_dir=out)
+    video = read_video(inputs.video, inputs.transcript, asr="auto", progress=False, work_dir=out, **needs)
     if inputs.duration_s is not None and video.duration > inputs.duration_s + 1.0:
         raise Refused(413, "too_long", f"{inputs.video}: decodes to {video.duration:.1f} s, more than its "
                                        f"{inputs.duration_s:.1f} s checked at upload")
