@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import os
 import sys
 from pathlib import Path
 
@@ -57,6 +58,22 @@ def parse_modalities(value: str | None, trained: str) -> list[str]:
     if missing:
         raise ValueError(f"--modalities {', '.join(missing)}: this model was trained with {trained!r} only")
     return mods
+
+
+def record_on_card(model_dir: Path, task: str, benchmark: str, results: dict) -> None:
+    """Put the headline numbers into the model card (``jegal.model.card``), one entry per benchmark
+    and content input, replacing the previous result of that evaluation; skipped with a note when
+    the model directory is not writable or its card unreadable."""
+    from jegal.model.card import CardError, metrics_entry, update_card
+
+    entries = {f"{task}: {Path(benchmark).name} ({m})": metrics_entry(summary_row(r), source=str(benchmark))
+               for m, r in results.items()}
+    try:
+        if not os.access(model_dir, os.W_OK):
+            raise PermissionError(f"{model_dir} is not writable")
+        update_card(model_dir, metrics=entries)
+    except (OSError, CardError) as err:
+        print(f"jegal eval: model card not updated ({err})", file=sys.stderr)
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -125,6 +142,7 @@ def run(args: argparse.Namespace) -> int:
                                                         "stress=0": floor.get("word_order_unstressed"),
                                                         "stress=1": floor.get("word_order_stressed")}))
     write_json_atomic(out, doc)
+    record_on_card(model_dir, args.task, args.benchmark, results)
     first = next(iter(results.values()))["metrics"]
     print(f"{args.task} on {args.benchmark}: {first['evaluated']} of {first['rows']} rows evaluated")
     print(markdown_table(table))

@@ -63,8 +63,9 @@ class Embeddings:
         return 0
 
     # -- .npz ---------------------------------------------------------------------------------
-    def save(self, path: str | os.PathLike, meta: dict | None = None) -> Path:
-        """Write ``path`` (``.npz``, plain arrays, atomically); ``meta`` is stored as JSON."""
+    def save(self, path: str | os.PathLike, meta: dict | None = None, extra: dict[str, np.ndarray] | None = None) -> Path:
+        """Write ``path`` (``.npz``, plain arrays, atomically); ``meta`` is stored as JSON, ``extra``
+        arrays beside the others under their own names (:meth:`load` ignores them)."""
         path = Path(path)
         d = self.dim
 
@@ -80,7 +81,8 @@ class Embeddings:
                      gesture_ids=np.array(self.gesture_ids, dtype=str),
                      gesture_clip=self.gesture_clip.astype(np.float32), gesture_frames=gf, gesture_offsets=go,
                      content_ids=np.array(self.content_ids, dtype=str),
-                     content_clip=self.content_clip.astype(np.float32), content_words=cw, content_offsets=co)
+                     content_clip=self.content_clip.astype(np.float32), content_words=cw, content_offsets=co,
+                     **(extra or {}))
         return path
 
     @classmethod

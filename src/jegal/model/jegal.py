@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import warnings
 from pathlib import Path
 
 import torch
@@ -22,11 +23,12 @@ from torch import nn
 from jegal.atomic import atomic_path
 from jegal.losses.loss import JEGALLoss
 from jegal.losses.sync import sync_objective
+from jegal.model.card import CardError, ModelCard, read_card, write_card
 from jegal.model.config import ConfigError, JEGALConfig
 from jegal.model.fusion import ContentFusion
 from jegal.model.gesture import GestureEncoder
 from jegal.model.layers import BatchStandardise, masked_mean, span_matrix
-from jegal.model.speech import SpeechEncoder
+from jegal.model.speech import build_speech_encoder
 from jegal.model.text import TextEncoder
 
 CONFIG_FILE = "config.json"
@@ -71,23 +73,30 @@ class JEGAL(nn.Module):
         mods = config.content.modalities
         self.gesture = GestureEncoder(config.gesture)
         self.text = TextEncoder(config.text, d // 2) if "t" in mods else None
-        self.speech = SpeechEncoder(config.speech, d // 2) if "a" in mods else None
+        self.speech = build_speech_encoder(config.speech, d // 2) if "a" in mods else None
         self.fusion = ContentFusion(config.content, d)
-        self.gesture_align = nn.Linear(d, d)
-        self.content_align = nn.Linear(d, d)
+        released = config.embedding.architecture == "released"
+        if released:  # the reference's alignment heads and no global heads (jegal.model.released)
+            from jegal.model.released import align_head
+
+            self.gesture_align, self.content_align = align_head(d), align_head(d)
+        else:
+            self.gesture_align = nn.Linear(d, d)
+            self.content_align = nn.Linear(d, d)
         # standardised clip features need no bias: a shared offset is what collapse is made of
         standardise = config.embedding.global_standardise
-        self.gesture_global = nn.Linear(d, d, bias=not standardise)
-        self.content_global = nn.Linear(d, d, bias=not standardise)
+        self.gesture_global = None if released else nn.Linear(d, d, bias=not standardise)
+        self.content_global = None if released else nn.Linear(d, d, bias=not standardise)
         self.gesture_standardise = BatchStandardise(d) if standardise else None
         self.content_standardise = BatchStandardise(d, groups=len(CONTENT_GROUPS)) if standardise else None
         self.loss = JEGALLoss(config.loss)
         self.runtime = Runtime()
         self.set_runtime()
+        self.card: ModelCard | None = None  # the model card it was loaded with / last saved with
 
     @property
     def device(self) -> torch.device:
-        return self.gesture_align.weight.device
+        return next(self.gesture_align.parameters()).device
 
     def set_runtime(self, text_cache_size: int | None = None, couple_chunk: int | None = None,
                     couple_checkpoint: bool | None = None) -> "JEGAL":
@@ -133,7 +142,10 @@ class JEGAL(nn.Module):
         if self.config.embedding.local_centre:  # the clip's static posture lives in the global space
             frames = frames - _clip_mean(frames, mask)
         frames = F.normalize(frames, dim=-1) * mask[..., None]
-        clip = self._clip_vector(self._pool(x, mask), self.gesture_global, self.gesture_standardise, world_size)
+        if self.gesture_global is None:  # one space: the clip vector is the direction of the mean frame
+            clip = F.normalize(self._pool(frames, mask), dim=-1)
+        else:
+            clip = self._clip_vector(self._pool(x, mask), self.gesture_global, self.gesture_standardise, world_size)
         return {"gesture_frames": frames, "gesture_clip": clip, "frame_mask": mask, "gesture_features": x}
 
     def encode_content(self, batch: dict, modalities: str | None = None, modality_dropout: float = 0.0,
@@ -187,6 +199,9 @@ class JEGAL(nn.Module):
 
     def _content_clip(self, x: torch.Tensor, word_mask: torch.Tensor, group: torch.Tensor | int,
                       world_size: int) -> torch.Tensor:
+        if self.content_global is None:  # one space: the direction of the mean word embedding
+            words = F.normalize(self.content_align(x), dim=-1) * word_mask[..., None]
+            return F.normalize(self._pool(words, word_mask), dim=-1)
         return self._clip_vector(self._pool(x, word_mask), self.content_global, self.content_standardise, world_size,
                                  group)
 
@@ -227,7 +242,13 @@ class JEGAL(nn.Module):
         and words through the global heads too. Trained without a clip-level term (objective
         "sync", or beta=0) its global heads are untrained, so it reads "local": clip vectors are
         the normalised mean of its frames / words (DESIGN section 7's clip vectors).
-        "both", "global" or "local" force that readout; anything else raises ValueError."""
+        "both", "global" or "local" force that readout; anything else raises ValueError. A model
+        without global heads (``embedding.architecture="released"``) reads "local" only."""
+        if self.gesture_global is None:
+            if space not in (None, "local"):
+                raise ValueError(f"space={space!r}: this model has no global heads (embedding.architecture="
+                                 f"{self.config.embedding.architecture!r}); its only readout is 'local'")
+            return "local"
         if space is not None:
             if space not in READOUTS:
                 raise ValueError(f"space must be None or one of {sorted(READOUTS)}, got {space!r}")
@@ -292,10 +313,27 @@ class JEGAL(nn.Module):
         """Parameters of the module tree (the frozen text backbone is not part of it)."""
         return sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only)
 
-    def save(self, path: str | os.PathLike) -> Path:
-        """Write ``path/config.json`` and ``path/model.safetensors`` (no frozen backbone weights:
-        the config names the backbone; no runtime settings: they are the loader's choice). Each
-        file is written atomically (:mod:`jegal.atomic`)."""
+    def card_facts(self) -> dict:
+        """What the model card says about the architecture (``ModelCard.model``), from the config."""
+        c = self.config
+        facts = {"gesture_frontend": c.gesture.frontend, "content_modalities": c.content.modalities,
+                 "d_model": c.d_model, "trainable_parameters": self.num_parameters(),
+                 "text_backbone": c.text.backbone if self.text is not None else None}
+        archs = {s: getattr(c, s).architecture for s in ("gesture", "text", "speech", "content", "embedding")}
+        if any(a != "jegal" for a in archs.values()):
+            facts["architecture"] = archs
+        return {k: v for k, v in facts.items() if v is not None}
+
+    def save_pretrained(self, path: str | os.PathLike, card: ModelCard | dict | None = None) -> Path:
+        """Write the model directory ``path``: ``config.json``, ``model.safetensors`` (no frozen
+        backbone weights: the config names the backbone; no runtime settings: they are the loader's
+        choice) and the model card, ``card.json`` + ``README.md`` (:mod:`jegal.model.card`).
+
+        ``card``: a :class:`~jegal.model.card.ModelCard` or a dict of its fields (training data,
+        steps, metrics, intended use, limits, ...); the preset, the objective and the architecture
+        facts come from the config unless ``card`` sets them. Without ``card`` the card holds only
+        those (an older card in ``path`` is replaced: its metrics were not measured on these
+        weights). Each file is written atomically (:mod:`jegal.atomic`). Returns ``path``."""
         from safetensors.torch import save_file
 
         path = Path(path)
@@ -304,31 +342,60 @@ class JEGAL(nn.Module):
         with atomic_path(path / WEIGHTS_FILE) as tmp:
             save_file(state, str(tmp), metadata={"format": "pt", "jegal_preset": self.config.preset})
         self.config.to_json(path / CONFIG_FILE)
+        base = ModelCard(preset=self.config.preset, objective=self.config.loss.objective, model=self.card_facts())
+        self.card = base.merged(card)
+        write_card(path, self.card)
         return path
 
+    save = save_pretrained  # one mechanism; ``save`` is the older name
+
     @classmethod
-    def load(cls, path: str | os.PathLike, device: str | torch.device = "cpu",
-             overrides: dict | None = None) -> "JEGAL":
-        """Load a directory written by :meth:`save`, with the default runtime (:meth:`set_runtime`
-        changes it). ``overrides`` may change settings that do not touch weights (e.g.
+    def from_pretrained(cls, path: str | os.PathLike, device: str | torch.device = "cpu",
+                        overrides: dict | None = None) -> "JEGAL":
+        """Load a model directory written by :meth:`save_pretrained`, with the default runtime
+        (:meth:`set_runtime` changes it); its card (or None) is ``model.card``.
+
+        ``overrides`` may change settings that do not touch weights (e.g.
         ``{"text.backbone": "/models/all-MiniLM-L6-v2"}`` for a backbone folder that moved). A
         ``config.json`` written before the configuration was reorganised still loads (its moved keys
-        are read at their new place; see :data:`jegal.model.config.MOVED_KEYS`)."""
+        are read at their new place; see :data:`jegal.model.config.MOVED_KEYS`). Raises
+        ``FileNotFoundError`` for a missing directory or files (naming ``DIR/model`` when ``path``
+        is a training run), :class:`~jegal.model.config.ConfigError` for a config that does not
+        build, damaged weights, or weights that do not fit the config. A damaged card only warns."""
+        from safetensors import SafetensorError
         from safetensors.torch import load_file
 
         path = Path(path)
+        if not path.is_dir():
+            raise FileNotFoundError(f"{path}: no such model directory")
         cfg_file, w_file = path / CONFIG_FILE, path / WEIGHTS_FILE
         if not cfg_file.is_file() or not w_file.is_file():
-            raise FileNotFoundError(f"{path} is not a saved JEGAL model: expected {CONFIG_FILE} and {WEIGHTS_FILE}")
+            missing = " and ".join(f.name for f in (cfg_file, w_file) if not f.is_file())
+            hint = (f"; {path} looks like a training run: its final model is {path / 'model'}"
+                    if (path / "model" / CONFIG_FILE).is_file() else "")
+            raise FileNotFoundError(f"{path} is not a saved JEGAL model: {missing} missing "
+                                    f"(expected {CONFIG_FILE} and {WEIGHTS_FILE}){hint}")
         config = JEGALConfig.from_json(cfg_file)
         if overrides:
             config = config.with_overrides(overrides)
         model = cls(config)
-        state = load_file(str(w_file), device="cpu")
-        missing, unexpected = model.load_state_dict(state, strict=False)
+        try:
+            state = load_file(str(w_file), device="cpu")
+        except SafetensorError as err:
+            raise ConfigError(f"{w_file}: damaged or not a safetensors file ({err})") from None
+        try:
+            missing, unexpected = model.load_state_dict(state, strict=False)
+        except RuntimeError as err:  # tensors of other shapes
+            raise ConfigError(f"{w_file} does not fit its config: {str(err).splitlines()[-1].strip()}") from None
         if missing or unexpected:
             raise ConfigError(f"{w_file} does not fit its config: missing {missing[:5]}, unexpected {unexpected[:5]}")
+        try:
+            model.card = read_card(path)
+        except CardError as err:
+            warnings.warn(f"{err}; the model loads without its card", UserWarning, stacklevel=2)
         return model.to(device)
+
+    load = from_pretrained  # one mechanism; ``load`` is the older name
 
     @classmethod
     def from_preset(cls, name: str = "cpu", overrides: dict | None = None) -> "JEGAL":

@@ -160,6 +160,19 @@ def _save_best(run_dir: Path, model, metrics: dict, step: int) -> None:
         write_json_atomic(tmp / "best.json", {"step": step, **metrics})
 
 
+def model_card(summary: dict, train_src: Path, val_src: Path | None, val_step: int | None) -> dict:
+    """The final model's card fields (:mod:`jegal.model.card`): data, steps, the run's facts, and
+    the last validation's numbers."""
+    from jegal.model.card import metrics_entry
+
+    facts = ("epochs_completed", "samples", "world_size", "device", "precision", "train_seconds", "stopped_by",
+             "final_loss")
+    values = {k: v for k, v in (summary["metrics"] or {}).items() if isinstance(v, (int, float))}
+    where = f"{summary['val_clips']} clips of {val_src or f'{train_src} (held out)'} at step {val_step}"
+    return {"training_data": str(train_src), "steps": summary["steps"], "training": {k: summary[k] for k in facts},
+            "metrics": {"validation": metrics_entry(values, source=where)} if values else {}}
+
+
 def _has_unused_parameters(objective: str, beta: float, spot_weight: float) -> bool:
     """Whether some parameters get no gradient under this objective (DDP must then look for them):
     the sync objective never uses the global heads, and the global term alone never the local ones."""
@@ -482,7 +495,7 @@ def _train(cfg: TrainConfig, info: DistInfo) -> dict:
     }
     if main:
         log_file.close()
-        model.save(run_dir / "model")
+        model.save_pretrained(run_dir / "model", card=model_card(summary, train_src, val_src, state["last_val_step"]))
         write_json_atomic(run_dir / "metrics.json", summary)
         if writer is not None:
             writer.close()

@@ -1,0 +1,238 @@
+"""The model card: what a saved model is, what it was trained on, how it scored, what it is for.
+
+:meth:`jegal.model.JEGAL.save_pretrained` writes two files beside ``config.json`` and
+``model.safetensors``:
+
+- ``card.json``: the card's fields (:class:`ModelCard`), machine-readable; the one source;
+- ``README.md``: the card rendered as markdown (:meth:`ModelCard.render`), what people open, and
+  what a model hub shows. It is regenerated from ``card.json`` on every write, so edit ``card.json``
+  (or call :func:`update_card`), not the README.
+
+Why a separate ``card.json`` instead of YAML front matter in the README: the card holds nested
+metrics (several evaluations, each with its own numbers) that must survive round trips exactly;
+JSON does that with the standard library, the same way ``config.json`` is stored, whereas YAML
+would need a parser the package does not depend on (and a hand-written YAML subset is a bug
+report waiting to happen). The README still opens with a small constant front matter
+(``library_name``, ``tags``) so hubs that read it classify the model.
+
+A caller passes the card as a :class:`ModelCard` or a plain dict of its fields; unknown keys are
+kept (``extra``) and rendered, not dropped. ``metrics`` maps an evaluation's name to its numbers;
+the training loop writes ``"validation"``, ``jegal eval`` one entry per benchmark and content
+input (``"spotting: spot.csv (ta)"``), each replacing the previous entry of that name, so the card
+always shows the latest result of every evaluation. An entry is either flat numbers
+(``{"R@10": 0.31}``) or ``{"values": {...}, "date": ..., "source": ...}`` (:func:`metrics_entry`).
+
+Nothing here imports the applications (training, evaluation); they fill the card.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+from jegal.atomic import write_json_atomic, write_text_atomic
+
+CARD_FILE = "card.json"
+README_FILE = "README.md"
+CARD_VERSION = 1
+
+DEFAULT_INTENDED_USE = (
+    "Research on co-speech gesture: embedding gesture clips, speech and text in one space; retrieving "
+    "the gesture clips that go with a sentence or a recording (`jegal search`), spotting which words a "
+    "speaker gestured (`jegal spot`), telling from gestures alone who in a video is speaking "
+    "(`jegal asd`), and computing embeddings for other work (`jegal embed`).")
+DEFAULT_LIMITS = (
+    "Trained on the data named above only: expect lower scores on other speakers, languages, camera "
+    "set-ups and recording conditions. Gesture input is upper-body and hand keypoints (or RGB crops / "
+    "features, as the config says) of one person per clip; people who are cut off, far away or facing "
+    "away give poor keypoints. Text goes through the configured text backbone (English unless it is "
+    "multilingual). Scores are similarities, not calibrated probabilities. Not for identifying people, "
+    "judging them, or any decision about a person.")
+FRONT_MATTER = ("---\nlibrary_name: jegal\ntags:\n- co-speech-gesture\n- gesture\n- speech\n- text\n"
+                "- multimodal\n- retrieval\n---\n")
+
+
+class CardError(ValueError):
+    """A card file that cannot be read; the message names it."""
+
+
+def metrics_entry(values: dict[str, Any], source: str = "", date: str | None = None) -> dict:
+    """One evaluation's entry for :attr:`ModelCard.metrics`: its ``values`` (metric -> number or
+    text), what was evaluated (``source``: a benchmark file, a validation set) and when (ISO date,
+    default now, UTC)."""
+    return {"values": dict(values), "source": source,
+            "date": date or _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
+
+
+def _entry(value: Any) -> dict:
+    """An entry in the :func:`metrics_entry` layout (flat numbers become its values)."""
+    if isinstance(value, dict) and isinstance(value.get("values"), dict):
+        return {"values": dict(value["values"]), "source": value.get("source", ""), "date": value.get("date", "")}
+    if isinstance(value, dict):
+        return {"values": dict(value), "source": "", "date": ""}
+    raise CardError(f"a metrics entry must be a dict of metric -> value, got {type(value).__name__}")
+
+
+@dataclasses.dataclass
+class ModelCard:
+    """The fields of a model card (every one optional).
+
+    - ``training_data``: what the model was trained on (corpus, paths, hours, speakers);
+    - ``preset``, ``objective``, ``steps``: the model preset, ``loss.objective``, optimiser steps;
+    - ``metrics``: evaluation name -> entry (:func:`metrics_entry`), the latest of each evaluation;
+    - ``intended_use``, ``limits``: prose (defaults: :data:`DEFAULT_INTENDED_USE`, :data:`DEFAULT_LIMITS`);
+    - ``training``: other facts of the training run (samples, seconds, device, stopped by);
+    - ``model``: facts of the architecture; :meth:`JEGAL.save_pretrained` fills it from the config;
+    - ``notes``: free text; ``extra``: any other fields a caller passed (kept and rendered).
+    """
+
+    training_data: str = ""
+    preset: str = ""
+    objective: str = ""
+    steps: int | None = None
+    metrics: dict[str, dict] = dataclasses.field(default_factory=dict)
+    intended_use: str = DEFAULT_INTENDED_USE
+    limits: str = DEFAULT_LIMITS
+    training: dict[str, Any] = dataclasses.field(default_factory=dict)
+    model: dict[str, Any] = dataclasses.field(default_factory=dict)
+    notes: str = ""
+    extra: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "ModelCard":
+        """A card from a dict of its fields; keys that are not fields go to ``extra``. Raises
+        :class:`CardError` when ``metrics`` is not a dict of entries."""
+        names = {f.name for f in dataclasses.fields(cls)} - {"extra"}
+        known = {k: v for k, v in d.items() if k in names}
+        extra = {**d.get("extra", {}), **{k: v for k, v in d.items() if k not in names and k not in ("extra", "version")}}
+        metrics = known.pop("metrics", None) or {}
+        if not isinstance(metrics, dict):
+            raise CardError(f"card metrics must be a dict of evaluation name -> metrics, got {type(metrics).__name__}")
+        return cls(**known, metrics={str(k): _entry(v) for k, v in metrics.items()}, extra=extra)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"version": CARD_VERSION, **dataclasses.asdict(self)}
+
+    def merged(self, other: "ModelCard | dict | None") -> "ModelCard":
+        """This card with the fields ``other`` sets (non-empty) laid over it; metrics and the
+        dict fields are merged by key (``other`` wins)."""
+        if other is None:
+            return dataclasses.replace(self)
+        other = other if isinstance(other, ModelCard) else ModelCard.from_dict(other)
+        defaults = ModelCard()
+        out = dataclasses.replace(self)
+        for f in dataclasses.fields(self):
+            new = getattr(other, f.name)
+            if isinstance(new, dict):
+                setattr(out, f.name, {**getattr(self, f.name), **new})
+            elif new not in (None, "") and new != getattr(defaults, f.name):
+                setattr(out, f.name, new)
+        return out
+
+    def with_metrics(self, name: str, values: dict[str, Any], source: str = "", date: str | None = None) -> "ModelCard":
+        """A copy with the evaluation ``name`` set to ``values`` (replacing an older entry of that name)."""
+        return dataclasses.replace(self, metrics={**self.metrics, name: metrics_entry(values, source, date)})
+
+    # -- markdown -----------------------------------------------------------------------------
+    def render(self, title: str = "JEGAL model") -> str:
+        """The card as markdown (front matter, summary table, training, evaluation, use, limits)."""
+        m = self.model
+        summary = [("preset", self.preset), ("objective", self.objective),
+                   ("gesture front end", m.get("gesture_frontend")), ("content inputs", m.get("content_modalities")),
+                   ("embedding width d", m.get("d_model")),
+                   ("trainable parameters", _count(m.get("trainable_parameters"))),
+                   ("text backbone", m.get("text_backbone")), ("training data", self.training_data),
+                   ("training steps", self.steps)]
+        lines = [FRONT_MATTER, f"# {title}", "",
+                 "A joint embedding of co-speech **gestures**, **speech** and **text** (JEGAL, after "
+                 "\"Understanding Co-speech Gestures in-the-wild\", arXiv 2503.22668), made with the `jegal` package.",
+                 "", "| | |", "|---|---|"]
+        lines += [f"| {k} | {_cell(v)} |" for k, v in summary if v not in (None, "")]
+        if self.training:
+            lines += ["", "## Training", "", "| | |", "|---|---|"]
+            lines += [f"| {k} | {_cell(v)} |" for k, v in self.training.items()]
+        lines += ["", "## Evaluation", ""]
+        if not self.metrics:
+            lines.append("Not evaluated yet: `jegal eval TASK --model DIR ...` adds its results here.")
+        for name, entry in self.metrics.items():
+            about = ", ".join(x for x in (entry.get("source"), entry.get("date")) if x)
+            lines += [f"### {name}", ""] + ([f"{about}", ""] if about else [])
+            lines += ["| metric | value |", "|---|---:|"]
+            lines += [f"| {k} | {_cell(v)} |" for k, v in entry["values"].items()]
+            lines.append("")
+        lines += ["## Intended use", "", self.intended_use, "", "## Limits", "", self.limits, ""]
+        if self.notes:
+            lines += ["## Notes", "", self.notes, ""]
+        if self.extra:
+            lines += ["## Other", "", "| | |", "|---|---|"] + [f"| {k} | {_cell(v)} |" for k, v in self.extra.items()]
+            lines.append("")
+        lines += ["## How to use", "", "```python", "from jegal.model import JEGAL", "",
+                  'model = JEGAL.from_pretrained("path/to/this/folder")  # config.json + model.safetensors',
+                  "emb = model.embed(batch)  # batch from jegal.data.batch.collate_clips", "```", "",
+                  "```", "jegal embed VIDEO --model path/to/this/folder --out emb.npz",
+                  "jegal search build GALLERY --model path/to/this/folder --index gallery/",
+                  'jegal search query --index gallery/ --text "a big round ball"', "```", "",
+                  f"This README is generated from `{CARD_FILE}` (the machine-readable card); edit that file.", ""]
+        return "\n".join(lines)
+
+
+def _count(n) -> str | None:
+    if n is None:
+        return None
+    return f"{n / 1e6:.2f} M" if n >= 1e5 else f"{n:,}"
+
+
+def _cell(v: Any) -> str:
+    """A table cell: floats to 4 significant digits, containers as compact JSON, pipes escaped."""
+    if isinstance(v, float):
+        text = "nan" if math.isnan(v) else f"{v:.4g}"
+    elif isinstance(v, (dict, list)):
+        text = json.dumps(v, separators=(", ", ": "))
+    else:
+        text = str(v)
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+# -- files ------------------------------------------------------------------------------------
+def read_card(path: str | os.PathLike) -> ModelCard | None:
+    """The card of the model directory ``path`` (None if it has no ``card.json``). Raises
+    :class:`CardError` naming the file when it is not a card."""
+    f = Path(path) / CARD_FILE
+    if not f.is_file():
+        return None
+    try:
+        d = json.loads(f.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise CardError(f"{f}: unreadable model card ({err})") from None
+    if not isinstance(d, dict):
+        raise CardError(f"{f}: a model card is a JSON object, got {type(d).__name__}")
+    try:
+        return ModelCard.from_dict(d)
+    except TypeError as err:
+        raise CardError(f"{f}: {err}") from None
+
+
+def write_card(path: str | os.PathLike, card: ModelCard, title: str | None = None) -> Path:
+    """Write ``card.json`` and the ``README.md`` rendered from it into the directory ``path``
+    (each atomically); returns the README's path."""
+    path = Path(path)
+    write_json_atomic(path / CARD_FILE, card.to_dict())
+    return write_text_atomic(path / README_FILE, card.render(title or f"JEGAL model: {path.resolve().name}"))
+
+
+def update_card(path: str | os.PathLike, card: ModelCard | dict | None = None,
+                metrics: dict[str, dict] | None = None) -> ModelCard:
+    """Lay ``card`` (fields) and ``metrics`` (name -> entry, e.g. :func:`metrics_entry`) over the card
+    of the model directory ``path`` (an empty card if it has none), write it, and return it.
+    Raises ``OSError`` when the directory is not writable."""
+    current = read_card(path) or ModelCard()
+    new = current.merged(card)
+    if metrics:
+        new = dataclasses.replace(new, metrics={**new.metrics, **{k: _entry(v) for k, v in metrics.items()}})
+    write_card(path, new)
+    return new

@@ -1,0 +1,423 @@
+"""``jegal embed INPUT --model M --out X.npz``: gesture and content embeddings of videos or clips.
+
+    jegal embed talk.mp4 --model runs/demo --out talk.npz                 # one video (transcript beside it, or ASR)
+    jegal embed videos/ --model runs/demo/model --out videos.npz          # every video of a folder
+    jegal embed data/synth/test --model runs/demo --out test.npz --modalities t   # a shard set (prepare / synth)
+
+INPUT is one video (or ``<name>.kps.npz`` with ``<name>.wav`` beside it), a folder of them, or a
+shard set (a folder of ``.tar`` shards with or without ``manifest.json``, or one ``.tar``).
+Videos go through :func:`jegal.use.video.read_video` (people, keypoints, words, overlapping
+windows); every window of every person is embedded in batches (:func:`jegal.inference.embed_clips`).
+A shard set is read one shard at a time, each clip its own window.
+
+**Units and windows.** A *unit* is one person of one video (a shard clip is a unit of its own).
+Its frame embeddings ``(T, d)`` cover the person's track, each frame taken from the window in which
+it lies most centrally; its word embeddings ``(W, d)`` cover the words spoken while it is in
+view, each word from the window in which it lies most centrally (the rule of
+:func:`jegal.use.video.central_window`, as ``jegal spot`` uses). Clip vectors are per *window*
+(gesture: every window; content: the windows that hold words): they are what ``jegal search``
+indexes and what retrieval compares.
+
+**The file** (``.npz``, plain arrays, no pickle, written atomically) is an
+:class:`jegal.inference.Embeddings` file (``Embeddings.load`` reads its clip vectors: ids
+``gesture_ids`` / ``content_ids`` are window ids, the per-window frame / word arrays are empty)
+with these arrays beside (:class:`EmbedSet` reads it all):
+
+- ``format`` = "jegal-embed", ``embed_version``; ``meta``: JSON (model directory and digest,
+  content inputs, input, fps 25, window settings, warnings);
+- ``window_meta``: JSON list, one per gesture window: ``clip_id``, ``unit`` (row of the units),
+  ``source``, ``person``, ``speaker``, ``start_frame``, ``end_frame`` (inclusive, 25 fps, from
+  the source's start), ``start`` / ``end`` (seconds, end exclusive), ``has_words``;
+- ``units``: JSON list: ``id``, ``source``, ``person``, ``speaker``, ``start_frame``,
+  ``num_frames``, ``num_words``, ``transcript_source``;
+- ``unit_frames`` (sum T, d) float32 and ``unit_frame_offsets`` (U + 1,): unit u's frames are rows
+  ``offsets[u]:offsets[u + 1]``, frame ``start_frame + i`` of the source;
+- ``unit_words`` (sum W, d) float32 and ``unit_word_offsets`` (U + 1,); ``word_text`` (normalised),
+  ``word_display`` (as written), ``word_spans`` (sum W, 2) inclusive frames from the source's start.
+
+With ``--clip-vectors-only`` the unit arrays hold no rows (small files for search galleries).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from jegal.data.words import Word
+from jegal.timebase import FPS
+
+FORMAT = "jegal-embed"
+FORMAT_VERSION = 1
+SHARDS, VIDEO, VIDEOS, EMBEDDINGS = "shards", "video", "videos", "embeddings"
+
+
+class EmbedInputError(ValueError):
+    """An INPUT that is none of the kinds a command takes; the message names it and says what is expected."""
+
+
+def input_kind(path: str | os.PathLike, embeddings: bool = False) -> str:
+    """What INPUT is: ``"video"`` (a video file or ``.kps.npz``), ``"videos"`` (a folder without
+    shards), ``"shards"`` (a ``.tar`` or a folder of them), or, with ``embeddings``, an ``.npz``
+    written by ``jegal embed`` (``"embeddings"``). Raises FileNotFoundError / :class:`EmbedInputError`."""
+    from jegal.prepare.discover import KPS_SUFFIX, VIDEO_SUFFIXES
+
+    p = Path(path)
+    if not p.exists():
+        raise FileNotFoundError(f"{p}: no such file or folder")
+    name = p.name.lower()
+    if p.is_file():
+        if name.endswith(KPS_SUFFIX) or p.suffix.lower() in VIDEO_SUFFIXES:
+            return VIDEO
+        if name.endswith(".tar"):
+            return SHARDS
+        if embeddings and name.endswith(".npz"):
+            return EMBEDDINGS
+        kinds = "a video, a .kps.npz, a shard .tar" + (", an .npz from jegal embed" if embeddings else "")
+        raise EmbedInputError(f"{p}: not an input this command takes ({kinds}, or a folder)")
+    if (p / "manifest.json").is_file() or any(p.glob("*.tar")):
+        return SHARDS
+    if (p / "train").is_dir() and (p / "test").is_dir():
+        raise EmbedInputError(f"{p}: a corpus with train/ and test/; give one of its shard sets, e.g. {p / 'test'}")
+    return VIDEOS
+
+
+# -- the result -------------------------------------------------------------------------------------
+@dataclass
+class EmbedSet:
+    """Embeddings of an input (module docstring): clip vectors per window in ``windows`` (an
+    :class:`~jegal.inference.Embeddings` whose per-window frames / words are empty), and per
+    unit (person of a video, or shard clip) the merged frames ``unit_frames[u]`` (T_u, d), word
+    embeddings ``unit_words[u]`` (W_u, d) and the words themselves ``unit_word_list[u]`` (spans in
+    frames from the source's start)."""
+
+    windows: "Embeddings"  # noqa: F821 (jegal.inference.Embeddings, imported lazily)
+    window_meta: list[dict]
+    units: list[dict]
+    unit_frames: list[np.ndarray]
+    unit_words: list[np.ndarray]
+    unit_word_list: list[list[Word]]
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def dim(self) -> int:
+        return self.windows.dim
+
+    def unit(self, u: int) -> dict:
+        """Unit ``u`` as one dict: its record plus ``frames`` (T, d), ``words`` (W, d) and ``word_list``."""
+        return {**self.units[u], "frames": self.unit_frames[u], "words": self.unit_words[u],
+                "word_list": self.unit_word_list[u]}
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the ``.npz`` (module docstring), atomically."""
+        d = self.dim
+
+        def flat(parts: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+            offsets = np.cumsum([0] + [len(p) for p in parts]).astype(np.int64)
+            data = np.concatenate(parts, 0).astype(np.float32) if parts else np.zeros((0, d), np.float32)
+            return data, offsets
+
+        frames, frame_off = flat(self.unit_frames)
+        words, word_off = flat(self.unit_words)
+        every = [w for ws in self.unit_word_list for w in ws]
+        extra = {"format": np.array(FORMAT), "embed_version": np.int64(FORMAT_VERSION),
+                 "window_meta": np.array(json.dumps(self.window_meta)), "units": np.array(json.dumps(self.units)),
+                 "unit_frames": frames, "unit_frame_offsets": frame_off, "unit_words": words,
+                 "unit_word_offsets": word_off, "word_text": np.array([w.text for w in every], dtype=str),
+                 "word_display": np.array([w.display for w in every], dtype=str),
+                 "word_spans": np.array([[w.start, w.end] for w in every], np.int64).reshape(-1, 2)}
+        return self.windows.save(path, meta=self.meta, extra=extra)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "EmbedSet":
+        """Read a file :meth:`save` wrote. Raises :class:`EmbedInputError` naming the file when it
+        is not one (e.g. a benchmark embedding cache of ``jegal eval``) or of another version."""
+        from jegal.inference import Embeddings
+
+        path = Path(path)
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                if "format" not in z.files or str(z["format"]) != FORMAT:
+                    raise EmbedInputError(f"{path}: not an embeddings file written by jegal embed")
+                if int(z["embed_version"]) != FORMAT_VERSION:
+                    raise EmbedInputError(f"{path}: jegal embed file version {int(z['embed_version'])}, "
+                                          f"expected {FORMAT_VERSION}; embed again")
+                meta = json.loads(str(z["meta"]))
+                window_meta, units = json.loads(str(z["window_meta"])), json.loads(str(z["units"]))
+                fo, wo = z["unit_frame_offsets"], z["unit_word_offsets"]
+                frames, words = z["unit_frames"], z["unit_words"]
+                text, display, spans = z["word_text"], z["word_display"], z["word_spans"]
+            windows = Embeddings.load(path)
+        except (OSError, ValueError, KeyError) as err:
+            if isinstance(err, EmbedInputError):
+                raise
+            raise EmbedInputError(f"{path}: unreadable embeddings file ({err})") from None
+        U = len(units)
+        word_list = [[Word(str(text[i]), int(spans[i, 0]), int(spans[i, 1]), str(display[i]))
+                      for i in range(wo[u], wo[u + 1])] for u in range(U)]
+        return cls(windows, window_meta, units, [frames[fo[u]:fo[u + 1]] for u in range(U)],
+                   [words[wo[u]:wo[u + 1]] for u in range(U)], word_list, meta)
+
+
+class _Collector:
+    """Gathers the embeddings of one input piece by piece (a shard, a video) into an :class:`EmbedSet`."""
+
+    def __init__(self, dim_hint: int = 0, keep_units: bool = True):
+        self.keep_units = keep_units
+        self.g_ids, self.g_vecs, self.c_ids, self.c_vecs = [], [], [], []
+        self.window_meta, self.units, self.frames, self.words, self.word_list = [], [], [], [], []
+        self.dim = dim_hint
+
+    def _windows(self, emb, clips, unit_of: list[int], starts: list[int], meta: list[dict],
+                 ids: list[str] | None = None) -> None:
+        """Windows ``clips`` (stored under ``ids``, default their clip ids) of the units ``unit_of``."""
+        ids = ids or [c.clip_id for c in clips]
+        for c, cid, u, s, m in zip(clips, ids, unit_of, starts, meta):
+            e = s + c.num_frames - 1
+            self.window_meta.append({"clip_id": cid, "unit": u, **m, "start_frame": int(s), "end_frame": int(e),
+                                     "start": round(s / FPS, 3), "end": round((e + 1) / FPS, 3),
+                                     "has_words": bool(c.words)})
+        g = {cid: i for i, cid in enumerate(emb.gesture_ids)}
+        rename = {c.clip_id: cid for c, cid in zip(clips, ids)}
+        self.g_ids += ids
+        self.g_vecs.append(emb.gesture_clip[[g[c.clip_id] for c in clips]])
+        mine = [i for i, cid in enumerate(emb.content_ids) if cid in rename]
+        self.c_ids += [rename[emb.content_ids[i]] for i in mine]
+        self.c_vecs.append(emb.content_clip[mine])
+        self.dim = self.dim or emb.dim
+
+    def _unit(self, record: dict, frames: np.ndarray, words: np.ndarray, word_list: list[Word]) -> None:
+        self.units.append({**record, "num_frames": int(len(frames)), "num_words": len(word_list)})
+        d = frames.shape[1] if frames.ndim == 2 else self.dim
+        self.frames.append(frames if self.keep_units else np.zeros((0, d), np.float32))
+        self.words.append(words if self.keep_units else np.zeros((0, d), np.float32))
+        self.word_list.append(word_list)
+
+    def add_clips(self, clips: list, emb) -> None:
+        """Shard clips, each a window and a unit of its own; ``emb`` their :class:`Embeddings`."""
+        u0 = len(self.units)
+        meta, starts = [], []
+        for c in clips:
+            start = int(c.extra.get("start_frame", 0) or 0)
+            person = c.extra.get("track", c.extra.get("person"))
+            meta.append({"source": c.source, "person": person, "speaker": c.speaker_id})
+            starts.append(start)
+        self._windows(emb, clips, list(range(u0, u0 + len(clips))), starts, meta)
+        for c, start, m in zip(clips, starts, meta):
+            frames = emb.gesture(c.clip_id)[1]
+            words = emb.content(c.clip_id)[1] if emb.has_content(c.clip_id) else np.zeros((0, frames.shape[1]),
+                                                                                         np.float32)
+            self._unit({"id": c.clip_id, **m, "start_frame": start,
+                        "transcript_source": c.extra.get("transcript_source", "")},
+                       frames, words, [w.shifted(-start) for w in c.words] if words.size else [])
+
+    def add_video(self, video, emb, name: str) -> None:
+        """Every person of a :class:`jegal.use.video.VideoInput`; ``emb`` the embeddings of their
+        windows; ``name`` the video's name in the input (unique within it): units are
+        ``<name>/<person:05d>``, windows ``<name>/<person:05d>@<first frame:06d>``."""
+        from jegal.use.video import central_window, merge_frames
+
+        starts = np.array([w.start for w in video.words], np.int64)
+        ends = np.array([w.end for w in video.words], np.int64)
+        for person in video.people:
+            u = len(self.units)
+            speaker = f"{name}/{person.person:05d}"
+            m = {"source": str(video.path), "person": person.person, "speaker": speaker}
+            ids = [f"{speaker}@{s:06d}" for s in person.start_frame]
+            self._windows(emb, person.clips, [u] * len(person.clips), person.start_frame, [m] * len(person.clips), ids)
+            first, T = person.first_frame, person.last_frame - person.first_frame + 1
+            win = np.asarray(person.windows, np.int64).reshape(-1, 2)
+            frames = merge_frames([emb.gesture(c.clip_id)[1] for c in person.clips], win - first, T, fill=0.0)
+            scored = central_window(starts, ends, win)  # (W,) the window deciding each word, -1: not in view
+            rows, kept = [], []
+            for w in np.flatnonzero(scored >= 0):
+                k = int(scored[w])
+                members = np.flatnonzero((starts >= win[k, 0]) & (ends <= win[k, 1]))  # window k's words, in order
+                rows.append(emb.content(person.clips[k].clip_id)[1][int(np.searchsorted(members, w))])
+                kept.append(video.words[w])
+            words = np.stack(rows).astype(np.float32) if rows else np.zeros((0, frames.shape[1]), np.float32)
+            self._unit({"id": speaker, **m, "start_frame": int(first), "transcript_source": video.transcript_source},
+                       frames, words, kept)
+
+    def result(self, meta: dict) -> EmbedSet:
+        from jegal.inference import Embeddings
+
+        d = self.dim
+
+        def stack(parts):
+            parts = [p for p in parts if len(p)]
+            return np.concatenate(parts).astype(np.float32) if parts else np.zeros((0, d), np.float32)
+
+        empty = np.zeros((0, d), np.float32)
+        windows = Embeddings(self.g_ids, stack(self.g_vecs), [empty] * len(self.g_ids), self.c_ids, stack(self.c_vecs),
+                             [empty] * len(self.c_ids))
+        return EmbedSet(windows, self.window_meta, self.units, self.frames, self.words, self.word_list, meta)
+
+
+# -- embedding --------------------------------------------------------------------------------------
+@dataclass
+class VideoOptions:
+    """How videos are read (the arguments of :func:`jegal.use.video.read_video`)."""
+
+    transcript: str | None = None  # one video only
+    asr: str = "auto"
+    asr_model: str | None = None
+    window_frames: int = 100
+    overlap_frames: int = 50
+    rgb_size: int | None = None
+
+
+def embed_input(model, source: str | os.PathLike, modalities: str, batch_size: int = 32,
+                video: VideoOptions | None = None, keep_units: bool = True, progress: bool = False,
+                model_info: dict | None = None) -> EmbedSet:
+    """Embed INPUT (a video, a folder of videos or a shard set; :func:`input_kind`) with ``model``.
+
+    ``modalities``: content inputs ("t", "a", "ta"). ``keep_units=False`` keeps clip vectors only.
+    Videos of a folder that cannot be read are skipped and listed in ``meta["warnings"]``; a
+    single video that cannot be read raises its :class:`~jegal.prepare.errors.PrepareError`.
+    Raises :class:`EmbedInputError` when nothing could be embedded."""
+    from tqdm.auto import tqdm
+
+    from jegal.inference import embed_clips
+
+    source = Path(source)
+    kind = input_kind(source)
+    video = video or VideoOptions()
+    col = _Collector(keep_units=keep_units)
+    warnings: list[str] = []
+    meta = {"input": str(source), "input_kind": kind, "modalities": modalities, "fps": FPS, **(model_info or {})}
+    if kind == SHARDS:
+        from jegal.data.shards import list_shards, read_clip_list
+
+        for shard in tqdm(list_shards(source), desc="shards", unit="shard", disable=not progress, leave=False):
+            clips, skipped = read_clip_list(shard)
+            warnings += [f"{key}: {why}" for key, why in skipped]
+            if clips:
+                emb = embed_clips(model, clips, [c for c in clips if c.words], modalities, batch_size)
+                col.add_clips(clips, emb)
+    else:
+        from jegal.prepare.asr import check_asr
+        from jegal.prepare.discover import discover
+        from jegal.prepare.errors import PrepareError
+        from jegal.prepare.options import PrepareOptions
+        from jegal.prepare.pipeline import Preparer
+        from jegal.use.video import gesture_input, read_video
+
+        if kind == VIDEO:
+            paths = {source.name[:-len(".kps.npz")] if source.name.endswith(".kps.npz") else source.stem: source}
+        else:  # names relative to the folder (unique: discover refuses two inputs of one name)
+            paths = {it.name: it.source for it in discover(source)}
+        if not paths:
+            raise EmbedInputError(f"{source}: no video or .kps.npz in this folder (and no .tar shards)")
+        if kind == VIDEOS and video.transcript:
+            raise EmbedInputError("--transcript names the transcript of one video; for a folder put each "
+                                  "transcript beside its video (<name>.txt/.json/.TextGrid)")
+        meta.update(window_frames=video.window_frames, overlap_frames=video.overlap_frames)
+        check_asr(video.asr, video.asr_model)
+        rgb_size = gesture_input(model, None, video.rgb_size)
+        # one preparer (its mediapipe models, its recogniser) for every video
+        preparer = Preparer(PrepareOptions(rgb_size=rgb_size, asr=video.asr, asr_model=video.asr_model,
+                                           threads=max(1, min(4, os.cpu_count() or 1))))
+        try:
+            for name, path in tqdm(paths.items(), desc="videos", unit="video",
+                                   disable=not progress or len(paths) == 1, leave=False):
+                try:
+                    gesture_input(model, path, video.rgb_size)  # an rgb model cannot read a .kps.npz
+                    v = read_video(path, video.transcript, window_frames=video.window_frames,
+                                   overlap_frames=video.overlap_frames, progress=progress, require_words=False,
+                                   preparer=preparer)
+                except PrepareError as err:
+                    if kind == VIDEO:
+                        raise
+                    warnings.append(f"skipped {err}")
+                    continue
+                warnings += v.warnings
+                clips = [c for p in v.people for c in p.clips]
+                emb = embed_clips(model, clips, [c for c in clips if c.words], modalities, batch_size)
+                col.add_video(v, emb, name)
+        finally:
+            preparer.close()
+    if not col.g_ids:
+        raise EmbedInputError(f"{source}: nothing to embed" + (f" ({warnings[0]} ...)" if warnings else ""))
+    meta["warnings"] = warnings
+    return col.result(meta)
+
+
+def model_info(model_dir: Path) -> dict:
+    """What an embeddings file or a search index records about its model: directory and digest."""
+    from jegal.evaluation.cli import model_identity
+
+    return {"model": str(Path(model_dir).resolve()), "model_id": model_identity(model_dir)}
+
+
+# -- command line -----------------------------------------------------------------------------------
+def add_input_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags for reading videos (:class:`VideoOptions`) and ``--batch-size``, ``--quiet``."""
+    from jegal.prepare.asr import ASR_MODES
+    from jegal.use.video import OVERLAP_FRAMES, WINDOW_FRAMES
+
+    parser.add_argument("--transcript", default=None, metavar="FILE",
+                        help="with one video: its transcript (default: <name>.txt/.json/.TextGrid beside it, else ASR)")
+    parser.add_argument("--asr", choices=ASR_MODES, default="auto",
+                        help="videos without a transcript: offline speech recognition (auto: pocketsphinx), or none "
+                             "(then only gesture embeddings)")
+    parser.add_argument("--asr-model", default=None, metavar="DIR", help="local faster-whisper model directory")
+    parser.add_argument("--window-frames", type=int, default=WINDOW_FRAMES, help="frames (25 fps) per window")
+    parser.add_argument("--overlap-frames", type=int, default=OVERLAP_FRAMES, help="frames shared by neighbouring windows")
+    parser.add_argument("--rgb-size", type=int, default=None, metavar="PX", help="crop size for an rgb model (default 112)")
+    parser.add_argument("--batch-size", type=int, default=32, help="windows / clips per model batch")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def video_options(args: argparse.Namespace) -> VideoOptions:
+    from jegal.use.common import check_flags
+
+    check_flags(args)
+    return VideoOptions(args.transcript, args.asr, args.asr_model, args.window_frames, args.overlap_frames,
+                        args.rgb_size)
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    from jegal.use.common import add_model_arguments
+
+    parser.description = __doc__.split("\n\n")[0]
+    parser.add_argument("input", metavar="INPUT", help="a video (or .kps.npz), a folder of videos, or a shard set")
+    parser.add_argument("--out", required=True, metavar="X.npz", help="the embeddings file to write")
+    add_model_arguments(parser)
+    add_input_arguments(parser)
+    parser.add_argument("--clip-vectors-only", action="store_true",
+                        help="keep clip vectors only (no per-frame / per-word embeddings): small files")
+
+
+def run(args: argparse.Namespace) -> int:
+    from jegal.use.common import content_modalities, expected_errors, load_model, report_error
+
+    out = Path(args.out)
+    if out.suffix != ".npz":
+        return report_error("embed", ValueError(f"--out {out}: the embeddings file must end in .npz"))
+    try:
+        kind = input_kind(args.input)
+        options = video_options(args)
+        model, model_dir = load_model(args.model, args.device, args.checkpoint, args.threads)
+        modalities = content_modalities(model, args.modalities)
+        t0 = time.perf_counter()
+        result = embed_input(model, args.input, modalities, args.batch_size, options,
+                             keep_units=not args.clip_vectors_only, progress=not args.quiet,
+                             model_info=model_info(model_dir))
+    except expected_errors() + (EmbedInputError,) as err:
+        return report_error("embed", err)
+    result.save(out)
+    seconds = time.perf_counter() - t0
+    n_words = sum(len(w) for w in result.unit_word_list)
+    print(f"embedded {kind} {args.input}: {len(result.units)} units (people / clips), {len(result.window_meta)} "
+          f"windows, {n_words} words, d={result.dim}, content {modalities}, in {seconds:.1f} s")
+    if result.meta["warnings"]:
+        print(f"{len(result.meta['warnings'])} warnings, e.g. {result.meta['warnings'][0]}", file=sys.stderr)
+    print(f"wrote {out}")
+    return 0

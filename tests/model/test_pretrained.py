@@ -1,0 +1,110 @@
+"""JEGAL.from_pretrained / save_pretrained and the model card."""
+
+import json
+import warnings
+
+import pytest
+import torch
+
+from jegal.model import JEGAL
+from jegal.model.card import CARD_FILE, README_FILE, ModelCard, metrics_entry, read_card, update_card
+from jegal.model.config import ConfigError
+from tests.dummy import random_batch
+from tests.evaluation.conftest import tiny_bench  # noqa: F401 (a fixture)
+from tests.model.conftest import tiny_model
+
+CARD = {"training_data": "SynthGest, 600 clips of 8 speakers", "steps": 300,
+        "metrics": {"validation": metrics_entry({"spot_acc": 0.625, "ret_R@10_mean": 0.4}, source="test/ at step 300")},
+        "limits": "Synthetic data only.", "released_by": "the tests"}
+
+
+def test_round_trip_gives_the_same_outputs_and_the_card(tmp_path):
+    model = tiny_model()
+    model.save_pretrained(tmp_path / "m", card=CARD)
+    again = JEGAL.from_pretrained(tmp_path / "m")
+    batch = random_batch(3, seed=4)
+    a, b = model.embed(batch, modalities="ta"), again.embed(batch, modalities="ta")
+    assert a.keys() == b.keys()
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=0, atol=0)
+    card = again.card
+    assert card.training_data == CARD["training_data"] and card.steps == 300 and card.limits == "Synthetic data only."
+    assert card.preset == "cpu" and card.objective == "jegal"  # from the config, as the caller did not set them
+    assert card.model["d_model"] == 32 and card.model["gesture_frontend"] == "keypoints"
+    assert card.model["trainable_parameters"] == model.num_parameters()
+    assert card.metrics["validation"]["values"] == {"spot_acc": 0.625, "ret_R@10_mean": 0.4}
+    assert card.extra == {"released_by": "the tests"}
+    readme = (tmp_path / "m" / README_FILE).read_text()
+    assert readme.startswith("---\nlibrary_name: jegal\n")
+    for text in ("| training steps | 300 |", "### validation", "test/ at step 300", "| spot_acc | 0.625 |",
+                 "Synthetic data only.", "| released_by | the tests |", "JEGAL.from_pretrained"):
+        assert text in readme
+    assert json.loads((tmp_path / "m" / CARD_FILE).read_text())["steps"] == 300
+    assert JEGAL.save is JEGAL.save_pretrained and JEGAL.load.__func__ is JEGAL.from_pretrained.__func__
+
+
+def test_saving_without_a_card_drops_the_old_metrics_and_updates_merge(tmp_path):
+    model = tiny_model()
+    path = model.save_pretrained(tmp_path / "m", card=CARD)
+    model.save(path)  # new weights, no card: metrics measured on the old ones must not stay
+    card = read_card(path)
+    assert card.metrics == {} and card.steps is None and card.model["d_model"] == 32
+    assert "Not evaluated yet" in (path / README_FILE).read_text()
+    update_card(path, metrics={"retrieval: ret.csv (ta)": {"c2g R@10": 0.5}})
+    update_card(path, card={"steps": 12}, metrics={"asd: asd.csv (ta)": metrics_entry({"P=2": 0.9})})
+    update_card(path, metrics={"retrieval: ret.csv (ta)": {"c2g R@10": 0.75}})  # the same evaluation again: replaced
+    card = read_card(path)
+    assert card.steps == 12 and card.model["d_model"] == 32
+    assert {k: v["values"] for k, v in card.metrics.items()} == {"retrieval: ret.csv (ta)": {"c2g R@10": 0.75},
+                                                                 "asd: asd.csv (ta)": {"P=2": 0.9}}
+    assert "| c2g R@10 | 0.75 |" in (path / README_FILE).read_text()
+    assert ModelCard.from_dict(card.to_dict()) == card
+
+
+def test_bad_directories_are_clear_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no such model directory"):
+        JEGAL.from_pretrained(tmp_path / "nope")
+    run = tmp_path / "run"
+    tiny_model().save_pretrained(run / "model")
+    with pytest.raises(FileNotFoundError, match=r"config.json and model.safetensors missing.*run/model"):
+        JEGAL.from_pretrained(run)  # a training run: the error names its model
+    (run / "model" / "model.safetensors").write_bytes(b"not safetensors")
+    with pytest.raises(ConfigError, match="damaged or not a safetensors file"):
+        JEGAL.from_pretrained(run / "model")
+    other = tmp_path / "other"
+    JEGAL.from_preset("cpu", {"gesture.d_model": 16, "gesture.heads": 2, "text.head_dim": 16, "text.heads": 2,
+                              "content.modalities": "a"}).save_pretrained(other)
+    (other / "config.json").write_text((run / "model" / "config.json").read_text())
+    with pytest.raises(ConfigError, match="does not fit its config"):
+        JEGAL.from_pretrained(other)
+
+
+def test_a_damaged_card_warns_but_the_model_loads(tmp_path):
+    path = tiny_model().save_pretrained(tmp_path / "m")
+    (path / CARD_FILE).write_text("{ not json")
+    with pytest.warns(UserWarning, match="card.json: unreadable model card"):
+        model = JEGAL.from_pretrained(path)
+    assert model.card is None
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert JEGAL.from_pretrained(tiny_model().save_pretrained(tmp_path / "ok")).card is not None
+
+
+def test_jegal_eval_puts_its_results_on_the_card(tmp_path, tiny_bench, capsys, monkeypatch):  # noqa: F811
+    from jegal.cli import main
+
+    model_dir = JEGAL.from_preset("cpu", {"content.modalities": "a"}).save_pretrained(tmp_path / "run" / "model")
+    out = tmp_path / "asd.json"
+    args = ["eval", "asd", "--model", str(tmp_path / "run"), "--benchmark", str(tiny_bench["asd"]),
+            "--data", str(tiny_bench["data"]), "--out", str(out), "--quiet"]
+    assert main(args) == 0
+    result = json.loads(out.read_text())["results"]["a"]["metrics"]
+    entry = read_card(model_dir).metrics["asd: asd.csv (a)"]
+    assert entry["values"] == {"P=2": result["P=2"]["accuracy"], "P=4": result["P=4"]["accuracy"],
+                               "P=6": result["P=6"]["accuracy"]}
+    assert entry["source"] == str(tiny_bench["asd"]) and entry["date"]
+    assert "### asd: asd.csv (a)" in (model_dir / README_FILE).read_text()
+    before = (model_dir / CARD_FILE).read_text()
+    monkeypatch.setattr("jegal.evaluation.cli.os.access", lambda *a: False)  # a read-only model directory
+    assert main(args) == 0
+    assert "model card not updated" in capsys.readouterr().err and (model_dir / CARD_FILE).read_text() == before
