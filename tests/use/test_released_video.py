@@ -176,3 +176,18 @@ def test_the_model_reads_the_features_and_log_mel_prepare_writes(spotted, prepar
                     theirs = clip.mel[MEL_PER_FRAME * (lo - s):MEL_PER_FRAME * (hi - s)]
                     assert np.array_equal(f16(ours), theirs)
                     assert clip.extra["mel"] == "reference"
+
+
+def test_embed_reads_a_video_for_the_imported_model(released_dir, real_dir, tmp_path, text_missing):
+    """``jegal embed`` on a raw video with the imported (features) model: the GestSync features are
+    computed as for ``spot`` (no FrontEndMismatch), one 512-d frame embedding per frame in view."""
+    out = tmp_path / "emb.npz"
+    assert main(["embed", str(real_dir / "sample1.avi"), "--model", str(released_dir), "--out", str(out),
+                 "--quiet", "--threads", str(THREADS)]) == 0
+    with np.load(out, allow_pickle=False) as z:
+        meta = json.loads(str(z["meta"]))
+        names = set(z.files)
+        frames = [z[k] for k in sorted(names) if "frame" in k and z[k].ndim == 2]
+    if text_missing:
+        assert meta["modalities"] == "a"
+    assert frames and all(f.shape[-1] == 512 for f in frames), names

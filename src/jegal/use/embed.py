@@ -275,10 +275,12 @@ class VideoOptions:
 
 def embed_input(model, source: str | os.PathLike, modalities: str, batch_size: int = 32,
                 video: VideoOptions | None = None, keep_units: bool = True, progress: bool = False,
-                model_info: dict | None = None) -> EmbedSet:
+                model_info: dict | None = None, model_dir: str | os.PathLike | None = None) -> EmbedSet:
     """Embed INPUT (a video, a folder of videos or a shard set; :func:`input_kind`) with ``model``.
 
     ``modalities``: content inputs ("t", "a", "ta"). ``keep_units=False`` keeps clip vectors only.
+    ``model_dir``: the model's folder, where a ``features`` model (an imported released model) keeps
+    the GestSync weights its per-frame features come from (:func:`jegal.use.video.model_inputs`).
     Videos of a folder that cannot be read are skipped and listed in ``meta["warnings"]``; a
     single video that cannot be read raises its :class:`~jegal.prepare.errors.PrepareError`.
     Raises :class:`EmbedInputError` when nothing could be embedded."""
@@ -302,12 +304,9 @@ def embed_input(model, source: str | os.PathLike, modalities: str, batch_size: i
                 emb = embed_clips(model, clips, [c for c in clips if c.words], modalities, batch_size)
                 col.add_clips(clips, emb)
     else:
-        from jegal.prepare.asr import check_asr
         from jegal.prepare.discover import discover
         from jegal.prepare.errors import PrepareError
-        from jegal.prepare.options import PrepareOptions
-        from jegal.prepare.pipeline import Preparer
-        from jegal.use.video import gesture_input, read_video
+        from jegal.use.video import model_inputs, read_video, video_preparer
 
         if kind == VIDEO:
             paths = {source.name[:-len(".kps.npz")] if source.name.endswith(".kps.npz") else source.stem: source}
@@ -319,16 +318,15 @@ def embed_input(model, source: str | os.PathLike, modalities: str, batch_size: i
             raise EmbedInputError("--transcript names the transcript of one video; for a folder put each "
                                   "transcript beside its video (<name>.txt/.json/.TextGrid)")
         meta.update(window_frames=video.window_frames, overlap_frames=video.overlap_frames)
-        check_asr(video.asr, video.asr_model)
-        rgb_size = gesture_input(model, None, video.rgb_size)
-        # one preparer (its mediapipe models, its recogniser) for every video
-        preparer = Preparer(PrepareOptions(rgb_size=rgb_size, asr=video.asr, asr_model=video.asr_model,
-                                           threads=max(1, min(4, os.cpu_count() or 1))))
+        # one preparer (its mediapipe models, its recogniser, the GestSync weights) for every video, making
+        # the inputs this model needs: rgb crops, GestSync features, the log-mel it was trained on
+        needs = model_inputs(model, model_dir, None, video.rgb_size)
+        preparer = video_preparer(asr=video.asr, asr_model=video.asr_model, **needs)
         try:
             for name, path in tqdm(paths.items(), desc="videos", unit="video",
                                    disable=not progress or len(paths) == 1, leave=False):
                 try:
-                    gesture_input(model, path, video.rgb_size)  # an rgb model cannot read a .kps.npz
+                    model_inputs(model, model_dir, path, video.rgb_size)  # rgb/features: not from a .kps.npz
                     v = read_video(path, video.transcript, window_frames=video.window_frames,
                                    overlap_frames=video.overlap_frames, progress=progress, require_words=False,
                                    preparer=preparer)
@@ -409,7 +407,7 @@ def run(args: argparse.Namespace) -> int:
         t0 = time.perf_counter()
         result = embed_input(model, args.input, modalities, args.batch_size, options,
                              keep_units=not args.clip_vectors_only, progress=not args.quiet,
-                             model_info=model_info(model_dir))
+                             model_info=model_info(model_dir), model_dir=model_dir)
     except expected_errors() + (EmbedInputError,) as err:
         return report_error("embed", err)
     result.save(out)

@@ -110,7 +110,7 @@ def _build(args: argparse.Namespace) -> int:
             modalities = content_modalities(model, args.modalities)
             info = {**model_info(model_dir), "modalities": modalities}
             embedded = embed_input(model, args.gallery, modalities, args.batch_size, options, keep_units=False,
-                                   progress=not args.quiet, model_info=info)
+                                   progress=not args.quiet, model_info=info, model_dir=model_dir)
         info["gallery"] = str(Path(args.gallery).resolve())
         embed_s = time.perf_counter() - t0
         gallery = build_gallery(embedded, args.kind, info, progress=not args.quiet)
