@@ -1,9 +1,15 @@
 """``jegal search``: a gallery of the SynthGest test clips, queried by their own text, speech and video.
 
-A query made from a test clip's own words (text), recording (audio) or video's sound should find
-that clip's gesture among the gallery's clips more often than chance, which is k / N for "in the
-top k" (each clip is equally likely to be at any rank when the query says nothing). The counts are
-checked with a one-sided binomial test against that chance rate.
+What is asserted, for the session's trained model (``use_model``):
+
+- a query made from a test clip's text, recording or video is that clip's own content vector
+  (text: exactly; speech: the recording is the audio the clip's log-mel came from; video: its AAC
+  sound track), and the search ranks every gallery clip as the retrieval protocol's cosines do;
+- own-clip retrieval more often than chance (k / N for "in the top k", one-sided binomial test):
+  written, but expected to fail with this model, whose clip-level space does not yet reach unseen
+  speakers after 300 steps (its own validation on this split: R@10 0.118 against chance 0.108;
+  measured here: text 5 / 60 and speech 3 / 60 in the top 10, chance 6.5). Marked ``xfail``
+  (not strict), so a better-trained fixture turns them into passes that show.
 """
 
 from __future__ import annotations
@@ -138,8 +144,8 @@ def test_audio_and_video_queries_are_the_clips_own_speech(searcher, retrieval_cl
     for i, c in enumerate(clips):
         base = use_corpus / "media" / c.clip_id
         clip, source = speech_clip(f"{base}.wav", clip_id=f"a{i}")  # words: the transcript beside it
-        assert source == "given" and [(w.text, w.start) for w in clip.words] == [(w.text, w.start) for w in c.words]
-        assert max(abs(a.end - b.end) for a, b in zip(clip.words, c.words)) <= 1  # times in s, rounded to frames
+        assert source == "given" and [w.text for w in clip.words] == [w.text for w in c.words]
+        assert max(max(abs(a.start - b.start), abs(a.end - b.end)) for a, b in zip(clip.words, c.words)) <= 1
         audio.append(clip)
         path = tmp_path / f"talk{i}.mp4"
         write_video(path, f"{base}.wav", c.num_frames)
@@ -148,12 +154,12 @@ def test_audio_and_video_queries_are_the_clips_own_speech(searcher, retrieval_cl
     assert video[0].num_frames in range(clips[0].num_frames, clips[0].num_frames + 3)  # AAC pads a little
     # the recording gives the clip's own speech vector (the shard stores the log-mel as float16)
     a = cosines(searcher.vectors(audio, "a"), own_vectors(searcher, clips, "a"))
-    v = cosines(searcher.vectors(video, "ta"), own_vectors(searcher, clips, "ta"))
-    print("audio", a.round(4), "video", v.round(4))
-    assert a.min() > 0.99
-    assert v.min() > 0.97
+    va = cosines(searcher.vectors(video, "a"), own_vectors(searcher, clips, "a"))  # through AAC
+    vta = cosines(searcher.vectors(video, "ta"), own_vectors(searcher, clips, "ta"))
+    assert a.min() > 0.995 and va.min() > 0.98 and vta.min() > 0.98, (a, va, vta)
 
 
+@pytest.mark.slow
 @pytest.mark.xfail(strict=False, reason="the 300-step use_model does not retrieve unseen speakers' clips above "
                                         "chance (its own validation on this split: R@10 0.118, chance 0.108); "
                                         "passes with a model trained longer")
@@ -213,6 +219,7 @@ def test_an_embeddings_file_builds_the_same_gallery_and_approximate_builds_repor
     assert [h["clip_id"] for h in a.hits(q, 3)[0]] == [h["clip_id"] for h in b.hits(q, 3)[0]]
 
 
+@pytest.mark.slow
 def test_a_folder_of_real_videos_is_a_gallery_of_people_in_windows(real_dir, use_model, tmp_path, capsys):
     folder = tmp_path / "videos"
     folder.mkdir()

@@ -18,9 +18,9 @@ Two kinds of index (:data:`KINDS`):
 above; when the calibrated HNSW index cannot reach the target recall even at the largest
 efSearch (high-dimensional data without structure, e.g. random vectors) it falls back to exact
 search and says so in :attr:`GalleryIndex.report`. Why these choices: ``bench/bench_search.py``
-(figures in ``docs/search.md``). IVF was measured too and loses on both kinds of data: on
-unstructured vectors its cells do not localise neighbours, and on clustered ones HNSW is faster
-at the same recall.
+(figures in ``docs/search.md``). IVF was measured too (30k vectors) and lost on both kinds of
+data: on unstructured vectors its cells do not localise neighbours, and on clustered ones HNSW
+was faster at the same recall.
 
 On disk an index is a directory written whole and atomically (:mod:`jegal.atomic`):
 ``index.faiss``, ``items.json`` (one column per metadata field, one row per vector) and
@@ -41,10 +41,13 @@ from jegal.atomic import atomic_path, write_json_atomic
 
 KINDS = ("auto", "exact", "hnsw")
 # Gallery size above which "auto" builds HNSW: where a single exact query on 2 cores passes
-# ~5 ms (bench/bench_search.py: ~2 ms at 10k, ~15 ms at 100k vectors of 512 floats).
+# ~5 ms (bench/bench_search.py, one thread, busy machine: 1.7 ms at 10k, 20-65 ms at 100k
+# vectors of 512 floats).
 APPROX_ABOVE = 20_000
-HNSW_M = 32
-HNSW_EF_CONSTRUCTION = 40
+# M 48, efConstruction 100: at 1M clustered vectors M 32 / efConstruction 40 stalls at recall@10 0.90
+# (efSearch 1024) while these reach 0.994 at efSearch 64, 0.5 ms a query (bench/bench_search.py)
+HNSW_M = 48
+HNSW_EF_CONSTRUCTION = 100
 EF_SEARCH_STEPS = (16, 32, 64, 128, 256, 512, 1024)
 TARGET_RECALL = 0.95
 RECALL_K = 10
