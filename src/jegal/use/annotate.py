@@ -253,4 +253,16 @@ def write_annotated_video(path: str | os.PathLike, video, overlay: Overlay, capt
 
 
 __all__ = ["Caption", "CaptionBand", "MAX_SIDE", "Overlay", "PALETTE", "Token", "draw_box", "draw_skeleton",
-           "person_colour", "write_annotated_video"]
+           "person_colour", "write_annotated_video", "add_annotated_video"]
+
+
+def add_annotated_video(out: Path, video, overlay: Overlay, caption: CaptionAt, outputs: dict, timings: dict,
+                        progress: bool = False) -> None:
+    """``out/annotated.mp4`` by :func:`write_annotated_video`, recorded the way every command's
+    document lists its files: ``outputs["video"]`` and ``timings["annotated_video"]`` (seconds)."""
+    import time
+
+    t = time.perf_counter()
+    write_annotated_video(out / "annotated.mp4", video, overlay, caption, progress=progress)
+    outputs["video"] = "annotated.mp4"
+    timings["annotated_video"] = time.perf_counter() - t

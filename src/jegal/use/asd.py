@@ -243,18 +243,14 @@ def write_outputs(out: Path, video, segments: list[Segment], meta: dict, annotat
                   progress: bool = False) -> dict:
     """``asd.json``, ``asd.csv`` and (``annotated``) ``annotated.mp4`` in ``out``; returns the JSON document."""
     from jegal.atomic import write_json_atomic, write_text_atomic
-    from jegal.use.annotate import write_annotated_video
+    from jegal.use.annotate import add_annotated_video
     from jegal.use.common import document, person_record
 
     timings = {}
     outputs = {"json": "asd.json", "csv": "asd.csv"}
     write_text_atomic(out / "asd.csv", segments_csv(segments, len(video.people)))
     if annotated:
-        t = time.perf_counter()
-        overlay, caption = _overlay_and_caption(video, segments)
-        write_annotated_video(out / "annotated.mp4", video, overlay, caption, progress=progress)
-        outputs["video"] = "annotated.mp4"
-        timings["annotated_video"] = time.perf_counter() - t
+        add_annotated_video(out, video, *_overlay_and_caption(video, segments), outputs, timings, progress)
     counts = {d: sum(s.decision == d for s in segments) for d in ("gestures", "only_person", "undecided")}
     people = [{**person_record(p), "segments_speaking": sum(s.speaker == p.person for s in segments)}
               for p in video.people]

@@ -283,7 +283,7 @@ def write_outputs(out: Path, video, spots: list[PersonSpots], meta: dict, annota
                   progress: bool = False) -> dict:
     """Every output of ``jegal spot`` in ``out``; returns the ``spot.json`` document."""
     from jegal.atomic import write_json_atomic, write_text_atomic
-    from jegal.use.annotate import write_annotated_video
+    from jegal.use.annotate import add_annotated_video
     from jegal.use.common import document
 
     timings = {}
@@ -297,11 +297,7 @@ def write_outputs(out: Path, video, spots: list[PersonSpots], meta: dict, annota
     outputs = {"json": "spot.json", "csv": "words.csv", "maps": "maps.npz",
                "heatmaps": [h for s in spots for h in s.heatmaps]}
     if annotated:
-        t = time.perf_counter()
-        overlay, caption = _overlay_and_caption(video, spots)
-        write_annotated_video(out / "annotated.mp4", video, overlay, caption, progress=progress)
-        outputs["video"] = "annotated.mp4"
-        timings["annotated_video"] = time.perf_counter() - t
+        add_annotated_video(out, video, *_overlay_and_caption(video, spots), outputs, timings, progress)
     doc = document(out, video, meta, {"threshold": SPOT_THRESHOLD, "margin_frames": SPOT_MARGIN,
                                       "words": word_records(video), "people": people}, outputs, timings)
     write_json_atomic(out / "spot.json", doc)
