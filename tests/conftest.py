@@ -25,8 +25,8 @@ def avs_dir() -> Path:
     return AVS
 
 
-# One small trained model and its SynthGest corpus, shared by every test that needs a model that
-# learned something (tests/use, tests/serve). Budget as in tests/train/test_learning.py: 10
+# One SynthGest corpus (shared by tests/train/test_learning.py too) and one small trained model,
+# shared by every test that needs a model that learned something (tests/use, tests/serve). Budget as in tests/train/test_learning.py: 10
 # speakers, 600 training clips, 300 steps of the cpu preset (about 2 min on 2 quiet cores). Content
 # is trained with text and speech (modality dropout on), so text-only, speech-only and both can be
 # queried.
@@ -35,11 +35,14 @@ USE_MODEL_STEPS = 300
 
 @pytest.fixture(scope="session")
 def use_corpus(tmp_path_factory):
-    """SynthGest corpus (train/, test/, benchmarks/) generated once per session."""
+    """SynthGest corpus (train/, test/, benchmarks/) generated once per session, with the media
+    (wav, txt, kps.npz) of the training clips too, so a search test can query clips the model
+    was trained on by their recordings."""
     from jegal.synth.corpus import generate_corpus
 
     out = tmp_path_factory.mktemp("use") / "corpus"
-    generate_corpus(out, speakers=10, train_clips=600, test_clips=60, seed=3, progress=False, workers=1)
+    generate_corpus(out, speakers=10, train_clips=600, test_clips=60, seed=3, progress=False, workers=1,
+                    train_media=True)
     return out
 
 

@@ -258,3 +258,65 @@ def test_a_video_alone_in_a_folder_gives_clips_with_machine_made_words(tmp_path,
     assert len(clip.words) >= 4 and clip.extra["transcript_source"] == "asr:pocketsphinx"
     assert all(0 <= w.start <= w.end < clip.num_frames for w in clip.words)
     assert [w.text for w in clip.words] == [w.text for w in read_txt(out / "transcripts" / "sample1.txt")]
+
+
+# -- recognition beside the people stage -------------------------------------------------------------
+
+def test_the_recogniser_process_recognises_as_the_recogniser_does_and_reports_failures(recognised, real_dir):
+    from jegal.data.audio import load_audio
+    from jegal.prepare.asr import RecogniserProcess
+
+    rec = RecogniserProcess("pocketsphinx")
+    try:
+        assert rec.recognise(load_audio(real_dir / "sample2.wav")) == recognised["sample2"]
+        assert rec.recognise(load_audio(real_dir / "sample1.wav")) == recognised["sample1"]
+        rec._process.kill()
+        rec._process.wait()
+        with pytest.raises(RuntimeError, match="pocketsphinx recogniser's process ended"):
+            rec.recognise(load_audio(real_dir / "sample1.wav"))
+    finally:
+        rec.close()
+    rec.close()  # twice is fine
+    with pytest.raises(RuntimeError, match="closed"):
+        rec.recognise(np.zeros(10, np.float32))
+    broken = RecogniserProcess("faster-whisper", "/no/such/model")
+    try:
+        with pytest.raises(AsrUnavailable, match="/no/such/model: no such directory"):
+            broken.recognise(np.zeros(10, np.float32))
+    finally:
+        broken.close()
+
+
+@pytest.mark.slow  # face detection, pose and recognition of a 2.2 s video, twice
+def test_recognition_beside_the_people_stage_reads_what_recognition_before_it_reads(tmp_path, real_dir):
+    """With two threads the words are recognised in a process of their own while the people
+    stage runs: the same words, the same transcript file, the people found; one thread: in turn."""
+    from jegal.prepare.asr import RecogniserProcess
+    from jegal.prepare.discover import discover
+    from jegal.prepare.pipeline import Preparer
+
+    inp = tmp_path / "videos"
+    inp.mkdir()
+    for suffix in (".avi", ".wav"):
+        shutil.copy(real_dir / f"sample1{suffix}", inp / f"sample1{suffix}")
+    [item] = discover(inp)
+    in_turn, beside = Preparer(PrepareOptions(threads=1)), Preparer(PrepareOptions(threads=2))
+    try:
+        assert not in_turn.transcriber.beside and beside.transcriber.beside
+        ta, tb = {}, {}
+        a = in_turn.read(item, [], ta, out=tmp_path / "a")
+        done = []
+        b = beside.read(item, [], tb, out=tmp_path / "b", on_frames=done.append)
+        assert isinstance(beside.transcriber.recogniser, RecogniserProcess)
+        process = beside.transcriber.recogniser._process
+    finally:
+        in_turn.close()
+        beside.close()
+    assert process.poll() is not None  # closing the Preparer ends the recogniser's process
+    assert a.words == b.words and len(a.words) >= 4
+    assert (tmp_path / "a" / "transcripts" / "sample1.txt").read_text() == \
+           (tmp_path / "b" / "transcripts" / "sample1.txt").read_text()
+    assert a.transcript.source == b.transcript.source == "asr:pocketsphinx"
+    assert (a.people.num_frames, len(a.people.persons)) == (b.people.num_frames, len(b.people.persons))
+    assert done[-1] == b.people.num_frames and done == sorted(set(done))  # progress: frames done, per chunk
+    assert "transcript_wait" in tb and "transcript_wait" not in ta and tb["transcript"] > 0.1

@@ -1,6 +1,6 @@
 """Training learns on SynthGest within a CPU budget (one run shared by the tests below).
 
-Budget: a 600-clip corpus of 8 training speakers (~8 s to generate) and 300 optimiser steps
+Budget: a 600-clip corpus of 8 training speakers (``use_corpus``, shared with tests/use) and 300 optimiser steps
 of the cpu preset (batch 32, 2 s crops, lr 5e-4), about 2 min on 2 quiet cores; validation every
 2 epochs on the test split of 2 unseen speakers. (150 steps were enough at the earlier lr 2e-3;
 at 5e-4 the clip-level space needs longer: best R@10 0.134 at 150 steps, chance 0.108.)
@@ -22,13 +22,11 @@ STEPS = 300
 
 
 @pytest.fixture(scope="module")
-def learned(tmp_path_factory):
+def learned(use_corpus, tmp_path_factory):
     from jegal.synth.baselines import trivial_baselines
-    from jegal.synth.corpus import generate_corpus
 
     root = tmp_path_factory.mktemp("learn")
-    corpus = root / "corpus"
-    generate_corpus(corpus, speakers=10, train_clips=600, test_clips=60, seed=3, progress=False, workers=1)
+    corpus = use_corpus  # tests/conftest.py: the budget's corpus, generated once per session
     cfg = resolve(preset="cpu", flags={"data.train": str(corpus), "out": str(root / "run"), "max_steps": STEPS,
                                        "epochs": 100, "validate_every": 2, "progress": False, "tensorboard": False},
                   overrides={"content.modalities": "t"})

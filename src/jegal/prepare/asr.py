@@ -22,6 +22,10 @@ machine transcript is redone when that file changed or a transcript appeared bes
 (:func:`needs_redo`). Every clip carries ``transcript_source`` in its metadata
 (``"given"`` or ``"asr:<engine>"``), so training can filter or weight machine-made words.
 
+With ``Transcriber(beside=True)`` the recogniser runs in a process of its own
+(:class:`RecogniserProcess`, ``python -m jegal.prepare.asr --serve ENGINE``), so that
+:meth:`jegal.prepare.pipeline.Preparer.read` can recognise while the people stage runs.
+
 :func:`word_error_rate` and :func:`timing_error` measure a recogniser against reference
 words (``bench/bench_asr.py``).
 """
@@ -268,19 +272,30 @@ class Transcribed:
 
 class Transcriber:
     """The transcript stage: the given transcript, or recognised words (the recogniser is
-    loaded once per process, on the first input that needs it)."""
+    loaded once per process, on the first input that needs it).
+
+    ``beside=True``: the recogniser runs in a process of its own (:class:`RecogniserProcess`),
+    so that recognition can run while the people stage does (:meth:`Preparer.read
+    <jegal.prepare.pipeline.Preparer.read>`); :meth:`close` ends that process."""
 
     def __init__(self, mode: str = "auto", model_dir: str | os.PathLike | None = None, threads: int = 1,
-                 max_overhang_s: float = 1.0):
+                 max_overhang_s: float = 1.0, beside: bool = False):
         self.mode, self.model_dir, self.threads, self.max_overhang_s = mode, model_dir, threads, max_overhang_s
         self.engine = engine_for(mode, model_dir)
+        self.beside = beside
         self._recogniser = None
 
     @property
     def recogniser(self):
         if self._recogniser is None:
-            self._recogniser = make_recogniser(self.engine, self.model_dir, self.threads)
+            self._recogniser = (RecogniserProcess if self.beside else make_recogniser)(self.engine, self.model_dir,
+                                                                                      self.threads)
         return self._recogniser
+
+    def close(self) -> None:
+        if isinstance(self._recogniser, RecogniserProcess):
+            self._recogniser.close()
+        self._recogniser = None
 
     def words(self, item, audio: np.ndarray, out: str | os.PathLike | None = None,
               warnings: list[str] | None = None) -> Transcribed:
@@ -291,7 +306,15 @@ class Transcriber:
         earlier run when it was corrected (no ``Source: asr`` line) or comes from the same
         recogniser; else recognition, written to that file (when ``out`` is given). Raises the
         transcript failures of :func:`jegal.prepare.transcripts.read_words`, and
-        ``NoTranscript`` when no word was recognised. Notes go to ``warnings``."""
+        ``NoTranscript`` when no word was recognised. Notes go to ``warnings``. The same as
+        :meth:`known`, then :meth:`recognise` when it found nothing."""
+        return self.known(item, audio, out, warnings) or self.recognise(item, audio, out, warnings)
+
+    def known(self, item, audio: np.ndarray, out: str | os.PathLike | None = None,
+              warnings: list[str] | None = None) -> Transcribed | None:
+        """The words :meth:`words` finds without recognising (the given transcript, or the
+        transcript file of an earlier run it may use); None when recognition is needed. Raises
+        ``NoTranscript`` when there is no transcript and no recogniser (``--asr none``)."""
         from jegal.prepare.transcripts import read_words
 
         if item.transcript is not None:
@@ -308,12 +331,21 @@ class Transcriber:
                 if earlier is not None:
                     _note(warnings, f"{item.source}: no transcript; words of {path} from an earlier run (machine-made)")
                 return Transcribed(words, earlier or GIVEN, path)
+        return None
+
+    def recognise(self, item, audio: np.ndarray, out: str | os.PathLike | None = None,
+                  warnings: list[str] | None = None) -> Transcribed:
+        """The words recognised in ``audio``, written to ``OUT/transcripts/<key>.txt`` when
+        ``out`` is given (see :meth:`words`). Raises ``NoTranscript`` when no word was recognised."""
+        from jegal.prepare.transcripts import read_words
+
         recogniser = self.recogniser
         found = recogniser.recognise(audio)
         if not found:
             raise NoTranscript(f"{item.source}: no transcript beside it, and {self.engine} recognised no words "
                                "in its audio (silence or noise?)")
         note = f"{item.source}: no transcript; {len(found)} words recognised by {self.engine} (machine-made)"
+        path = machine_transcript_path(out, item.key) if out is not None else None
         if path is None:
             from jegal.data.transcripts import words_from_seconds
 
@@ -324,6 +356,112 @@ class Transcriber:
         _note(warnings, f"{note}: correct {path} and rerun")
         words = read_words(path, audio, self.max_overhang_s, warnings=warnings)
         return Transcribed(words, source_tag(self.engine), path)
+
+
+class RecogniserProcess:
+    """A recogniser (:func:`make_recogniser`) in a process of its own, with the same
+    ``recognise(audio)`` and ``language``.
+
+    Why: pocketsphinx holds the GIL for a whole utterance (measured: a Python thread beside
+    it gets under 1 % of the time it gets alone), so in the same process it would stall the
+    people stage's threads instead of running beside them. The process is
+    ``python -m jegal.prepare.asr --serve ENGINE`` (a plain subprocess, so a user's script
+    needs no ``if __name__ == "__main__"`` guard, as multiprocessing's spawn would), started
+    at construction; it loads the recogniser, then reads length-prefixed float32 audio on
+    its stdin and answers one JSON line per input. A failure there (the recogniser cannot
+    load, recognition fails, the process dies) is raised here as :class:`AsrUnavailable`
+    or ``RuntimeError`` with its message. :meth:`close` ends it."""
+
+    def __init__(self, engine: str, model_dir: str | os.PathLike | None = None, threads: int = 1):
+        import subprocess
+        import sys
+
+        import jegal
+
+        self.engine, self.language = engine, "en"
+        cmd = [sys.executable, "-m", "jegal.prepare.asr", "--serve", engine, "--threads", str(threads)]
+        if model_dir is not None:
+            cmd += ["--model-dir", str(model_dir)]
+        env = dict(os.environ)  # the child imports this jegal, installed or not
+        root = str(Path(jegal.__file__).resolve().parents[1])
+        env["PYTHONPATH"] = os.pathsep.join([root] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
+        self._process = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+
+    def recognise(self, audio: np.ndarray) -> list[RecognisedWord]:
+        """The words spoken in ``audio`` (16 kHz mono float), in order."""
+        import json
+        import struct
+
+        if self._process is None:
+            raise RuntimeError("the recogniser's process was closed")
+        data = np.ascontiguousarray(audio, "<f4").tobytes()
+        try:
+            self._process.stdin.write(struct.pack("<Q", len(data)) + data)
+            self._process.stdin.flush()
+            line = self._process.stdout.readline()
+        except (BrokenPipeError, OSError):
+            line = b""
+        if not line:
+            code = self._process.poll()
+            raise RuntimeError(f"the {self.engine} recogniser's process ended (exit code {code})")
+        reply = json.loads(line)
+        if "unavailable" in reply:
+            raise AsrUnavailable(reply["unavailable"])
+        if "error" in reply:
+            raise RuntimeError(f"{self.engine} recognition failed: {reply['error']}")
+        self.language = reply["language"]
+        return [RecognisedWord(d, float(a), float(b), float(c)) for d, a, b, c in reply["words"]]
+
+    def close(self) -> None:
+        if self._process is None:
+            return
+        process, self._process = self._process, None
+        try:
+            process.stdin.close()  # end of input: the process returns
+        except OSError:
+            pass
+        try:
+            process.wait(timeout=5)
+        except Exception:  # noqa: BLE001 - a process that does not end is killed
+            process.kill()
+            process.wait()
+        process.stdout.close()
+
+    def __del__(self) -> None:
+        self.close()
+
+
+def _serve(engine: str, model_dir: str | None, threads: int) -> int:
+    """The body of :class:`RecogniserProcess`: recognise each input on stdin until it ends."""
+    import json
+    import struct
+    import sys
+
+    replies = os.fdopen(os.dup(1), "w")  # the answers; anything a library prints goes to stderr
+    os.dup2(2, 1)
+    failure = None
+    try:
+        recogniser = make_recogniser(engine, model_dir, threads)
+    except AsrUnavailable as err:
+        failure = {"unavailable": str(err)}
+    except Exception as err:  # noqa: BLE001 - reported to the parent, which raises it
+        failure = {"error": f"{type(err).__name__}: {err}"}
+    stdin = sys.stdin.buffer
+    while True:
+        head = stdin.read(8)
+        if len(head) < 8:
+            return 0
+        audio = np.frombuffer(stdin.read(struct.unpack("<Q", head)[0]), "<f4")
+        reply = failure
+        if reply is None:
+            try:
+                words = recogniser.recognise(audio)
+                reply = {"words": [[w.display, w.start, w.end, w.score] for w in words],
+                         "language": getattr(recogniser, "language", "en")}
+            except Exception as err:  # noqa: BLE001
+                reply = {"error": f"{type(err).__name__}: {err}"}
+        replies.write(json.dumps(reply) + "\n")
+        replies.flush()
 
 
 def _note(warnings: list[str] | None, text: str) -> None:
@@ -396,3 +534,14 @@ __all__ = ["ASR_MODES", "GIVEN", "AsrUnavailable", "FasterWhisperRecogniser", "P
            "RecognisedWord", "Transcribed", "Transcriber", "check_asr", "engine_for", "format_transcript",
            "machine_source", "machine_transcript_path", "make_recogniser", "needs_redo", "quiet_cuts", "source_tag",
            "timing_error", "word_error_rate"]
+
+
+if __name__ == "__main__":  # the process of RecogniserProcess
+    import argparse
+
+    _parser = argparse.ArgumentParser(description="serve a speech recogniser on stdin/stdout (RecogniserProcess)")
+    _parser.add_argument("--serve", required=True, choices=[m for m in ASR_MODES if m not in ("auto", "none")])
+    _parser.add_argument("--model-dir", default=None)
+    _parser.add_argument("--threads", type=int, default=1)
+    _args = _parser.parse_args()
+    raise SystemExit(_serve(_args.serve, _args.model_dir, _args.threads))

@@ -23,6 +23,7 @@ message; any other exception is recorded as ``error`` with its message and a sho
 
 from __future__ import annotations
 
+import concurrent.futures
 import io
 import json
 import logging
@@ -78,6 +79,14 @@ class ItemRead:
     features: list[np.ndarray] | None = None  # per person (T_person, F) over its track, with --rgb-features
 
 
+def _timed(fn, *args):
+    """``(fn(*args, notes), seconds, notes)``: a stage run in another thread, with its own notes."""
+    t = time.perf_counter()
+    notes: list[str] = []
+    got = fn(*args, notes)
+    return got, time.perf_counter() - t, notes
+
+
 class Preparer:
     """One input through every stage; holds the per-process models across inputs."""
 
@@ -86,19 +95,36 @@ class Preparer:
         self.tracker = PeopleTracker(self.options)
         # Recognised transcripts are written to out/transcripts/ (not written without ``out``).
         self.out = out
+        # With two threads or more (one process doing the work), recognition runs in a process of
+        # its own beside the people stage (read); not in a pool worker, which may not have children.
+        import multiprocessing as mp
+
+        beside = self.options.threads >= 2 and not mp.current_process().daemon
         self.transcriber = Transcriber(self.options.asr, self.options.asr_model, self.options.threads,
-                                       self.options.max_overhang_s)
+                                       self.options.max_overhang_s, beside=beside)
+        self._thread = None
         self.features = None  # per-frame rgb features (--rgb-features), weights loaded on first use
         if self.options.rgb_features:
             from jegal.prepare.features import GestSyncFeatures
 
             self.features = GestSyncFeatures(self.options.gestsync_weights, self.options.threads)
 
+    def _recognition_thread(self) -> concurrent.futures.ThreadPoolExecutor:
+        """The thread that waits for the recogniser's process while the people stage runs."""
+        if self._thread is None:
+            self._thread = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="jegal-recognition")
+        return self._thread
+
     def close(self) -> None:
         self.tracker.close()
+        if self._thread is not None:
+            self._thread.shutdown()
+            self._thread = None
+        self.transcriber.close()
 
     def read(self, item: Item, warnings: list[str], timings: dict, require_words: bool = True,
-             out: str | os.PathLike | None = None, stage: Callable[[str], None] | None = None) -> ItemRead:
+             out: str | os.PathLike | None = None, stage: Callable[[str], None] | None = None,
+             on_frames: Callable[[int], None] | None = None) -> ItemRead:
         """The stages of one item before its clips, in the order that fails cheapest first: files
         checked, precomputed keypoints read, audio decoded (16 kHz mono), words (the given
         transcript, else recognised and written to ``out/transcripts/<key>.txt``; ``out`` defaults
@@ -107,11 +133,19 @@ class Preparer:
         (:mod:`jegal.prepare.features`). Both ``jegal prepare`` (:meth:`prepare`) and the commands
         that apply a model to a video (:func:`jegal.use.video.read_video`) read inputs through it.
 
+        When the words must be recognised and the transcriber runs its recogniser in a process
+        of its own (``Transcriber.beside``: a Preparer with two threads or more, outside a pool
+        worker), recognition runs while the people stage does: on two cores this takes the
+        recognition's seconds off the wall time but for what the two stages take from each other.
+
         Appends notes to ``warnings``; adds seconds per stage to ``timings`` (``audio``,
-        ``transcript``, the tracker's ``decode`` / ``detect`` / ``keypoints``, ``features``).
+        ``transcript``, the tracker's ``decode`` / ``detect`` / ``keypoints``, ``features``;
+        with recognition beside the people stage, ``transcript`` is the recognition's own seconds
+        and ``transcript_wait`` the time its words were waited for after the people stage).
         ``require_words=False``: an input without words (``--asr none`` and no transcript, or
         nothing recognised) is read with ``words == []`` and ``transcript`` None. ``stage`` is
-        called with the name of each stage as it starts ("words", "people", "features"), for
+        called with the name of each stage as it starts ("words", "people", "features"), and
+        ``on_frames`` with the frames the people stage has done (after each decoded chunk), for
         progress bars.
         Raises a :class:`~jegal.prepare.errors.PrepareError` subclass naming the file."""
         from jegal.prepare.decode import check_audio_fits, load_audio_for
@@ -131,19 +165,44 @@ class Preparer:
         timings["audio"] = time.perf_counter() - t
         stage("words")
         t = time.perf_counter()
+        out = self.out if out is None else out
+        recognition = None  # recognition running beside the people stage
         try:  # the given transcript, or (--asr) words recognised from the speech: NoTranscript with --asr none
-            chosen = self.transcriber.words(item, audio, self.out if out is None else out, warnings)
+            chosen = self.transcriber.known(item, audio, out, warnings)
+            if chosen is None:
+                if self.transcriber.beside and raw_kp is None:
+                    recognition = self._recognition_thread().submit(_timed, self.transcriber.recognise, item, audio, out)
+                else:
+                    chosen = self.transcriber.recognise(item, audio, out, warnings)
         except NoTranscript:
             if require_words:
                 raise
             chosen = None
         timings["transcript"] = time.perf_counter() - t
         stage("people")
-        if raw_kp is not None:
-            people = People.from_keypoints(raw_kp)
-        else:
-            people = self.tracker.follow(item.video, item.name, timings, warnings)
-            check_audio_fits(item.video, people.num_frames, audio)
+        try:
+            if raw_kp is not None:
+                people = People.from_keypoints(raw_kp)
+            else:
+                people = self.tracker.follow(item.video, item.name, timings, warnings, on_frames)
+                check_audio_fits(item.video, people.num_frames, audio)
+        except BaseException:
+            if recognition is not None:  # the recogniser takes one input at a time: let it finish first
+                concurrent.futures.wait([recognition])
+            raise
+        if recognition is not None:
+            t = time.perf_counter()
+            try:
+                chosen, seconds, notes = recognition.result()
+                warnings += notes
+            except NoTranscript:
+                if require_words:
+                    raise
+                chosen, seconds = None, 0.0
+            # "transcript": the recognition's own seconds, spent while the people stage ran;
+            # "transcript_wait": how long the words were waited for after it.
+            timings["transcript"] += seconds
+            timings["transcript_wait"] = time.perf_counter() - t
         words = []
         if chosen is not None:
             words, notes = fit_to_media(chosen.words, people.num_frames, str(chosen.path or item.source),

@@ -16,6 +16,7 @@ thread) for as long as a worker process lives; nothing is loaded until the first
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
@@ -174,8 +175,10 @@ class PeopleTracker:
         """Frames a face may go undetected and still continue its track (detection skips frames)."""
         return max(8, 2 * self.options.detect_stride)
 
-    def follow(self, video: str | Path, name: str, timings: dict, warnings: list[str]) -> People:
-        """Decode ``video`` chunk by chunk and follow every person through it.
+    def follow(self, video: str | Path, name: str, timings: dict, warnings: list[str],
+               on_frames: Callable[[int], None] | None = None) -> People:
+        """Decode ``video`` chunk by chunk and follow every person through it; ``on_frames`` is
+        called with the number of frames done after each chunk (for progress bars).
 
         Adds seconds spent to ``timings`` (``decode``, ``detect``, ``keypoints``) and a line
         per dropped track to ``warnings`` (prefixed with ``name``). Raises
@@ -200,6 +203,8 @@ class PeopleTracker:
             link_parts(persons, parts, offset, linkable=not cut_at_start, max_gap=self.max_gap)
             offset += len(chunk)
             prev_frame = chunk[-1]
+            if on_frames is not None:
+                on_frames(offset)
         persons = [ps for ps in persons if ps[-1].end - ps[0].start + 1 >= opts.min_frames]
         if not persons:
             raise NoPerson(f"{video}: no person found in {offset} frames")

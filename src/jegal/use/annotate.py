@@ -83,7 +83,9 @@ def _fonts(size: int):
 
 @dataclass
 class CaptionBand:
-    """Renders :class:`Caption` s into (height, width, 3) uint8 RGB images, caching each one."""
+    """Renders :class:`Caption` s into (height, width, 3) uint8 RGB images. The line of words is
+    rendered once per (tokens, centre) and cached; the status line (which usually changes every
+    frame, e.g. a clock) is drawn on a copy of it."""
 
     width: int
     height: int
@@ -94,7 +96,18 @@ class CaptionBand:
         self.font, self.bold, self.small = _fonts(self.size)
 
     def render(self, caption: Caption) -> np.ndarray:
-        hit = self._cache.get(caption)
+        from PIL import Image, ImageDraw
+
+        line = self._line(caption.tokens, caption.centre)
+        if not caption.status:
+            return line
+        img = Image.fromarray(line)
+        ImageDraw.Draw(img).text((self.size // 2, int(self.height * 0.62)), caption.status, fill=DIM, font=self.small)
+        return np.asarray(img, dtype=np.uint8)
+
+    def _line(self, tokens: tuple[Token, ...], centre: int | None) -> np.ndarray:
+        """The band with the line of words ``tokens``, token ``centre`` in the middle (cached)."""
+        hit = self._cache.get((tokens, centre))
         if hit is not None:
             return hit
         from PIL import Image, ImageDraw
@@ -102,13 +115,13 @@ class CaptionBand:
         img = Image.new("RGB", (self.width, self.height), BAND)
         draw = ImageDraw.Draw(img)
         gap = self.size // 2
-        widths = [draw.textlength(t.text, font=self.bold if t.bold else self.font) for t in caption.tokens]
+        widths = [draw.textlength(t.text, font=self.bold if t.bold else self.font) for t in tokens]
         lefts = np.concatenate([[0.0], np.cumsum(np.asarray(widths) + gap)])[:-1] if widths else np.zeros(0)
         shift = gap
-        if caption.centre is not None and widths:
-            shift = self.width / 2 - (lefts[caption.centre] + widths[caption.centre] / 2)
+        if centre is not None and widths:
+            shift = self.width / 2 - (lefts[centre] + widths[centre] / 2)
         y = int(self.height * 0.08)
-        for tok, left, w in zip(caption.tokens, lefts, widths):
+        for tok, left, w in zip(tokens, lefts, widths):
             x = left + shift
             if x + w < 0 or x > self.width:
                 continue
@@ -118,12 +131,10 @@ class CaptionBand:
             if tok.underline is not None:
                 uy = y + self.size + 5
                 draw.rectangle([x, uy, x + w, uy + max(2, self.size // 8)], fill=tok.underline)
-        if caption.status:
-            draw.text((gap, int(self.height * 0.62)), caption.status, fill=DIM, font=self.small)
         out = np.asarray(img, dtype=np.uint8)
         if len(self._cache) > 512:
             self._cache.clear()
-        self._cache[caption] = out
+        self._cache[(tokens, centre)] = out
         return out
 
 

@@ -483,7 +483,8 @@ def read_video(video: str | os.PathLike, transcript: str | os.PathLike | None = 
                 _ = preparer.features.model
                 timings["features_load"] = time.perf_counter() - t
         stage("words")
-        got = preparer.read(item, warnings, timings, require_words=require_words, out=work_dir, stage=stage)
+        got = preparer.read(item, warnings, timings, require_words=require_words, out=work_dir, stage=stage,
+                            on_frames=lambda done: bar.set_postfix_str(f"people, {done / FPS:.0f} s of video done"))
         stage("windows")
         t = time.perf_counter()
         num_frames = got.people.num_frames
