@@ -22,14 +22,21 @@ model or run directory, or a directory written by ``jegal import-released`` (its
 weights compute the features; without xlm-roberta-base it runs with speech only, as ``jegal
 spot`` does); the content modalities are ``jegal spot``'s default for the model.
 
+``--baseline DIR`` (a checkout of another commit, e.g. ``git worktree add /tmp/old HEAD~1``)
+measures that code and this one side by side, each in fresh interpreters, alternating for
+``--rounds`` rounds, and prints the wall clock of each (the stages of different commits need
+not be comparable; the wall clock is).
+
     python bench/bench_use.py [--video ../shared/data/real/speaker_raw.mp4] [--transcript FILE] [--model DIR]
-                              [--repeat 3]
+                              [--repeat 3] [--baseline DIR [--rounds 2]]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -61,6 +68,55 @@ def one_run(model, video: Path, preparer, out: Path, modalities: str, transcript
     return stages, vi.duration
 
 
+def measure(video: Path, transcript: str | None, model_arg: str | None, repeat: int) -> dict:
+    """Load the model, spot ``video`` once (loading everything else), then ``repeat`` times:
+    the fastest seconds per stage, the fastest wall clock, the first run, and what was measured."""
+    import torch
+
+    from jegal.model import JEGAL
+    from jegal.use.common import content_modalities, load_model
+    from jegal.use.video import model_inputs, video_preparer
+
+    t = time.perf_counter()
+    model_dir = None
+    if model_arg:
+        model, model_dir = load_model(model_arg)
+    else:
+        model = JEGAL.from_preset("cpu").eval()
+        model.text.backbone.load()
+    modalities = content_modalities(model, None)
+    preparer = video_preparer(**model_inputs(model, model_dir, video))
+    if preparer.features is not None:
+        _ = preparer.features.model  # the GestSync weights, read once
+    load_s = time.perf_counter() - t
+    runs = []
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            first, duration = one_run(model, video, preparer, Path(tmp) / "first", modalities, transcript)
+            for k in range(repeat):
+                runs.append(one_run(model, video, preparer, Path(tmp) / f"run{k}", modalities, transcript)[0])
+    finally:
+        preparer.close()
+    return {"best": {s: min(r[s] for r in runs) for s in STAGES}, "wall": min(r["wall"] for r in runs),
+            "first": first, "duration": duration, "load_s": load_s, "modalities": modalities,
+            "beside": runs[0]["beside"], "threads": torch.get_num_threads()}
+
+
+def measure_in(src: Path, video: Path, transcript: str | None, model_arg: str | None, repeat: int) -> dict:
+    """:func:`measure` with the code under ``src``, in a fresh interpreter."""
+    code = ("import json, sys; sys.path.insert(0, sys.argv[1]); sys.path.insert(0, sys.argv[2]); "
+            "import bench_use as b; from pathlib import Path; "
+            "r = b.measure(Path(sys.argv[3]), sys.argv[4] or None, sys.argv[5] or None, int(sys.argv[6])); "
+            "print('RESULT', json.dumps(r))")
+    proc = subprocess.run([sys.executable, "-c", code, str(src), str(Path(__file__).parent), str(video),
+                           transcript or "", model_arg or "", str(repeat)], capture_output=True, text=True,
+                          env={**os.environ, "GLOG_minloglevel": "2", "TF_CPP_MIN_LOG_LEVEL": "2"})
+    line = next((x for x in proc.stdout.splitlines() if x.startswith("RESULT ")), None)
+    if proc.returncode or line is None:
+        raise RuntimeError(f"{src} {video.name}: failed\n{proc.stderr[-3000:]}")
+    return json.loads(line[len("RESULT "):])
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--video", default=str(REPO.parent / "shared" / "data" / "real" / "speaker_raw.mp4"))
@@ -70,53 +126,44 @@ def main(argv=None) -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--transcript", default=None,
                         help="a transcript of the video (default: the one beside it, else offline recognition)")
+    parser.add_argument("--baseline", help="another checkout of this repository, measured side by side")
+    parser.add_argument("--rounds", type=int, default=2, help="with --baseline: alternating rounds")
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    sys.path.insert(0, str(REPO / "src"))
-    import torch
-
-    from jegal.model import JEGAL
-    from jegal.use.common import content_modalities, load_model
-    from jegal.use.video import model_inputs, video_preparer
-
-    load_before = os.getloadavg()
-    t = time.perf_counter()
-    model_dir = None
-    if args.model:
-        model, model_dir = load_model(args.model)
-    else:
-        model = JEGAL.from_preset("cpu").eval()
-        model.text.backbone.load()
-    modalities = content_modalities(model, None)
-    video = Path(args.video)
-    preparer = video_preparer(**model_inputs(model, model_dir, video))
-    if preparer.features is not None:
-        _ = preparer.features.model  # the GestSync weights, read once
-    load_s = time.perf_counter() - t
-    runs = []
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            first, duration = one_run(model, video, preparer, Path(tmp) / "first", modalities, args.transcript)
-            for k in range(args.repeat):
-                runs.append(one_run(model, video, preparer, Path(tmp) / f"run{k}", modalities, args.transcript)[0])
-    finally:
-        preparer.close()
-    best = {s: min(r[s] for r in runs) for s in STAGES}
-    total = min(r["wall"] for r in runs)
-    beside = runs[0]["beside"]
-    load_after = os.getloadavg()
+    video = Path(args.video).resolve()
     words = f"transcript {args.transcript}" if args.transcript else "transcript beside it or recognised"
-    print(f"`jegal spot` on {video.name} ({duration:.2f} s of video, {words}), model {args.model or 'cpu preset (untrained)'}, "
-          f"modalities {modalities}, torch threads {torch.get_num_threads()}, cores {os.cpu_count()}, 1-min load "
-          f"average {load_before[0]:.1f} before, {load_after[0]:.1f} after; model load {load_s:.2f} s; first run "
-          f"(loads mediapipe, recogniser) {first['wall']:.2f} s\n")
+    if args.baseline:
+        codes = {"baseline": Path(args.baseline).resolve() / "src", "this": REPO / "src"}
+        print(f"`jegal spot` on {video.name} ({words}), model {args.model or 'cpu preset (untrained)'}; cores "
+              f"{os.cpu_count()}; each row: a fresh interpreter, best wall clock of {args.repeat} runs after "
+              f"loading; load average before {os.getloadavg()[0]:.1f}\n")
+        print("| round | code | wall clock s | x real time |\n|---|---|---|---|")
+        walls: dict = {c: [] for c in codes}
+        for k in range(args.rounds):
+            for code, src in codes.items():
+                r = measure_in(src, video, args.transcript, args.model, args.repeat)
+                walls[code].append(r["wall"])
+                print(f"| {k + 1} | {code} | {r['wall']:.3f} | {r['duration'] / r['wall']:.2f} |", flush=True)
+        b, t = min(walls["baseline"]), min(walls["this"])
+        print(f"\nbest of all rounds: baseline {b:.3f} s, this {t:.3f} s: this takes {t / b:.2f}x the baseline's "
+              f"time; load average after {os.getloadavg()[0]:.1f}")
+        return 0
+    sys.path.insert(0, str(REPO / "src"))
+    load_before = os.getloadavg()
+    r = measure(video, args.transcript, args.model, args.repeat)
+    best, total, first, beside = r["best"], r["wall"], r["first"], r["beside"]
+    load_after = os.getloadavg()
+    print(f"`jegal spot` on {video.name} ({r['duration']:.2f} s of video, {words}), model "
+          f"{args.model or 'cpu preset (untrained)'}, modalities {r['modalities']}, torch threads {r['threads']}, "
+          f"cores {os.cpu_count()}, 1-min load average {load_before[0]:.1f} before, {load_after[0]:.1f} after; "
+          f"model load {r['load_s']:.2f} s; first run (loads mediapipe, recogniser) {first['wall']:.2f} s\n")
     print(f"| stage | seconds (best of {args.repeat}) | share | first run |")
     print("|---|---|---|---|")
     for s in STAGES:
         name = s + (" (beside people)" if s == "transcript" and beside else "")
         print(f"| {name} | {best[s]:.3f} | {best[s] / total:.0%} | {first[s]:.3f} |")
     print(f"| **total after loading (wall clock)** | **{total:.3f}** | | {first['wall']:.3f} |")
-    print(f"\n{duration / total:.2f} x real time after loading (>= 1 is real time)")
+    print(f"\n{r['duration'] / total:.2f} x real time after loading (>= 1 is real time)")
     return 0
 
 

@@ -32,7 +32,6 @@ Outputs in ``--out`` (default ``./<video name>.spot/``), each written atomically
 from __future__ import annotations
 
 import argparse
-import concurrent.futures
 import csv
 import io
 import time
@@ -282,31 +281,23 @@ def _overlay_and_caption(video, spots: list[PersonSpots]):
 
 def write_outputs(out: Path, video, spots: list[PersonSpots], meta: dict, annotated: bool = True,
                   progress: bool = False) -> dict:
-    """Every output of ``jegal spot`` in ``out``; returns the ``spot.json`` document. ``timings``
-    in it: ``maps_csv_png`` and ``annotated_video`` (seconds) overlap, the video being encoded
-    while the rest is written."""
+    """Every output of ``jegal spot`` in ``out``; returns the ``spot.json`` document."""
     from jegal.atomic import write_json_atomic, write_text_atomic
     from jegal.use.annotate import add_annotated_video
     from jegal.use.common import document
 
     timings = {}
-    outputs = {"json": "spot.json", "csv": "words.csv", "maps": "maps.npz", "heatmaps": []}
-    # The annotated video is encoded in a thread while the maps and PNGs are written: the encoder
-    # releases the GIL (bench/bench_use.py). Leaving the with-block waits for it, so nothing is
-    # left half-written whatever fails.
-    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="jegal-annotated-video") as beside:
-        encoding = beside.submit(add_annotated_video, out, video, *_overlay_and_caption(video, spots), outputs,
-                                 timings, progress) if annotated else None
-        t = time.perf_counter()
-        for s in spots:
-            s.heatmaps = heatmap_pages(video, s, out / "heatmaps")
-        people = [person_spots(video, s) for s in spots]
-        write_maps(out / "maps.npz", video, spots)
-        write_text_atomic(out / "words.csv", words_csv(people))
-        timings["maps_csv_png"] = time.perf_counter() - t
-    if encoding is not None:
-        encoding.result()  # raises what the encoding raised
-    outputs["heatmaps"] = [h for s in spots for h in s.heatmaps]
+    t = time.perf_counter()
+    for s in spots:
+        s.heatmaps = heatmap_pages(video, s, out / "heatmaps")
+    people = [person_spots(video, s) for s in spots]
+    write_maps(out / "maps.npz", video, spots)
+    write_text_atomic(out / "words.csv", words_csv(people))
+    timings["maps_csv_png"] = time.perf_counter() - t
+    outputs = {"json": "spot.json", "csv": "words.csv", "maps": "maps.npz",
+               "heatmaps": [h for s in spots for h in s.heatmaps]}
+    if annotated:
+        add_annotated_video(out, video, *_overlay_and_caption(video, spots), outputs, timings, progress)
     doc = document(out, video, meta, {"threshold": SPOT_THRESHOLD, "margin_frames": SPOT_MARGIN,
                                       "words": word_records(video), "people": people}, outputs, timings)
     write_json_atomic(out / "spot.json", doc)
