@@ -9,13 +9,14 @@ For each gallery size N (default 1k, 100k, 1M) of 512-d unit vectors and each ki
   embeddings look like; queries are drawn the same way, from held-out points;
 
 it builds the indexes of :mod:`jegal.inference.search` (``exact`` = IndexFlatIP, ``hnsw`` =
-IndexHNSWFlat with the library's M / efConstruction) and, with ``--kinds ...,ivf``, an
+IndexHNSWFlat with the library's M / efConstruction, ``pq`` = ``PQ{d/4}x4fs,RFlat``, product
+quantisation fast-scan with exact re-ranking) and, with ``--kinds ...,ivf``, an
 ``IVF{nlist},Flat`` for comparison, then measures on ``--queries`` held-out queries:
 
 - build seconds (HNSW: graph construction; IVF: k-means training + adding; exact: copying);
 - batch search: the whole query batch in one call, milliseconds per query;
 - single query: ``--single`` queries one call each, median and p99 milliseconds;
-- recall@10 against exact search, for every efSearch (HNSW) / nprobe (IVF) tried.
+- recall@10 against exact search, for every efSearch (HNSW) / k_factor (pq) / nprobe (IVF) tried.
 
 FAISS builds and batch-searches on ``--threads`` threads (default 2, this machine's cores); single
 queries run on ``--single-threads`` (default 1: measured, a second OpenMP thread made single
@@ -42,8 +43,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
-from jegal.inference.search import (APPROX_ABOVE, EF_SEARCH_STEPS, TARGET_RECALL, add_vectors,  # noqa: E402
-                                    new_index, recall_at_k)
+from jegal.inference.search import (APPROX_ABOVE, EF_SEARCH_STEPS, K_FACTOR_STEPS, TARGET_RECALL,  # noqa: E402
+                                    add_vectors, new_index, pq_codes, recall_at_k, set_search_setting)
 
 NPROBE_STEPS = (1, 4, 16, 64, 256)
 
@@ -128,6 +129,20 @@ def bench_size(data: str, n: int, args) -> list[dict]:
                 break
         del index
         gc.collect()
+    if "pq" in args.kinds and n >= args.min_approx:
+        index = new_index("pq", args.dim)
+        build = timed_build(index, x)
+        for k_factor in K_FACTOR_STEPS:
+            set_search_setting(index, "k_factor", k_factor)
+            lat = latency(index, q, args.k, args.single, args.threads, args.single_threads)
+            rec = recall_at_k(lat.pop("idx"), truth)
+            rows.append({"data": data, "n": n, "kind": f"pq{pq_codes(args.dim)}x4fs+refine",
+                         "param": f"k_factor={k_factor}", "build_s": build, "recall@10": rec, **lat})
+            print(_row(rows[-1]), flush=True)
+            if rec >= args.stop_recall:
+                break
+        del index
+        gc.collect()
     if "ivf" in args.kinds and n >= args.min_approx:
         nlist = int(min(4096, 2 ** round(np.log2(4 * np.sqrt(n)))))
         index = faiss.index_factory(args.dim, f"IVF{nlist},Flat", faiss.METRIC_INNER_PRODUCT)
@@ -162,11 +177,17 @@ def auto_choice(rows: list[dict], data: str, n: int) -> str:
     """What GalleryIndex(kind="auto") builds for this gallery (by the measured recall)."""
     if n <= APPROX_ABOVE:
         return "exact"
-    hnsw = [r for r in rows if r["data"] == data and r["n"] == n and r["kind"] == "hnsw"]
+    same = [r for r in rows if r["data"] == data and r["n"] == n]
+    hnsw = [r for r in same if r["kind"] == "hnsw"]
     ok = [r for r in hnsw if r["recall@10"] >= TARGET_RECALL]
     if ok:
         return f"hnsw ({ok[0]['param']})"
-    return "exact (HNSW below the target recall: fallback)" if hnsw else "hnsw (not measured here)"
+    if not hnsw:
+        return "hnsw (not measured here)"
+    pq = [r for r in same if r["kind"].startswith("pq") and r["recall@10"] >= TARGET_RECALL]
+    if pq:
+        return f"pq ({pq[0]['param']}; HNSW below the target recall)"
+    return "exact (HNSW and pq below the target recall: fallback)"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -175,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--sizes", default="1000,100000,1000000", help="gallery sizes, comma-separated")
     p.add_argument("--data", default="random,clustered", help="random, clustered or both")
-    p.add_argument("--kinds", default="exact,hnsw", help="indexes: exact always, plus hnsw and/or ivf")
+    p.add_argument("--kinds", default="exact,hnsw,pq", help="indexes: exact always, plus hnsw, pq and/or ivf")
     p.add_argument("--dim", type=int, default=512)
     p.add_argument("--queries", type=int, default=1000, help="held-out queries per gallery (the batch)")
     p.add_argument("--single", type=int, default=200, help="queries timed one call each")

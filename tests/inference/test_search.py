@@ -2,6 +2,7 @@
 
 import json
 
+import faiss
 import numpy as np
 import pytest
 
@@ -159,3 +160,41 @@ def test_bad_input_and_damaged_files_are_clear_errors(tmp_path):
     (path / "gallery.json").write_text(json.dumps({"format": "jegal-gallery", "version": 1}))
     with pytest.raises(GalleryError, match="version 1"):
         GalleryIndex.load(path)
+
+
+def test_product_quantisation_reranks_to_the_brute_force_on_unstructured_vectors(tmp_path):
+    """Random directions (no structure): the ``pq`` kind's candidates, re-ranked with the exact
+    vectors, agree with the brute force; the calibrated k_factor survives a round trip."""
+    rng = np.random.default_rng(3)
+    g, q = unit(rng.normal(size=(4000, 64))), unit(rng.normal(size=(150, 64)))
+    index = GalleryIndex(g, [str(i) for i in range(len(g))], kind="pq", recall_queries=q[:100])
+    r = index.report
+    assert index.kind == "pq" and r["recall@10"] >= search.TARGET_RECALL
+    assert r["k_factor"] in search.K_FACTOR_STEPS and [c["k_factor"] for c in r["calibration"]] == \
+        list(search.K_FACTOR_STEPS[:len(r["calibration"])])
+    scores, idx = index.search_arrays(q[100:], k=10)  # queries the calibration never saw
+    ref, ref_scores = brute_force(g, q[100:], 10)
+    assert recall_at_k(idx, ref) >= 0.9
+    found = idx == ref  # where the ranks agree, the scores are the exact cosines (re-ranked, not the codes')
+    np.testing.assert_allclose(scores[found], ref_scores[found], atol=1e-5)
+    again = GalleryIndex.load(index.save(tmp_path / "pq"))
+    assert again.kind == "pq" and faiss.downcast_index(again.index).k_factor == r["k_factor"]
+    assert (again.search_arrays(q, 10)[1] == index.search_arrays(q, 10)[1]).all()
+
+
+def test_auto_tries_product_quantisation_when_hnsw_misses_the_target(monkeypatch):
+    rng = np.random.default_rng(4)
+    g = unit(rng.normal(size=(3000, 64))).astype(np.float32)
+    ids = [str(i) for i in range(len(g))]
+    monkeypatch.setattr(search, "APPROX_ABOVE", 500)
+    real = search.new_index  # an HNSW that cannot get there: a sparse graph, one efSearch
+    monkeypatch.setattr(search, "new_index", lambda kind, dim: real(kind, dim, m=2, ef_construction=4)
+                        if kind == "hnsw" else real(kind, dim))
+    monkeypatch.setitem(search.SEARCH_SETTING, "hnsw", ("ef_search", (16,)))
+    auto = GalleryIndex(g, ids)
+    r = auto.report
+    assert auto.kind == "pq" and r["recall@10"] >= search.TARGET_RECALL, r
+    assert r["hnsw"]["ef_search"] == 16 and r["hnsw"]["recall@10"] < search.TARGET_RECALL
+    assert "product quantisation with exact re-ranking used instead" in r["fallback"]
+    ref, _ = brute_force(g, g[:20], 11)
+    assert recall_at_k(auto.search_arrays(g[:20], 11)[1], ref) >= 0.9

@@ -4,7 +4,7 @@ A :class:`GalleryIndex` holds L2-normalised clip vectors in a FAISS index (inner
 cosine) and, beside them, what each vector is: its clip id and metadata (source, start / end
 seconds, person, anything JSON can hold).
 
-Two kinds of index (:data:`KINDS`):
+Three kinds of index (:data:`KINDS`):
 
 - ``exact``: ``IndexFlatIP``, brute force. Exact, no build cost; a single query scans all
   N x d floats, so its latency grows linearly with the gallery.
@@ -13,14 +13,21 @@ Two kinds of index (:data:`KINDS`):
   :data:`EF_SEARCH_STEPS` whose recall@10 against exact search reaches ``target_recall``,
   measured on held-out query vectors when given, else on a sample of gallery vectors with each
   query's own vector left out of both result lists (:func:`measure_recall`).
+- ``pq``: product quantisation with exact re-ranking, FAISS ``PQ{d/4}x4fs,RFlat``: every vector
+  also as d/4 4-bit codes (d/8 bytes), scanned with the SIMD "fast-scan" kernels; the best
+  ``k x k_factor`` candidates are re-ranked with their exact vectors. A query scans all codes,
+  but they are 16x smaller than the floats, and no structure in the data is needed. ``k_factor``
+  is calibrated like efSearch, over :data:`K_FACTOR_STEPS`.
 
 ``kind="auto"`` (the default) builds ``exact`` up to :data:`APPROX_ABOVE` vectors and ``hnsw``
 above; when the calibrated HNSW index cannot reach the target recall even at the largest
-efSearch (high-dimensional data without structure, e.g. random vectors) it falls back to exact
-search and says so in :attr:`GalleryIndex.report`. Why these choices: ``bench/bench_search.py``
-(figures in ``docs/search.md``). IVF was measured too (30k vectors) and lost on both kinds of
-data: on unstructured vectors its cells do not localise neighbours, and on clustered ones HNSW
-was faster at the same recall.
+efSearch (high-dimensional data without structure, e.g. random vectors) it builds ``pq``, and
+when that cannot reach it either, falls back to exact search; the report says which and why
+(:attr:`GalleryIndex.report`). Why these choices: ``bench/bench_search.py`` (figures in
+``docs/search.md``): on clustered vectors HNSW is ~20x faster than ``pq`` at the same recall;
+on random ones HNSW cannot reach it and ``pq`` is ~12x faster than exact search at 1M. IVF was
+measured too (30k vectors) and lost on both kinds of data: on unstructured vectors its cells do
+not localise neighbours, and on clustered ones HNSW was faster at the same recall.
 
 On disk an index is a directory written whole and atomically (:mod:`jegal.atomic`):
 ``index.faiss``, ``items.json`` (one column per metadata field, one row per vector) and
@@ -39,7 +46,7 @@ import numpy as np
 
 from jegal.atomic import atomic_path, write_json_atomic
 
-KINDS = ("auto", "exact", "hnsw")
+KINDS = ("auto", "exact", "hnsw", "pq")
 # Gallery size above which "auto" builds HNSW: where a single exact query on 2 cores passes
 # ~5 ms (bench/bench_search.py, one thread, busy machine: 1.7 ms at 10k, 20-65 ms at 100k
 # vectors of 512 floats).
@@ -49,6 +56,11 @@ APPROX_ABOVE = 20_000
 HNSW_M = 48
 HNSW_EF_CONSTRUCTION = 100
 EF_SEARCH_STEPS = (16, 32, 64, 128, 256, 512, 1024)
+# "pq": candidates re-ranked exactly = k x k_factor. 1M random 512-d vectors: recall@10 0.80 / 0.92
+# / 0.98 at k_factor 100 / 300 / 1000, 8 / 9 / 13 ms a query (bench/bench_search.py)
+K_FACTOR_STEPS = (10, 30, 100, 300, 1000)
+# How each approximate kind is tuned at search time: report key, FAISS setting, the steps tried.
+SEARCH_SETTING = {"hnsw": ("ef_search", EF_SEARCH_STEPS), "pq": ("k_factor", K_FACTOR_STEPS)}
 TARGET_RECALL = 0.95
 RECALL_K = 10
 RECALL_QUERIES = 1000  # queries sampled for the build-time recall measurement
@@ -75,8 +87,14 @@ def normalise_rows(x: np.ndarray, what: str = "vectors") -> np.ndarray:
     return x / np.maximum(norms, 1e-12)
 
 
+def pq_codes(dim: int) -> int:
+    """The number of 4-bit codes per vector of the ``pq`` kind: d/4, or the largest divisor of
+    ``dim`` below it (product quantisation splits the vector into equal parts)."""
+    return next(m for m in range(max(1, dim // 4), 0, -1) if dim % m == 0)
+
+
 def new_index(kind: str, dim: int, m: int = HNSW_M, ef_construction: int = HNSW_EF_CONSTRUCTION):
-    """An empty inner-product FAISS index of ``kind`` ("exact" or "hnsw") for ``dim``-d vectors."""
+    """An empty inner-product FAISS index of ``kind`` ("exact", "hnsw" or "pq") for ``dim``-d vectors."""
     import faiss
 
     if kind == "exact":
@@ -85,7 +103,22 @@ def new_index(kind: str, dim: int, m: int = HNSW_M, ef_construction: int = HNSW_
         index = faiss.IndexHNSWFlat(dim, m, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = ef_construction
         return index
-    raise GalleryError(f"index kind {kind!r}: expected one of exact, hnsw")
+    if kind == "pq":
+        return faiss.index_factory(dim, f"PQ{pq_codes(dim)}x4fs,RFlat", faiss.METRIC_INNER_PRODUCT)
+    raise GalleryError(f"index kind {kind!r}: expected one of exact, hnsw, pq")
+
+
+def set_search_setting(index, name: str, value) -> None:
+    """Set an approximate index's search-time setting: ``ef_search`` (HNSW's efSearch) or
+    ``k_factor`` (how many candidates per result ``pq`` re-ranks exactly)."""
+    import faiss
+
+    if name == "ef_search":
+        index.hnsw.efSearch = int(value)
+    elif name == "k_factor":
+        faiss.downcast_index(index).k_factor = float(value)
+    else:
+        raise GalleryError(f"unknown search setting {name!r}")
 
 
 def add_vectors(index, vectors: np.ndarray, progress: bool = False, desc: str = "index") -> None:
@@ -132,7 +165,8 @@ def _without_self(idx: np.ndarray, own: np.ndarray | None, k: int) -> np.ndarray
 
 
 def measure_recall(index, vectors: np.ndarray, queries: np.ndarray | None = None, k: int = RECALL_K,
-                   sample: int = RECALL_QUERIES, seed: int = 0, ef_search: int | None = None) -> dict:
+                   sample: int = RECALL_QUERIES, seed: int = 0, ef_search: int | None = None,
+                   k_factor: float | None = None) -> dict:
     """recall@k of ``index`` (holding ``vectors`` (N, d), unit rows) against exact search.
 
     ``queries`` (Q, d): held-out query vectors (no self-match to remove). None: ``sample`` gallery
@@ -149,7 +183,9 @@ def measure_recall(index, vectors: np.ndarray, queries: np.ndarray | None = None
     extra = 0 if own is None else 1
     truth = _without_self(exact_neighbours(q, vectors, k + extra), own, k)
     if ef_search is not None:
-        index.hnsw.efSearch = int(ef_search)
+        set_search_setting(index, "ef_search", ef_search)
+    if k_factor is not None:
+        set_search_setting(index, "k_factor", k_factor)
     t0 = time.perf_counter()
     _, found = index.search(q, min(k + extra, n))
     seconds = time.perf_counter() - t0
@@ -175,13 +211,13 @@ class GalleryIndex:
     """Search L2-normalised clip vectors by cosine, with each vector's clip id and metadata.
 
     >>> gallery = GalleryIndex(vectors, ids, items=[{"source": "a.mp4", "start": 1.2, "end": 4.2, "person": 0}, ...])
-    >>> gallery.report                     # kind, build seconds, efSearch, recall@10 vs exact search
+    >>> gallery.report                     # kind, build seconds, efSearch / k_factor, recall@10 vs exact search
     >>> gallery.hits(query_vectors, k=10)  # per query: [{"rank", "clip_id", "score", "source", ...}, ...]
     >>> gallery.save("runs/gallery"); GalleryIndex.load("runs/gallery")
 
     ``vectors`` (N, d) any scale (rows are normalised); ``ids`` N clip ids; ``items`` N dicts of
     metadata (keys :data:`ITEM_FIELDS` plus any JSON values; ``clip_id`` defaults to the id).
-    ``kind``: "auto", "exact" or "hnsw" (module docstring); ``index``: a FAISS index of your own
+    ``kind``: "auto", "exact", "hnsw" or "pq" (module docstring); ``index``: a FAISS index of your own
     (empty; inner product), which is measured like HNSW but not calibrated. ``recall_queries``
     (Q, d): held-out vectors for the recall measurement (e.g. content clip vectors). ``info``: a
     JSON dict stored with the gallery (the ``jegal search`` command keeps the model there).
@@ -210,16 +246,10 @@ class GalleryIndex:
         add_vectors(self.index, vectors, progress, desc=f"index ({want})")
         report: dict = {"kind": want, "size": n, "dim": self.dim, "requested": kind,
                         "build_seconds": round(time.perf_counter() - t0, 3)}
-        if want == "hnsw":
-            report.update(self._calibrate(vectors, recall_queries, target_recall, seed))
+        if want in SEARCH_SETTING:
+            report.update(self._calibrate(want, vectors, recall_queries, target_recall, seed))
             if kind == "auto" and report["recall@10"] < target_recall:
-                hnsw = {k: report.pop(k) for k in ("ef_search", "recall@10", "calibration")}
-                report.update(kind="exact", hnsw=hnsw, fallback=(
-                    f"HNSW reached recall@10 {hnsw['recall@10']:.3f} < {target_recall} at efSearch "
-                    f"{hnsw['ef_search']}: exact search used instead"))
-                report["recall@10"] = 1.0
-                self.index = new_index("exact", self.dim)
-                add_vectors(self.index, vectors)
+                self._fall_back(report, vectors, recall_queries, target_recall, seed)
         elif want == "custom":
             m = measure_recall(self.index, vectors, recall_queries, seed=seed)
             report.update({"recall@10": m["recall"], "recall_queries": m["queries"],
@@ -229,16 +259,43 @@ class GalleryIndex:
         report["build_seconds_total"] = round(time.perf_counter() - t0, 3)
         self.report = report
 
-    def _calibrate(self, vectors: np.ndarray, queries: np.ndarray | None, target: float, seed: int) -> dict:
-        """The smallest efSearch of :data:`EF_SEARCH_STEPS` reaching ``target`` recall@10 (else the largest)."""
+    def _calibrate(self, kind: str, vectors: np.ndarray, queries: np.ndarray | None, target: float,
+                   seed: int) -> dict:
+        """The smallest search setting of ``kind`` (:data:`SEARCH_SETTING`) reaching ``target``
+        recall@10 (else the largest), set on the index."""
+        name, steps = SEARCH_SETTING[kind]
         tried = []
-        for ef in EF_SEARCH_STEPS:
-            m = measure_recall(self.index, vectors, queries, seed=seed, ef_search=ef)
-            tried.append({"ef_search": ef, "recall@10": round(m["recall"], 4), "ms_per_query": round(m["ms_per_query"], 3)})
+        for value in steps:
+            m = measure_recall(self.index, vectors, queries, seed=seed, **{name: value})
+            tried.append({name: value, "recall@10": round(m["recall"], 4), "ms_per_query": round(m["ms_per_query"], 3)})
             if m["recall"] >= target:
                 break
-        return {"ef_search": tried[-1]["ef_search"], "recall@10": m["recall"], "recall_queries": m["queries"],
+        return {name: tried[-1][name], "recall@10": m["recall"], "recall_queries": m["queries"],
                 "recall_query_source": m["query_source"], "target_recall": target, "calibration": tried}
+
+    def _fall_back(self, report: dict, vectors: np.ndarray, queries: np.ndarray | None, target: float,
+                   seed: int) -> None:
+        """``auto`` after HNSW missed ``target``: ``pq``, else exact search (``report`` updated)."""
+        def moved(kind: str) -> dict:
+            name = SEARCH_SETTING[kind][0]
+            return {k: report.pop(k) for k in (name, "recall@10", "calibration")}
+
+        hnsw = report["hnsw"] = moved("hnsw")
+        why = f"HNSW reached recall@10 {hnsw['recall@10']:.3f} < {target} at efSearch {hnsw['ef_search']}"
+        t0 = time.perf_counter()
+        self.index = new_index("pq", self.dim)
+        add_vectors(self.index, vectors)
+        report.update(self._calibrate("pq", vectors, queries, target, seed), kind="pq",
+                      pq_build_seconds=round(time.perf_counter() - t0, 3))
+        if report["recall@10"] >= target:
+            report["fallback"] = f"{why}: product quantisation with exact re-ranking used instead"
+            return
+        pq = report["pq"] = moved("pq")
+        report.update({"kind": "exact", "recall@10": 1.0, "fallback": (
+            f"{why}, product quantisation {pq['recall@10']:.3f} at k_factor {pq['k_factor']:g}: exact search "
+            "used instead")})
+        self.index = new_index("exact", self.dim)
+        add_vectors(self.index, vectors)
 
     def __len__(self) -> int:
         return int(self.index.ntotal)
@@ -325,6 +382,7 @@ class GalleryIndex:
         if sizes != {index.ntotal} or meta.get("size") != index.ntotal:
             raise GalleryError(f"{path}: {index.ntotal} vectors in {INDEX_FILE} but item columns of sizes "
                                f"{sorted(sizes)} in {ITEMS_FILE} (gallery.json says {meta.get('size')})")
-        if obj.report.get("ef_search") and hasattr(index, "hnsw"):
-            index.hnsw.efSearch = int(obj.report["ef_search"])
+        setting = SEARCH_SETTING.get(obj.kind, (None,))[0]
+        if obj.report.get(setting) is not None:  # the calibrated setting (FAISS does not store efSearch)
+            set_search_setting(index, setting, obj.report[setting])
         return obj

@@ -118,9 +118,10 @@ def _build(args: argparse.Namespace) -> int:
     except expected_errors() + (EmbedInputError, GalleryError, IndexModelMismatch) as err:
         return report_error("search build", err)
     r = gallery.report
+    setting = next((f"{label} {r[key]:g}" for key, label in (("ef_search", "efSearch"), ("k_factor", "k_factor"))
+                    if key in r), None)
     recall = (f"recall@10 {r['recall@10']:.3f} against exact search ({r.get('recall_queries')} "
-              f"{r.get('recall_query_source')} queries, efSearch {r.get('ef_search')})" if "ef_search" in r
-              else "exact search")
+              f"{r.get('recall_query_source')} queries, {setting})" if setting else "exact search")
     print(f"gallery: {len(gallery)} gesture clips from {args.gallery} (embedding {embed_s:.1f} s), "
           f"index {gallery.kind} built in {r['build_seconds_total']:.1f} s, {recall}")
     if r.get("fallback"):
@@ -320,7 +321,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
                                                      "from jegal embed")
     b.add_argument("--index", required=True, metavar="DIR", help="the index directory to write")
     b.add_argument("--kind", choices=KINDS, default="auto",
-                   help="exact, hnsw, or auto: exact up to a measured size, then HNSW calibrated to recall@10 >= 0.95")
+                   help="exact, hnsw, pq (product quantisation + exact re-ranking), or auto: exact up to a measured "
+                        "size, then HNSW calibrated to recall@10 >= 0.95, else pq, else exact")
     add_model_arguments(b)
     add_input_arguments(b)
     q = sub.add_parser("query", help="the gesture clips that go with a text, a recording or a video's speech")
