@@ -24,8 +24,8 @@ above; when the calibrated HNSW index cannot reach the target recall even at the
 efSearch (high-dimensional data without structure, e.g. random vectors) it builds ``pq``, and
 when that cannot reach it either, falls back to exact search; the report says which and why
 (:attr:`GalleryIndex.report`). Why these choices: ``bench/bench_search.py`` (figures in
-``docs/search.md``): on clustered vectors HNSW is ~20x faster than ``pq`` at the same recall;
-on random ones HNSW cannot reach it and ``pq`` is ~12x faster than exact search at 1M. IVF was
+``docs/search.md``): on clustered vectors HNSW is ~14x faster than ``pq`` at the same recall at 1M;
+on random ones HNSW cannot reach it and ``pq`` is ~11x faster than exact search at 1M. IVF was
 measured too (30k vectors) and lost on both kinds of data: on unstructured vectors its cells do
 not localise neighbours, and on clustered ones HNSW was faster at the same recall.
 
@@ -57,7 +57,7 @@ HNSW_M = 48
 HNSW_EF_CONSTRUCTION = 100
 EF_SEARCH_STEPS = (16, 32, 64, 128, 256, 512, 1024)
 # "pq": candidates re-ranked exactly = k x k_factor. 1M random 512-d vectors: recall@10 0.80 / 0.92
-# / 0.98 at k_factor 100 / 300 / 1000, 8 / 9 / 13 ms a query (bench/bench_search.py)
+# / 0.98 at k_factor 100 / 300 / 1000, 8 / 10 / 14 ms a single query (bench/bench_search.py)
 K_FACTOR_STEPS = (10, 30, 100, 300, 1000)
 # How each approximate kind is tuned at search time: report key, FAISS setting, the steps tried.
 SEARCH_SETTING = {"hnsw": ("ef_search", EF_SEARCH_STEPS), "pq": ("k_factor", K_FACTOR_STEPS)}
