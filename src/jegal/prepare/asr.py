@@ -363,7 +363,7 @@ class RecogniserProcess:
     ``recognise(audio)`` and ``language``.
 
     Why: pocketsphinx holds the GIL for a whole utterance (measured: a Python thread beside
-    it gets under 1 % of the time it gets alone), so in the same process it would stall the
+    it gets 0.7-1.3 % of the time it gets alone), so in the same process it would stall the
     people stage's threads instead of running beside them. The process is
     ``python -m jegal.prepare.asr --serve ENGINE`` (a plain subprocess, so a user's script
     needs no ``if __name__ == "__main__"`` guard, as multiprocessing's spawn would), started
