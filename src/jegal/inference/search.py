@@ -16,7 +16,7 @@ Three kinds of index (:data:`KINDS`):
 - ``pq``: product quantisation with exact re-ranking, FAISS ``PQ{d/4}x4fs,RFlat``: every vector
   also as d/4 4-bit codes (d/8 bytes), scanned with the SIMD "fast-scan" kernels; the best
   ``k x k_factor`` candidates are re-ranked with their exact vectors. A query scans all codes,
-  but they are 16x smaller than the floats, and no structure in the data is needed. ``k_factor``
+  but they are 32x smaller than the floats, and no structure in the data is needed. ``k_factor``
   is calibrated like efSearch, over :data:`K_FACTOR_STEPS`.
 
 ``kind="auto"`` (the default) builds ``exact`` up to :data:`APPROX_ABOVE` vectors and ``hnsw``
@@ -104,7 +104,11 @@ def new_index(kind: str, dim: int, m: int = HNSW_M, ef_construction: int = HNSW_
         index.hnsw.efConstruction = ef_construction
         return index
     if kind == "pq":
-        return faiss.index_factory(dim, f"PQ{pq_codes(dim)}x4fs,RFlat", faiss.METRIC_INNER_PRODUCT)
+        index = faiss.index_factory(dim, f"PQ{pq_codes(dim)}x4fs,RFlat", faiss.METRIC_INNER_PRODUCT)
+        # 16 centroids per code: FAISS warns below 39 training points per centroid, which only a
+        # gallery of under 624 vectors (where pq makes no sense but may be asked for) has
+        faiss.downcast_index(index.base_index).pq.cp.min_points_per_centroid = 1
+        return index
     raise GalleryError(f"index kind {kind!r}: expected one of exact, hnsw, pq")
 
 
