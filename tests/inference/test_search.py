@@ -157,9 +157,26 @@ def test_bad_input_and_damaged_files_are_clear_errors(tmp_path):
     (path / "items.json").write_text(json.dumps(items))
     with pytest.raises(GalleryError, match="30 vectors"):
         GalleryIndex.load(path)
+    (path / "items.json").write_text("[]")  # valid JSON, not columns
+    with pytest.raises(GalleryError, match="unreadable gallery metadata"):
+        GalleryIndex.load(path)
     (path / "gallery.json").write_text(json.dumps({"format": "jegal-gallery", "version": 1}))
+    (path / "items.json").write_text(json.dumps(items))
     with pytest.raises(GalleryError, match="version 1"):
         GalleryIndex.load(path)
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "mine.txt").write_text("keep me")
+    for where in (tmp_path / "notes", tmp_path / "notes" / "mine.txt"):
+        with pytest.raises(GalleryError, match="is not a gallery index"):
+            GalleryIndex.check_destination(where)
+    assert GalleryIndex.check_destination(path) == path  # a gallery may be replaced
+
+
+def test_product_quantisation_asked_of_a_tiny_gallery_is_exact_search_and_says_so():
+    g = clustered(40, d=16)  # FAISS cannot train 16 centroids per code from so few
+    index = GalleryIndex(g, [str(i) for i in range(40)], kind="pq")
+    assert index.kind == "exact" and "too few to train product quantisation" in index.report["fallback"]
+    assert (index.search_arrays(g[:3], 5)[1] == brute_force(g, g[:3], 5)[0]).all()
 
 
 def test_product_quantisation_reranks_to_the_brute_force_on_unstructured_vectors(tmp_path):

@@ -262,22 +262,31 @@ def test_a_video_alone_in_a_folder_gives_clips_with_machine_made_words(tmp_path,
 
 # -- recognition beside the people stage -------------------------------------------------------------
 
-def test_the_recogniser_process_recognises_as_the_recogniser_does_and_reports_failures(recognised, real_dir):
+def test_the_recogniser_process_recognises_as_the_recogniser_does_and_reports_failures(recognised, real_dir,
+                                                                                      tmp_path, monkeypatch):
     from jegal.data.audio import load_audio
-    from jegal.prepare.asr import RecogniserProcess
+    from jegal.prepare.asr import RecogniserProcess, RecognitionFailed
 
+    (tmp_path / "jegal.py").write_text("raise SystemExit('shadowed')\n")  # a user's file named like the package
+    monkeypatch.chdir(tmp_path)
     rec = RecogniserProcess("pocketsphinx")
     try:
         assert rec.recognise(load_audio(real_dir / "sample2.wav")) == recognised["sample2"]
+        first = rec._process
+        first.kill()  # dead while idle (e.g. with the thread that started it): started again
+        first.wait()
         assert rec.recognise(load_audio(real_dir / "sample1.wav")) == recognised["sample1"]
-        rec._process.kill()
-        rec._process.wait()
-        with pytest.raises(RuntimeError, match="pocketsphinx recogniser's process ended"):
-            rec.recognise(load_audio(real_dir / "sample1.wav"))
+        assert rec._process is not first
+        long = np.tile(load_audio(real_dir / "sample2.wav"), 20)
+        import threading
+
+        threading.Timer(1.0, rec._process.kill).start()  # dies in the middle of an input
+        with pytest.raises(RecognitionFailed, match="pocketsphinx recogniser's process ended \\(killed by signal 9\\)"):
+            rec.recognise(long)
     finally:
         rec.close()
     rec.close()  # twice is fine
-    with pytest.raises(RuntimeError, match="closed"):
+    with pytest.raises(RecognitionFailed, match="closed"):
         rec.recognise(np.zeros(10, np.float32))
     broken = RecogniserProcess("faster-whisper", "/no/such/model")
     try:
@@ -320,3 +329,46 @@ def test_recognition_beside_the_people_stage_reads_what_recognition_before_it_re
     assert (a.people.num_frames, len(a.people.persons)) == (b.people.num_frames, len(b.people.persons))
     assert done[-1] == b.people.num_frames and done == sorted(set(done))  # progress: frames done, per chunk
     assert "transcript_wait" in tb and "transcript_wait" not in ta and tb["transcript"] > 0.1
+
+
+@pytest.mark.slow  # recognition of 2.7 s of speech, twice
+def test_a_failing_people_stage_stops_the_recognition_beside_it(tmp_path, real_dir):
+    """Nobody in view: NoPerson is raised without waiting for the words, the recogniser's
+    process is ended, and the next input starts a fresh one."""
+    import av
+    import soundfile as sf
+
+    from jegal.prepare.discover import discover
+    from jegal.prepare.errors import NoPerson
+    from jegal.prepare.pipeline import Preparer
+
+    wave, sr = sf.read(str(real_dir / "sample2.wav"), dtype="float32")
+    inp = tmp_path / "videos"
+    inp.mkdir()
+    with av.open(str(inp / "empty_room.mp4"), "w") as out:  # black frames, real speech
+        v = out.add_stream("libx264", rate=25)
+        v.width = v.height = 64
+        v.pix_fmt = "yuv420p"
+        a = out.add_stream("aac", rate=sr, layout="mono")
+        for t in range(int(len(wave) / sr * 25)):
+            frame = av.VideoFrame.from_ndarray(np.zeros((64, 64, 3), np.uint8), format="rgb24")
+            frame.pts = t
+            out.mux(v.encode(frame))
+        out.mux(v.encode())
+        af = av.AudioFrame.from_ndarray(wave[None], format="flt", layout="mono")
+        af.sample_rate, af.pts = sr, 0
+        out.mux(a.encode(af))
+        out.mux(a.encode())
+    for suffix in (".avi", ".wav"):
+        shutil.copy(real_dir / f"sample1{suffix}", inp / f"sample1{suffix}")
+    empty, talk = sorted(discover(inp), key=lambda it: it.name != "empty_room")
+    preparer = Preparer(PrepareOptions(threads=2))
+    try:
+        with pytest.raises(NoPerson, match="empty_room.mp4: no person found"):
+            preparer.read(empty, [], {}, out=tmp_path / "out")
+        assert preparer.transcriber._recogniser is None  # ended, not waited for
+        assert not (tmp_path / "out" / "transcripts" / "empty_room.txt").exists()
+        got = preparer.read(talk, [], {}, out=tmp_path / "out")  # a fresh recogniser
+        assert len(got.words) >= 4 and got.transcript.source == "asr:pocketsphinx"
+    finally:
+        preparer.close()

@@ -255,8 +255,19 @@ def test_a_folder_of_real_videos_is_a_gallery_of_people_in_windows(real_dir, use
         assert h["end_frame"] - h["start_frame"] + 1 <= 40
 
 
-def test_errors_are_one_line(index, use_corpus, use_model, tmp_path, capsys):
+def test_errors_are_one_line(index, use_corpus, use_model, tmp_path, capsys, monkeypatch):
     from jegal.model import JEGAL
+    from jegal.use import embed
+
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    with monkeypatch.context() as m:  # refused before any embedding
+        m.setattr(embed, "embed_input", lambda *a, **k: pytest.fail("embedded before checking --index"))
+        assert main(["search", "build", str(use_corpus / "test"), "--model", str(use_model), "--index",
+                     str(mine)]) == 1
+    assert "mine exists and is not a gallery index" in capsys.readouterr().err
+    assert (mine / "notes.txt").read_text() == "keep me"
 
     q = ["search", "query", "--index", str(index)]
     assert main(q + ["--text", "   "]) == 1

@@ -61,6 +61,9 @@ EF_SEARCH_STEPS = (16, 32, 64, 128, 256, 512, 1024)
 K_FACTOR_STEPS = (10, 30, 100, 300, 1000)
 # How each approximate kind is tuned at search time: report key, FAISS setting, the steps tried.
 SEARCH_SETTING = {"hnsw": ("ef_search", EF_SEARCH_STEPS), "pq": ("k_factor", K_FACTOR_STEPS)}
+# Fewer vectors than this cannot train the 16 centroids of every code well (FAISS refuses below
+# 16): kind="pq" then builds exact search, which is as fast at that size, and says so.
+PQ_MIN_VECTORS = 1_000
 TARGET_RECALL = 0.95
 RECALL_K = 10
 RECALL_QUERIES = 1000  # queries sampled for the build-time recall measurement
@@ -245,6 +248,10 @@ class GalleryIndex:
         n = len(vectors)
         want = "custom" if index is not None else (kind if kind != "auto" else
                                                    ("hnsw" if n > APPROX_ABOVE else "exact"))
+        note = None
+        if want == "pq" and n < PQ_MIN_VECTORS:
+            want, note = "exact", (f"{n} vectors are too few to train product quantisation (at least "
+                                   f"{PQ_MIN_VECTORS:,}): exact search used instead")
         t0 = time.perf_counter()
         self.index = index if index is not None else new_index(want, self.dim)
         add_vectors(self.index, vectors, progress, desc=f"index ({want})")
@@ -260,6 +267,8 @@ class GalleryIndex:
                            "recall_query_source": m["query_source"]})
         else:
             report["recall@10"] = 1.0
+        if note:
+            report["fallback"] = note
         report["build_seconds_total"] = round(time.perf_counter() - t0, 3)
         self.report = report
 
@@ -344,9 +353,7 @@ class GalleryIndex:
         (:class:`GalleryError`) to replace an existing non-empty directory that is not a gallery."""
         import faiss
 
-        path = Path(path)
-        if path.exists() and (not path.is_dir() or (any(path.iterdir()) and not (path / META_FILE).is_file())):
-            raise GalleryError(f"{path} exists and is not a gallery index; choose a new or empty directory")
+        path = self.check_destination(path)
         meta = {"format": FORMAT, "version": FORMAT_VERSION, "dim": self.dim, "size": len(self),
                 "kind": self.kind, "report": self.report, "info": self.info}
         with atomic_path(path) as tmp:
@@ -354,6 +361,15 @@ class GalleryIndex:
             faiss.write_index(self.index, str(tmp / INDEX_FILE))
             write_json_atomic(tmp / ITEMS_FILE, self.items, indent=None)
             write_json_atomic(tmp / META_FILE, meta)
+        return path
+
+    @staticmethod
+    def check_destination(path: str | os.PathLike) -> Path:
+        """``path`` if :meth:`save` may write a gallery there (new, empty, or a gallery already),
+        else :class:`GalleryError`; call it before long work that ends in a save."""
+        path = Path(path)
+        if path.exists() and (not path.is_dir() or (any(path.iterdir()) and not (path / META_FILE).is_file())):
+            raise GalleryError(f"{path} exists and is not a gallery index; choose a new or empty directory")
         return path
 
     @classmethod
@@ -371,6 +387,10 @@ class GalleryIndex:
             items = json.loads((path / ITEMS_FILE).read_text())
         except (OSError, ValueError) as err:
             raise GalleryError(f"{path}: unreadable gallery metadata ({err})") from None
+        if not isinstance(meta, dict) or not isinstance(items, dict) or \
+                not all(isinstance(col, list) for col in items.values()):
+            raise GalleryError(f"{path}: unreadable gallery metadata ({META_FILE} must hold an object, "
+                               f"{ITEMS_FILE} an object of columns)")
         if meta.get("format") != FORMAT or meta.get("version") != FORMAT_VERSION:
             raise GalleryError(f"{meta_file}: format {meta.get('format')!r} version {meta.get('version')!r}, "
                                f"expected {FORMAT!r} version {FORMAT_VERSION}; rebuild the index")

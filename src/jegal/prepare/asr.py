@@ -44,7 +44,7 @@ import numpy as np
 
 from jegal.atomic import write_text_atomic
 from jegal.data.words import Word, normalise_word
-from jegal.prepare.errors import BadInput, NoTranscript
+from jegal.prepare.errors import BadInput, NoTranscript, PrepareError
 from jegal.timebase import SAMPLE_RATE
 
 ASR_MODES = ("auto", "pocketsphinx", "faster-whisper", "none")
@@ -59,6 +59,11 @@ _SOURCE_LINE = re.compile(r"^\s*Source\s*:\s*asr\s+(\S+)\s*$", re.IGNORECASE)
 # Files a CTranslate2 Whisper model directory needs; without tokenizer.json faster-whisper
 # fetches one from the hub.
 WHISPER_FILES = ("model.bin", "config.json", "tokenizer.json")
+
+
+class RecognitionFailed(PrepareError):
+    """Recognition itself failed (the recogniser's process died or raised); recorded as an
+    unexpected ``error``, the message naming the input."""
 
 
 class AsrUnavailable(BadInput):
@@ -292,9 +297,10 @@ class Transcriber:
                                                                                       self.threads)
         return self._recogniser
 
-    def close(self) -> None:
+    def close(self, kill: bool = False) -> None:
+        """End the recogniser's process (``kill``: at once, even in the middle of an input)."""
         if isinstance(self._recogniser, RecogniserProcess):
-            self._recogniser.close()
+            self._recogniser.close(kill)
         self._recogniser = None
 
     def words(self, item, audio: np.ndarray, out: str | os.PathLike | None = None,
@@ -340,7 +346,10 @@ class Transcriber:
         from jegal.prepare.transcripts import read_words
 
         recogniser = self.recogniser
-        found = recogniser.recognise(audio)
+        try:
+            found = recogniser.recognise(audio)
+        except RecognitionFailed as err:
+            raise RecognitionFailed(f"{item.source}: speech recognition failed: {err}") from None
         if not found:
             raise NoTranscript(f"{item.source}: no transcript beside it, and {self.engine} recognised no words "
                                "in its audio (silence or noise?)")
@@ -367,25 +376,34 @@ class RecogniserProcess:
     people stage's threads instead of running beside them. The process is
     ``python -m jegal.prepare.asr --serve ENGINE`` (a plain subprocess, so a user's script
     needs no ``if __name__ == "__main__"`` guard, as multiprocessing's spawn would), started
-    at construction; it loads the recogniser, then reads length-prefixed float32 audio on
-    its stdin and answers one JSON line per input. A failure there (the recogniser cannot
-    load, recognition fails, the process dies) is raised here as :class:`AsrUnavailable`
-    or ``RuntimeError`` with its message. :meth:`close` ends it."""
+    at construction in the directory that holds this ``jegal`` (so a ``jegal.py`` or
+    ``numpy.py`` in the user's folder cannot shadow a module). It loads the recogniser, then
+    reads length-prefixed float32 audio on its stdin and answers one JSON line per input. It
+    runs in a session of its own, so Ctrl-C in a terminal reaches only the parent, and dies
+    with the thread that started it (Linux: ``PR_SET_PDEATHSIG``; elsewhere when its pipe
+    breaks); a process found dead before an input is started again. A recogniser that cannot
+    load raises :class:`AsrUnavailable` here; a recognition that fails or a process that dies
+    during it raises :class:`RecognitionFailed`. :meth:`close` ends it."""
 
     def __init__(self, engine: str, model_dir: str | os.PathLike | None = None, threads: int = 1):
+        self.engine, self.language = engine, "en"
+        self._args = (engine, None if model_dir is None else str(Path(model_dir).resolve()), threads)
+        self._process = self._start()
+
+    def _start(self):
         import subprocess
         import sys
 
         import jegal
 
-        self.engine, self.language = engine, "en"
-        cmd = [sys.executable, "-m", "jegal.prepare.asr", "--serve", engine, "--threads", str(threads)]
-        if model_dir is not None:
-            cmd += ["--model-dir", str(model_dir)]
+        engine, model_dir, threads = self._args
+        root = Path(jegal.__file__).resolve().parents[1]
+        cmd = [sys.executable, "-m", "jegal.prepare.asr", "--serve", engine, "--threads", str(threads),
+               "--parent", str(os.getpid())] + ([] if model_dir is None else ["--model-dir", model_dir])
         env = dict(os.environ)  # the child imports this jegal, installed or not
-        root = str(Path(jegal.__file__).resolve().parents[1])
-        env["PYTHONPATH"] = os.pathsep.join([root] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
-        self._process = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+        env["PYTHONPATH"] = os.pathsep.join([str(root)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
+        return subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, cwd=root,
+                                start_new_session=True)
 
     def recognise(self, audio: np.ndarray) -> list[RecognisedWord]:
         """The words spoken in ``audio`` (16 kHz mono float), in order."""
@@ -393,29 +411,41 @@ class RecogniserProcess:
         import struct
 
         if self._process is None:
-            raise RuntimeError("the recogniser's process was closed")
+            raise RecognitionFailed(f"the {self.engine} recogniser's process was closed")
+        if self._process.poll() is not None:  # died while idle (e.g. with the thread that started it)
+            self._process.stdout.close()
+            self._process = self._start()
+        process = self._process
         data = np.ascontiguousarray(audio, "<f4").tobytes()
         try:
-            self._process.stdin.write(struct.pack("<Q", len(data)) + data)
-            self._process.stdin.flush()
-            line = self._process.stdout.readline()
-        except (BrokenPipeError, OSError):
+            process.stdin.write(struct.pack("<Q", len(data)) + data)
+            process.stdin.flush()
+            line = process.stdout.readline()
+        except (OSError, ValueError):  # a broken pipe, or a pipe closed by close()
             line = b""
         if not line:
-            code = self._process.poll()
-            raise RuntimeError(f"the {self.engine} recogniser's process ended (exit code {code})")
+            try:
+                code = process.wait(timeout=2)
+            except Exception:  # noqa: BLE001 - still running: its output was closed
+                code = None
+            how = ("still running" if code is None else f"killed by signal {-code}" if code < 0
+                   else f"exit code {code}")
+            raise RecognitionFailed(f"the {self.engine} recogniser's process ended ({how})")
         reply = json.loads(line)
         if "unavailable" in reply:
             raise AsrUnavailable(reply["unavailable"])
         if "error" in reply:
-            raise RuntimeError(f"{self.engine} recognition failed: {reply['error']}")
+            raise RecognitionFailed(f"{self.engine} recognition failed: {reply['error']}")
         self.language = reply["language"]
         return [RecognisedWord(d, float(a), float(b), float(c)) for d, a, b, c in reply["words"]]
 
-    def close(self) -> None:
+    def close(self, kill: bool = False) -> None:
+        """End the process: after its current input, or (``kill``) at once."""
         if self._process is None:
             return
         process, self._process = self._process, None
+        if kill:
+            process.kill()
         try:
             process.stdin.close()  # end of input: the process returns
         except OSError:
@@ -428,15 +458,31 @@ class RecogniserProcess:
         process.stdout.close()
 
     def __del__(self) -> None:
-        self.close()
+        self.close(kill=True)
 
 
-def _serve(engine: str, model_dir: str | None, threads: int) -> int:
+def _die_with_parent(parent: int) -> None:
+    """Linux: have the kernel kill this process when its parent dies; then check that it has not
+    died already (it may have, between the fork and here)."""
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass  # not Linux: the broken pipe ends the process at the next input
+    if os.getppid() != parent:
+        os._exit(0)
+
+
+def _serve(engine: str, model_dir: str | None, threads: int, parent: int | None = None) -> int:
     """The body of :class:`RecogniserProcess`: recognise each input on stdin until it ends."""
     import json
     import struct
     import sys
 
+    if parent is not None:
+        _die_with_parent(parent)
     replies = os.fdopen(os.dup(1), "w")  # the answers; anything a library prints goes to stderr
     os.dup2(2, 1)
     failure = None
@@ -460,8 +506,11 @@ def _serve(engine: str, model_dir: str | None, threads: int) -> int:
                          "language": getattr(recogniser, "language", "en")}
             except Exception as err:  # noqa: BLE001
                 reply = {"error": f"{type(err).__name__}: {err}"}
-        replies.write(json.dumps(reply) + "\n")
-        replies.flush()
+        try:
+            replies.write(json.dumps(reply) + "\n")
+            replies.flush()
+        except BrokenPipeError:  # the parent is gone
+            os._exit(0)
 
 
 def _note(warnings: list[str] | None, text: str) -> None:
@@ -531,7 +580,7 @@ def timing_error(reference: list[tuple[str, float, float]], hypothesis: list[tup
 
 
 __all__ = ["ASR_MODES", "GIVEN", "AsrUnavailable", "FasterWhisperRecogniser", "PocketsphinxRecogniser",
-           "RecognisedWord", "Transcribed", "Transcriber", "check_asr", "engine_for", "format_transcript",
+           "RecognisedWord", "RecogniserProcess", "RecognitionFailed", "Transcribed", "Transcriber", "check_asr", "engine_for", "format_transcript",
            "machine_source", "machine_transcript_path", "make_recogniser", "needs_redo", "quiet_cuts", "source_tag",
            "timing_error", "word_error_rate"]
 
@@ -543,5 +592,6 @@ if __name__ == "__main__":  # the process of RecogniserProcess
     _parser.add_argument("--serve", required=True, choices=[m for m in ASR_MODES if m not in ("auto", "none")])
     _parser.add_argument("--model-dir", default=None)
     _parser.add_argument("--threads", type=int, default=1)
+    _parser.add_argument("--parent", type=int, default=None, help="die with this process (Linux)")
     _args = _parser.parse_args()
-    raise SystemExit(_serve(_args.serve, _args.model_dir, _args.threads))
+    raise SystemExit(_serve(_args.serve, _args.model_dir, _args.threads, _args.parent))

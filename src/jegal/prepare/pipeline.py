@@ -171,6 +171,7 @@ class Preparer:
             chosen = self.transcriber.known(item, audio, out, warnings)
             if chosen is None:
                 if self.transcriber.beside and raw_kp is None:
+                    _ = self.transcriber.recogniser  # its process is started here, so it lives with this thread
                     recognition = self._recognition_thread().submit(_timed, self.transcriber.recognise, item, audio, out)
                 else:
                     chosen = self.transcriber.recognise(item, audio, out, warnings)
@@ -187,7 +188,8 @@ class Preparer:
                 people = self.tracker.follow(item.video, item.name, timings, warnings, on_frames)
                 check_audio_fits(item.video, people.num_frames, audio)
         except BaseException:
-            if recognition is not None:  # the recogniser takes one input at a time: let it finish first
+            if recognition is not None:  # no words are needed now: stop the recognition, and the next
+                self.transcriber.close(kill=True)  # input starts a fresh recogniser
                 concurrent.futures.wait([recognition])
             raise
         if recognition is not None:

@@ -86,12 +86,13 @@ def _build(args: argparse.Namespace) -> int:
     from jegal.use.common import content_modalities, expected_errors, load_model, report_error
     from jegal.use.embed import EMBEDDINGS, EmbedInputError, EmbedSet, embed_input, input_kind, model_info, \
         video_options
-    from jegal.inference.search import GalleryError
+    from jegal.inference.search import GalleryError, GalleryIndex
 
     if args.threads:
         faiss.omp_set_num_threads(args.threads)
     t0 = time.perf_counter()
     try:
+        GalleryIndex.check_destination(args.index)  # before the embedding, which may take hours
         kind = input_kind(args.gallery, embeddings=True)
         if kind == EMBEDDINGS:
             embedded = EmbedSet.load(args.gallery)
