@@ -386,7 +386,7 @@ class RecogniserProcess:
     during it raises :class:`RecognitionFailed`. :meth:`close` ends it."""
 
     def __init__(self, engine: str, model_dir: str | os.PathLike | None = None, threads: int = 1):
-        self.engine, self.language = engine, "en"
+        self.engine, self.language, self._process = engine, "en", None
         self._args = (engine, None if model_dir is None else str(Path(model_dir).resolve()), threads)
         self._process = self._start()
 
@@ -458,7 +458,10 @@ class RecogniserProcess:
         process.stdout.close()
 
     def __del__(self) -> None:
-        self.close(kill=True)
+        try:
+            self.close(kill=True)
+        except Exception:  # noqa: BLE001 - at interpreter exit the pipes may already be gone
+            pass
 
 
 def _die_with_parent(parent: int) -> None:
