@@ -101,6 +101,26 @@ def timed_build(index, x: np.ndarray, train_sample: int = 0) -> float:
     return time.perf_counter() - t0
 
 
+def sweep(index, kind: str, setting: str, label: str, steps, build: float, data: str, n: int, q: np.ndarray,
+          truth: np.ndarray, args) -> list[dict]:
+    """Rows of ``index`` searched at each value of its search-time ``setting`` (``ef_search``,
+    ``k_factor`` or IVF's ``nprobe``) in ``steps``, until recall@10 reaches ``--stop-recall``."""
+    rows = []
+    for value in steps:
+        if setting == "nprobe":
+            index.nprobe = value
+        else:
+            set_search_setting(index, setting, value)
+        lat = latency(index, q, args.k, args.single, args.threads, args.single_threads)
+        rec = recall_at_k(lat.pop("idx"), truth)
+        rows.append({"data": data, "n": n, "kind": kind, "param": f"{label}={value}", "build_s": build,
+                     "recall@10": rec, **lat})
+        print(_row(rows[-1]), flush=True)
+        if rec >= args.stop_recall:
+            break
+    return rows
+
+
 def bench_size(data: str, n: int, args) -> list[dict]:
     import faiss
 
@@ -118,46 +138,22 @@ def bench_size(data: str, n: int, args) -> list[dict]:
         index = new_index("hnsw", args.dim, **{k: v for k, v in (("m", args.hnsw_m),
                                                                   ("ef_construction", args.ef_construction)) if v})
         build = timed_build(index, x)
-        for ef in EF_SEARCH_STEPS:
-            index.hnsw.efSearch = ef
-            lat = latency(index, q, args.k, args.single, args.threads, args.single_threads)
-            rec = recall_at_k(lat.pop("idx"), truth)
-            rows.append({"data": data, "n": n, "kind": "hnsw", "param": f"efSearch={ef}", "build_s": build,
-                         "recall@10": rec, **lat})
-            print(_row(rows[-1]), flush=True)
-            if rec >= args.stop_recall:
-                break
+        rows += sweep(index, "hnsw", "ef_search", "efSearch", EF_SEARCH_STEPS, build, data, n, q, truth, args)
         del index
         gc.collect()
     if "pq" in args.kinds and n >= args.min_approx:
         index = new_index("pq", args.dim)
         build = timed_build(index, x)
-        for k_factor in K_FACTOR_STEPS:
-            set_search_setting(index, "k_factor", k_factor)
-            lat = latency(index, q, args.k, args.single, args.threads, args.single_threads)
-            rec = recall_at_k(lat.pop("idx"), truth)
-            rows.append({"data": data, "n": n, "kind": f"pq{pq_codes(args.dim)}x4fs+refine",
-                         "param": f"k_factor={k_factor}", "build_s": build, "recall@10": rec, **lat})
-            print(_row(rows[-1]), flush=True)
-            if rec >= args.stop_recall:
-                break
+        rows += sweep(index, f"pq{pq_codes(args.dim)}x4fs+refine", "k_factor", "k_factor", K_FACTOR_STEPS, build,
+                      data, n, q, truth, args)
         del index
         gc.collect()
     if "ivf" in args.kinds and n >= args.min_approx:
         nlist = int(min(4096, 2 ** round(np.log2(4 * np.sqrt(n)))))
         index = faiss.index_factory(args.dim, f"IVF{nlist},Flat", faiss.METRIC_INNER_PRODUCT)
         build = timed_build(index, x, train_sample=64 * nlist)
-        for nprobe in NPROBE_STEPS:
-            if nprobe > nlist:
-                break
-            index.nprobe = nprobe
-            lat = latency(index, q, args.k, args.single, args.threads, args.single_threads)
-            rec = recall_at_k(lat.pop("idx"), truth)
-            rows.append({"data": data, "n": n, "kind": f"ivf{nlist}", "param": f"nprobe={nprobe}", "build_s": build,
-                         "recall@10": rec, **lat})
-            print(_row(rows[-1]), flush=True)
-            if rec >= args.stop_recall:
-                break
+        rows += sweep(index, f"ivf{nlist}", "nprobe", "nprobe", [p for p in NPROBE_STEPS if p <= nlist], build,
+                      data, n, q, truth, args)
         del index
     del x, q
     gc.collect()

@@ -335,30 +335,15 @@ def test_recognition_beside_the_people_stage_reads_what_recognition_before_it_re
 def test_a_failing_people_stage_stops_the_recognition_beside_it(tmp_path, real_dir):
     """Nobody in view: NoPerson is raised without waiting for the words, the recogniser's
     process is ended, and the next input starts a fresh one."""
-    import av
-    import soundfile as sf
-
     from jegal.prepare.discover import discover
     from jegal.prepare.errors import NoPerson
     from jegal.prepare.pipeline import Preparer
 
-    wave, sr = sf.read(str(real_dir / "sample2.wav"), dtype="float32")
+    from .wild import write_speech_video
+
     inp = tmp_path / "videos"
     inp.mkdir()
-    with av.open(str(inp / "empty_room.mp4"), "w") as out:  # black frames, real speech
-        v = out.add_stream("libx264", rate=25)
-        v.width = v.height = 64
-        v.pix_fmt = "yuv420p"
-        a = out.add_stream("aac", rate=sr, layout="mono")
-        for t in range(int(len(wave) / sr * 25)):
-            frame = av.VideoFrame.from_ndarray(np.zeros((64, 64, 3), np.uint8), format="rgb24")
-            frame.pts = t
-            out.mux(v.encode(frame))
-        out.mux(v.encode())
-        af = av.AudioFrame.from_ndarray(wave[None], format="flt", layout="mono")
-        af.sample_rate, af.pts = sr, 0
-        out.mux(a.encode(af))
-        out.mux(a.encode())
+    write_speech_video(inp / "empty_room.mp4", real_dir / "sample2.wav")  # black frames, real speech
     for suffix in (".avi", ".wav"):
         shutil.copy(real_dir / f"sample1{suffix}", inp / f"sample1{suffix}")
     empty, talk = sorted(discover(inp), key=lambda it: it.name != "empty_room")

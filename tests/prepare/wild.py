@@ -74,6 +74,29 @@ def write_video(path, frames: list[np.ndarray], pts_ms: list[int] | None = None,
                 c.mux(p)
 
 
+def write_speech_video(path, wav, num_frames: int | None = None) -> None:
+    """A black 64x64 H.264 video at 25 fps (nobody in view) with the recording ``wav`` as its
+    AAC sound track; ``num_frames`` defaults to the recording's length."""
+    import av
+    import soundfile as sf
+
+    wave, sr = sf.read(str(wav), dtype="float32")
+    with av.open(str(path), "w") as out:
+        v = out.add_stream("libx264", rate=25)
+        v.width = v.height = 64
+        v.pix_fmt = "yuv420p"
+        a = out.add_stream("aac", rate=sr, layout="mono")
+        for t in range(num_frames if num_frames is not None else int(len(wave) / sr * 25)):
+            frame = av.VideoFrame.from_ndarray(np.zeros((64, 64, 3), np.uint8), format="rgb24")
+            frame.pts = t
+            out.mux(v.encode(frame))
+        out.mux(v.encode())
+        af = av.AudioFrame.from_ndarray(wave[None], format="flt", layout="mono")
+        af.sample_rate, af.pts = sr, 0
+        out.mux(a.encode(af))
+        out.mux(a.encode())
+
+
 def dominant_hz(wave: np.ndarray, rate: int = 16000) -> float:
     spec = np.abs(np.fft.rfft(wave[:rate]))
     return float(np.argmax(spec) * rate / min(len(wave), rate))

@@ -26,6 +26,8 @@ import pytest
 from jegal.cli import main
 from jegal.data.shards import read_clip_list
 
+from ..prepare.wild import write_speech_video
+
 K = 10
 N_VIDEO_QUERIES = 12
 
@@ -66,28 +68,6 @@ def assert_above_chance(found: np.ndarray, k: int, n: int, what: str) -> None:
     chance = k / n
     p = binomtest(int(found.sum()), len(found), chance, alternative="greater").pvalue
     assert p < 1e-3, f"{what}: own clip in the top {k} for {found.sum()} of {len(found)} queries, chance {chance:.3f}"
-
-
-def write_video(path, wav, num_frames: int) -> None:
-    """A black 64x64 H.264 video at 25 fps with the recording ``wav`` as its AAC sound track."""
-    import av
-    import soundfile as sf
-
-    wave, sr = sf.read(str(wav), dtype="float32")
-    with av.open(str(path), "w") as out:
-        v = out.add_stream("libx264", rate=25)
-        v.width = v.height = 64
-        v.pix_fmt = "yuv420p"
-        a = out.add_stream("aac", rate=sr, layout="mono")
-        for t in range(num_frames):
-            frame = av.VideoFrame.from_ndarray(np.zeros((64, 64, 3), np.uint8), format="rgb24")
-            frame.pts = t
-            out.mux(v.encode(frame))
-        out.mux(v.encode())
-        af = av.AudioFrame.from_ndarray(wave[None], format="flt", layout="mono")
-        af.sample_rate, af.pts = sr, 0
-        out.mux(a.encode(af))
-        out.mux(a.encode())
 
 
 def test_build_reports_the_gallery_and_remembers_the_model(index, use_corpus, use_model, searcher):
@@ -151,7 +131,7 @@ def test_audio_and_video_queries_are_the_clips_own_speech(searcher, retrieval_cl
         assert max(max(abs(a.start - b.start), abs(a.end - b.end)) for a, b in zip(clip.words, c.words)) <= 1
         audio.append(clip)
         path = tmp_path / f"talk{i}.mp4"
-        write_video(path, f"{base}.wav", c.num_frames)
+        write_speech_video(path, f"{base}.wav", c.num_frames)
         shutil.copy(f"{base}.txt", tmp_path / f"talk{i}.txt")  # its transcript, beside it
         video.append(speech_clip(path, clip_id=f"v{i}")[0])
     assert video[0].num_frames in range(clips[0].num_frames, clips[0].num_frames + 3)  # AAC pads a little
@@ -188,7 +168,7 @@ def test_queries_find_their_own_clip_more_often_than_chance(kind, every, trained
         elif kind == "audio":
             made.append(speech_clip(f"{base}.wav", clip_id=f"q{i}")[0])
         else:
-            write_video(tmp_path / f"q{i}.mp4", f"{base}.wav", c.num_frames)
+            write_speech_video(tmp_path / f"q{i}.mp4", f"{base}.wav", c.num_frames)
             shutil.copy(f"{base}.txt", tmp_path / f"q{i}.txt")
             made.append(speech_clip(tmp_path / f"q{i}.mp4", clip_id=f"q{i}")[0])
     hits = trained_searcher.search_clips(made, {"text": "t", "audio": "a", "video": "ta"}[kind], K)
