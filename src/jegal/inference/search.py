@@ -171,16 +171,10 @@ def _without_self(idx: np.ndarray, own: np.ndarray | None, k: int) -> np.ndarray
     return out
 
 
-def measure_recall(index, vectors: np.ndarray, queries: np.ndarray | None = None, k: int = RECALL_K,
-                   sample: int = RECALL_QUERIES, seed: int = 0, ef_search: int | None = None,
-                   k_factor: float | None = None) -> dict:
-    """recall@k of ``index`` (holding ``vectors`` (N, d), unit rows) against exact search.
-
-    ``queries`` (Q, d): held-out query vectors (no self-match to remove). None: ``sample`` gallery
-    vectors drawn with ``seed``, each query's own vector removed from both result lists (else every
-    query finds itself, which flatters the index). ``ef_search`` sets an HNSW index's efSearch
-    first. Returns {"recall": float, "k", "queries": Q, "query_source": "held-out" | "gallery sample",
-    "ms_per_query": batch search time / Q}."""
+def recall_ground_truth(vectors: np.ndarray, queries: np.ndarray | None = None, k: int = RECALL_K,
+                        sample: int = RECALL_QUERIES, seed: int = 0) -> dict:
+    """The queries of a recall measurement and their exact top ``k`` (computed once, however
+    many search settings are then measured against them; see :func:`measure_recall`)."""
     n = len(vectors)
     if queries is None:
         own = np.random.default_rng(seed).choice(n, size=min(sample, n), replace=False)
@@ -188,16 +182,33 @@ def measure_recall(index, vectors: np.ndarray, queries: np.ndarray | None = None
     else:
         own, q, source = None, normalise_rows(queries, "recall queries"), "held-out"
     extra = 0 if own is None else 1
-    truth = _without_self(exact_neighbours(q, vectors, k + extra), own, k)
+    return {"queries": q, "own": own, "k": k, "source": source,
+            "truth": _without_self(exact_neighbours(q, vectors, k + extra), own, k)}
+
+
+def measure_recall(index, vectors: np.ndarray, queries: np.ndarray | None = None, k: int = RECALL_K,
+                   sample: int = RECALL_QUERIES, seed: int = 0, ef_search: int | None = None,
+                   k_factor: float | None = None, truth: dict | None = None) -> dict:
+    """recall@k of ``index`` (holding ``vectors`` (N, d), unit rows) against exact search.
+
+    ``queries`` (Q, d): held-out query vectors (no self-match to remove). None: ``sample`` gallery
+    vectors drawn with ``seed``, each query's own vector removed from both result lists (else every
+    query finds itself, which flatters the index). ``truth``: :func:`recall_ground_truth` of those
+    arguments, computed once by a caller that measures several settings. ``ef_search`` sets an
+    HNSW index's efSearch first, ``k_factor`` a ``pq`` index's re-ranking depth. Returns
+    {"recall": float, "k", "queries": Q, "query_source": "held-out" | "gallery sample",
+    "ms_per_query": batch search time / Q}."""
+    t = truth if truth is not None else recall_ground_truth(vectors, queries, k, sample, seed)
+    q, own, k = t["queries"], t["own"], t["k"]
     if ef_search is not None:
         set_search_setting(index, "ef_search", ef_search)
     if k_factor is not None:
         set_search_setting(index, "k_factor", k_factor)
     t0 = time.perf_counter()
-    _, found = index.search(q, min(k + extra, n))
+    _, found = index.search(q, min(k + (0 if own is None else 1), len(vectors)))
     seconds = time.perf_counter() - t0
     found = _without_self(found, own, k)
-    return {"recall": recall_at_k(found, truth), "k": k, "queries": int(len(q)), "query_source": source,
+    return {"recall": recall_at_k(found, t["truth"]), "k": k, "queries": int(len(q)), "query_source": t["source"],
             "ms_per_query": 1000 * seconds / max(1, len(q))}
 
 
@@ -246,6 +257,7 @@ class GalleryIndex:
                                zip(self.ids, items if items is not None else [{}] * len(self.ids))], len(self.ids))
         self.info = dict(info or {})
         n = len(vectors)
+        self._truth = None  # the recall measurement's queries and exact neighbours, once computed
         want = "custom" if index is not None else (kind if kind != "auto" else
                                                    ("hnsw" if n > APPROX_ABOVE else "exact"))
         note = None
@@ -271,15 +283,18 @@ class GalleryIndex:
             report["fallback"] = note
         report["build_seconds_total"] = round(time.perf_counter() - t0, 3)
         self.report = report
+        del self._truth  # needed while building only
 
     def _calibrate(self, kind: str, vectors: np.ndarray, queries: np.ndarray | None, target: float,
                    seed: int) -> dict:
         """The smallest search setting of ``kind`` (:data:`SEARCH_SETTING`) reaching ``target``
         recall@10 (else the largest), set on the index."""
         name, steps = SEARCH_SETTING[kind]
+        if self._truth is None:  # exact neighbours once, for every step (and for pq after HNSW)
+            self._truth = recall_ground_truth(vectors, queries, seed=seed)
         tried = []
         for value in steps:
-            m = measure_recall(self.index, vectors, queries, seed=seed, **{name: value})
+            m = measure_recall(self.index, vectors, truth=self._truth, **{name: value})
             tried.append({name: value, "recall@10": round(m["recall"], 4), "ms_per_query": round(m["ms_per_query"], 3)})
             if m["recall"] >= target:
                 break
