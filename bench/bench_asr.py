@@ -44,8 +44,8 @@ def _ms(x: float) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     from jegal.data.transcripts import read_txt
-    from jegal.prepare.asr import make_recogniser, timing_error, word_error_rate
-    from jegal.prepare.decode import load_audio_for
+    from jegal.perception.asr import make_recogniser, timing_error, word_error_rate
+    from jegal.perception.decode import load_audio_for
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--engine", default="pocketsphinx", choices=["pocketsphinx", "faster-whisper"])

@@ -49,8 +49,8 @@ def bench_video(path: Path, options: dict, repeat: int, keypoints_out: Path) -> 
     import numpy as np
 
     from jegal.data.shards import read_clips
-    from jegal.prepare.discover import Item
-    from jegal.prepare.options import PrepareOptions
+    from jegal.perception.discover import Item
+    from jegal.perception.options import PrepareOptions
     from jegal.prepare.pipeline import Preparer, process_item
 
     preparer = Preparer(PrepareOptions(**options))

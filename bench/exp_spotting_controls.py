@@ -35,7 +35,7 @@ def controlled(clips: dict, kind: str) -> dict:
 
 def main() -> None:
     from jegal.evaluation.benchmarks import ClipSet
-    from jegal.evaluation.cli import resolve_model_dir
+    from jegal.model.pretrained import resolve_model_dir
     from jegal.evaluation.protocols import evaluate_benchmark
     from jegal.evaluation.suite import corpus_benchmarks, corpus_clips
     from jegal.model import JEGAL

@@ -1,7 +1,7 @@
 """The library (data contracts, model, losses, metrics, inference) imports none of the applications.
 
 Library: ``jegal.timebase, jegal.atomic, jegal.config, jegal.data, jegal.model, jegal.losses,
-jegal.metrics, jegal.inference``. Applications: ``jegal.train, jegal.prepare, jegal.synth,
+jegal.metrics, jegal.inference, jegal.perception``. Applications: ``jegal.train, jegal.prepare, jegal.synth,
 jegal.evaluation, jegal.demo, jegal.cli, jegal.use, jegal.released, jegal.serve``. Two checks, because each misses what the other sees:
 
 - static: every ``import`` statement in every library module file, at any depth (a
@@ -23,7 +23,7 @@ import jegal
 
 PACKAGE_ROOT = Path(jegal.__file__).parent
 LIBRARY = ("jegal.timebase", "jegal.atomic", "jegal.config", "jegal.data", "jegal.model", "jegal.losses",
-           "jegal.metrics", "jegal.inference")
+           "jegal.metrics", "jegal.inference", "jegal.perception")
 APPLICATIONS = ("jegal.train", "jegal.prepare", "jegal.synth", "jegal.evaluation", "jegal.demo", "jegal.cli",
                 "jegal.use", "jegal.released", "jegal.serve")
 
@@ -68,7 +68,7 @@ def imported_names(path: Path, module: str) -> list[tuple[int, str]]:
 
 def test_the_layers_are_what_this_test_thinks():
     modules = library_modules()
-    for package in ("jegal.data", "jegal.model", "jegal.losses", "jegal.metrics", "jegal.inference"):
+    for package in ("jegal.data", "jegal.model", "jegal.losses", "jegal.metrics", "jegal.inference", "jegal.perception"):
         assert package in modules, f"{package} is not where this test looks for it"
     for app in APPLICATIONS:
         assert (PACKAGE_ROOT / app.split(".")[1]).is_dir() or (PACKAGE_ROOT / f"{app.split('.')[1]}.py").is_file()

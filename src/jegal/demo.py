@@ -103,7 +103,7 @@ def stage_train(args, out: Path) -> dict:
 
 
 def stage_evaluate(args, out: Path, mods: list[str]) -> dict:
-    from jegal.evaluation.cli import model_identity
+    from jegal.model.pretrained import model_identity
     from jegal.evaluation.suite import corpus_benchmarks, corpus_clips, evaluate_model, floor_rows, headline, load_model
     from jegal.model.jegal import READOUTS
 

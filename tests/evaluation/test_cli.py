@@ -3,7 +3,7 @@ import json
 import pytest
 
 from jegal.cli import main
-from jegal.evaluation.cli import ModelNotFound, parse_modalities, resolve_model_dir
+from jegal.model.pretrained import ModelNotFound, parse_modalities, resolve_model_dir
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import pytest
 @pytest.fixture(scope="session")
 def decoded(real_dir):
     """name -> Decoded for the four real videos (frames at most 640 px, 25 fps)."""
-    from jegal.prepare.decode import decode_video
+    from jegal.perception.decode import decode_video
 
     return {name: decode_video(real_dir / name, max_side=640)
             for name in ("sample1.avi", "sample2.avi", "speaker_raw.mp4", "two_speakers_raw.mp4")}
@@ -17,8 +17,8 @@ def decoded(real_dir):
 @pytest.fixture(scope="session")
 def people(decoded):
     """name -> (tracks, raw keypoints per track) from face tracking + mediapipe pose/hands."""
-    from jegal.prepare.people import detect_faces, scene_cuts, track_faces
-    from jegal.prepare.pose import PoseEstimator
+    from jegal.perception.people import detect_faces, scene_cuts, track_faces
+    from jegal.perception.pose import PoseEstimator
 
     estimator = PoseEstimator()
     out = {}

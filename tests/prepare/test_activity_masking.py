@@ -2,7 +2,7 @@ import numpy as np
 
 from jegal.data.keypoints import LEFT_HAND, LEFT_WRIST, NUM_JOINTS, RIGHT_HAND, RIGHT_WRIST
 from jegal.prepare.activity import activity_score
-from jegal.prepare.masking import FACE_FILL, masked_crop, masked_crops
+from jegal.perception.masking import FACE_FILL, masked_crop, masked_crops
 from jegal.timebase import FPS
 
 

@@ -3,8 +3,8 @@ import pytest
 
 from jegal.data.audio import load_audio
 from jegal.data.transcripts import TranscriptError
-from jegal.prepare.align import align_seconds, align_words, ipa_to_cmu, pronounce
-from jegal.prepare.errors import Unalignable
+from jegal.perception.align import align_seconds, align_words, ipa_to_cmu, pronounce
+from jegal.perception.errors import Unalignable
 
 
 def _reference(path):
@@ -84,7 +84,7 @@ def test_every_aligner_failure_is_unalignable_naming_the_file(monkeypatch, stage
             return lambda *args, **kwargs: [] if name == "get_alignment" else None
 
     monkeypatch.setattr(pocketsphinx, "Decoder", Failing)
-    monkeypatch.setattr("jegal.prepare.align.pronounce", lambda word: ["AH"])
+    monkeypatch.setattr("jegal.perception.align.pronounce", lambda word: ["AH"])
     with pytest.raises(Unalignable) as err:
         align_words(np.zeros(16000 * 3, np.float32), SAMPLE1_WORDS, "clip.txt")
     assert err.value.reason == "unalignable" and "clip.txt" in str(err.value)
@@ -110,7 +110,7 @@ def test_wrong_audio_is_unalignable(real_dir, audio):
 def test_typographic_and_accented_words_find_their_dictionary_entry():
     from pocketsphinx import Decoder
 
-    from jegal.prepare.align import _dict_form
+    from jegal.perception.align import _dict_form
 
     decoder = Decoder(loglevel="FATAL")
     for word, entry in [("don’t", "don't"), ("O’Brien’s", "o'brien's"), ("naïve", "naive"), ("Café", "cafe"),

@@ -13,11 +13,11 @@ import pytest
 
 from jegal.data.shards import read_clips
 from jegal.data.transcripts import read_txt
-from jegal.prepare.asr import (AsrUnavailable, PocketsphinxRecogniser, RecognisedWord, engine_for, format_transcript,
+from jegal.perception.asr import (AsrUnavailable, PocketsphinxRecogniser, RecognisedWord, engine_for, format_transcript,
                                machine_source, quiet_cuts, timing_error, word_error_rate)
-from jegal.prepare.options import PrepareOptions
+from jegal.perception.options import PrepareOptions
 from jegal.prepare.pipeline import run_prepare
-from jegal.prepare.transcripts import read_transcript
+from jegal.perception.transcripts import read_transcript
 from jegal.timebase import SAMPLE_RATE
 
 from .test_pipeline import _kps
@@ -265,7 +265,7 @@ def test_a_video_alone_in_a_folder_gives_clips_with_machine_made_words(tmp_path,
 def test_the_recogniser_process_recognises_as_the_recogniser_does_and_reports_failures(recognised, real_dir,
                                                                                       tmp_path, monkeypatch):
     from jegal.data.audio import load_audio
-    from jegal.prepare.asr import RecogniserProcess, RecognitionFailed
+    from jegal.perception.asr import RecogniserProcess, RecognitionFailed
 
     (tmp_path / "jegal.py").write_text("raise SystemExit('shadowed')\n")  # a user's file named like the package
     monkeypatch.chdir(tmp_path)
@@ -300,8 +300,8 @@ def test_the_recogniser_process_recognises_as_the_recogniser_does_and_reports_fa
 def test_recognition_beside_the_people_stage_reads_what_recognition_before_it_reads(tmp_path, real_dir):
     """With two threads the words are recognised in a process of their own while the people
     stage runs: the same words, the same transcript file, the people found; one thread: in turn."""
-    from jegal.prepare.asr import RecogniserProcess
-    from jegal.prepare.discover import discover
+    from jegal.perception.asr import RecogniserProcess
+    from jegal.perception.discover import discover
     from jegal.prepare.pipeline import Preparer
 
     inp = tmp_path / "videos"
@@ -335,8 +335,8 @@ def test_recognition_beside_the_people_stage_reads_what_recognition_before_it_re
 def test_a_failing_people_stage_stops_the_recognition_beside_it(tmp_path, real_dir):
     """Nobody in view: NoPerson is raised without waiting for the words, the recogniser's
     process is ended, and the next input starts a fresh one."""
-    from jegal.prepare.discover import discover
-    from jegal.prepare.errors import NoPerson
+    from jegal.perception.discover import discover
+    from jegal.perception.errors import NoPerson
     from jegal.prepare.pipeline import Preparer
 
     from .wild import write_speech_video

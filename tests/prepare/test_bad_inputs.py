@@ -22,8 +22,8 @@ import numpy as np
 import pytest
 
 from jegal.data.shards import ShardError, read_clips
-from jegal.prepare.errors import FAILURE_REASONS, UNEXPECTED
-from jegal.prepare.options import PrepareOptions
+from jegal.perception.errors import FAILURE_REASONS, UNEXPECTED
+from jegal.perception.options import PrepareOptions
 from jegal.prepare.pipeline import run_prepare
 
 from .test_transcripts import ARPA, SAMPLE1, _phones, write_textgrid

@@ -14,12 +14,12 @@ import pytest
 from jegal.data.audio import load_audio
 from jegal.data.keypoints import LEFT_HAND, RIGHT_HAND
 from jegal.data.shards import read_clips
-from jegal.prepare.decode import decode_video
-from jegal.prepare.errors import FAILURE_REASONS, PrepareError
-from jegal.prepare.importers import load_keypoints_npz
-from jegal.prepare.options import PrepareOptions
+from jegal.perception.decode import decode_video
+from jegal.perception.errors import FAILURE_REASONS, PrepareError
+from jegal.perception.importers import load_keypoints_npz
+from jegal.perception.options import PrepareOptions
 from jegal.prepare.pipeline import run_prepare
-from jegal.prepare.transcripts import read_words
+from jegal.perception.transcripts import read_words
 
 from ..conftest import REAL, SHARED
 

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from jegal.prepare.decode import decode_video, display_rotation, iter_video, load_audio_for, load_media
-from jegal.prepare.errors import PrepareError
+from jegal.perception.decode import decode_video, display_rotation, iter_video, load_audio_for, load_media
+from jegal.perception.errors import PrepareError
 from jegal.timebase import FPS, SAMPLE_RATE
 
 from .wild import dominant_hz, read_stripes, stripes, write_video

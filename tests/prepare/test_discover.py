@@ -1,7 +1,7 @@
 import pytest
 
-from jegal.prepare.discover import Item, discover
-from jegal.prepare.errors import BadInput, MissingFile
+from jegal.perception.discover import Item, discover
+from jegal.perception.errors import BadInput, MissingFile
 
 
 def test_discover_pairs_files_by_name(tmp_path):

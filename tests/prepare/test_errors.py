@@ -5,9 +5,9 @@ import json
 import pytest
 
 from jegal.data.transcripts import TranscriptError
-from jegal.prepare import errors
-from jegal.prepare.discover import Item
-from jegal.prepare.errors import (
+from jegal.perception import errors
+from jegal.perception.discover import Item
+from jegal.perception.errors import (
     FAILURE_REASONS,
     ITEM_FAILURES,
     UNEXPECTED,
@@ -18,7 +18,7 @@ from jegal.prepare.errors import (
     Unalignable,
 )
 from jegal.prepare.pipeline import ItemResult, Preparer, process_item, run_prepare
-from jegal.prepare.transcripts import read_words
+from jegal.perception.transcripts import read_words
 
 # Words that the old message matching keyed on; a message may say anything now.
 MISLEADING = "transcript is empty, no words, longer than the media"

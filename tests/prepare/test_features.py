@@ -1,4 +1,4 @@
-"""``--rgb-features gestsync``: per-person GestSync features through prepare (jegal.prepare.features)."""
+"""``--rgb-features gestsync``: per-person GestSync features through prepare (jegal.perception.features)."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ import torch
 
 from jegal.data.words import Word
 from jegal.model.gestsync import GestSyncRGB, mask_and_resize, video_features
-from jegal.prepare.discover import Item
-from jegal.prepare.errors import BadInput
-from jegal.prepare.features import GestSyncFeatures, check_rgb_features, person_window
-from jegal.prepare.options import PrepareOptions
+from jegal.perception.discover import Item
+from jegal.perception.errors import BadInput
+from jegal.perception.features import GestSyncFeatures, check_rgb_features, person_window
+from jegal.perception.options import PrepareOptions
 from jegal.prepare.segment import cut_clips
-from jegal.prepare.track import Part, People
+from jegal.perception.track import Part, People
 from tests.prepare.wild import write_video
 
 
@@ -45,7 +45,7 @@ def test_people_features_equal_the_direct_computation(tmp_path, weights):
     T = 14
     frames = [rng.integers(0, 256, size=(270, 960, 3), dtype=np.uint8) for _ in range(T)]
     write_video(tmp_path / "v.mp4", frames)
-    from jegal.prepare.decode import iter_video
+    from jegal.perception.decode import iter_video
 
     decoded = np.concatenate(list(iter_video(tmp_path / "v.mp4", max_side=1280)))
     assert decoded.shape == (T, 270, 960, 3)

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 
 from jegal.data.keypoints import JOINT_INDEX, LEFT_HAND, NUM_JOINTS, RIGHT_HAND
-from jegal.prepare.errors import PrepareError
-from jegal.prepare.importers import LAYOUTS, from_holistic, load_keypoints_npz, map_layout, resample_fps
+from jegal.perception.errors import PrepareError
+from jegal.perception.importers import LAYOUTS, from_holistic, load_keypoints_npz, map_layout, resample_fps
 
 
 def _rand(rng, T, J):

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from jegal.prepare.people import body_box, scene_cuts, smooth_boxes, track_faces
+from jegal.perception.people import body_box, scene_cuts, smooth_boxes, track_faces
 
 
 def _det(x, y, w=40.0, score=0.9):
@@ -84,7 +84,7 @@ def test_speaker_raw_is_one_track_over_the_whole_video(people, decoded):
 @pytest.mark.slow
 def test_two_speakers_two_tracks_without_swaps(people, decoded):
     from jegal.data.keypoints import LEFT_SHOULDER, RIGHT_SHOULDER
-    from jegal.prepare.track import drop_duplicate_people
+    from jegal.perception.track import drop_duplicate_people
 
     tracks, raws = people["two_speakers_raw.mp4"]
     kept = drop_duplicate_people(raws, [t.start for t in tracks], [float(t.scores.mean()) for t in tracks])
@@ -109,7 +109,7 @@ def test_two_speakers_two_tracks_without_swaps(people, decoded):
 def test_face_detection_on_parallel_threads_equals_one_detector(decoded):
     """Detection splits the searched frames over one detector per thread; each image is
     looked at on its own, so the boxes are exactly those of a single detector."""
-    from jegal.prepare.people import FaceDetector, detect_faces
+    from jegal.perception.people import FaceDetector, detect_faces
 
     frames = decoded["two_speakers_raw.mp4"].frames[:60]
     detectors = [FaceDetector(), FaceDetector()]

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from jegal.data.shards import read_clips
-from jegal.prepare.discover import Item, discover
-from jegal.prepare.errors import FAILURE_REASONS
-from jegal.prepare.options import PrepareOptions
+from jegal.perception.discover import Item, discover
+from jegal.perception.errors import FAILURE_REASONS
+from jegal.perception.options import PrepareOptions
 from jegal.prepare.pipeline import Preparer, run_prepare, select_shard
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from jegal.data.shards import read_clips
 from jegal.data.transcripts import read_txt
-from jegal.prepare.options import PrepareOptions
+from jegal.perception.options import PrepareOptions
 from jegal.prepare.pipeline import run_prepare
 
 pytestmark = pytest.mark.slow
@@ -122,7 +122,7 @@ def test_rerun_skips_everything_finished(prepared):
 
 
 def test_chunked_decoding_gives_the_same_people(prepared, real_dir):
-    from jegal.prepare.discover import Item
+    from jegal.perception.discover import Item
     from jegal.prepare.pipeline import Preparer
 
     inp, _, _, clips = prepared

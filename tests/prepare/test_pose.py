@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from jegal.data.keypoints import LEFT_HAND, LEFT_WRIST, NUM_JOINTS, RIGHT_HAND, RIGHT_WRIST, normalise
-from jegal.prepare.pose import hand_coverage
+from jegal.perception.pose import hand_coverage
 
 pytestmark = pytest.mark.slow  # shares the session's mediapipe run over the real videos
 

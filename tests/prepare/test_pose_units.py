@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from jegal.data.keypoints import LEFT_HAND, LEFT_WRIST, NUM_JOINTS, RIGHT_HAND, RIGHT_WRIST
-from jegal.prepare.pose import PoseEstimator, fill_skipped_hands
+from jegal.perception.pose import PoseEstimator, fill_skipped_hands
 
 
 def test_assign_hands_goes_by_nearest_wrist():

@@ -1,7 +1,7 @@
 import numpy as np
 
 from jegal.data.keypoints import LEFT_SHOULDER, RIGHT_SHOULDER
-from jegal.prepare.track import Part, People, drop_duplicate_people, join_parts, link_parts
+from jegal.perception.track import Part, People, drop_duplicate_people, join_parts, link_parts
 
 
 def _part(start, n, x, rgb=False):

@@ -6,8 +6,8 @@ import pytest
 
 from jegal.data.transcripts import TranscriptError, read_txt
 from jegal.data.words import Word, normalise_word
-from jegal.prepare.errors import NoWordTier, PrepareError
-from jegal.prepare.transcripts import (find_transcript, fit_to_media, phone_like, read_plain, read_textgrid,
+from jegal.perception.errors import NoWordTier, PrepareError
+from jegal.perception.transcripts import (find_transcript, fit_to_media, phone_like, read_plain, read_textgrid,
                                        read_transcript, read_whisperx, read_words)
 
 LONG_TG = '''File type = "ooTextFile"

@@ -15,7 +15,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from jegal.data.transcripts import read_txt
-from jegal.prepare.errors import ITEM_FAILURES, BadInput
+from jegal.perception.errors import ITEM_FAILURES, BadInput
 from jegal.serve.app import (SESSION_COOKIE, create_app, display_name, host_only, list_examples, sniff_audio,
                              sniff_video, transcript_suffix)
 from jegal.serve.jobs import ERRORS, Limits

@@ -183,7 +183,7 @@ def test_media_match_the_shards(small_corpus):
         assert fps == 25 and raw.shape == clip.keypoints.shape
         np.testing.assert_allclose(normalise(raw), clip.keypoints, atol=2e-2)
         # `jegal prepare` reads the same file back unchanged.
-        from jegal.prepare.importers import load_keypoints_npz
+        from jegal.perception.importers import load_keypoints_npz
 
         np.testing.assert_allclose(load_keypoints_npz(base.with_name(base.name + ".kps.npz")), raw)
     assert not any((out / "media").glob("sg-train-*")), "train media are written only with train_media=True"

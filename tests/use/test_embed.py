@@ -39,7 +39,7 @@ def media(use_corpus, k: int = 0):
 
 
 def test_a_shard_set_gives_every_clip_its_frames_words_and_clip_vectors(shard_file, use_corpus, use_model, net):
-    from jegal.evaluation.cli import model_identity
+    from jegal.model.pretrained import model_identity
     from jegal.inference import Embeddings
 
     e = EmbedSet.load(shard_file)
@@ -63,7 +63,8 @@ def test_a_shard_set_gives_every_clip_its_frames_words_and_clip_vectors(shard_fi
 
 def test_a_keypoint_video_is_one_person_whose_frames_come_from_their_most_central_window(use_corpus, use_model, net,
                                                                                          tmp_path):
-    from jegal.use.video import central_window, read_video
+    from jegal.inference.windows import central_window
+    from jegal.use.video import read_video
 
     clip, kps = media(use_corpus, 3)
     out = tmp_path / "one.npz"

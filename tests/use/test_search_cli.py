@@ -71,7 +71,7 @@ def assert_above_chance(found: np.ndarray, k: int, n: int, what: str) -> None:
 
 
 def test_build_reports_the_gallery_and_remembers_the_model(index, use_corpus, use_model, searcher):
-    from jegal.evaluation.cli import model_identity
+    from jegal.model.pretrained import model_identity
 
     clips, _ = read_clip_list(use_corpus / "test")
     g = searcher.gallery

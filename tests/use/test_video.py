@@ -11,10 +11,10 @@ import pytest
 from jegal.data.keypoints import normalise
 from jegal.data.transcripts import read_txt
 from jegal.model.config import JEGALConfig
-from jegal.prepare.errors import BadInput, CorruptVideo, MissingFile, NoAudio, NoPerson, NoTranscript
+from jegal.perception.errors import BadInput, CorruptVideo, MissingFile, NoAudio, NoPerson, NoTranscript
 from jegal.timebase import MEL_PER_FRAME
-from jegal.use.video import (DEFAULT_RGB_SIZE, FrontEndMismatch, central_window, cut_windows, gesture_input,
-                             merge_frames, read_video)
+from jegal.inference.windows import central_window, cut_windows, merge_frames
+from jegal.use.video import DEFAULT_RGB_SIZE, FrontEndMismatch, gesture_input, read_video
 
 from ..prepare.wild import synthetic_keypoints, write_video
 
@@ -96,7 +96,7 @@ def test_sample1_is_one_person_with_its_given_words_and_boxes(sample1, real_dir)
 
 
 def test_sample1_windows_carry_the_model_inputs_of_the_prepare_pipeline(sample1, real_dir):
-    from jegal.prepare.discover import discover
+    from jegal.perception.discover import discover
     from jegal.prepare.pipeline import Preparer
 
     p = sample1.people[0]

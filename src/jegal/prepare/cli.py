@@ -70,8 +70,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import os
 
-    from jegal.prepare.errors import BadInput
-    from jegal.prepare.options import PrepareOptions
+    from jegal.perception.errors import BadInput
+    from jegal.perception.options import PrepareOptions
     from jegal.prepare.pipeline import rebuild_manifest, run_prepare
 
     if args.rebuild_manifest:

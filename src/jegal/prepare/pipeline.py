@@ -1,13 +1,13 @@
 """The run of ``jegal prepare``: every input through the stages, in worker processes.
 
-One input (an :class:`~jegal.prepare.discover.Item`: a video, or precomputed
+One input (an :class:`~jegal.perception.discover.Item`: a video, or precomputed
 ``<name>.kps.npz``, with its audio and transcript) is the unit of work. :class:`Preparer`
-takes it through the stages: files checked (:mod:`~jegal.prepare.discover`), keypoints read
-(:mod:`~jegal.prepare.importers`) or people followed through the video
-(:mod:`~jegal.prepare.track`), audio decoded (:mod:`~jegal.prepare.decode`), words read or
-aligned (:mod:`~jegal.prepare.transcripts`) or, without a transcript, recognised
-(:mod:`~jegal.prepare.asr`, written to ``<out>/transcripts/<key>.txt``), per-frame rgb features
-(:mod:`~jegal.prepare.features`, optional), clips cut (:mod:`~jegal.prepare.segment`). The stages
+takes it through the stages: files checked (:mod:`~jegal.perception.discover`), keypoints read
+(:mod:`~jegal.perception.importers`) or people followed through the video
+(:mod:`~jegal.perception.track`), audio decoded (:mod:`~jegal.perception.decode`), words read or
+aligned (:mod:`~jegal.perception.transcripts`) or, without a transcript, recognised
+(:mod:`~jegal.perception.asr`, written to ``<out>/transcripts/<key>.txt``), per-frame rgb features
+(:mod:`~jegal.perception.features`, optional), clips cut (:mod:`~jegal.prepare.segment`). The stages
 before the clips are :meth:`Preparer.read`, which the commands that apply a model to a video
 (:func:`jegal.use.video.read_video`) share.
 
@@ -17,7 +17,7 @@ job leaves nothing that looks finished, and a rerun skips inputs whose status sa
 ``manifest.json`` (the shard list of :mod:`jegal.data.shards`) is rebuilt from the status
 records at the end of every run, so jobs of ``--shard i/N`` can run in any order and the
 last one to finish lists everything. A bad input never stops the run: its failure is
-recorded with the ``reason`` of its exception type (:mod:`jegal.prepare.errors`) and the
+recorded with the ``reason`` of its exception type (:mod:`jegal.perception.errors`) and the
 message; any other exception is recorded as ``error`` with its message and a short traceback.
 """
 
@@ -42,11 +42,11 @@ from jegal.atomic import write_json_atomic
 from jegal.data.clip import Clip
 from jegal.data.shards import write_manifest, write_shard
 from jegal.data.words import Word
-from jegal.prepare.discover import Item, discover
-from jegal.prepare.asr import Transcribed, Transcriber, check_asr, needs_redo
-from jegal.prepare.errors import UNEXPECTED, NoAudio, NoTranscript, PrepareError
-from jegal.prepare.options import PrepareOptions
-from jegal.prepare.track import People, PeopleTracker
+from jegal.perception.discover import Item, discover
+from jegal.perception.asr import Transcribed, Transcriber, check_asr, needs_redo
+from jegal.perception.errors import UNEXPECTED, NoAudio, NoTranscript, PrepareError
+from jegal.perception.options import PrepareOptions
+from jegal.perception.track import People, PeopleTracker
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +105,7 @@ class Preparer:
         self._thread = None
         self.features = None  # per-frame rgb features (--rgb-features), weights loaded on first use
         if self.options.rgb_features:
-            from jegal.prepare.features import GestSyncFeatures
+            from jegal.perception.features import GestSyncFeatures
 
             self.features = GestSyncFeatures(self.options.gestsync_weights, self.options.threads)
 
@@ -130,7 +130,7 @@ class Preparer:
         transcript, else recognised and written to ``out/transcripts/<key>.txt``; ``out`` defaults
         to the Preparer's), people followed through the video (or taken from the keypoints), the
         words fitted to the media, and with ``--rgb-features`` each person's per-frame features
-        (:mod:`jegal.prepare.features`). Both ``jegal prepare`` (:meth:`prepare`) and the commands
+        (:mod:`jegal.perception.features`). Both ``jegal prepare`` (:meth:`prepare`) and the commands
         that apply a model to a video (:func:`jegal.use.video.read_video`) read inputs through it.
 
         When the words must be recognised and the transcriber runs its recogniser in a process
@@ -147,10 +147,10 @@ class Preparer:
         called with the name of each stage as it starts ("words", "people", "features"), and
         ``on_frames`` with the frames the people stage has done (after each decoded chunk), for
         progress bars.
-        Raises a :class:`~jegal.prepare.errors.PrepareError` subclass naming the file."""
-        from jegal.prepare.decode import check_audio_fits, load_audio_for
-        from jegal.prepare.importers import load_keypoints_npz
-        from jegal.prepare.transcripts import fit_to_media
+        Raises a :class:`~jegal.perception.errors.PrepareError` subclass naming the file."""
+        from jegal.perception.decode import check_audio_fits, load_audio_for
+        from jegal.perception.importers import load_keypoints_npz
+        from jegal.perception.transcripts import fit_to_media
 
         stage = stage or (lambda name: None)
         item.check_files()
@@ -221,7 +221,7 @@ class Preparer:
 
     def prepare(self, item: Item) -> tuple[list[Clip], dict[str, np.ndarray], ItemResult]:
         """Clips of one item (not yet written), int16 raw audio per clip id (when asked), and
-        the result record. Raises a :class:`~jegal.prepare.errors.PrepareError` subclass for
+        the result record. Raises a :class:`~jegal.perception.errors.PrepareError` subclass for
         a bad input; the cheap checks (files, audio, transcript) come before any video is decoded."""
         from jegal.prepare.segment import cut_clips
 
@@ -344,13 +344,13 @@ def run_prepare(input_path: str | os.PathLike, out: str | os.PathLike, options: 
 
     Returns (and writes to ``out/summary[-i-of-N].json``) a summary: counts of done,
     skipped (finished by an earlier run) and failed items, the clips written, and per
-    failed item its reason tag and message. Raises :class:`~jegal.prepare.errors.BadInput`
+    failed item its reason tag and message. Raises :class:`~jegal.perception.errors.BadInput`
     when ``input_path`` itself is unusable."""
     from tqdm import tqdm
 
     options = options or PrepareOptions()
     check_asr(options.asr, options.asr_model)  # a recogniser that cannot run stops the run before any input
-    from jegal.prepare.features import check_rgb_features
+    from jegal.perception.features import check_rgb_features
 
     check_rgb_features(options)  # so do feature weights that cannot be loaded
     out = Path(out)

@@ -18,9 +18,9 @@ import numpy as np
 from jegal.data.clip import Clip
 from jegal.data.keypoints import normalise
 from jegal.data.words import Word
-from jegal.prepare.discover import Item
-from jegal.prepare.options import PrepareOptions
-from jegal.prepare.track import People, join_parts
+from jegal.perception.discover import Item
+from jegal.perception.options import PrepareOptions
+from jegal.perception.track import People, join_parts
 from jegal.timebase import SAMPLES_PER_FRAME
 
 
@@ -48,7 +48,7 @@ def cut_clips(item: Item, people: People, words: list[Word], audio: np.ndarray, 
     int16 waveform per clip id.
 
     ``features``: per person of ``people``, per-frame features of its whole track ``(T_person, F)``
-    (:mod:`jegal.prepare.features`), cut with the clips into their ``features``. ``options.mel``
+    (:mod:`jegal.perception.features`), cut with the clips into their ``features``. ``options.mel``
     "reference" stores the released model's log-mel (:func:`jegal.model.released.reference_log_mel`).
 
     ``words`` are in frames of the whole input and lie inside ``people.num_frames``;

@@ -105,7 +105,7 @@ def probe_video(path: Path, max_seconds: float, name: str, sniffed: bool = False
     for the messages."""
     import av
 
-    from jegal.prepare.decode import _declared_seconds, pick_stream
+    from jegal.perception.decode import _declared_seconds, pick_stream
 
     try:
         container = av.open(str(path))
@@ -159,7 +159,7 @@ def probe_audio(path: Path, name: str) -> None:
 def transcript_suffix(data: bytes, name: str) -> str:
     """The suffix a transcript is saved with, by content: ``.json`` (parses as JSON),
     ``.TextGrid`` (a Praat ``ooTextFile``), else ``.txt`` (the reference table or plain text,
-    told apart by :func:`jegal.prepare.transcripts.read_transcript`). Raises :class:`Refused`
+    told apart by :func:`jegal.perception.transcripts.read_transcript`). Raises :class:`Refused`
     ``not_a_transcript`` for binary content (NUL bytes outside UTF-16) or an undecodable file."""
     import json
 
@@ -223,8 +223,8 @@ class Example:
 
 def list_examples(folder: Path | None) -> dict[str, Example]:
     """The real videos in ``folder`` (each with what lies beside it), then the SynthGest clip."""
-    from jegal.prepare.discover import VIDEO_SUFFIXES
-    from jegal.prepare.transcripts import find_transcript
+    from jegal.perception.discover import VIDEO_SUFFIXES
+    from jegal.perception.transcripts import find_transcript
 
     out: dict[str, Example] = {}
     if folder is not None and Path(folder).is_dir():

@@ -59,7 +59,7 @@ def is_loopback(host: str) -> bool:
 def run(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from jegal.evaluation.cli import ModelNotFound, resolve_model_dir
+    from jegal.model.pretrained import ModelNotFound, resolve_model_dir
     from jegal.serve.app import create_app
     from jegal.serve.jobs import Limits
 

@@ -69,7 +69,7 @@ def cache_dir() -> Path:
 
 
 def _model_dir(path: Path) -> Path | None:
-    from jegal.evaluation.cli import ModelNotFound, resolve_model_dir
+    from jegal.model.pretrained import ModelNotFound, resolve_model_dir
 
     try:
         return resolve_model_dir(path)

@@ -83,7 +83,7 @@ class Refused(Exception):
         self.status, self.reason, self.message = status, reason, message
 
 
-# reason -> (title, what to do). Every failure `jegal prepare` (jegal.prepare.errors) and
+# reason -> (title, what to do). Every failure `jegal prepare` (jegal.perception.errors) and
 # jegal.use.video can report has an entry, plus the server's own refusals.
 ERRORS: dict[str, tuple[str, str]] = {
     "bad_input": ("This file cannot be used", "Upload a video file (MP4, AVI, MKV, MOV, WebM, ...)."),
@@ -312,7 +312,7 @@ class JobQueue:
             self._thread.start()
 
     def _work(self) -> None:
-        from jegal.prepare.errors import PrepareError
+        from jegal.perception.errors import PrepareError
 
         while True:
             with self._cv:
@@ -381,11 +381,11 @@ def _sound_for(inputs: Inputs) -> bool:
     """Put the job's sound beside its video (``<stem>.wav``), as ``read_video`` finds it; returns
     True when the model must read the text alone (a silent track was made). Raises
     ``CorruptVideo`` (the audio file is damaged), ``NoAudio`` (no sound and no timed
-    transcript), or the transcript errors of :func:`jegal.prepare.transcripts.read_words`."""
+    transcript), or the transcript errors of :func:`jegal.perception.transcripts.read_words`."""
     from jegal.data.transcripts import EmptyTranscriptError, TranscriptError
-    from jegal.prepare.decode import decode_audio
-    from jegal.prepare.errors import BadAudio, BadTranscript, EmptyTranscript, NoAudio
-    from jegal.prepare.transcripts import read_transcript
+    from jegal.perception.decode import decode_audio
+    from jegal.perception.errors import BadAudio, BadTranscript, EmptyTranscript, NoAudio
+    from jegal.perception.transcripts import read_transcript
     from jegal.timebase import SAMPLE_RATE
 
     wav = inputs.video.with_suffix(".wav")
@@ -415,20 +415,20 @@ def _sound_for(inputs: Inputs) -> bool:
 
 def page_video(path: Path, video, frames: Path, with_audio: bool = True, max_side: int = PAGE_MAX_SIDE) -> Path:
     """The page's video: ``video.num_frames`` pictures of ``frames`` decoded at 25 fps
-    (:func:`jegal.prepare.decode.iter_video`, the decoder ``read_video`` uses, so picture t is the
+    (:func:`jegal.perception.decode.iter_video`, the decoder ``read_video`` uses, so picture t is the
     model's frame t), at most ``max_side`` pixels, H.264 yuv420p (sizes rounded up to even)
     with the moov atom first, and ``video.audio`` (16 kHz mono) as AAC; written atomically.
     Raises ``CorruptVideo`` when ``frames`` cannot be decoded."""
     import av
 
     from jegal.atomic import atomic_path
-    from jegal.prepare.decode import iter_video
+    from jegal.perception.decode import iter_video
     from jegal.timebase import FPS, SAMPLE_RATE, SAMPLES_PER_FRAME
 
     chunks = iter_video(frames, max_side=max_side, chunk_frames=50)
     chunk = next(chunks, None)
     if chunk is None or not len(chunk):
-        from jegal.prepare.errors import CorruptVideo
+        from jegal.perception.errors import CorruptVideo
 
         raise CorruptVideo(f"{frames}: no picture could be decoded for the page")
     h, w = chunk.shape[1:3]
@@ -530,7 +530,8 @@ def analyse(job: Job, model, model_dir, model_about: dict | None = None) -> dict
     upload was checked against (``job.inputs.duration_s`` + 1 s)."""
     from jegal.use import asd, spot
     from jegal.use.common import content_modalities
-    from jegal.use.video import OVERLAP_FRAMES, WINDOW_FRAMES, model_inputs, read_video
+    from jegal.inference.windows import OVERLAP_FRAMES, WINDOW_FRAMES
+    from jegal.use.video import model_inputs, read_video
 
     inputs = job.inputs
     out, page = job.dir / "outputs", job.dir / "page"

@@ -290,7 +290,7 @@ def animate(rng: np.random.Generator, spk: Speaker, events: list[GestureEvent], 
         kp[:, J[f"{side}_wrist"]] = wrist
         kp[:, J[f"{side}_pinky"]] = hand[:, 17]
         kp[:, J[f"{side}_index"]] = hand[:, 5]
-        kp[:, J[f"{side}_thumb"]] = hand[:, 2]  # the thumb base, as jegal.prepare.importers maps it
+        kp[:, J[f"{side}_thumb"]] = hand[:, 2]  # the thumb base, as jegal.perception.importers maps it
         kp[:, LEFT_HAND if side == "left" else RIGHT_HAND] = hand
     kp = kp[pad : pad + num_frames]
     clean = np.concatenate([kp, np.ones((num_frames, NUM_JOINTS, 1))], axis=2)

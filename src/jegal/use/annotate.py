@@ -1,7 +1,7 @@
 """The annotated video of ``jegal spot`` and ``jegal asd``: the source frames with boxes, and a
 caption band below them with the transcript running.
 
-:func:`write_annotated_video` decodes the source again at 25 fps (:func:`jegal.prepare.decode.iter_video`,
+:func:`write_annotated_video` decodes the source again at 25 fps (:func:`jegal.perception.decode.iter_video`,
 the decoder ``read_video`` used, so frame t here is frame t there), scaled to at most
 ``max_side`` pixels, lets the command draw on each frame (:class:`Overlay`), adds the caption
 band (:class:`Caption`: a line of words centred on the word being spoken, each word styled by the
@@ -178,7 +178,7 @@ def _even(n: int) -> int:
 def _frames(video, max_side: int) -> Iterator[tuple[np.ndarray, float]]:
     """(RGB frame, scale to the source's pixels) for each of ``video.num_frames`` frames."""
     if video.is_video:
-        from jegal.prepare.decode import iter_video
+        from jegal.perception.decode import iter_video
 
         info: dict = {}
         last = None
@@ -212,7 +212,7 @@ def write_annotated_video(path: str | os.PathLike, video, overlay: Overlay, capt
 
     Exactly ``video.num_frames`` frames at 25 fps (H.264, yuv420p, sizes rounded up to even),
     plus the audio of ``video.audio`` as AAC (16 kHz mono), cut or padded to the video's
-    duration. Written atomically. Raises :class:`jegal.prepare.errors.CorruptVideo` when the
+    duration. Written atomically. Raises :class:`jegal.perception.errors.CorruptVideo` when the
     source cannot be decoded again."""
     import av
     from tqdm.auto import tqdm

@@ -279,7 +279,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from jegal.prepare.errors import NoTranscript
+    from jegal.perception.errors import NoTranscript
     from jegal.use.common import BadFlag, expected_errors, model_and_video, report_error
 
     progress = not args.quiet

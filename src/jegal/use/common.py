@@ -24,7 +24,7 @@ import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
-from jegal.use.video import OVERLAP_FRAMES, WINDOW_FRAMES
+from jegal.inference.windows import OVERLAP_FRAMES, WINDOW_FRAMES
 
 
 class DeviceUnavailable(ValueError):
@@ -45,7 +45,7 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
 
 def add_video_arguments(parser: argparse.ArgumentParser) -> None:
     """VIDEO and the flags of :func:`jegal.use.video.read_video`, plus ``--out`` and ``--quiet``."""
-    from jegal.prepare.asr import ASR_MODES
+    from jegal.perception.asr import ASR_MODES
 
     parser.add_argument("video", metavar="VIDEO",
                         help="a video file (or precomputed keypoints <name>.kps.npz with <name>.wav beside them)")
@@ -88,14 +88,14 @@ def check_device(device: str):
 def load_model(model: str | os.PathLike, device: str = "cpu", checkpoint: str = "final", threads: int = 0):
     """``(model, model_dir)``: a :class:`jegal.model.JEGAL` in eval mode on ``device``, from a
     model directory or a training run directory. Raises
-    :class:`jegal.evaluation.cli.ModelNotFound` (a FileNotFoundError) naming the path,
+    :class:`jegal.model.pretrained.ModelNotFound` (a FileNotFoundError) naming the path,
     :class:`DeviceUnavailable`, :class:`jegal.model.config.ConfigError` for weights that do
     not fit their config, or :class:`jegal.model.text.TextBackboneError` when the frozen text
     backbone the config names is not available offline (except for the released text head: that
     model then runs with speech only, :func:`text_problem`)."""
     import torch
 
-    from jegal.evaluation.cli import resolve_model_dir
+    from jegal.model.pretrained import resolve_model_dir
     from jegal.model import JEGAL
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing is ever downloaded: a missing backbone is an error
@@ -153,7 +153,7 @@ def content_modalities(model, asked: str | None) -> str:
     once on stderr (:func:`speech_only_note`). Raises :class:`BadFlag` when the model was not
     trained with ``asked``, and the :class:`jegal.model.text.TextBackboneError` of
     :func:`text_problem` when ``asked`` holds text that the model cannot read here."""
-    from jegal.evaluation.cli import parse_modalities
+    from jegal.model.pretrained import parse_modalities
 
     problem = text_problem(model)
     if problem is not None and asked is None and "a" in model.config.content.modalities:
@@ -256,7 +256,7 @@ class BadFlag(ValueError):
 
 def check_flags(args: argparse.Namespace) -> None:
     """The window flags of :func:`add_video_arguments`; raises :class:`BadFlag`."""
-    from jegal.use.video import cut_windows
+    from jegal.inference.windows import cut_windows
 
     try:
         cut_windows(0, 0, args.window_frames, args.overlap_frames)
@@ -272,7 +272,7 @@ def expected_errors() -> tuple[type[BaseException], ...]:
     unavailable text backbone or device, a bad flag."""
     from jegal.model.config import ConfigError
     from jegal.model.text import TextBackboneError
-    from jegal.prepare.errors import PrepareError
+    from jegal.perception.errors import PrepareError
 
     return (PrepareError, FileNotFoundError, NotADirectoryError, DeviceUnavailable, ConfigError, TextBackboneError,
             BadFlag)

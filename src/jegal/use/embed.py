@@ -66,7 +66,7 @@ def input_kind(path: str | os.PathLike, embeddings: bool = False) -> str:
     """What INPUT is: ``"video"`` (a video file or ``.kps.npz``), ``"videos"`` (a folder without
     shards), ``"shards"`` (a ``.tar`` or a folder of them), or, with ``embeddings``, an ``.npz``
     written by ``jegal embed`` (``"embeddings"``). Raises FileNotFoundError / :class:`EmbedInputError`."""
-    from jegal.prepare.discover import KPS_SUFFIX, VIDEO_SUFFIXES
+    from jegal.perception.discover import KPS_SUFFIX, VIDEO_SUFFIXES
 
     p = Path(path)
     if not p.exists():
@@ -221,7 +221,7 @@ class _Collector:
         """Every person of a :class:`jegal.use.video.VideoInput`; ``emb`` the embeddings of their
         windows; ``name`` the video's name in the input (unique within it): units are
         ``<name>/<person:05d>``, windows ``<name>/<person:05d>@<first frame:06d>``."""
-        from jegal.use.video import central_window, merge_frames
+        from jegal.inference.windows import central_window, merge_frames
 
         starts = np.array([w.start for w in video.words], np.int64)
         ends = np.array([w.end for w in video.words], np.int64)
@@ -282,7 +282,7 @@ def embed_input(model, source: str | os.PathLike, modalities: str, batch_size: i
     ``model_dir``: the model's folder, where a ``features`` model (an imported released model) keeps
     the GestSync weights its per-frame features come from (:func:`jegal.use.video.model_inputs`).
     Videos of a folder that cannot be read are skipped and listed in ``meta["warnings"]``; a
-    single video that cannot be read raises its :class:`~jegal.prepare.errors.PrepareError`.
+    single video that cannot be read raises its :class:`~jegal.perception.errors.PrepareError`.
     Raises :class:`EmbedInputError` when nothing could be embedded."""
     from tqdm.auto import tqdm
 
@@ -304,8 +304,8 @@ def embed_input(model, source: str | os.PathLike, modalities: str, batch_size: i
                 emb = embed_clips(model, clips, [c for c in clips if c.words], modalities, batch_size)
                 col.add_clips(clips, emb)
     else:
-        from jegal.prepare.discover import discover
-        from jegal.prepare.errors import PrepareError
+        from jegal.perception.discover import discover
+        from jegal.perception.errors import PrepareError
         from jegal.use.video import model_inputs, read_video, video_preparer
 
         if kind == VIDEO:
@@ -349,7 +349,7 @@ def embed_input(model, source: str | os.PathLike, modalities: str, batch_size: i
 
 def model_info(model_dir: Path) -> dict:
     """What an embeddings file or a search index records about its model: directory and digest."""
-    from jegal.evaluation.cli import model_identity
+    from jegal.model.pretrained import model_identity
 
     return {"model": str(Path(model_dir).resolve()), "model_id": model_identity(model_dir)}
 
@@ -357,8 +357,8 @@ def model_info(model_dir: Path) -> dict:
 # -- command line -----------------------------------------------------------------------------------
 def add_input_arguments(parser: argparse.ArgumentParser) -> None:
     """The flags for reading videos (:class:`VideoOptions`) and ``--batch-size``, ``--quiet``."""
-    from jegal.prepare.asr import ASR_MODES
-    from jegal.use.video import OVERLAP_FRAMES, WINDOW_FRAMES
+    from jegal.perception.asr import ASR_MODES
+    from jegal.inference.windows import OVERLAP_FRAMES, WINDOW_FRAMES
 
     parser.add_argument("--transcript", default=None, metavar="FILE",
                         help="with one video: its transcript (default: <name>.txt/.json/.TextGrid beside it, else ASR)")

@@ -14,7 +14,7 @@ calibrated at build time to recall@10 >= 0.95 against exact search. The recall i
 the gallery's own *content* clip vectors (the queries a gallery really gets) when it has words,
 else on a sample of its gesture vectors; the build prints it. The index directory stores each
 clip's id, source, start / end seconds, person and speaker, and the model it was built with
-(its directory and digest, :func:`jegal.evaluation.cli.model_identity`).
+(its directory and digest, :func:`jegal.model.pretrained.model_identity`).
 
 **Query.** Queries are embedded with the index's model (loaded from the recorded directory, or
 ``--model`` pointing at a copy: its digest must match, else the query is refused: vectors of two
@@ -26,7 +26,7 @@ models are not comparable). The query's *content* clip vector is searched agains
 - ``--audio FILE``: the speech, content input ``a``; its words (the spans over which the speech
   encoder pools) come from ``--transcript``, else the transcript beside the file
   (``<name>.txt/.json/.TextGrid``), else offline speech recognition (``--asr``,
-  :mod:`jegal.prepare.asr`: pocketsphinx, or faster-whisper with a local model);
+  :mod:`jegal.perception.asr`: pocketsphinx, or faster-whisper with a local model);
 - ``--video FILE``: the video's speech and words, as the model was trained (default ``ta``;
   ``--modalities`` changes it); words as for ``--audio``. Only the sound track is read: the query
   side of a search is content, so no person needs to be in view.
@@ -97,7 +97,7 @@ def _build(args: argparse.Namespace) -> int:
         if kind == EMBEDDINGS:
             embedded = EmbedSet.load(args.gallery)
             info = {k: embedded.meta.get(k) for k in ("model", "model_id", "modalities")}
-            from jegal.evaluation.cli import resolve_model_dir
+            from jegal.model.pretrained import resolve_model_dir
 
             given = model_info(resolve_model_dir(args.model, args.checkpoint))
             if given["model_id"] != info["model_id"]:
@@ -153,15 +153,15 @@ def speech_clip(path: str | os.PathLike, transcript: str | os.PathLike | None = 
     """(content clip, transcript source) of the sound of ``path`` (an audio or a video file; the
     audio track at 16 kHz mono, or ``<name>.wav`` beside a video when there is one, as ``jegal
     prepare`` reads it) and its words: ``transcript``, else the transcript beside the file,
-    else offline recognition (``asr``: :data:`jegal.prepare.asr.ASR_MODES`). ``span`` (start, end)
+    else offline recognition (``asr``: :data:`jegal.perception.asr.ASR_MODES`). ``span`` (start, end)
     seconds keeps that part. Raises FileNotFoundError, :class:`EmptyQuery` (no word in the span)
     and the prepare errors (``NoAudio``, ``BadAudio``, ``NoTranscript`` when nothing was
     recognised, ``BadTranscript``, ``TranscriptTooLong``, ...), each naming the file."""
     from jegal.data.audio import log_mel
-    from jegal.prepare.asr import Transcriber, check_asr
-    from jegal.prepare.decode import load_audio_for
-    from jegal.prepare.discover import Item
-    from jegal.prepare.transcripts import find_transcript
+    from jegal.perception.asr import Transcriber, check_asr
+    from jegal.perception.decode import load_audio_for
+    from jegal.perception.discover import Item
+    from jegal.perception.transcripts import find_transcript
 
     path = Path(path)
     if not path.is_file():
@@ -215,7 +215,7 @@ class Searcher:
 
     def __init__(self, index: str | os.PathLike, model: str | os.PathLike | None = None, device: str = "cpu",
                  threads: int = 0):
-        from jegal.evaluation.cli import model_identity
+        from jegal.model.pretrained import model_identity
         from jegal.inference.search import GalleryError, GalleryIndex
         from jegal.use.common import load_model
 
@@ -312,7 +312,7 @@ def _query(args: argparse.Namespace) -> int:
 # -- command line -----------------------------------------------------------------------------------
 def configure(parser: argparse.ArgumentParser) -> None:
     from jegal.inference.search import KINDS
-    from jegal.prepare.asr import ASR_MODES
+    from jegal.perception.asr import ASR_MODES
     from jegal.use.common import add_model_arguments
     from jegal.use.embed import add_input_arguments
 

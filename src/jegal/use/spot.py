@@ -76,7 +76,7 @@ def spot_person(model, person, words, modalities: str = "ta", batch_size: int = 
     """:class:`PersonSpots` of one :class:`jegal.use.video.PersonInput` given the video's ``words``."""
     from jegal.inference import embed_clips
     from jegal.metrics import spot_decisions, spotting_probabilities
-    from jegal.use.video import central_window
+    from jegal.inference.windows import central_window
 
     windows = person.windows
     T = person.last_frame - person.first_frame + 1
@@ -205,7 +205,7 @@ def heatmap_pages(video, spots: PersonSpots, folder: Path, page_frames: int = PA
     names relative to ``folder.parent``. Each word is drawn on the page that holds it (most
     centrally); a page widens to show its words' spotting windows and best frames."""
     from jegal.inference import save_heatmap
-    from jegal.use.video import central_window, cut_windows
+    from jegal.inference.windows import central_window, cut_windows
 
     if not len(spots.word_index):
         return []

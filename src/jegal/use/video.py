@@ -6,36 +6,26 @@
 (:meth:`jegal.prepare.pipeline.Preparer.read`: its people tracker, its transcriber, its
 per-frame feature step), and no detection, tracking, transcript or feature code of its own:
 
-1. the input is found as ``jegal prepare`` finds it (:func:`jegal.prepare.discover.discover`):
+1. the input is found as ``jegal prepare`` finds it (:func:`jegal.perception.discover.discover`):
    a video, or precomputed keypoints ``<name>.kps.npz``; a ``<name>.wav`` beside it is the
    audio, a ``<name>.txt/.json/.TextGrid`` beside it the transcript, unless ``transcript`` is given;
 2. audio decoded to 16 kHz mono; words read from the transcript (force-aligned when it is plain
-   text) or, without one, recognised offline (``asr``, :mod:`jegal.prepare.asr`);
+   text) or, without one, recognised offline (``asr``, :mod:`jegal.perception.asr`);
 3. every person followed through the video (face tracks, body boxes, keypoints; rgb crops with
    ``rgb_size``), in order of first appearance; for a ``features`` model (the imported released
    model, docs/released.md) each person's 1024-d GestSync features per frame, computed over the
-   whole track by :mod:`jegal.prepare.features` (``gestsync_weights``), and the released speech
+   whole track by :mod:`jegal.perception.features` (``gestsync_weights``), and the released speech
    CNN's log-mel (``mel="reference"``); :func:`model_inputs` says what a model needs;
-4. each person's track cut into **overlapping windows** the model can take: windows of
-   ``window_frames`` frames (default 100 = 4 s, twice the cpu preset's 2 s training crops and
-   about the length of the paper's 5-20 word clips), spread evenly from the track's first frame
-   to its last so that neighbours share at least ``overlap_frames`` (default 50); a track no
-   longer than a window is one window. Each window is a :class:`~jegal.data.clip.Clip`
+4. each person's track cut into overlapping windows the model can take
+   (:func:`jegal.inference.windows.cut_windows`; results are merged back by
+   :func:`jegal.inference.windows.merge_frames`). Each window is a :class:`~jegal.data.clip.Clip`
    (keypoints, log-mel, the words lying wholly inside it, rgb crops or features when asked).
-
-Results computed per window are merged back into one per-frame / per-word result by
-:func:`central_window` and :func:`merge_frames`: each frame (and each word) is taken from the
-window in which it lies most centrally, i.e. farthest from the window's edges, so every value
-comes from the window that gives it the most context on both sides. With the default overlap
-of half a window, every frame away from the track's ends has at least a quarter window (25
-frames, 1 s) of context either side, and every word of up to ``overlap_frames`` frames lies
-wholly inside at least one window.
 
 Frames are 25 fps from the start of the video, boxes are pixels of the source video as players
 show it (upright, full resolution). Errors are those of ``jegal prepare``
-(:mod:`jegal.prepare.errors`), each naming the file: :class:`~jegal.prepare.errors.CorruptVideo`,
-:class:`~jegal.prepare.errors.NoPerson`, :class:`~jegal.prepare.errors.NoTranscript` (no
-transcript and no word recognised), :class:`~jegal.prepare.errors.NoAudio`, ... plus
+(:mod:`jegal.perception.errors`), each naming the file: :class:`~jegal.perception.errors.CorruptVideo`,
+:class:`~jegal.perception.errors.NoPerson`, :class:`~jegal.perception.errors.NoTranscript` (no
+transcript and no word recognised), :class:`~jegal.perception.errors.NoAudio`, ... plus
 :class:`FrontEndMismatch` (a model whose gesture front end this input cannot feed) and
 :class:`NoWordsOnPeople` (words exist, but none is spoken while a person is in view).
 """
@@ -51,11 +41,10 @@ import numpy as np
 
 from jegal.data.clip import Clip
 from jegal.data.words import Word
-from jegal.prepare.errors import BadInput, NoTranscript, PrepareError
+from jegal.perception.errors import BadInput, NoTranscript, PrepareError
+from jegal.inference.windows import OVERLAP_FRAMES, WINDOW_FRAMES, cut_windows
 from jegal.timebase import FPS, MEL_PER_FRAME
 
-WINDOW_FRAMES = 100  # 4 s
-OVERLAP_FRAMES = 50  # consecutive windows share 2 s
 DEFAULT_RGB_SIZE = 112  # crops for an rgb model when the caller names no size (jegal prepare's documented size)
 NO_TRANSCRIPT = "none"  # VideoInput.transcript_source when there are no words (require_words=False)
 
@@ -73,69 +62,6 @@ class NoWordsOnPeople(NoTranscript):
     reason = "no_words_on_people"
 
 
-# -- windows and merging ------------------------------------------------------------------------
-def cut_windows(start: int, end: int, window_frames: int = WINDOW_FRAMES,
-                overlap_frames: int = OVERLAP_FRAMES) -> list[tuple[int, int]]:
-    """Inclusive ``(first, last)`` frames of overlapping windows covering frames ``start..end``.
-
-    Windows are ``window_frames`` long; the first starts on ``start``, the last ends on
-    ``end``, and between them the fewest windows are spread evenly so that neighbours share at
-    least ``overlap_frames`` frames (they start at most ``window_frames - overlap_frames`` apart).
-    A span no longer than a window is one window. Raises ValueError for ``end < start`` or an
-    overlap that is negative or not shorter than the window."""
-    if end < start:
-        raise ValueError(f"empty span {start}..{end}")
-    if window_frames < 1 or not 0 <= overlap_frames < window_frames:
-        raise ValueError(f"window_frames={window_frames}, overlap_frames={overlap_frames}: need "
-                         "0 <= overlap < window")
-    n = end - start + 1
-    if n <= window_frames:
-        return [(start, end)]
-    hop = window_frames - overlap_frames
-    count = -(-(n - window_frames) // hop) + 1
-    firsts = np.linspace(start, end - window_frames + 1, count).round().astype(int)
-    return [(int(s), int(s) + window_frames - 1) for s in firsts]
-
-
-def central_window(starts, ends, windows) -> np.ndarray:
-    """For each span ``starts[i]..ends[i]`` (inclusive frames, (N,) each; a frame is a span
-    with start = end), the index of the window (``windows`` (K, 2) inclusive) that holds it
-    wholly and most centrally: the largest distance from the span to the nearer window edge
-    (ties: the earlier window). -1 where no window holds the span. Returns (N,) int64."""
-    starts = np.asarray(starts, np.int64).reshape(-1, 1)  # (N, 1)
-    ends = np.asarray(ends, np.int64).reshape(-1, 1)
-    win = np.asarray(windows, np.int64).reshape(-1, 2)
-    if len(win) == 0 or len(starts) == 0:
-        return np.full(len(starts), -1, np.int64)
-    ws, we = win[None, :, 0], win[None, :, 1]  # (1, K)
-    inside = (starts >= ws) & (ends <= we)  # (N, K)
-    room = np.minimum(starts - ws, we - ends)  # (N, K) frames of context on the tighter side
-    room = np.where(inside, room, -1)
-    best = room.argmax(axis=1)
-    return np.where(inside.any(axis=1), best, -1)
-
-
-def merge_frames(per_window: list[np.ndarray], windows, num_frames: int, fill: float = np.nan) -> np.ndarray:
-    """Per-frame results of overlapping windows as one array over the video.
-
-    ``per_window[k]`` is ``(T_k, ...)`` for window ``windows[k] = (first, last)`` (T_k = last -
-    first + 1); frame t is taken from :func:`central_window`'s window for it. Returns
-    ``(num_frames, ...)`` float32, ``fill`` on frames no window covers."""
-    if not per_window:
-        raise ValueError("merge_frames: no windows")
-    win = np.asarray(windows, np.int64).reshape(-1, 2)
-    if len(win) != len(per_window):
-        raise ValueError(f"merge_frames: {len(per_window)} results for {len(win)} windows")
-    out = np.full((num_frames, *np.shape(per_window[0])[1:]), fill, np.float32)
-    frames = np.arange(num_frames)
-    pick = central_window(frames, frames, win)
-    for k, values in enumerate(per_window):  # one slice copy per window, not per frame
-        sel = np.flatnonzero(pick == k)
-        if len(sel):
-            out[sel] = np.asarray(values)[sel - win[k, 0]]
-    return out
-
-
 # -- the inputs -----------------------------------------------------------------------------------
 @dataclass
 class PersonInput:
@@ -150,7 +76,7 @@ class PersonInput:
     ``pixels`` (num_frames, 56, 3) the keypoints in source pixels (x, y, confidence; confidence
     0 where not seen), for drawing. ``rgb``: face-masked crops (last - first + 1, S, S, 3) uint8
     over the track, or None; ``features``: per-frame features (last - first + 1, F) float32 over the
-    track (a ``features`` model's, :mod:`jegal.prepare.features`), or None."""
+    track (a ``features`` model's, :mod:`jegal.perception.features`), or None."""
 
     person: int  # 0-based, order of first appearance
     clips: list[Clip]
@@ -308,7 +234,7 @@ def model_inputs(model, model_dir: str | os.PathLike | None = None, video: str |
 
 
 def _item(video: Path, transcript):
-    from jegal.prepare.discover import KPS_SUFFIX, VIDEO_SUFFIXES, discover
+    from jegal.perception.discover import KPS_SUFFIX, VIDEO_SUFFIXES, discover
 
     if not video.exists():
         raise BadInput(f"{video}: no such file")
@@ -337,7 +263,7 @@ def _source_size(item, people) -> tuple[int, int]:
         return int(np.ceil(pix[:, 0].max())) + 1, int(np.ceil(pix[:, 1].max())) + 1
     import av
 
-    from jegal.prepare.decode import display_rotation, pick_stream
+    from jegal.perception.decode import display_rotation, pick_stream
 
     with av.open(str(item.video)) as container:
         stream = pick_stream(container.streams.video)
@@ -366,7 +292,7 @@ def _person(index: int, parts, people, mel: np.ndarray, words: list[Word], name:
             window_frames: int, overlap_frames: int, from_video: bool, extra: dict,
             features: np.ndarray | None = None) -> PersonInput:
     from jegal.data.keypoints import normalise
-    from jegal.prepare.track import join_parts
+    from jegal.perception.track import join_parts
 
     T = people.num_frames
     first, raw, _, rgb = join_parts(parts)
@@ -406,10 +332,10 @@ def video_preparer(*, asr: str = "auto", asr_model: str | os.PathLike | None = N
     """The :class:`jegal.prepare.pipeline.Preparer` :func:`read_video` reads with (the arguments are
     read_video's); give it to read_video as ``preparer`` to keep its models (mediapipe, the
     recogniser, the GestSync weights) across videos, and close it after. Pose and feature threads:
-    up to 4 of this machine's cores. Raises :class:`jegal.prepare.asr.AsrUnavailable` when ``asr``
+    up to 4 of this machine's cores. Raises :class:`jegal.perception.asr.AsrUnavailable` when ``asr``
     cannot run here."""
-    from jegal.prepare.asr import check_asr
-    from jegal.prepare.options import PrepareOptions
+    from jegal.perception.asr import check_asr
+    from jegal.perception.options import PrepareOptions
     from jegal.prepare.pipeline import Preparer
 
     check_asr(asr, asr_model)
@@ -436,7 +362,7 @@ def read_video(video: str | os.PathLike, transcript: str | os.PathLike | None = 
     pixels (for an rgb model, see :func:`gesture_input`). ``gestsync_weights``: also compute
     every person's 1024-d GestSync features per frame with these weights (a ``features`` model,
     :func:`gestsync_weights`), as ``jegal prepare --rgb-features gestsync`` does (the same code,
-    :mod:`jegal.prepare.features`), into the clips' ``features``. ``mel``: the log-mel of the
+    :mod:`jegal.perception.features`), into the clips' ``features``. ``mel``: the log-mel of the
     clips, ``"jegal"`` (:func:`jegal.data.audio.log_mel`) or ``"reference"`` (the released speech
     CNN's, as ``jegal prepare --mel reference``). :func:`model_inputs` gives ``rgb_size``,
     ``gestsync_weights`` and ``mel`` for a model. ``require_words=False``: a video
@@ -446,10 +372,10 @@ def read_video(video: str | os.PathLike, transcript: str | os.PathLike | None = 
     GestSync weights); its options then win over ``asr``, ``asr_model``, ``rgb_size``,
     ``gestsync_weights`` and ``mel``.
 
-    Raises :class:`~jegal.prepare.errors.BadInput` (no such file, not a video, GestSync weights
+    Raises :class:`~jegal.perception.errors.BadInput` (no such file, not a video, GestSync weights
     that do not load), ``CorruptVideo``, ``NoVideo``, ``NoAudio``, ``BadAudio``, ``NoPerson``,
     ``NoTranscript``, ``EmptyTranscript``, ``BadTranscript``, ``TranscriptTooLong``,
-    ``Unalignable``, ``BadKeypoints`` (all :class:`~jegal.prepare.errors.PrepareError`, naming
+    ``Unalignable``, ``BadKeypoints`` (all :class:`~jegal.perception.errors.PrepareError`, naming
     the file), :class:`FrontEndMismatch` (GestSync features asked of a ``.kps.npz``) and
     :class:`NoWordsOnPeople` (with ``require_words``)."""
     from tqdm.auto import tqdm
@@ -513,6 +439,5 @@ def read_video(video: str | os.PathLike, transcript: str | os.PathLike | None = 
             preparer.close()
 
 
-__all__ = ["DEFAULT_RGB_SIZE", "FrontEndMismatch", "NoWordsOnPeople", "OVERLAP_FRAMES", "PersonInput", "VideoInput",
-           "WINDOW_FRAMES", "central_window", "cut_windows", "gesture_input", "gestsync_weights", "merge_frames",
-           "model_inputs", "read_video", "video_preparer"]
+__all__ = ["DEFAULT_RGB_SIZE", "FrontEndMismatch", "NoWordsOnPeople", "PersonInput", "VideoInput", "gesture_input",
+           "gestsync_weights", "model_inputs", "read_video", "video_preparer"]

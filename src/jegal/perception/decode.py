@@ -18,7 +18,7 @@ Containers as people have them:
 - frames without timestamps (raw ``.h264`` elementary streams) are timed by their index at
   the stream's nominal rate.
 
-Every failure of the decoder is a :class:`~jegal.prepare.errors.CorruptVideo` (or
+Every failure of the decoder is a :class:`~jegal.perception.errors.CorruptVideo` (or
 ``NoVideo``) naming the file, never an unexpected error.
 """
 
@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from jegal.prepare.errors import BadAudio, CorruptVideo, NoAudio, NoVideo
+from jegal.perception.errors import BadAudio, CorruptVideo, NoAudio, NoVideo
 from jegal.timebase import FPS, SAMPLE_RATE
 
 # A file that decodes to less than this share of its declared duration is truncated.
@@ -144,7 +144,7 @@ def iter_video(path: str | os.PathLike, max_side: int | None = None, chunk_frame
     out upright (a display rotation is applied) and the same size throughout. ``info``, if
     given, receives ``source_fps``, ``scale`` (of the stored, unrotated size), ``rotation``
     (degrees counter-clockwise applied), ``stream`` and, at the end, ``num_frames``.
-    Raises :class:`~jegal.prepare.errors.CorruptVideo` or :class:`~jegal.prepare.errors.NoVideo` on unusable input,
+    Raises :class:`~jegal.perception.errors.CorruptVideo` or :class:`~jegal.perception.errors.NoVideo` on unusable input,
     possibly after some chunks were yielded (a file damaged half-way).
     """
     import av
@@ -283,7 +283,7 @@ def load_audio_for(path: str | os.PathLike | None, wav: str | os.PathLike | None
                    warnings: list[str] | None = None) -> np.ndarray:
     """The audio of a video: ``wav`` when given (it wins), else the container's track (the
     default one of several; which one is then appended to ``warnings``).
-    Raises :class:`~jegal.prepare.errors.NoAudio` / :class:`~jegal.prepare.errors.BadAudio`."""
+    Raises :class:`~jegal.perception.errors.NoAudio` / :class:`~jegal.perception.errors.BadAudio`."""
     from jegal.data.audio import AudioError, load_audio
 
     if wav is not None:
@@ -316,7 +316,7 @@ def check_audio_fits(path, num_frames: int, audio: np.ndarray) -> None:
 def load_media(path: str | os.PathLike, wav: str | os.PathLike | None = None, max_side: int | None = None) -> Decoded:
     """Decode ``path`` whole; an external ``wav`` replaces the container's audio track.
 
-    Raises :class:`~jegal.prepare.errors.NoAudio` when neither gives audio, ``CorruptVideo`` when the
+    Raises :class:`~jegal.perception.errors.NoAudio` when neither gives audio, ``CorruptVideo`` when the
     audio runs far past the video (lost video)."""
     audio = load_audio_for(path, wav)
     decoded = decode_video(path, max_side=max_side, with_audio=False)

@@ -11,7 +11,7 @@ class PrepareOptions:
 
     max_side: int = 640  # decode frames no larger than this (pixels, longer side)
     rgb_size: int | None = None  # also store face-masked rgb crops of this size
-    rgb_features: str | None = None  # also store per-frame features: "gestsync" (jegal.prepare.features)
+    rgb_features: str | None = None  # also store per-frame features: "gestsync" (jegal.perception.features)
     gestsync_weights: str | None = None  # GestSync RGB weights: an imported model dir, .safetensors or gestsync.pth
     mel: str = "jegal"  # the log-mel stored: "jegal" (jegal.data.audio.log_mel) | "reference" (the released model's)
     raw_audio: bool = False  # also store the 16 kHz waveform (int16) per clip
@@ -26,5 +26,5 @@ class PrepareOptions:
     max_overhang_s: float = 1.0
     chunk_frames: int = 750  # decode and track this many frames at a time (bounds memory)
     threads: int = 1  # pose threads within one video (mediapipe releases the GIL); parts of a track run in parallel
-    asr: str = "auto"  # no transcript: auto | pocketsphinx | faster-whisper | none (jegal.prepare.asr)
+    asr: str = "auto"  # no transcript: auto | pocketsphinx | faster-whisper | none (jegal.perception.asr)
     asr_model: str | None = None  # a local CTranslate2 Whisper model directory for faster-whisper (never downloaded)

@@ -13,8 +13,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from jegal.prepare.errors import BadInput, MissingFile
-from jegal.prepare.transcripts import TRANSCRIPT_SUFFIXES
+from jegal.perception.errors import BadInput, MissingFile
+from jegal.perception.transcripts import TRANSCRIPT_SUFFIXES
 
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".flv", ".wmv", ".ts", ".3gp"}
 KPS_SUFFIX = ".kps.npz"
@@ -41,7 +41,7 @@ class Item:
         return self.video or self.keypoints
 
     def check_files(self) -> None:
-        """Raises :class:`~jegal.prepare.errors.MissingFile` for a named file that does not exist."""
+        """Raises :class:`~jegal.perception.errors.MissingFile` for a named file that does not exist."""
         for kind in ("video", "keypoints", "wav", "transcript"):
             path = getattr(self, kind)
             if path is not None and not Path(path).is_file():
@@ -111,7 +111,7 @@ def discover(input_path: str | os.PathLike) -> list[Item]:
     """Items of a folder (every video, plus ``.kps.npz`` files without a video), a CSV, or one file.
 
     Items come back sorted by name, so ``--shard i/N`` splits the same way everywhere.
-    Raises :class:`~jegal.prepare.errors.BadInput` when ``input_path`` does not exist, a CSV
+    Raises :class:`~jegal.perception.errors.BadInput` when ``input_path`` does not exist, a CSV
     row names no file, or two inputs share a name."""
     input_path = Path(input_path)
     if input_path.is_file() and input_path.suffix.lower() == ".csv":

@@ -29,8 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
-from jegal.prepare.errors import BadInput, CorruptVideo
-from jegal.prepare.options import PrepareOptions
+from jegal.perception.errors import BadInput, CorruptVideo
+from jegal.perception.options import PrepareOptions
 
 RGB_FEATURES = ("gestsync",)  # the --rgb-features choices
 DECODE_MAX_SIDE = 1280
@@ -39,7 +39,7 @@ ASPECT = 16 / 9  # the reference's 480 x 270
 
 
 def check_rgb_features(options: PrepareOptions) -> None:
-    """Raise :class:`~jegal.prepare.errors.BadInput` before any input is prepared when
+    """Raise :class:`~jegal.perception.errors.BadInput` before any input is prepared when
     ``--rgb-features`` is unknown or its weights cannot be loaded (loads them once to check)."""
     if options.rgb_features is None:
         return
@@ -90,22 +90,22 @@ class GestSyncFeatures:
     @property
     def model(self):
         """The :class:`~jegal.model.gestsync.GestSyncRGB` branch, read on first use. Raises
-        :class:`~jegal.prepare.errors.BadInput` naming the weights when they cannot be loaded."""
+        :class:`~jegal.perception.errors.BadInput` naming the weights when they cannot be loaded."""
         if self._model is None:
             self._model = _load(self.weights)
         return self._model
 
     def people_features(self, video: str | Path, people, timings: dict | None = None) -> list[np.ndarray]:
-        """Per person of ``people`` (:class:`~jegal.prepare.track.People` from the tracking pass), the
+        """Per person of ``people`` (:class:`~jegal.perception.track.People` from the tracking pass), the
         features of every frame of its track, ``(T_person, 1024)`` float32, frame 0 = its first part's
-        start (as :func:`~jegal.prepare.track.join_parts`). Adds the seconds spent to ``timings``
-        under ``features``. Raises the decode errors of :func:`jegal.prepare.decode.iter_video`."""
+        start (as :func:`~jegal.perception.track.join_parts`). Adds the seconds spent to ``timings``
+        under ``features``. Raises the decode errors of :func:`jegal.perception.decode.iter_video`."""
         import time
 
         import torch
 
         from jegal.model.gestsync import FeatureStream, mask_and_resize
-        from jegal.prepare.decode import iter_video
+        from jegal.perception.decode import iter_video
 
         t0 = time.perf_counter()
         threads = torch.get_num_threads()

@@ -6,7 +6,7 @@ message names the file and the problem. The run records ``type(err).reason``, so
 never depends on the wording of a message.
 
 The transcript failures are also :class:`~jegal.data.transcripts.TranscriptError` (the
-library's transcript readers raise those; :func:`jegal.prepare.transcripts.read_words`
+library's transcript readers raise those; :func:`jegal.perception.transcripts.read_words`
 turns them into these types), so code that catches transcript problems catches them too.
 """
 

@@ -13,10 +13,10 @@ media start) or raising :class:`~jegal.data.transcripts.TranscriptError` naming 
 - Praat ``.TextGrid`` (long or short text format; the word tier by name, ``words``,
   ``word``, ``ORT``, ``orthography``, MFA's ``<speaker> - words``, ..., else the first
   interval tier that does not hold phones; a TextGrid whose tiers all hold phones is
-  refused (:class:`~jegal.prepare.errors.NoWordTier`); pauses such as ``""``, ``sil``,
+  refused (:class:`~jegal.perception.errors.NoWordTier`); pauses such as ``""``, ``sil``,
   ``sp``, ``<eps>``, ``<p:>`` are dropped);
 - a plain ``.txt`` without the header: words only, to be force-aligned to the audio
-  (:mod:`jegal.prepare.align`).
+  (:mod:`jegal.perception.align`).
 
 Every file is read in the encodings Praat and editors write (UTF-8 with or without a
 byte-order mark, UTF-16, Windows-1252; :func:`jegal.data.transcripts.read_text`), and
@@ -28,7 +28,7 @@ one they emit Python warnings, so nothing is lost silently.
 transcript that runs far past the end of the media, which almost always means the
 transcript belongs to another file. :func:`read_words` is the pipeline's transcript stage:
 read or align, check against the audio, and raise the failure types of
-:mod:`jegal.prepare.errors` (``EmptyTranscript``, ``BadTranscript``, ``TranscriptTooLong``,
+:mod:`jegal.perception.errors` (``EmptyTranscript``, ``BadTranscript``, ``TranscriptTooLong``,
 ``Unalignable``).
 """
 
@@ -46,7 +46,7 @@ import numpy as np
 
 from jegal.data.transcripts import EmptyTranscriptError, TranscriptError, read_text, read_txt, words_from_seconds
 from jegal.data.words import Word, normalise_word
-from jegal.prepare.errors import BadTranscript, EmptyTranscript, NoWordTier, PrepareError, TranscriptTooLong
+from jegal.perception.errors import BadTranscript, EmptyTranscript, NoWordTier, PrepareError, TranscriptTooLong
 from jegal.timebase import FPS, SAMPLES_PER_FRAME
 
 # Interval labels that mark silence or noise, not a word (compared in lower case): Praat and
@@ -281,7 +281,7 @@ def read_textgrid(path: str | os.PathLike, tier: str | None = None, warnings: li
     unless their labels are phones; else from the first interval tier that neither is named
     like a phone tier (``phones``, ``phone``, ``MAU``, ``KAN``, ``segments``, ...) nor holds
     phone labels (:func:`phone_like`), with a warning. A TextGrid whose tiers all hold
-    phones raises :class:`~jegal.prepare.errors.NoWordTier` (a ``TranscriptError``): reading
+    phones raises :class:`~jegal.perception.errors.NoWordTier` (a ``TranscriptError``): reading
     phones as words would give nonsense clips. Pauses (:data:`PAUSES`) are dropped."""
     path = Path(path)
     try:
@@ -387,7 +387,7 @@ def read_transcript(path: str | os.PathLike) -> Transcript:
 def fit_to_media(words: list[Word], num_frames: int, source: str, max_overhang_s: float = 1.0) -> tuple[list[Word], list[str]]:
     """Words that lie inside ``num_frames`` frames of media, and warnings for those dropped.
 
-    Raises :class:`~jegal.prepare.errors.TranscriptTooLong` (a ``TranscriptError``) when the
+    Raises :class:`~jegal.perception.errors.TranscriptTooLong` (a ``TranscriptError``) when the
     transcript ends more than ``max_overhang_s`` seconds after the media (a transcript longer
     than its media is the wrong transcript) or when no word lies inside the media."""
     if not words:
@@ -414,9 +414,9 @@ def read_words(path: str | os.PathLike, audio: np.ndarray, max_overhang_s: float
     A timed transcript running more than ``max_overhang_s`` past the audio fails here, before
     any video is decoded. What reading changed or dropped (a segment without word times, a
     tier chosen by content) is appended to ``warnings`` (Python warnings without it). Raises
-    :class:`~jegal.prepare.errors.EmptyTranscript`, ``BadTranscript``, ``NoWordTier``,
+    :class:`~jegal.perception.errors.EmptyTranscript`, ``BadTranscript``, ``NoWordTier``,
     ``TranscriptTooLong`` or ``Unalignable``, all naming ``path``."""
-    from jegal.prepare.align import align_words
+    from jegal.perception.align import align_words
 
     try:
         transcript = read_transcript(path)

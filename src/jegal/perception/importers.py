@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from jegal.data.keypoints import JOINT_INDEX, LEFT_HAND, NUM_JOINTS, POSE_UPPER_BODY, RIGHT_HAND
-from jegal.prepare.errors import BadKeypoints
+from jegal.perception.errors import BadKeypoints
 from jegal.timebase import FPS
 
 # Hand landmark indices used for mediapipe pose's finger joints when only hands exist.
@@ -195,7 +195,7 @@ def load_keypoints_npz(path: str | os.PathLike, warnings: list[str] | None = Non
     """Raw (un-normalised) keypoints ``(T, 56, 3)`` at 25 fps from a ``.kps.npz``.
 
     Missing values in any convention become confidence 0 (:func:`mark_missing`; what was
-    met goes to ``warnings``). Raises :class:`~jegal.prepare.errors.BadKeypoints` naming
+    met goes to ``warnings``). Raises :class:`~jegal.perception.errors.BadKeypoints` naming
     ``path``, also for a file in which no shoulder is ever found."""
     path = Path(path)
     try:

@@ -1,8 +1,8 @@
 """Steps 2-4 over a whole video: every person followed from the first frame to the last.
 
 The video is decoded chunk by chunk (``--chunk-frames``, so memory stays bounded however
-long it is). In each chunk faces are detected and tracked (:mod:`jegal.prepare.people`),
-each track is posed (:mod:`jegal.prepare.pose`; a long track is cut into parts posed in
+long it is). In each chunk faces are detected and tracked (:mod:`jegal.perception.people`),
+each track is posed (:mod:`jegal.perception.pose`; a long track is cut into parts posed in
 parallel threads), of two tracks whose bodies coincide only the stronger is kept
 (:func:`drop_duplicate_people`: a false face on a shirt gives the same body), a track
 whose shoulders are rarely seen is dropped, and each remaining track becomes a
@@ -24,8 +24,8 @@ from pathlib import Path
 import numpy as np
 
 from jegal.data.keypoints import LEFT_SHOULDER, RIGHT_SHOULDER
-from jegal.prepare.errors import NoPerson
-from jegal.prepare.options import PrepareOptions
+from jegal.perception.errors import NoPerson
+from jegal.perception.options import PrepareOptions
 
 # A body counts as seen in a frame where both shoulders have at least this confidence.
 SHOULDER_SEEN = 0.3
@@ -158,8 +158,8 @@ class PeopleTracker:
         self._faces, self._poses = [], []
 
     def _models(self):
-        from jegal.prepare.people import FaceDetector
-        from jegal.prepare.pose import PoseEstimator
+        from jegal.perception.people import FaceDetector
+        from jegal.perception.pose import PoseEstimator
 
         if not self._faces:
             # One face detector and one pose estimator per thread: detection and keypoints
@@ -182,9 +182,9 @@ class PeopleTracker:
 
         Adds seconds spent to ``timings`` (``decode``, ``detect``, ``keypoints``) and a line
         per dropped track to ``warnings`` (prefixed with ``name``). Raises
-        :class:`~jegal.prepare.errors.NoPerson` when nobody is seen for ``min_frames``, and
-        the decode errors of :func:`jegal.prepare.decode.iter_video`."""
-        from jegal.prepare.decode import iter_video
+        :class:`~jegal.perception.errors.NoPerson` when nobody is seen for ``min_frames``, and
+        the decode errors of :func:`jegal.perception.decode.iter_video`."""
+        from jegal.perception.decode import iter_video
 
         opts = self.options
         persons: list[list[Part]] = []
@@ -214,7 +214,7 @@ class PeopleTracker:
                timings: dict, warnings: list[str]) -> tuple[list[Part], bool]:
         """Person parts of one chunk ``(n, H, W, 3)`` (frame indices global) and whether a
         scene cut opens it."""
-        from jegal.prepare.people import detect_faces, scene_cuts, track_faces
+        from jegal.perception.people import detect_faces, scene_cuts, track_faces
 
         opts = self.options
         faces_model, _ = self._models()
@@ -246,7 +246,7 @@ class PeopleTracker:
                 continue
             rgb = None
             if opts.rgb_size:
-                from jegal.prepare.masking import masked_crops
+                from jegal.perception.masking import masked_crops
 
                 rgb = masked_crops(frames, bodies[i], tr.faces, opts.rgb_size, start=tr.start)
             parts.append(Part(offset + tr.start, raw, tr.faces, bodies[i], rgb, float(tr.scores.mean())))

@@ -23,7 +23,7 @@ machine transcript is redone when that file changed or a transcript appeared bes
 (``"given"`` or ``"asr:<engine>"``), so training can filter or weight machine-made words.
 
 With ``Transcriber(beside=True)`` the recogniser runs in a process of its own
-(:class:`RecogniserProcess`, ``python -m jegal.prepare.asr --serve ENGINE``), so that
+(:class:`RecogniserProcess`, ``python -m jegal.perception.asr --serve ENGINE``), so that
 :meth:`jegal.prepare.pipeline.Preparer.read` can recognise while the people stage runs.
 
 :func:`word_error_rate` and :func:`timing_error` measure a recogniser against reference
@@ -44,7 +44,7 @@ import numpy as np
 
 from jegal.atomic import write_text_atomic
 from jegal.data.words import Word, normalise_word
-from jegal.prepare.errors import BadInput, NoTranscript, PrepareError
+from jegal.perception.errors import BadInput, NoTranscript, PrepareError
 from jegal.timebase import SAMPLE_RATE
 
 ASR_MODES = ("auto", "pocketsphinx", "faster-whisper", "none")
@@ -305,13 +305,13 @@ class Transcriber:
 
     def words(self, item, audio: np.ndarray, out: str | os.PathLike | None = None,
               warnings: list[str] | None = None) -> Transcribed:
-        """The words of ``item`` (a :class:`~jegal.prepare.discover.Item`) over ``audio`` (16 kHz mono).
+        """The words of ``item`` (a :class:`~jegal.perception.discover.Item`) over ``audio`` (16 kHz mono).
 
         Order: the transcript beside the input; with ``--asr none`` nothing more
-        (:class:`~jegal.prepare.errors.NoTranscript`); ``OUT/transcripts/<key>.txt`` from an
+        (:class:`~jegal.perception.errors.NoTranscript`); ``OUT/transcripts/<key>.txt`` from an
         earlier run when it was corrected (no ``Source: asr`` line) or comes from the same
         recogniser; else recognition, written to that file (when ``out`` is given). Raises the
-        transcript failures of :func:`jegal.prepare.transcripts.read_words`, and
+        transcript failures of :func:`jegal.perception.transcripts.read_words`, and
         ``NoTranscript`` when no word was recognised. Notes go to ``warnings``. The same as
         :meth:`known`, then :meth:`recognise` when it found nothing."""
         return self.known(item, audio, out, warnings) or self.recognise(item, audio, out, warnings)
@@ -321,7 +321,7 @@ class Transcriber:
         """The words :meth:`words` finds without recognising (the given transcript, or the
         transcript file of an earlier run it may use); None when recognition is needed. Raises
         ``NoTranscript`` when there is no transcript and no recogniser (``--asr none``)."""
-        from jegal.prepare.transcripts import read_words
+        from jegal.perception.transcripts import read_words
 
         if item.transcript is not None:
             words = read_words(item.transcript, audio, self.max_overhang_s, warnings=warnings)
@@ -343,7 +343,7 @@ class Transcriber:
                   warnings: list[str] | None = None) -> Transcribed:
         """The words recognised in ``audio``, written to ``OUT/transcripts/<key>.txt`` when
         ``out`` is given (see :meth:`words`). Raises ``NoTranscript`` when no word was recognised."""
-        from jegal.prepare.transcripts import read_words
+        from jegal.perception.transcripts import read_words
 
         recogniser = self.recogniser
         try:
@@ -374,7 +374,7 @@ class RecogniserProcess:
     Why: pocketsphinx holds the GIL for a whole utterance (measured: a Python thread beside
     it gets 0.7-1.3 % of the time it gets alone), so in the same process it would stall the
     people stage's threads instead of running beside them. The process is
-    ``python -m jegal.prepare.asr --serve ENGINE`` (a plain subprocess, so a user's script
+    ``python -m jegal.perception.asr --serve ENGINE`` (a plain subprocess, so a user's script
     needs no ``if __name__ == "__main__"`` guard, as multiprocessing's spawn would), started
     at construction in the directory that holds this ``jegal`` (so a ``jegal.py`` or
     ``numpy.py`` in the user's folder cannot shadow a module). It loads the recogniser, then
@@ -398,7 +398,7 @@ class RecogniserProcess:
 
         engine, model_dir, threads = self._args
         root = Path(jegal.__file__).resolve().parents[1]
-        cmd = [sys.executable, "-m", "jegal.prepare.asr", "--serve", engine, "--threads", str(threads),
+        cmd = [sys.executable, "-m", "jegal.perception.asr", "--serve", engine, "--threads", str(threads),
                "--parent", str(os.getpid())] + ([] if model_dir is None else ["--model-dir", model_dir])
         env = dict(os.environ)  # the child imports this jegal, installed or not
         env["PYTHONPATH"] = os.pathsep.join([str(root)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])

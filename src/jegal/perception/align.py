@@ -13,7 +13,7 @@ Mean error on the real samples against their reference word times: see
 
 Every way the aligner can fail (pocketsphinx refusing the grammar, "Failed to set up
 sub-word alignment" when the audio does not fit the words, espeak-ng not loading) is an
-:class:`~jegal.prepare.errors.Unalignable` naming the transcript, never an unexpected error.
+:class:`~jegal.perception.errors.Unalignable` naming the transcript, never an unexpected error.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from jegal.data.words import Word, normalise_word
-from jegal.prepare.errors import EmptyTranscript, TranscriptTooLong, Unalignable
+from jegal.perception.errors import EmptyTranscript, TranscriptTooLong, Unalignable
 from jegal.timebase import SAMPLE_RATE, seconds_to_frame
 
 PAD_S = 0.5
@@ -114,9 +114,9 @@ def _dict_form(word: str) -> str:
 def align_seconds(wave: np.ndarray, words: list[str], source: str = "transcript") -> list[tuple[str, float, float]]:
     """``(display, start_s, end_s)`` of each word of ``words`` spoken in ``wave`` (16 kHz mono).
 
-    Words that are pure punctuation are skipped. Raises :class:`~jegal.prepare.errors.Unalignable`
+    Words that are pure punctuation are skipped. Raises :class:`~jegal.perception.errors.Unalignable`
     for a word that has no pronunciation or when the audio cannot be aligned to the whole word
-    sequence, :class:`~jegal.prepare.errors.TranscriptTooLong` when the audio is far too short
+    sequence, :class:`~jegal.perception.errors.TranscriptTooLong` when the audio is far too short
     for the words, ``EmptyTranscript`` when there is no word (all three are ``TranscriptError``).
     """
     from pocketsphinx import Decoder

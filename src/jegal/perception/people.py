@@ -5,7 +5,7 @@ finds several people in a frame), linked frame to frame by a Hungarian assignmen
 centre distance in face widths, bridged over short gaps, and cut at scene cuts (a jump
 of the hue/saturation histogram). Each track gives a body box per frame: mediapipe pose
 finds one person per image, so pose runs on that per-person crop (see
-:mod:`jegal.prepare.pose`). Boxes are ``(x0, y0, x1, y1)`` pixels of the decoded frames.
+:mod:`jegal.perception.pose`). Boxes are ``(x0, y0, x1, y1)`` pixels of the decoded frames.
 """
 
 from __future__ import annotations
