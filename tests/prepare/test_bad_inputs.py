@@ -26,8 +26,8 @@ from jegal.perception.errors import FAILURE_REASONS, UNEXPECTED
 from jegal.perception.options import PrepareOptions
 from jegal.prepare.pipeline import run_prepare
 
-from .test_transcripts import ARPA, SAMPLE1, _phones, write_textgrid
-from .wild import stripes, synthetic_keypoints, write_video
+from tests.perception.test_transcripts import ARPA, SAMPLE1, _phones, write_textgrid
+from tests.perception.wild import stripes, synthetic_keypoints, write_video
 
 T = 60  # frames of the generated keypoint inputs (2.4 s)
 WORDS = [("amount", 0.2, 0.5), ("of", 0.6, 0.8), ("numbers", 0.9, 1.3), ("inside", 1.4, 1.8), ("the", 1.9, 2.1)]

@@ -2,7 +2,7 @@
 wrong) give what a user expects, through the whole pipeline, in one run.
 
 Each case is one member of a kind; the kinds are tested on generated variants in
-``test_transcripts.py``, ``test_decode.py``, ``test_importers.py`` and ``test_align.py``.
+``tests/perception/``: ``test_transcripts.py``, ``test_decode.py``, ``test_importers.py`` and ``test_align.py``.
 """
 
 import json

@@ -64,7 +64,7 @@ def _no_partial_files(out: Path):
 def test_keypoint_inputs_end_to_end_with_failures_reruns_and_readback(tmp_path, real_dir):
     inp = _kps_inputs(tmp_path, real_dir)
     out = tmp_path / "out"
-    # --asr none: an input without a transcript fails (tests/prepare/test_asr.py covers recognition).
+    # --asr none: an input without a transcript fails (tests/perception/test_asr.py covers recognition).
     summary = run_prepare(inp, out, PrepareOptions(raw_audio=True, asr="none"), workers=1, progress=False)
     assert (summary["done"], summary["failed"], summary["skipped"]) == (2, 6, 0)
     assert {f["input"]: f["reason"] for f in summary["failures"]} == EXPECTED_FAST

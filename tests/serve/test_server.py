@@ -21,7 +21,7 @@ from jegal.serve.app import (SESSION_COOKIE, create_app, display_name, host_only
 from jegal.serve.jobs import ERRORS, Limits
 from jegal.use.video import FrontEndMismatch, NoWordsOnPeople
 
-from ..prepare.wild import stripes, write_video
+from ..perception.wild import stripes, write_video
 from .conftest import StubProvider, wait_job
 
 TIMED = b"Text: hello there\nLang: en\n\nWORD, START, END, SCORE\nhello, 0.1, 0.5, 0.9\nthere, 0.6, 1.0, 0.9\n"

@@ -26,7 +26,7 @@ import pytest
 from jegal.cli import main
 from jegal.data.shards import read_clip_list
 
-from ..prepare.wild import write_speech_video
+from ..perception.wild import write_speech_video
 
 K = 10
 N_VIDEO_QUERIES = 12

@@ -16,7 +16,7 @@ from jegal.timebase import MEL_PER_FRAME
 from jegal.inference.windows import central_window, cut_windows, merge_frames
 from jegal.use.video import DEFAULT_RGB_SIZE, FrontEndMismatch, gesture_input, read_video
 
-from ..prepare.wild import synthetic_keypoints, write_video
+from ..perception.wild import synthetic_keypoints, write_video
 
 LONG = 300  # frames of the generated keypoint input (12 s)
 GAP = (140, 159)  # frames where nobody is seen in it

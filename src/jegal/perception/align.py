@@ -9,7 +9,7 @@ because pocketsphinx otherwise tends to swallow a last word that ends with the a
 if words are still missing, the decode is retried with wider beams before giving up.
 
 Mean error on the real samples against their reference word times: see
-``tests/prepare/test_align.py`` (about 0.06 s).
+``tests/perception/test_align.py`` (about 0.06 s).
 
 Every way the aligner can fail (pocketsphinx refusing the grammar, "Failed to set up
 sub-word alignment" when the audio does not fit the words, espeak-ng not loading) is an

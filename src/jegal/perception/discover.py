@@ -1,4 +1,4 @@
-"""The inputs of ``jegal prepare``: which files make one unit of work, found by name.
+"""The inputs of a video reader (``jegal prepare``, ``jegal.use``): which files make one unit of work, found by name.
 
 An :class:`Item` is a video and/or precomputed keypoints (``<name>.kps.npz``) with the
 files beside it: ``<name>.wav`` (the audio, winning over the container's track) and the

@@ -1,7 +1,7 @@
-"""Why an input of ``jegal prepare`` cannot be prepared: one exception type per reason.
+"""Why an input (a video, keypoints, audio, a transcript) cannot be read: one exception type per reason.
 
 A bad input is reported and counted, never a crash. Each type carries its ``reason``, the
-short machine-readable tag that lands in ``status/<key>.json`` and ``summary.json``; the
+short machine-readable tag (``jegal prepare`` writes it to ``status/<key>.json`` and ``summary.json``); the
 message names the file and the problem. The run records ``type(err).reason``, so a reason
 never depends on the wording of a message.
 

@@ -1,4 +1,5 @@
-"""The knobs of ``jegal prepare``, shared by every stage; each CLI flag maps onto one field."""
+"""The knobs of the perception stages (decode, people, pose, recognition, features), shared by every
+stage; ``jegal prepare`` maps each of its CLI flags onto one field, other callers set the fields they need."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from dataclasses import dataclass
 
 @dataclass
 class PrepareOptions:
-    """Every knob of ``jegal prepare``; each CLI flag maps onto one field."""
+    """Every knob of the perception stages; each ``jegal prepare`` flag maps onto one field."""
 
     max_side: int = 640  # decode frames no larger than this (pixels, longer side)
     rgb_size: int | None = None  # also store face-masked rgb crops of this size

@@ -16,7 +16,7 @@ from jegal.perception.features import GestSyncFeatures, check_rgb_features, pers
 from jegal.perception.options import PrepareOptions
 from jegal.prepare.segment import cut_clips
 from jegal.perception.track import Part, People
-from tests.prepare.wild import write_video
+from tests.perception.wild import write_video
 
 
 @pytest.fixture(scope="module")
