@@ -8,7 +8,7 @@ counted with ``torch.utils.flop_counter.FlopCounterMode`` (matmuls and attention
 backward; the frozen text backbone's forward included), which gives the achieved FLOP/s and,
 on a GPU, the model FLOP utilisation against the device's dense bf16 peak.
 
-Batches are random clips of T=75 frames and W=12 words (the sizes of DESIGN.md section 10),
+Batches are random clips of T=75 frames and W=12 words (the sizes of docs/design.md section 10),
 a fresh batch every step so the text cache never hits (first-epoch cost). A second table
 measures the data pipeline alone (shard read + decode + word-window crop + collate).
 

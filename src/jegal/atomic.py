@@ -1,6 +1,6 @@
 """Atomic file output: every file the project writes appears whole or not at all.
 
-One mechanism for the whole package (DESIGN section 8: "writes atomically, temp file + rename").
+One mechanism for the whole package (docs/design.md section 8: "writes atomically, temp file + rename").
 A writer gets a temporary path beside the target (same directory, so ``os.replace`` is a
 rename on one file system; same suffix, so libraries that choose a format by extension, such
 as PyAV, matplotlib or numpy, still do); the target is replaced only when the block finishes

@@ -1,4 +1,4 @@
-"""The benchmark metrics of DESIGN section 7: one implementation for every caller.
+"""The benchmark metrics of docs/design.md section 7: one implementation for every caller.
 
 Training validation, ``jegal eval``, the SynthGest floors, ``jegal ablate`` and ``jegal demo``
 all score through these functions, so every row of every table is computed the same way. Plain

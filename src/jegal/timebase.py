@@ -1,4 +1,4 @@
-"""The one time base every module shares (DESIGN section 2).
+"""The one time base every module shares (docs/design.md section 2).
 
 Video runs at 25 fps, audio at 16 kHz, and the log-mel hop is 10 ms, so one video
 frame spans exactly 640 samples and 4 mel frames. An audio encoder with time

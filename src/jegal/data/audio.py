@@ -1,4 +1,4 @@
-"""Audio loading and the log-mel front end (DESIGN section 2), without torchaudio or librosa.
+"""Audio loading and the log-mel front end (docs/design.md section 2), without torchaudio or librosa.
 
 80 mel bins (Slaney scale and normalisation, as librosa's default), n_fft 512, a 320-sample
 Hann window, hop 160, natural log with a floor: 100 mel frames a second, exactly 4 per
@@ -65,7 +65,7 @@ def log_mel(wave: np.ndarray, num_frames: int | None = None) -> np.ndarray:
 def mel_spectrogram(wave: np.ndarray, num_frames: int | None = None, power: int = 2):
     """The 80-band mel projection of ``|STFT| ** power`` of 16 kHz mono ``wave`` (N,): a torch tensor
     ``(80, frames)`` and the number of mel frames wanted (``4 * num_frames``, or one per hop). The
-    STFT of DESIGN section 2 (n_fft 512, Hann window 320, hop 160, centred, reflect padding); shared
+    STFT of docs/design.md section 2 (n_fft 512, Hann window 320, hop 160, centred, reflect padding); shared
     by :func:`log_mel` and the released model's front end (:func:`jegal.model.released.reference_log_mel`).
     Raises :class:`AudioError` for audio that is not mono."""
     import torch

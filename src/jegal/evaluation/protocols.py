@@ -1,4 +1,4 @@
-"""The three protocols of DESIGN section 7 on a benchmark, its clips and a model.
+"""The three protocols of docs/design.md section 7 on a benchmark, its clips and a model.
 
 :func:`evaluate_benchmark` is the one entry point (``jegal eval``, ``jegal ablate`` and
 ``jegal demo`` call it): it embeds what the benchmark needs once (cached as ``.npz`` when
@@ -22,7 +22,7 @@ from jegal.inference.embed import Embeddings, embed_clips
 from jegal.metrics import (ASD_SIZES, RECALL_AT, TIE_RULES, accuracy_by, asd_correct, retrieval_metrics, spot_word,
                            spotting_probabilities)
 
-MODEL_TIES = "pessimistic"  # DESIGN section 7: a tie must never flatter a model
+MODEL_TIES = "pessimistic"  # docs/design.md section 7: a tie must never flatter a model
 
 
 def _content_key(bench: Benchmark) -> dict[int, str]:

@@ -1,4 +1,4 @@
-r"""Word-level alignment and the gesture-word coupling score (DESIGN section 6).
+r"""Word-level alignment and the gesture-word coupling score (docs/design.md section 6).
 
 Notation: gesture clip i has L2-normalised frame embeddings ``g_it`` (frames t < T_i);
 content clip j has L2-normalised word embeddings ``c_jw`` with inclusive frame spans

@@ -241,7 +241,7 @@ class JEGAL(nn.Module):
         word-discrimination term) its local heads are untrained, so it reads "global": frames
         and words through the global heads too. Trained without a clip-level term (objective
         "sync", or beta=0) its global heads are untrained, so it reads "local": clip vectors are
-        the normalised mean of its frames / words (DESIGN section 7's clip vectors).
+        the normalised mean of its frames / words (docs/design.md section 7's clip vectors).
         "both", "global" or "local" force that readout; anything else raises ValueError. A model
         without global heads (``embedding.architecture="released"``) reads "local" only."""
         if self.gesture_global is None:

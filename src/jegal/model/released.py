@@ -25,7 +25,7 @@ fused attention, query/key/value in one Linear) with the reference's norm and Re
 Deliberate differences from the reference's numbers (docs/released.md): a word's text feature is
 the mean of its own subwords only (the reference's last word also pools the end token and the
 padding), and speech word features average frames indexed from the clip's own start (the
-reference subtracts the first word's start frame). Both are DESIGN.md sections 2 and 10.
+reference subtracts the first word's start frame). Both are docs/design.md sections 2 and 10.
 
 The key mapping (:func:`jegal_key_map`), reading (:func:`read_checkpoint`)
 and conversion (:func:`convert_state`) of a released state dict live here, in one place; the

@@ -217,7 +217,7 @@ def make_recogniser(engine: str, model_dir: str | os.PathLike | None = None, thr
 
 
 def format_transcript(words: list[RecognisedWord], engine: str, language: str = "en") -> str:
-    """The reference txt format (DESIGN section 3) with a ``Source: asr <engine>`` header
+    """The reference txt format (docs/design.md section 3) with a ``Source: asr <engine>`` header
     line marking it machine-made; the SCORE column is the recogniser's confidence."""
     lines = ["Text: " + " ".join(w.display for w in words), f"Lang: {language}", f"Source: asr {engine}", "",
              "WORD, START, END, SCORE"]

@@ -1,6 +1,6 @@
 """Validation during training: retrieval R@k and gestured-word spotting on a fixed split.
 
-The protocols are those of DESIGN.md section 7, scored by :mod:`jegal.metrics` (the functions
+The protocols are those of docs/design.md section 7, scored by :mod:`jegal.metrics` (the functions
 ``jegal eval`` uses), kept small so the training loop can run them every epoch:
 
 - **retrieval**: cosine similarity of the clip vectors, R@{5,10,25,50} and median rank in

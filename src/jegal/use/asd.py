@@ -15,7 +15,7 @@ Each segment's frames, widened by 10 frames either side (gestures lead and lag t
 never across a change of the people in view),
 are the query: its content (words and/or speech) against the gesture of every person in view
 for at least ``--min-visible`` (default half) of those frames, through
-:func:`jegal.inference.who_is_speaking` (the ASD protocol of DESIGN section 7 for one query:
+:func:`jegal.inference.who_is_speaking` (the ASD protocol of docs/design.md section 7 for one query:
 cosine of clip vectors; a tie is no answer). The model sees the gesture only: keypoint models
 never see the face (the keypoint layout has no face landmarks), rgb models see face-masked
 crops. A segment gets a **decision**:
@@ -49,7 +49,7 @@ SENTENCE_END = (".", "?", "!", "…")
 MAX_PAUSE_FRAMES = 10  # 0.4 s of silence between words ends a segment
 MAX_SEGMENT_WORDS = 20  # the paper's longest training clips
 SEGMENT_FRAMES = 50  # fixed windows when there are no words: 2 s
-CONTEXT_FRAMES = 10  # frames added either side of a segment's words (the alignment window p of DESIGN section 6)
+CONTEXT_FRAMES = 10  # frames added either side of a segment's words (the window p, docs/design.md section 6)
 MIN_VISIBLE = 0.5  # a person is a candidate when in view for at least this share of a segment
 
 

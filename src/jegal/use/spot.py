@@ -5,8 +5,8 @@
 
 The video is read by :func:`jegal.use.video.read_video` (people, keypoints, words, overlapping
 windows). For every person, each window's gesture frames and words are embedded
-(:func:`jegal.inference.embed_clips`, batched) and scored with the spotting protocol of DESIGN
-section 7 (:func:`jegal.metrics.spotting_probabilities`: per frame, a softmax over the window's
+(:func:`jegal.inference.embed_clips`, batched) and scored with the spotting protocol of
+docs/design.md section 7 (:func:`jegal.metrics.spotting_probabilities`: per frame, a softmax over the window's
 words of cos / 0.07). Each word is decided in the window where it lies most centrally
 (:func:`jegal.use.video.central_window`), as the benchmark decides a clip's target word
 (:func:`jegal.metrics.spot_decisions`): its best frame in that window, that frame's probability,
