@@ -403,3 +403,36 @@ def test_whisper_segments_that_lost_their_words_are_placed_or_dropped_with_a_war
     notes = []
     assert [w.text for w in read_whisperx(path, notes)] == ["cats"]
     assert "dropped 1 word(s)" in notes[0] and "'20'" in notes[0]
+
+
+# -- one decoder: bytes + name -> text and format, for files and uploads alike ---------------------------
+def test_decode_transcript_types_by_name_then_content_in_any_encoding(real_dir):
+    from jegal.perception.transcripts import decode_transcript
+
+    table = (real_dir / "sample1.txt").read_text(encoding="utf-8")
+    whisperx = json.dumps({"segments": [{"start": 0.0, "end": 0.5, "words": [{"word": "hi", "start": 0.0, "end": 0.5}]}]})
+    for encoding in ("utf-8", "utf-8-sig", "utf-16", "utf-16-le", "utf-16-be", "utf-32"):
+        for text, by_content in ((table, ".txt"), (whisperx, ".json"), (LONG_TG, ".TextGrid")):
+            for name in ("t", "upload.txt", "../x.avi"):
+                decoded = decode_transcript(text.encode(encoding), name)
+                assert decoded.text == text and decoded.suffix == by_content, (encoding, name)
+    # A name that says JSON or TextGrid decides, so a damaged file is reported as what it claims to be.
+    assert decode_transcript(b"hello there", "words.json").suffix == ".json"
+    assert decode_transcript(b"hello there", "words.TEXTGRID").suffix == ".TextGrid"
+    assert decode_transcript(b"[music] hello there", "t").suffix == ".txt"  # starts like JSON, is not
+    assert decode_transcript("caf\xe9".encode("cp1252"), "t") == ("caf\xe9", ".txt", "cp1252")
+
+
+def test_decode_transcript_refuses_binary_data_naming_the_file(real_dir):
+    from jegal.perception.transcripts import decode_transcript
+
+    for data in ((real_dir / "sample1.avi").read_bytes()[:2000], b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR",
+                 b"ooBinaryFile\x08TextGrid" + bytes(40)):
+        with pytest.raises(TranscriptError, match="clip.txt"):
+            decode_transcript(data, "clip.txt")
+
+
+def test_a_txt_file_holding_whisperx_json_is_read_as_whisperx(tmp_path):
+    path = tmp_path / "talk.txt"
+    path.write_text(json.dumps({"segments": [{"words": [{"word": "hello", "start": 0.2, "end": 0.6}]}]}))
+    assert [(w.text, w.start, w.end) for w in read_transcript(path).words] == [("hello", 5, 15)]

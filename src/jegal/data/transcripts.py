@@ -25,7 +25,7 @@ import re
 from pathlib import Path
 
 from jegal.data.words import Word, normalise_word
-from jegal.timebase import seconds_to_frame
+from jegal.timebase import frame_to_seconds, seconds_to_frame
 
 
 class TranscriptError(ValueError):
@@ -122,9 +122,15 @@ def words_from_seconds(rows, source: str) -> list[Word]:
 
 
 def read_txt(path: str | os.PathLike) -> list[Word]:
-    """Read the reference txt format (see module docstring)."""
-    path = Path(path)
-    lines = read_text(path).splitlines()
+    """Read the reference txt format (see module docstring) from a file in any encoding
+    :func:`decode_text` knows; raises :class:`TranscriptError` naming the file."""
+    return parse_txt(read_text(path), str(path))
+
+
+def parse_txt(text: str, path: str) -> list[Word]:
+    """The words of the reference txt format in ``text`` (already decoded); ``path`` names the
+    source in errors. Raises :class:`TranscriptError` (:class:`EmptyTranscriptError` without words)."""
+    lines = text.splitlines()
     try:
         header = next(i for i, line in enumerate(lines)
                       if re.sub(r"\s", "", line).upper().startswith("WORD,START,END"))
@@ -154,7 +160,7 @@ def format_txt(words: list[Word], times_s: list[tuple[float, float]] | None = No
     the frame boundaries are written as seconds (start of the start frame, start of the
     end frame), which read back to the same frames."""
     if times_s is None:
-        times_s = [(w.start / 25, w.end / 25) for w in words]
+        times_s = [(frame_to_seconds(w.start), frame_to_seconds(w.end)) for w in words]
     lines = ["Text: " + " ".join(w.display for w in words), f"Lang: {lang}", "", "WORD, START, END, SCORE"]
     lines += [f"{w.display}, {s:.3f}, {e:.3f}, 1.000" for w, (s, e) in zip(words, times_s)]
     return "\n".join(lines) + "\n"

@@ -19,7 +19,8 @@ media start) or raising :class:`~jegal.data.transcripts.TranscriptError` naming 
   (:mod:`jegal.perception.align`).
 
 Every file is read in the encodings Praat and editors write (UTF-8 with or without a
-byte-order mark, UTF-16, Windows-1252; :func:`jegal.data.transcripts.read_text`), and
+byte-order mark, UTF-16, Windows-1252) and typed (JSON, TextGrid, txt) by one function,
+:func:`decode_transcript`, which the page also calls on an upload; and
 typographic punctuation is folded to one spelling (:func:`jegal.data.words.fold_punctuation`).
 Readers that take a ``warnings`` list append to it what they changed or dropped; without
 one they emit Python warnings, so nothing is lost silently.
@@ -40,11 +41,12 @@ import os
 import re
 import warnings as _pywarnings
 from dataclasses import dataclass, field
+from typing import NamedTuple
 from pathlib import Path
 
 import numpy as np
 
-from jegal.data.transcripts import EmptyTranscriptError, TranscriptError, read_text, read_txt, words_from_seconds
+from jegal.data.transcripts import EmptyTranscriptError, TranscriptError, decode_text, parse_txt, words_from_seconds
 from jegal.data.words import Word, normalise_word
 from jegal.perception.errors import BadTranscript, EmptyTranscript, NoWordTier, PrepareError, TranscriptTooLong
 from jegal.timebase import FPS, SAMPLES_PER_FRAME
@@ -67,8 +69,59 @@ class Transcript:
     warnings: list[str] = field(default_factory=list)  # what reading changed or dropped
 
 
+class TranscriptText(NamedTuple):
+    """A transcript's bytes decoded: its ``text``, its format as the suffix the readers go by
+    (``.json`` WhisperX, ``.TextGrid`` Praat, ``.txt`` the reference table or plain words) and the
+    ``encoding`` it was read in."""
+
+    text: str
+    suffix: str
+    encoding: str
+
+
+def decode_transcript(data: bytes, name: str) -> TranscriptText:
+    """The text and format of a transcript's bytes: the one set of rules for a file beside a video
+    (:func:`read_transcript`) and for a transcript uploaded to the page.
+
+    The encoding is found by :func:`jegal.data.transcripts.decode_text` (a byte-order mark; UTF-16
+    without one by its zero bytes; UTF-8; Windows-1252). The format: a ``.json`` or ``.TextGrid``
+    name (any case) decides, so a damaged file is reported as what it claims to be; any other name
+    (``.txt``, none, a wrong one) is typed by content: text that parses as JSON is ``.json``, text
+    with Praat's ``ooTextFile`` header is ``.TextGrid``, anything else ``.txt``. ``name`` is only
+    used for the suffix and in messages. Raises :class:`~jegal.data.transcripts.TranscriptError`
+    naming ``name`` for binary data (a video or archive, a binary Praat TextGrid) or text invalid
+    in the encoding its byte-order mark names."""
+    if data.startswith(b"ooBinaryFile"):
+        raise TranscriptError(f"{name}: a binary Praat TextGrid; save it from Praat as a text file "
+                              "('Save as text file...' or 'Save as short text file...')")
+    text, encoding = decode_text(data, name)
+    suffix = Path(name).suffix.lower()
+    if suffix == ".json" or (suffix != ".textgrid" and _parses_as_json(text)):
+        return TranscriptText(text, ".json", encoding)
+    if suffix == ".textgrid" or "ooTextFile" in text[:200]:
+        return TranscriptText(text, ".TextGrid", encoding)
+    return TranscriptText(text, ".txt", encoding)
+
+
+def _parses_as_json(text: str) -> bool:
+    if text.lstrip()[:1] not in ("[", "{"):
+        return False
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as err:
+        raise TranscriptError(f"{path}: cannot read transcript ({err})") from None
+
+
 def _read_text(path: Path) -> str:
-    return read_text(path)
+    return decode_text(_read_bytes(path), str(path))[0]
 
 
 def _warn(warnings: list[str] | None, message: str) -> None:
@@ -97,9 +150,12 @@ def read_whisperx(path: str | os.PathLike, warnings: list[str] | None = None) ->
     (``word_segments``). A segment without ``words`` has its ``text`` spread over the
     segment's ``start``-``end`` in proportion to word length, or, without segment times,
     dropped; either way a line goes to ``warnings``."""
-    path = Path(path)
+    return _whisperx_words(_read_text(Path(path)), Path(path), warnings)
+
+
+def _whisperx_words(text: str, path: Path, warnings: list[str] | None) -> list[Word]:
     try:
-        data = json.loads(_read_text(path))
+        data = json.loads(text)
     except json.JSONDecodeError as err:
         raise TranscriptError(f"{path}: not valid JSON ({err})") from None
     if isinstance(data, dict):
@@ -284,14 +340,10 @@ def read_textgrid(path: str | os.PathLike, tier: str | None = None, warnings: li
     phones raises :class:`~jegal.perception.errors.NoWordTier` (a ``TranscriptError``): reading
     phones as words would give nonsense clips. Pauses (:data:`PAUSES`) are dropped."""
     path = Path(path)
-    try:
-        head = path.read_bytes()[:64]
-    except OSError as err:
-        raise TranscriptError(f"{path}: cannot read transcript ({err})") from None
-    if head.startswith(b"ooBinaryFile"):
-        raise TranscriptError(f"{path}: a binary Praat TextGrid; save it from Praat as a text file "
-                              "('Save as text file...' or 'Save as short text file...')")
-    text = _read_text(path)
+    return _textgrid_words(decode_transcript(_read_bytes(path), str(path)).text, path, tier, warnings)
+
+
+def _textgrid_words(text: str, path: Path, tier: str | None, warnings: list[str] | None) -> list[Word]:
     if "ooTextFile" not in text[:200]:
         what = "a chronological TextGrid" if "chronological" in text[:200].lower() else "not a Praat TextGrid"
         raise TranscriptError(f"{path}: {what} (no 'ooTextFile' header); save it from Praat as a text file")
@@ -347,8 +399,11 @@ def _parse_tiers(tokens: list) -> list[tuple[str, str, list]]:
 
 def read_plain(path: str | os.PathLike) -> list[str]:
     """Words of a plain-text transcript (whitespace-separated; punctuation kept for display)."""
-    path = Path(path)
-    words = [w for w in _read_text(path).split() if normalise_word(w)]
+    return _plain_words(_read_text(Path(path)), Path(path))
+
+
+def _plain_words(text: str, path: Path) -> list[str]:
+    words = [w for w in text.split() if normalise_word(w)]
     if not words:
         raise EmptyTranscriptError(f"{path}: transcript has no words")
     return words
@@ -368,20 +423,19 @@ def read_transcript(path: str | os.PathLike) -> Transcript:
     """Read any supported transcript; plain text comes back as :attr:`Transcript.plain`, and
     what reading changed or dropped as :attr:`Transcript.warnings`."""
     path = Path(path)
-    suffix = path.suffix.lower()
-    notes: list[str] = []
-    if suffix == ".json":
-        return Transcript(path, words=read_whisperx(path, notes), warnings=notes)
-    if suffix == ".textgrid":
-        return Transcript(path, words=read_textgrid(path, warnings=notes), warnings=notes)
-    text = _read_text(path)
+    decoded = decode_transcript(_read_bytes(path), str(path))
+    text, notes = decoded.text, []
+    if decoded.suffix == ".json":
+        return Transcript(path, words=_whisperx_words(text, path, notes), warnings=notes)
+    if decoded.suffix == ".TextGrid":
+        return Transcript(path, words=_textgrid_words(text, path, None, notes), warnings=notes)
     if not text.strip():
         raise EmptyTranscriptError(f"{path}: transcript is empty")
     if re.search(r"^\s*WORD\s*,\s*START\s*,\s*END", text, re.MULTILINE | re.IGNORECASE):
-        return Transcript(path, words=read_txt(path))
+        return Transcript(path, words=parse_txt(text, str(path)))
     if text.lstrip().startswith("Text:"):
         raise TranscriptError(f"{path}: has a 'Text:' header but no 'WORD, START, END, SCORE' table")
-    return Transcript(path, plain=read_plain(path))
+    return Transcript(path, plain=_plain_words(text, path))
 
 
 def fit_to_media(words: list[Word], num_frames: int, source: str, max_overhang_s: float = 1.0) -> tuple[list[Word], list[str]]:

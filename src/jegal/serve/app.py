@@ -157,38 +157,16 @@ def probe_audio(path: Path, name: str) -> None:
 
 
 def transcript_suffix(data: bytes, name: str) -> str:
-    """The suffix a transcript is saved with, by content: ``.json`` (parses as JSON),
-    ``.TextGrid`` (a Praat ``ooTextFile``), else ``.txt`` (the reference table or plain text,
-    told apart by :func:`jegal.perception.transcripts.read_transcript`). Raises :class:`Refused`
-    ``not_a_transcript`` for binary content (NUL bytes outside UTF-16) or an undecodable file."""
-    import json
+    """The suffix a transcript is saved with (``.json``, ``.TextGrid`` or ``.txt``), by the rules
+    ``jegal spot`` reads a transcript file with (:func:`jegal.perception.transcripts.decode_transcript`).
+    Raises :class:`Refused` ``not_a_transcript`` for binary content or an undecodable file."""
+    from jegal.data.transcripts import TranscriptError
+    from jegal.perception.transcripts import decode_transcript
 
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        encodings = ("utf-16",)
-    elif b"\x00" in data:
-        raise Refused(415, "not_a_transcript", f"{name}: binary content, not a text file")
-    else:
-        encodings = ("utf-8-sig", "cp1252")
-    for enc in encodings:
-        try:
-            text = data.decode(enc)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
-        raise Refused(415, "not_a_transcript", f"{name}: not text in UTF-8, UTF-16 or Windows-1252")
-    if sum(ch < " " and ch not in "\t\n\r\f" for ch in text[:4096]) > 4:
-        raise Refused(415, "not_a_transcript", f"{name}: control characters: not a text file")
-    stripped = text.lstrip()
-    if stripped[:1] in "[{":
-        try:
-            json.loads(text)
-            return ".json"
-        except ValueError:
-            pass
-    if "ooTextFile" in text[:200] or stripped.startswith('File type = "ooTextFile'):
-        return ".TextGrid"
-    return ".txt"
+    try:
+        return decode_transcript(data, name).suffix
+    except TranscriptError as err:
+        raise Refused(415, "not_a_transcript", str(err)) from None
 
 
 def host_only(host: str) -> str:
