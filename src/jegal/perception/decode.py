@@ -209,7 +209,7 @@ def iter_video(path: str | os.PathLike, max_side: int | None = None, chunk_frame
         if not total:
             raise CorruptVideo(f"{path}: no video frame could be decoded")
         info["num_frames"] = total
-        expected = _declared_seconds(stream, container)
+        expected = declared_seconds(stream, container)
         got = total / FPS
         if expected is not None and got < TRUNCATION_FRACTION * expected - 0.2:
             raise CorruptVideo(f"{path}: truncated: decoded {got:.2f} s of video but the file "
@@ -246,7 +246,7 @@ def decode_video(path: str | os.PathLike, max_side: int | None = None, with_audi
     return Decoded(frames, audio, info["source_fps"], info["scale"])
 
 
-def _declared_seconds(stream, container) -> float | None:
+def declared_seconds(stream, container) -> float | None:
     """The duration the file claims (stream, else container), to spot a truncated file.
     Headers are only trusted this far: frame counts always come from decoding. AVI's
     header frame count survives truncation (its index does not), so it counts there."""
