@@ -2,55 +2,82 @@
 
 Each subcommand lives beside the code it drives, in a module exposing
 ``configure(parser)`` (adds its flags) and ``run(args) -> int``. Modules are imported
-only when their command runs, so ``jegal --help`` stays fast and loads no model.
+only when their command runs, so ``jegal --help`` stays fast and loads no model. A command's
+``--help`` ends with the usage lines of its module's docstring (the indented lines that start
+with ``jegal``), so the examples a user reads there are the ones the docs show.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
-import importlib.util
 import sys
 
-# name -> (module, one-line help)
+# name -> (module, one-line help), in the order a new user meets them
 COMMANDS = {
+    "demo": ("jegal.demo", "the whole pipeline on a generated corpus, with a report (what `make demo` runs)"),
     "synth": ("jegal.synth.cli", "generate the SynthGest corpus and its benchmarks"),
     "prepare": ("jegal.prepare.cli", "turn videos + transcripts into training shards"),
     "train": ("jegal.train.cli", "train a JEGAL model (one process or torchrun)"),
     "eval": ("jegal.evaluation.cli", "run the retrieval / spotting / ASD benchmarks"),
     "ablate": ("jegal.evaluation.ablate", "train and evaluate the paper's ablations and baselines"),
-    "demo": ("jegal.demo", "the whole pipeline on a generated corpus, with a report"),
     "spot": ("jegal.use.spot", "which words each person in a video gestured: maps, words, annotated video"),
     "asd": ("jegal.use.asd", "who is speaking in a video, from gestures alone, per transcript segment"),
     "embed": ("jegal.use.embed", "gesture and content embeddings of videos, a folder or a shard set"),
     "search": ("jegal.use.search", "build and query a FAISS gallery of gesture clips (text, audio or video queries)"),
+    "serve": ("jegal.serve.cli", "a local web page: spotted words, who is speaking, downloads"),
     "import-released": ("jegal.released.cli", "import the authors' released checkpoints (jegal.pth, gestsync.pth) "
                         "as a model directory"),
-    "serve": ("jegal.serve.cli", "a local web page: spotted words, who is speaking, downloads"),
 }
 
+EPILOG = """\
+start here:
+  make demo                                     # writes demo_out/: a corpus, a trained model, a report
+  jegal spot demo_out/real/input/sample1.avi --model demo_out --out sample1.spot
 
-def _available() -> dict:
-    out = {}
-    for name, (module, help_) in COMMANDS.items():
-        try:
-            if importlib.util.find_spec(module) is not None:
-                out[name] = (module, help_)
-        except ModuleNotFoundError:
-            continue
-    return out
+--model takes a model directory, a training run, or jegal demo's output folder.
+Each command: jegal COMMAND --help. Docs: docs/*.md in the repository."""
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Descriptions and usage examples keep their lines; an option's default is shown once, where
+    it says something (not for flags, empty values, or help that already names its default)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if (not action.option_strings or "default" in text or default is None or default is False
+                or default == "" or default == argparse.SUPPRESS):
+            return text
+        return f"{text} (default: %(default)s)" if text else "default: %(default)s"
+
+
+def usage_lines(doc: str | None) -> str | None:
+    """The indented ``jegal ...`` lines of a module docstring, as an ``examples:`` epilog."""
+    lines = [line.rstrip() for line in (doc or "").splitlines() if line.lstrip().startswith("jegal ")
+             and line.startswith(" ")]
+    if not lines:
+        return None
+    indent = min(len(line) - len(line.lstrip()) for line in lines)
+    return "examples:\n" + "\n".join("  " + line[indent:] for line in lines)
 
 
 def build_parser(load: str | None = None) -> argparse.ArgumentParser:
     from jegal import __version__
 
-    parser = argparse.ArgumentParser(prog="jegal", description="Co-speech gestures, speech and text in one embedding space.")
+    parser = argparse.ArgumentParser(prog="jegal", formatter_class=HelpFormatter, epilog=EPILOG,
+                                     description="Co-speech gestures, speech and text in one embedding space "
+                                                 "(JEGAL, arXiv 2503.22668).")
     parser.add_argument("--version", action="version", version=f"jegal {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, (module, help_) in _available().items():
-        p = sub.add_parser(name, help=help_, description=help_)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
+    for name, (module, help_) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_, description=help_, formatter_class=HelpFormatter)
         if name == load:
-            importlib.import_module(module).configure(p)
+            mod = importlib.import_module(module)
+            mod.configure(p)
+            p.formatter_class = HelpFormatter  # one look for every command's --help
+            if p.epilog is None:
+                p.epilog = usage_lines(getattr(mod, "__doc__", None))
     return parser
 
 

@@ -1,7 +1,7 @@
 """``jegal demo``: the whole pipeline on a generated corpus, with a report.
 
     jegal demo                       # <= 15 min on 2 CPU cores: corpus, training, 3 benchmarks, heatmaps, report
-    jegal demo --out /tmp/d --speakers 6 --train-clips 60 --test-clips 30 --max-steps 4   # a smoke run (~1 min)
+    jegal demo --out /tmp/d --speakers 6 --train-clips 60 --test-clips 30 --max-steps 30   # a small run (~1 min)
 
 The default training budget is time-based (``--train-minutes``, the whole training stage): the
 training loop stops at the first step past 90 % of it (the rest is for validation and saving)
@@ -17,6 +17,14 @@ Stages (each sized by flags, each timed in ``demo.json``):
 4. **heatmaps**: words x frames maps for two SynthGest test clips and for the real clips
    ``sample1``/``sample2`` (keypoints by ``jegal prepare``'s mediapipe pipeline);
 5. **report**: ``OUT/report.md`` and ``OUT/report.html``, built only from ``OUT/demo.json``.
+
+``OUT`` is ``demo_out`` by default, as ``make demo`` names it. Afterwards ``--model OUT`` names the
+trained model (``OUT/run/model``) for every command, and the corpus and the real sample clips
+(copied to ``OUT/real/input`` with their transcripts) are inputs to try them on:
+
+    jegal spot demo_out/real/input/sample1.avi --model demo_out --out sample1.spot
+    jegal eval spotting --model demo_out --benchmark demo_out/corpus/benchmarks/spot.csv --data demo_out/corpus/test
+    jegal serve --model demo_out
 """
 
 from __future__ import annotations
@@ -37,8 +45,8 @@ MOD_NAMES = {"ta": "text + speech", "t": "text only", "a": "speech only"}
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.formatter_class = argparse.ArgumentDefaultsHelpFormatter
-    parser.add_argument("--out", default="runs/demo", metavar="DIR", help="output folder (default runs/demo)")
+    parser.add_argument("--out", default="demo_out", metavar="DIR",
+                        help="output folder (make demo's; --model DIR then finds the model in DIR/run/model)")
     g = parser.add_argument_group("corpus")
     g.add_argument("--speakers", type=int, default=60, help="SynthGest speakers (a fifth are held-out test speakers)")
     g.add_argument("--train-clips", type=int, default=4000, help="training clips")
@@ -59,7 +67,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
                    help="folder with the real clips (<name>.avi/.mp4 + .wav + .txt)")
     g.add_argument("--samples", default="sample1,sample2", help="real clip names in --real")
     g.add_argument("--no-real", action="store_true", help="skip the real clips (no mediapipe run)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="seed of the corpus, the training and the heatmap clips")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = all cores)")
     parser.add_argument("--fresh", action="store_true", help="delete OUT first instead of reusing finished stages")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -103,17 +111,15 @@ def stage_train(args, out: Path) -> dict:
 
 
 def stage_evaluate(args, out: Path, mods: list[str]) -> dict:
-    from jegal.model.pretrained import model_identity
-    from jegal.evaluation.suite import corpus_benchmarks, corpus_clips, evaluate_model, floor_rows, headline, load_model
+    from jegal.evaluation.suite import corpus_benchmarks, corpus_clips, evaluate_model, floor_rows, headline
     from jegal.model.jegal import READOUTS
 
     corpus = out / "corpus"
     benches = corpus_benchmarks(corpus)
     clips = corpus_clips(corpus, benches)
-    model_dir = out / "run" / "model"
-    model = load_model(model_dir)
+    model = _load_model(out)
     results = evaluate_model(model, benches, clips, mods, cache_dir=out / "eval" / "cache",
-                             model_id=model_identity(model_dir), progress=not args.quiet, keep_rows=True)
+                             model_id=model.identity, progress=not args.quiet, keep_rows=True)
     for task, by_mod in results.items():
         for m, r in by_mod.items():
             write_json_atomic(out / "eval" / f"{task}_{m}.json", r)
@@ -134,6 +140,15 @@ def stage_evaluate(args, out: Path, mods: list[str]) -> dict:
                         for task, by_mod in results.items()}}
 
 
+def _load_model(out: Path):
+    """The demo's trained model, on the CPU, with the text-state cache on (the benchmarks embed the
+    same clips' words again)."""
+    from jegal.evaluation.suite import TEXT_CACHE_SIZE
+    from jegal.model import JEGAL
+
+    return JEGAL.from_pretrained(out / "run", device="cpu").set_runtime(text_cache_size=TEXT_CACHE_SIZE)
+
+
 def _heatmap(model, clip, png: Path, title: str, mods: str, highlight: int | None = None) -> dict:
     from jegal.inference import save_heatmap, word_frame_scores
 
@@ -145,9 +160,9 @@ def _heatmap(model, clip, png: Path, title: str, mods: str, highlight: int | Non
 
 def stage_heatmaps(args, out: Path, mod: str) -> dict:
     from jegal.evaluation.benchmarks import with_benchmark_words
-    from jegal.evaluation.suite import corpus_benchmarks, load_model
+    from jegal.evaluation.suite import corpus_benchmarks
 
-    model = load_model(out / "run" / "model")
+    model = _load_model(out)
     figs = out / "heatmaps"
     res: dict = {"synthgest": [], "real": [], "real_skipped": None}
     spot = corpus_benchmarks(out / "corpus")["spotting"]
@@ -363,6 +378,17 @@ def write_report(doc: dict, out: Path) -> None:
         write_text_atomic(out / name, text)
 
 
+def next_steps(out: Path) -> list[str]:
+    """Commands to try on what the demo left in ``out``, each one runnable as printed."""
+    lines = [f"jegal eval spotting --model {out} --benchmark {out / 'corpus/benchmarks/spot.csv'} "
+             f"--data {out / 'corpus/test'}"]
+    samples = sorted((out / "real" / "input").glob("*.avi"))
+    if samples:
+        lines.insert(0, f"jegal spot {samples[0]} --model {out} --out {samples[0].stem}.spot")
+    lines.append(f"jegal serve --model {out}")
+    return ["try the model:"] + ["  " + line for line in lines]
+
+
 # -- command ----------------------------------------------------------------------------------
 def run(args: argparse.Namespace) -> int:
     import torch
@@ -407,4 +433,5 @@ def run(args: argparse.Namespace) -> int:
 
     print(results_table(table_rows(doc)))
     _log(f"report: {out / 'report.html'} and {out / 'report.md'} ({doc['seconds_total']:.0f} s in all)")
+    print("\n".join(next_steps(out)))
     return 0
