@@ -54,8 +54,8 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
 
 def usage_lines(doc: str | None) -> str | None:
     """The indented ``jegal ...`` lines of a module docstring, as an ``examples:`` epilog."""
-    lines = [line.rstrip() for line in (doc or "").splitlines() if line.lstrip().startswith("jegal ")
-             and line.startswith(" ")]
+    lines = [line.rstrip() for line in (doc or "").splitlines()
+             if line.startswith(" ") and line.lstrip().startswith("jegal ")]
     if not lines:
         return None
     indent = min(len(line) - len(line.lstrip()) for line in lines)

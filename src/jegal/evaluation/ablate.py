@@ -1,7 +1,7 @@
 """``jegal ablate``: the paper's ablations and baselines, trained on the same data and budget.
 
-    jegal ablate --corpus data/synth --out runs/ablate                  # every variant, 4 epochs each
-    jegal ablate --corpus data/synth --out runs/ablate --variants full,global_only,coupling_only --epochs 2
+    jegal ablate --corpus demo_out/corpus --out ablate_out                # every variant, 4 epochs each
+    jegal ablate --corpus demo_out/corpus --out ablate_out --variants full,global_only,coupling_only --max-steps 300
 
 Writes ``OUT/ablation.md`` (one table) and ``OUT/ablation.json`` (every number, per variant
 and test modality); each variant's run is in ``OUT/runs/<variant>/`` and is reused on reruns.

@@ -1,7 +1,7 @@
 """``jegal eval {retrieval,spotting,asd}``: one benchmark, one model, a table and a JSON file.
 
-    jegal eval spotting --model runs/demo --benchmark data/synth/benchmarks/spot.csv --data data/synth/test
-    jegal eval asd --model runs/demo/model --benchmark avs_asd.csv --data avs_shards --modalities t,a,ta
+    jegal eval spotting --model demo_out --benchmark demo_out/corpus/benchmarks/spot.csv --data demo_out/corpus/test
+    jegal eval asd --model demo_out/run --benchmark demo_out/corpus/benchmarks/asd.csv --data demo_out/corpus/test
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """``jegal serve``: the local web page (:mod:`jegal.serve`).
 
     jegal serve                                  # default model; http://127.0.0.1:7860
-    jegal serve --model runs/demo --port 8000
+    jegal serve --model demo_out --port 8000
     jegal serve --max-upload-mb 50 --max-seconds 60 --examples ../shared/data/real
 
 Binds to 127.0.0.1 (this machine only) unless ``--host`` says otherwise; anything else prints a
@@ -27,8 +27,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.ArgumentDefaultsHelpFormatter
     d = Limits()
     parser.add_argument("--model", default=None, metavar="MODEL_OR_RUN",
-                        help="a saved model directory or a training run directory (default: the cached serve model, "
-                             "else jegal demo's runs/demo, else one trained on SynthGest on first start)")
+                        help="a saved model directory, a training run directory, or jegal demo's output folder "
+                             "(default: the cached serve model, else ./demo_out from make demo, else one trained on "
+                             "SynthGest on first start)")
     parser.add_argument("--checkpoint", choices=("final", "best"), default="final",
                         help="with a run directory: its final model or its best validation checkpoint")
     parser.add_argument("--device", default="cpu", help="torch device for the model")

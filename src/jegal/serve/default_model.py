@@ -5,8 +5,8 @@ takes). Without it, the first of:
 
 1. the serve model cached by an earlier ``jegal serve`` in ``$XDG_CACHE_HOME/jegal/serve-model``
    (default ``~/.cache/jegal/serve-model``; its ``serve-model.json`` says it is complete);
-2. the model ``jegal demo`` trained in the working directory (``runs/demo/run``, the demo's
-   default ``--out``);
+2. the model ``jegal demo`` trained in the working directory (``demo_out/run``, the demo's
+   default ``--out`` and ``make demo``'s; ``runs/demo/run``, the older default);
 3. otherwise one is trained there, in the background, the first time ``jegal serve`` starts
    without a model: a SynthGest corpus (:func:`jegal.synth.generate_corpus`, :class:`Recipe`:
    20 synthetic speakers, 1500 clips; about 1 min on 2 cores) and the ``cpu`` preset for 600
@@ -34,7 +34,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 STAMP = "serve-model.json"
-DEMO_RUNS = (Path("runs/demo/run"),)  # relative to the working directory: jegal demo's default --out
+DEMO_RUNS = (Path("demo_out/run"), Path("runs/demo/run"))  # relative to the working directory: jegal demo's --out
 
 SYNTHETIC_CAVEAT = (
     "It has only ever seen SynthGest: generated cartoon speakers whose hands make one made-up gesture for some "

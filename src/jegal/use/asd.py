@@ -1,7 +1,7 @@
 """``jegal asd VIDEO --model M``: who is speaking, from the gestures of the people in view alone.
 
-    jegal asd panel.mp4 --model runs/demo                 # transcript beside it, or offline ASR
-    jegal asd panel.mp4 --model runs/demo --asr none      # no words: fixed windows of speech
+    jegal asd demo_out/real/input/sample1.avi --model demo_out              # transcript beside it, or offline ASR
+    jegal asd demo_out/real/input/sample1.avi --model demo_out --asr none   # no words: fixed windows of speech
 
 The video is read by :func:`jegal.use.video.read_video`. The speech is cut into **segments**
 (:func:`speech_segments`): runs of words that end at a sentence end (``. ? !``), at a pause

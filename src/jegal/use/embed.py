@@ -1,8 +1,8 @@
 """``jegal embed INPUT --model M --out X.npz``: gesture and content embeddings of videos or clips.
 
-    jegal embed talk.mp4 --model runs/demo --out talk.npz                 # one video (transcript beside it, or ASR)
-    jegal embed videos/ --model runs/demo/model --out videos.npz          # every video of a folder
-    jegal embed data/synth/test --model runs/demo --out test.npz --modalities t   # a shard set (prepare / synth)
+    jegal embed demo_out/real/input/sample1.avi --model demo_out --out sample1.npz   # one video (transcript or ASR)
+    jegal embed demo_out/real/input --model demo_out/run/model --out samples.npz     # every video of a folder
+    jegal embed demo_out/corpus/test --model demo_out --out test.npz --modalities t  # a shard set (prepare / synth)
 
 INPUT is one video (or ``<name>.kps.npz`` with ``<name>.wav`` beside it), a folder of them, or a
 shard set (a folder of ``.tar`` shards with or without ``manifest.json``, or one ``.tar``).

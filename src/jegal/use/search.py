@@ -1,11 +1,11 @@
 """``jegal search build`` / ``jegal search query``: a FAISS gallery of gesture clips, queried by text, speech or video.
 
-    jegal search build data/synth/test --model runs/demo --index gallery/        # a shard set
-    jegal search build videos/ --model runs/demo --index gallery/                # every person of every video
-    jegal search build videos.npz --index gallery/                               # embeddings from jegal embed
+    jegal search build demo_out/corpus/test --model demo_out --index gallery/    # a shard set
+    jegal search build demo_out/real/input --model demo_out --index videos/      # every person of every video
+    jegal search build samples.npz --index samples/                              # embeddings from jegal embed
     jegal search query --index gallery/ --text "a big round ball" -k 5
-    jegal search query --index gallery/ --audio question.wav                     # words: transcript beside it, or ASR
-    jegal search query --index gallery/ --video talk.mp4 --json
+    jegal search query --index gallery/ --audio demo_out/real/input/sample1.wav  # words: transcript beside it, or ASR
+    jegal search query --index gallery/ --video demo_out/real/input/sample2.avi --json
 
 **Build.** The gallery's gesture clip vectors (one per shard clip, or per window of each person
 of each video: :mod:`jegal.use.embed`) go into a :class:`jegal.inference.GalleryIndex`: exact

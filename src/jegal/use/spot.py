@@ -1,7 +1,7 @@
 """``jegal spot VIDEO --model M``: which words did each person gesture, and when?
 
-    jegal spot talk.mp4 --model runs/demo                      # transcript beside it, or offline ASR
-    jegal spot talk.mp4 --transcript talk.json --model runs/demo/model --out talk.spot --modalities t
+    jegal spot demo_out/real/input/sample1.avi --model demo_out        # transcript beside it, or offline ASR
+    jegal spot demo_out/real/input/sample2.avi --transcript demo_out/real/input/sample2.txt --model demo_out/run/model
 
 The video is read by :func:`jegal.use.video.read_video` (people, keypoints, words, overlapping
 windows). For every person, each window's gesture frames and words are embedded
