@@ -47,7 +47,7 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
         text = action.help or ""
         default = action.default
         if (not action.option_strings or "default" in text or default is None or default is False
-                or default == "" or default == argparse.SUPPRESS):
+                or default == argparse.SUPPRESS or (isinstance(default, (str, list, tuple, dict)) and not default)):
             return text
         return f"{text} (default: %(default)s)" if text else "default: %(default)s"
 

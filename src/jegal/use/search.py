@@ -2,7 +2,7 @@
 
     jegal search build demo_out/corpus/test --model demo_out --index gallery/    # a shard set
     jegal search build demo_out/real/input --model demo_out --index videos/      # every person of every video
-    jegal search build samples.npz --index samples/                              # embeddings from jegal embed
+    jegal search build samples.npz --model demo_out --index samples/             # embeddings from jegal embed
     jegal search query --index gallery/ --text "a big round ball" -k 5
     jegal search query --index gallery/ --audio demo_out/real/input/sample1.wav  # words: transcript beside it, or ASR
     jegal search query --index gallery/ --video demo_out/real/input/sample2.avi --json
