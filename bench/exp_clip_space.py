@@ -64,8 +64,8 @@ def main() -> None:
         train_variant(Variant(name, name, overrides=overrides), corpus, run,
                       Budget(epochs=1000, max_steps=args.steps, lr=lr, threads=args.threads), progress=True)
         log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
-        mods = JEGAL.load(run / "model").config.content.modalities
-        res = evaluate_model(JEGAL.load(run / "model"), benches, clips, modalities=(mods,))
+        mods = JEGAL.from_pretrained(run).config.content.modalities
+        res = evaluate_model(JEGAL.from_pretrained(run), benches, clips, modalities=(mods,))
         row = {"variant": name, "lr": lr, "global loss (last 20 steps)":
                round(statistics.mean(r["loss_global"] for r in log[-20:]), 3), **headline(res, mods)}
         diag = res["retrieval"][mods]["metrics"].get("speaker_diagnostics") or {}

@@ -35,7 +35,6 @@ def controlled(clips: dict, kind: str) -> dict:
 
 def main() -> None:
     from jegal.evaluation.benchmarks import ClipSet
-    from jegal.model.pretrained import resolve_model_dir
     from jegal.evaluation.protocols import evaluate_benchmark
     from jegal.evaluation.suite import corpus_benchmarks, corpus_clips
     from jegal.model import JEGAL
@@ -46,7 +45,7 @@ def main() -> None:
     ap.add_argument("corpus")
     ap.add_argument("--modalities", default="ta,t")
     args = ap.parse_args()
-    model = JEGAL.load(resolve_model_dir(args.model, "final"))
+    model = JEGAL.from_pretrained(args.model)
     bench = corpus_benchmarks(args.corpus)["spotting"]
     clips = corpus_clips(args.corpus, {"spotting": bench})
     mods = args.modalities.split(",")

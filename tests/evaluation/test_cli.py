@@ -11,7 +11,7 @@ def saved_model(tmp_path_factory):
     from jegal.model import JEGAL
 
     run = tmp_path_factory.mktemp("run")
-    JEGAL.from_preset("cpu", {"content.modalities": "a"}).save(run / "model")
+    JEGAL.from_preset("cpu", {"content.modalities": "a"}).save_pretrained(run / "model")
     return run
 
 

@@ -130,12 +130,13 @@ def test_ablate_rejects_unknown_variants(tmp_path, capsys):
 def test_a_variant_stops_at_its_time_budget_in_process(demo_run, tmp_path):
     """What the demo's --train-minutes does: the loop stops at the budget (here: after the first
     step) and saves a loadable model; the summary comes from train(), not from the run's files."""
-    from jegal.evaluation.suite import VARIANTS, Budget, load_model, train_variant
+    from jegal.evaluation.suite import VARIANTS, Budget, train_variant
+    from jegal.model import JEGAL
 
     budget = Budget(max_seconds=1e-3, batch_size=8)
     info = train_variant(VARIANTS["sync"], demo_run / "corpus", tmp_path / "run", budget, progress=False)
     assert info["stopped_on_time"] and info["stopped_by"] == "max_seconds" and info["steps"] == 1
     assert info["clips_per_s"] > 0 and info["final_loss"] > 0
-    assert load_model(tmp_path / "run" / "model").readout() == "local"
+    assert JEGAL.from_pretrained(tmp_path / "run").readout() == "local"
     doc = json.loads((demo_run / "demo.json").read_text())["training"]
     assert doc["stopped_by"] == "max_steps" and doc["steps"] == 3 and doc["train_minutes"] is None

@@ -5,7 +5,7 @@ import torch.nn.functional as F
 
 from jegal.losses.contrastive import LogitScale, symmetric_info_nce
 from jegal.losses.loss import JEGALLoss
-from jegal.model.config import LossConfig
+from jegal.losses import LossConfig
 
 
 def naive_info_nce(scores):

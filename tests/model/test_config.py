@@ -143,10 +143,10 @@ def test_runtime_settings_change_speed_not_numbers_and_are_not_saved(tmp_path):
     assert len(model.text.backbone.cache) == 3
     model.set_runtime(text_cache_size=1)
     assert len(model.text.backbone.cache) == 1  # shrinking drops the least recently used
-    model.save(tmp_path / "m")
+    model.save_pretrained(tmp_path / "m")
     saved = json.loads((tmp_path / "m" / "config.json").read_text())
     assert "cache_size" not in saved["text"] and "couple_chunk" not in saved["loss"]
-    assert JEGAL.load(tmp_path / "m").runtime == type(model.runtime)()  # a loaded model gets the defaults
+    assert JEGAL.from_pretrained(tmp_path / "m").runtime == type(model.runtime)()  # a loaded model gets the defaults
     with pytest.raises(ValueError, match="couple_chunk"):
         model.set_runtime(couple_chunk=-1)
 

@@ -142,13 +142,13 @@ def test_modality_dropout_zeroes_exactly_one_modality_per_clip():
 
 def test_save_load_round_trip_is_exact(model, tmp_path):
     b = _batch(seed=8)
-    model.save(tmp_path / "m")
+    model.save_pretrained(tmp_path / "m")
     saved = load_file(str(tmp_path / "m" / "model.safetensors"))
     assert not any("backbone" in k for k in saved)
     assert set(saved) == set(model.state_dict())
     cfg = json.loads((tmp_path / "m" / "config.json").read_text())
     assert cfg["text"]["backbone"] == "all-MiniLM-L6-v2" and cfg["gesture"]["d_model"] == 32
-    loaded = JEGAL.load(tmp_path / "m")
+    loaded = JEGAL.from_pretrained(tmp_path / "m")
     for mods in ("ta", "t", "a"):
         e1, e2 = model.embed(b, mods), loaded.embed(b, mods)
         for k in EMB_KEYS:
@@ -157,7 +157,7 @@ def test_save_load_round_trip_is_exact(model, tmp_path):
 
 def test_load_reports_a_missing_directory(tmp_path):
     with pytest.raises(FileNotFoundError, match="not a saved JEGAL model"):
-        JEGAL.load(tmp_path)
+        JEGAL.from_pretrained(tmp_path)
 
 
 @pytest.mark.parametrize("frontend", ["features", "rgb"])

@@ -40,13 +40,13 @@ def test_round_trip_gives_the_same_outputs_and_the_card(tmp_path):
                  "Synthetic data only.", "| released_by | the tests |", "JEGAL.from_pretrained"):
         assert text in readme
     assert json.loads((tmp_path / "m" / CARD_FILE).read_text())["steps"] == 300
-    assert JEGAL.save is JEGAL.save_pretrained and JEGAL.load.__func__ is JEGAL.from_pretrained.__func__
+    assert not hasattr(JEGAL, "save") and not hasattr(JEGAL, "load")  # one saver, one loader
 
 
 def test_saving_without_a_card_drops_the_old_metrics_and_updates_merge(tmp_path):
     model = tiny_model()
     path = model.save_pretrained(tmp_path / "m", card=CARD)
-    model.save(path)  # new weights, no card: metrics measured on the old ones must not stay
+    model.save_pretrained(path)  # new weights, no card: metrics measured on the old ones must not stay
     card = read_card(path)
     assert card.metrics == {} and card.steps is None and card.model["d_model"] == 32
     assert "Not evaluated yet" in (path / README_FILE).read_text()
@@ -66,8 +66,11 @@ def test_bad_directories_are_clear_errors(tmp_path):
         JEGAL.from_pretrained(tmp_path / "nope")
     run = tmp_path / "run"
     tiny_model().save_pretrained(run / "model")
-    with pytest.raises(FileNotFoundError, match=r"config.json and model.safetensors missing.*run/model"):
-        JEGAL.from_pretrained(run)  # a training run: the error names its model
+    assert JEGAL.from_pretrained(run).source_dir == run / "model"  # a training run: its final model
+    (run / "model" / "config.json").unlink()
+    with pytest.raises(FileNotFoundError, match=r"not a saved JEGAL model.*run/model \(config.json missing\)"):
+        JEGAL.from_pretrained(run)  # the error names what each place it looked in lacks
+    tiny_model().save_pretrained(run / "model")
     (run / "model" / "model.safetensors").write_bytes(b"not safetensors")
     with pytest.raises(ConfigError, match="damaged or not a safetensors file"):
         JEGAL.from_pretrained(run / "model")

@@ -31,8 +31,8 @@ def imported(tmp_path_factory) -> dict:
         jegal_pth.unlink()
         gestsync_pth.unlink()
     out["dir"] = root / "model_a"
-    out["model"] = JEGAL.load(root / "model_a").eval()
-    out["other"] = JEGAL.load(root / "model_b").eval()
+    out["model"] = JEGAL.from_pretrained(root / "model_a").eval()
+    out["other"] = JEGAL.from_pretrained(root / "model_b").eval()
     return out
 
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 from jegal.atomic import write_json_atomic, write_text_atomic
 from jegal.evaluation.protocols import ties_note
-from jegal.evaluation.suite import (VARIANTS, Budget, EnsembleModel, corpus_benchmarks, corpus_clips, evaluate_model,
-                                    floor_rows, headline, load_model, results_table, train_variant)
+from jegal.evaluation.suite import (TEXT_CACHE_SIZE, VARIANTS, Budget, EnsembleModel, corpus_benchmarks, corpus_clips,
+                                    evaluate_model, floor_rows, headline, results_table, train_variant)
 
 MOD_NAMES = {"ta": "text + speech", "t": "text", "a": "speech"}
 DEFAULT_EPOCHS = 4  # per variant, unless --epochs or --max-steps sets the length
@@ -45,6 +45,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run_ablation(corpus: Path, out: Path, names: list[str], budget: Budget, progress: bool = True,
                  log=print) -> dict:
+    from jegal.model import JEGAL
+
     benches = corpus_benchmarks(corpus)
     clips = corpus_clips(corpus, benches)
     if clips.problems:
@@ -57,7 +59,8 @@ def run_ablation(corpus: Path, out: Path, names: list[str], budget: Budget, prog
         t0 = time.perf_counter()
         trained[name] = train_variant(v, corpus, out / "runs" / name, budget, progress=progress)
         timings[name] = round(time.perf_counter() - t0, 1)
-    models = {name: load_model(out / "runs" / name / "model") for name in needed}
+    models = {name: JEGAL.from_pretrained(out / "runs" / name).set_runtime(text_cache_size=TEXT_CACHE_SIZE)
+              for name in needed}
     for name in names:
         v = VARIANTS[name]
         log(f"[ablate] evaluate {name}")

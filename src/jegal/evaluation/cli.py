@@ -15,7 +15,8 @@ from jegal.atomic import write_json_atomic
 from jegal.data.benchmarks import TASKS, BenchmarkError, read_benchmark
 from jegal.evaluation.benchmarks import load_clips
 from jegal.evaluation.protocols import evaluate_benchmark, markdown_table, summary_row, ties_note
-from jegal.model.pretrained import ModelNotFound, model_identity, parse_modalities, resolve_model_dir
+from jegal.model.config import ConfigError
+from jegal.model.pretrained import parse_modalities
 
 def record_on_card(model_dir: Path, task: str, benchmark: str, results: dict) -> None:
     """Put the headline numbers into the model card (``jegal.model.card``), one entry per benchmark
@@ -37,7 +38,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.ArgumentDefaultsHelpFormatter
     parser.add_argument("task", choices=TASKS, help="which benchmark protocol")
     parser.add_argument("--model", required=True, metavar="RUN_OR_DIR",
-                        help="a training run directory (uses RUN/model) or a saved model directory")
+                        help="a saved model directory, a training run directory (uses RUN/model) or jegal demo's "
+                             "output folder")
     parser.add_argument("--benchmark", required=True, metavar="CSV", help="benchmark CSV (AVS or SynthGest columns)")
     parser.add_argument("--data", required=True, metavar="DIR",
                         help="shard directory (or tar) holding the benchmark's clips; clip_id = the CSV filename")
@@ -64,14 +66,14 @@ def run(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     try:
-        model_dir = resolve_model_dir(args.model, args.checkpoint)
         bench = read_benchmark(args.benchmark)
         if bench.task != args.task:
             raise BenchmarkError(f"{args.benchmark}: its columns make it a {bench.task} benchmark, not {args.task}")
-        model = JEGAL.load(model_dir, device=args.device)
+        model = JEGAL.from_pretrained(args.model, checkpoint=args.checkpoint, device=args.device)
+        model_dir = model.source_dir
         mods = parse_modalities(args.modalities, model.config.content.modalities)
         clips = load_clips(args.data, bench.clip_ids())
-    except (ModelNotFound, BenchmarkError, ValueError, OSError) as err:
+    except (BenchmarkError, ConfigError, ValueError, OSError) as err:
         print(f"jegal eval: {err}", file=sys.stderr)
         return 1
     out = Path(args.out) if args.out else Path(args.model) / "eval" / f"{args.task}_{Path(args.benchmark).stem}.json"
@@ -82,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
     if bench.bad_rows:
         print(f"{len(bench.bad_rows)} rows of {args.benchmark} could not be parsed (counted as errors), "
               f"e.g. {bench.bad_rows[0]['error']}", file=sys.stderr)
-    model_id = model_identity(model_dir)
+    model_id = model.identity
     results = {}
     for m in mods:
         results[m] = evaluate_benchmark(model, bench, clips, modalities=m, cache_dir=cache, model_id=model_id,
@@ -91,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
            "results": results}
     table = [(f"{model_dir.name} ({m})", summary_row(r)) for m, r in results.items()]
     if args.task == "spotting":  # the transcript-only floor, from the CSV alone (no clip needed)
-        from jegal.synth.baselines import word_order_spotting
+        from jegal.synth import word_order_spotting
 
         doc["word_order_floor"] = word_order_spotting(bench)
         floor = doc["word_order_floor"]

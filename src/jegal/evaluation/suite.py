@@ -3,7 +3,8 @@
 - :data:`VARIANTS`: the paper's ablations and baselines, each an objective (``loss.objective``)
   and model overrides, all trained by the one loop :func:`jegal.train.loop.train`.
 - :func:`train_variant`: train one variant on a corpus in this process (idempotent: a finished
-  run is reused); :func:`load_model`: a trained variant, read as its training shaped it.
+  run is reused); a trained variant is read with :meth:`jegal.model.JEGAL.from_pretrained`, with the
+  text-state cache at :data:`TEXT_CACHE_SIZE` (the benchmarks embed the same clips' words again).
 - :func:`evaluate_model`: all three SynthGest benchmarks for one model, any test modalities.
 - :func:`floor_rows`: the SynthGest floor baselines (fastest hand, clip length, chance).
 - :func:`headline` / :func:`results_table`: the one-table summary (markdown).
@@ -23,9 +24,10 @@ from jegal.data.benchmarks import Benchmark, read_benchmark
 from jegal.evaluation.benchmarks import ClipSet, load_clips
 from jegal.atomic import write_json_atomic
 from jegal.evaluation.protocols import evaluate_benchmark, markdown_table
-from jegal.model.config import paper_objective_overrides
+from jegal.model.presets import paper_objective_overrides
 
 BENCHMARK_FILES = {"retrieval": "ret.csv", "spotting": "spot.csv", "asd": "asd.csv"}
+TEXT_CACHE_SIZE = 4096  # clips whose text-backbone states an evaluated model keeps (JEGAL.set_runtime)
 
 
 @dataclass
@@ -102,7 +104,7 @@ class Budget:
                      progress: bool = True):
         """The :class:`jegal.train.config.TrainConfig` of a variant: the cpu preset, this budget,
         validation only at the end on a small subset (evaluation is what counts here)."""
-        from jegal.train.config import resolve
+        from jegal.train import resolve
 
         flags = {"out": str(run_dir), "data.train": str(corpus), "max_steps": self.max_steps,
                  "max_seconds": self.max_seconds, "seed": self.seed, "threads": self.threads, "progress": progress,
@@ -123,7 +125,7 @@ def train_variant(variant: Variant, corpus: str | os.PathLike, run_dir: str | os
     :func:`jegal.train.loop.train`, in this process; a run directory that already holds a
     finished model is reused. Returns the training summary (:data:`TRAINING_KEYS` of the loop's,
     plus the variant, its overrides and the wall seconds), also ``run_dir/summary.json``."""
-    from jegal.train.loop import train
+    from jegal.train import train
 
     if variant.parts:
         raise ValueError(f"variant {variant.name} fuses {variant.parts} at test time; it is not trained")
@@ -141,14 +143,6 @@ def train_variant(variant: Variant, corpus: str | os.PathLike, run_dir: str | os
                "seconds": round(time.perf_counter() - t0, 1)}
     write_json_atomic(done, summary)
     return summary
-
-
-def load_model(model_dir: str | os.PathLike):
-    """A trained model for evaluation, on the CPU (its ``embed`` reads the spaces its training
-    shaped), with the text-state cache on: the benchmarks embed the same clips' words again."""
-    from jegal.model import JEGAL
-
-    return JEGAL.load(model_dir, device="cpu").set_runtime(text_cache_size=4096)
 
 
 # -- evaluation -------------------------------------------------------------------------------
@@ -219,7 +213,7 @@ def headline(results: dict, modalities: str) -> dict:
 
 def floor_rows(corpus: str | os.PathLike, n_ret: int) -> tuple[list[tuple[str, dict]], dict]:
     """Rows for the SynthGest floors (from :mod:`jegal.synth.baselines`) and chance."""
-    from jegal.synth.baselines import trivial_baselines
+    from jegal.synth import trivial_baselines
 
     fl = trivial_baselines(corpus)
     sp, rt = fl["spotting"], fl["retrieval"]

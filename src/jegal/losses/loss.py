@@ -9,21 +9,17 @@ rows against the global batch; the coupling scores of the gathered side are chun
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import torch
 from torch import nn
 
+from jegal.losses.config import LossConfig
 from jegal.losses.contrastive import LogitScale, global_scores, symmetric_info_nce
 from jegal.losses.coupling import coupling_scores, word_discrimination_loss
 from jegal.losses.distributed import gather_batch
 
-if TYPE_CHECKING:
-    from jegal.model.config import LossConfig
-
 
 class JEGALLoss(nn.Module):
-    """The objective of ``cfg`` (:class:`jegal.model.config.LossConfig`).
+    """The objective of ``cfg`` (:class:`jegal.losses.config.LossConfig`).
 
     ``couple_chunk`` (gathered clips per chunk of the N x N coupling scores, 0 = one chunk) and
     ``couple_checkpoint`` (recompute each chunk in backward) change memory and speed only; they

@@ -7,8 +7,10 @@ Everything here is saved with the weights (``config.json``); settings that only 
 memory (the text-state cache, the coupling chunk size and checkpointing) are not part of it:
 they are set on a built model with :meth:`jegal.model.JEGAL.set_runtime`.
 
-Presets are JSON files in ``jegal/presets/`` holding a ``model`` section (the fields that differ
-from these defaults, or all of them) and a ``train`` section (read by :mod:`jegal.train.config`):
+The ``loss`` section is :class:`jegal.losses.config.LossConfig` (it lives with the losses). Presets
+are JSON files in ``jegal/presets/`` (read by :mod:`jegal.model.presets`) holding a ``model``
+section (the fields that differ from these defaults, or all of them) and a ``train`` section (read
+by :mod:`jegal.train.config`):
 
 - ``paper``: the paper's model and objective as published (equal to these defaults);
 - ``recommended``: the paper's sizes with this project's objective;
@@ -17,29 +19,30 @@ from these defaults, or all of them) and a ``train`` section (read by :mod:`jega
 
 :meth:`JEGALConfig.from_preset` lays a preset over the defaults, then dotted overrides such as
 ``{"loss.beta": 1.0}`` (what the CLI's ``--set`` and the ablations use). The rules for keys and
-values are :mod:`jegal.config`'s, shared with the training configuration. docs/model.md lists
-every difference between the presets and the paper with the measurement behind it.
+values are :mod:`jegal.config`'s, shared with the training configuration; keys of the older layout
+are read by :mod:`jegal.model.legacy`. docs/model.md lists every difference between the presets and
+the paper with the measurement behind it.
 """
 
 from __future__ import annotations
 
 import copy
 import os
-import warnings
-from dataclasses import dataclass, field, fields
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Any
 
 from jegal.atomic import write_json_atomic
-from jegal.config import ConfigError, from_dict, pop_dotted, put_dotted, read_json_object, set_dotted, to_dict
+from jegal.config import ConfigError, from_dict, read_json_object, set_dotted, to_dict
+from jegal.losses.config import OBJECTIVE_WEIGHTS, LossConfig
+from jegal.model.legacy import legacy_key_message, upgrade
+from jegal.model.presets import PRESET_DIR, paper_objective_overrides, read_preset
 
 __all__ = ["ConfigError", "GestureConfig", "TextConfig", "SpeechConfig", "ContentConfig", "EmbeddingConfig",
-           "LossConfig", "JEGALConfig", "PRESET_DIR", "read_preset", "paper_objective_overrides"]
+           "LossConfig", "JEGALConfig", "OBJECTIVE_WEIGHTS", "PRESET_DIR", "read_preset", "paper_objective_overrides",
+           "GESTURE_FRONTENDS", "DEFAULT_RGB_SIZE"]
 
-PRESET_DIR = Path(__file__).resolve().parent.parent / "presets"
-PRESET_SECTIONS = ("about", "model", "train")  # the top-level keys of a preset file
-
-
+GESTURE_FRONTENDS = ("keypoints", "rgb", "features")
+DEFAULT_RGB_SIZE = 112  # pixels of the square person crops an rgb model reads (jegal prepare --rgb-size's default)
 ARCHITECTURES = ("jegal", "released")  # "released": the released checkpoint's modules (jegal.model.released)
 
 
@@ -59,7 +62,10 @@ class GestureConfig:
     rgb_channels: list[int] = field(default_factory=lambda: [32, 64, 128, 256])
     rgb_first_kernel: int = 5  # frames seen by the first 3D conv
     rgb_trainable: bool = True  # False freezes the 3D-conv backbone (the paper's setting)
-    rgb_checkpoint: str | None = None  # safetensors state dict for the 3D-conv backbone
+    rgb_size: int = DEFAULT_RGB_SIZE  # side of the square face-masked person crops (pixels) the rgb front end reads
+    # A safetensors state dict that initialises the 3D-conv backbone of a *new* model (training). Not saved:
+    # once built, the backbone's weights are part of the model's own weights (JEGAL.save_pretrained).
+    rgb_checkpoint: str | None = None
     # False: no absolute frame positions in the temporal Transformer; a frame then knows its time
     # only through the front-end's few-frame receptive field, so spotting cannot lean on "word k of W
     # is near frame (k + 1/2) / W x T" (docs/evaluation.md, the word-order floor)
@@ -130,83 +136,6 @@ class EmbeddingConfig:
 
 
 @dataclass
-class LossConfig:
-    # What the model is trained for (saved with the weights, so the model knows which of its spaces
-    # are trained: JEGAL.embed): "jegal" (the paper's objective, with beta and spot_weight below),
-    # "clip" (the clip-level CLIP baseline: the global InfoNCE alone; sets beta=1, spot_weight=0) or
-    # "sync" (the sync-style baseline, jegal.losses.sync: no clip-level term; sets beta=0, spot_weight=0)
-    objective: str = "jegal"
-    beta: float = 0.5  # total = beta * global + (1 - beta) * coupling
-    window: int = 10  # frames each side of a word in which its gesture may lead or lag
-    gamma: float = 10.0  # sharpness of the windowed attention pooling softmax(gamma * g.c)
-    logit_scale_init: float = 1 / 0.07
-    logit_scale_max: float = 100.0
-    # Word discrimination (docs/model.md, "Word discrimination"): a per-frame softmax over
-    # the words of the (gathered) batch, each clip's own words the targets; not in the paper (0 = off).
-    spot_weight: float = 0.0
-    spot_temperature: float = 0.07  # that softmax's temperature: the spotting protocol's 0.07
-
-
-# loss.objective -> the (beta, spot_weight) it implies, None where they are free
-OBJECTIVE_WEIGHTS: dict[str, tuple[float, float] | None] = {"jegal": None, "clip": (1.0, 0.0), "sync": (0.0, 0.0)}
-
-
-# Keys of model configs written before the configuration was reorganised (issue 11). A saved
-# config.json or a preset file that holds them still loads (moved keys are read at their new place,
-# runtime settings are dropped, removed options must hold the one behaviour that is left); a dotted
-# override that names one is refused with the new name, so scripts get corrected instead of ignored.
-MOVED_KEYS = {"loss.local_centre": "embedding.local_centre",
-              "loss.global_standardise": "embedding.global_standardise"}
-RUNTIME_KEYS = {"text.cache_size": "text_cache_size", "loss.couple_chunk": "couple_chunk",
-                "loss.couple_checkpoint": "couple_checkpoint"}
-# removed key -> (the value whose behaviour is kept, None when any value loads the same model; why)
-REMOVED_KEYS = {
-    "loss.global_pool": ("mean", "clip vectors are the mean of frames / words (max pooling measured no better)"),
-    "loss.spot_negatives": (None, "the word-discrimination term always takes its negatives from the whole batch "
-                                  "(within-clip negatives spotted worse)"),
-    "gesture.separate_global": (False, "the clip vectors pool the one gesture encoder's features (a separate "
-                                       "clip-level encoder measured no better)"),
-}
-
-
-def legacy_key_message(key: str) -> str | None:
-    """Why a dotted key of the old layout is not a key now, naming its replacement; None for other keys."""
-    if key in MOVED_KEYS:
-        return f"config key {key!r} is now {MOVED_KEYS[key]!r}"
-    if key in RUNTIME_KEYS:
-        name = RUNTIME_KEYS[key]
-        return (f"config key {key!r} is a runtime setting now, not saved with the model: training "
-                f"`--set {name}=VALUE` (TrainConfig.{name}), or JEGAL.set_runtime({name}=...)")
-    if key in REMOVED_KEYS:
-        return f"config key {key!r} was removed: {REMOVED_KEYS[key][1]} (docs/model.md)"
-    return None
-
-
-def _upgrade(d: dict, source: str) -> dict:
-    """A copy of the nested model-config dict ``d`` with the old layout's keys handled (see MOVED_KEYS)."""
-    d = copy.deepcopy(d)
-    notes = []
-    for old, new in MOVED_KEYS.items():
-        found, value = pop_dotted(d, old)
-        if found:
-            if pop_dotted(d, new)[0]:  # (d is not used after the error)
-                raise ConfigError(f"{source}: both {old!r} and its new name {new!r} are set; keep only {new!r}")
-            put_dotted(d, new, value)
-            notes.append(f"{old} -> {new}")
-    for old in RUNTIME_KEYS:
-        pop_dotted(d, old)  # speed / memory only: the loader of the model sets them (JEGAL.set_runtime)
-    for old, (kept, why) in REMOVED_KEYS.items():
-        found, value = pop_dotted(d, old)
-        if found and kept is not None and value != kept:
-            raise ConfigError(f"{source}: {old}={value!r} is no longer supported: {why} (docs/model.md); "
-                              f"this model cannot be built")
-    if notes:
-        warnings.warn(f"{source}: read old config keys at their new place ({', '.join(notes)}); "
-                      "save the config again to update it", UserWarning, stacklevel=3)
-    return d
-
-
-@dataclass
 class JEGALConfig:
     gesture: GestureConfig = field(default_factory=GestureConfig)
     text: TextConfig = field(default_factory=TextConfig)
@@ -221,8 +150,18 @@ class JEGALConfig:
         return self.gesture.d_model
 
     def validate(self) -> "JEGALConfig":
+        """A checked copy of this config; ``self`` is never changed. The copy's ``loss`` holds the
+        weights its objective implies (:meth:`jegal.losses.config.LossConfig.validated`). Raises
+        :class:`ConfigError` naming the first offending key."""
+        cfg = copy.deepcopy(self)
+        cfg._check_sections()
+        cfg.loss = cfg.loss.validated()
+        return cfg
+
+    def _check_sections(self) -> None:
+        """The checks of the encoder, content and embedding sections (the loss checks its own)."""
         g, c = self.gesture, self.content
-        if g.frontend not in ("keypoints", "rgb", "features"):
+        if g.frontend not in GESTURE_FRONTENDS:
             raise ConfigError(f"gesture.frontend must be keypoints, rgb or features, got {g.frontend!r}")
         for section in ("gesture", "text", "speech", "content", "embedding"):
             arch = getattr(self, section).architecture
@@ -243,29 +182,19 @@ class JEGALConfig:
         if e.architecture == "released" and (e.local_centre or e.global_standardise):
             raise ConfigError("embedding.architecture='released' has no global heads: embedding.local_centre and "
                               "embedding.global_standardise must be false")
+        if g.frontend == "rgb" and g.rgb_size < 8:
+            raise ConfigError(f"gesture.rgb_size must be at least 8 pixels, got {g.rgb_size}")
         if g.d_model % 2 or g.d_model % g.heads:
             raise ConfigError(f"gesture.d_model={g.d_model} must be even and divisible by gesture.heads={g.heads}")
         if c.fusion not in ("concat", "avg"):
             raise ConfigError(f"content.fusion must be concat or avg, got {c.fusion!r}")
         if c.modalities not in ("ta", "t", "a"):
             raise ConfigError(f"content.modalities must be ta, t or a, got {c.modalities!r}")
-        if not 0.0 <= self.loss.beta <= 1.0:
-            raise ConfigError(f"loss.beta must lie in [0, 1], got {self.loss.beta}")
         if c.speech_clip_follows and c.global_speech:
             raise ConfigError("content.speech_clip_follows needs content.global_speech=false: with speech in the "
                               "text clip vectors there is no separate speech-only clip vector to train")
         if not 0.0 <= c.modality_dropout <= 1.0:
             raise ConfigError(f"content.modality_dropout must lie in [0, 1], got {c.modality_dropout}")
-        if self.loss.spot_weight < 0 or self.loss.spot_temperature <= 0:
-            raise ConfigError("loss.spot_weight must be >= 0 and loss.spot_temperature > 0")
-        if self.loss.window < 0:
-            raise ConfigError(f"loss.window must be >= 0, got {self.loss.window}")
-        if self.loss.objective not in OBJECTIVE_WEIGHTS:
-            raise ConfigError(f"loss.objective must be one of {sorted(OBJECTIVE_WEIGHTS)}, got {self.loss.objective!r}")
-        weights = OBJECTIVE_WEIGHTS[self.loss.objective]
-        if weights is not None:  # a baseline has no weights to choose: the saved config says what it trained
-            self.loss.beta, self.loss.spot_weight = weights
-        return self
 
     # -- (de)serialisation ---------------------------------------------------------------
     def to_dict(self) -> dict:
@@ -274,9 +203,9 @@ class JEGALConfig:
     @classmethod
     def from_dict(cls, d: dict, source: str = "model config") -> "JEGALConfig":
         """Build from a nested dict (``to_dict``'s layout). Keys of the old layout are read as
-        :data:`MOVED_KEYS` says (with a warning) or refused with their new name; unknown keys raise
+        :data:`jegal.model.legacy.MOVED_KEYS` says (with a warning) or refused with their new name; unknown keys raise
         :class:`ConfigError` naming the key."""
-        return from_dict(cls, _upgrade(d, source)).validate()
+        return from_dict(cls, upgrade(d, source)).validate()
 
     def to_json(self, path: str | os.PathLike) -> None:
         write_json_atomic(path, self.to_dict())
@@ -310,46 +239,3 @@ class JEGALConfig:
         if "text.backbone" in overrides and "text.backbone_dim" not in overrides:
             cfg.text.backbone_dim = None  # another backbone: its width is read again from its config
         return cfg.validate()
-
-
-def read_preset(name: str) -> dict[str, Any]:
-    """The preset ``name`` (a file in :data:`PRESET_DIR`) or a path to a JSON file, as
-    ``{"name", "path", "about", "model", "train"}``.
-
-    A preset file holds ``model`` (model config fields, nested by section) and ``train``
-    (training config fields, read by :mod:`jegal.train.config`) and optionally ``about``.
-    Any other JSON object is taken as a plain model config (a saved ``config.json``) with no
-    training part. Raises :class:`ConfigError` for an unknown name or an unreadable file."""
-    path = Path(name)
-    if not (path.suffix == ".json" and path.is_file()):
-        path = PRESET_DIR / f"{name}.json"
-    if not path.is_file():
-        known = sorted(p.stem for p in PRESET_DIR.glob("*.json"))
-        raise ConfigError(f"unknown preset {name!r}: expected one of {known} or a path to a .json file")
-    d = read_json_object(path, "preset")
-    if "model" in d or "train" in d:
-        extra = sorted(set(d) - set(PRESET_SECTIONS))
-        if extra:
-            raise ConfigError(f"{path}: unknown preset section(s) {extra}; a preset holds {list(PRESET_SECTIONS)}")
-        model, train = d.get("model", {}), d.get("train", {})
-    else:
-        model, train = d, {}
-    for section, value in (("model", model), ("train", train)):
-        if not isinstance(value, dict):
-            raise ConfigError(f"{path}: the preset's {section!r} section must be an object")
-    return {"name": path.stem, "path": str(path), "about": d.get("about", ""), "model": model, "train": train}
-
-
-def paper_objective_overrides() -> dict[str, Any]:
-    """Dotted overrides that give any preset the paper's objective and embedding heads.
-
-    Every field of the ``embedding`` and ``loss`` sections, and the ``content`` fields that
-    decide what the clip vectors are made of and how modalities are dropped, set to the
-    ``paper`` preset's values (= the dataclass defaults); the encoders' sizes are left alone.
-    Used by the ``paper_objective`` ablation."""
-    paper = JEGALConfig.from_preset("paper")
-    out = {f"{section}.{f.name}": getattr(getattr(paper, section), f.name)
-           for section in ("embedding", "loss") for f in fields(getattr(paper, section))}
-    for name in ("modality_dropout", "global_speech", "speech_clip_follows"):
-        out[f"content.{name}"] = getattr(paper.content, name)
-    return out

@@ -84,20 +84,28 @@ class RGBBackbone(nn.Module):
 
 
 class RGBFrontend(nn.Module):
+    """(B, T, H, W, 3) uint8 crops -> :class:`RGBBackbone` (trainable or frozen) -> Linear -> (B, T, d).
+
+    The backbone's weights are part of the model's own: ``gesture.rgb_checkpoint`` initialises them
+    once, when a new model is built (:meth:`load_backbone`), and is never read again."""
+
     def __init__(self, cfg: GestureConfig):
         super().__init__()
         self.backbone = RGBBackbone(cfg)
-        if cfg.rgb_checkpoint:
-            from safetensors.torch import load_file
-
-            try:
-                state = load_file(cfg.rgb_checkpoint)
-            except (OSError, RuntimeError) as e:
-                raise FileNotFoundError(f"gesture.rgb_checkpoint {cfg.rgb_checkpoint}: cannot read ({e})") from e
-            self.backbone.load_state_dict(state)
         self.trainable = cfg.rgb_trainable
         self.backbone.requires_grad_(cfg.rgb_trainable)
         self.proj = nn.Linear(self.backbone.out_dim, cfg.d_model)
+
+    def load_backbone(self, path: str) -> None:
+        """Initialise the 3D-conv backbone from the safetensors state dict ``path``. Raises
+        FileNotFoundError naming ``gesture.rgb_checkpoint`` when it cannot be read."""
+        from safetensors.torch import load_file
+
+        try:
+            state = load_file(path)
+        except (OSError, RuntimeError) as e:
+            raise FileNotFoundError(f"gesture.rgb_checkpoint {path}: cannot read ({e})") from e
+        self.backbone.load_state_dict(state)
 
     def forward(self, batch: dict) -> torch.Tensor:
         if "rgb" not in batch:

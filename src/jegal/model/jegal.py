@@ -28,8 +28,10 @@ from jegal.model.config import ConfigError, JEGALConfig
 from jegal.model.fusion import ContentFusion
 from jegal.model.gesture import GestureEncoder
 from jegal.model.layers import BatchStandardise, masked_mean, span_matrix
+from jegal.model.pretrained import model_files, model_identity, parse_modalities, resolve_model_dir
+from jegal.model.spec import InputSpec
 from jegal.model.speech import build_speech_encoder
-from jegal.model.text import TextEncoder
+from jegal.model.text import TextBackboneError, TextEncoder, backbone_hidden_size
 
 CONFIG_FILE = "config.json"
 CONTENT_GROUPS = ("ta", "t", "a")  # the content inputs a clip was encoded with: own clip-level statistics each
@@ -38,6 +40,7 @@ READOUTS = {"both": "frames/words: local heads; clip vectors: global heads",
             "global": "frames/words and clip vectors: global heads",
             "local": "frames/words: local heads; clip vectors: normalised mean of the frames/words"}
 WEIGHTS_FILE = "model.safetensors"
+_UNCHECKED = object()  # JEGAL._text_problem before the text backbone was looked for
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,15 +66,26 @@ class JEGAL(nn.Module):
     >>> out = model(batch)                       # training: out["loss"], out["loss_global"], ...
     >>> emb = model.embed(batch, modalities="t")  # inference with text only
     >>> model.set_runtime(text_cache_size=4096)  # speed / memory settings, not saved with the weights
+    >>> model = JEGAL.from_pretrained("runs/demo")  # a model directory, a training run or jegal demo's output
+    >>> model.input_spec, model.identity, model.text_available  # what it reads, its digest, text here or not
     """
 
     def __init__(self, config: JEGALConfig):
+        """Build the modules of ``config`` (checked by :meth:`JEGALConfig.validate`, which returns a copy:
+        ``config`` itself is never changed). ``self.config`` is that copy, with ``text.backbone_dim`` read
+        from the backbone where it was None, and ``gesture.rgb_checkpoint`` consumed: the rgb backbone is
+        initialised from it here and its weights are part of the model's own from then on."""
         super().__init__()
-        config.validate()
+        config = config.validate()
+        if "t" in config.content.modalities and config.text.backbone_dim is None:
+            config.text.backbone_dim = backbone_hidden_size(config.text.backbone)
+        rgb_checkpoint, config.gesture.rgb_checkpoint = config.gesture.rgb_checkpoint, None
         self.config = config
         d = config.d_model
         mods = config.content.modalities
         self.gesture = GestureEncoder(config.gesture)
+        if rgb_checkpoint and config.gesture.frontend == "rgb" and config.gesture.architecture == "jegal":
+            self.gesture.frontend.load_backbone(rgb_checkpoint)
         self.text = TextEncoder(config.text, d // 2) if "t" in mods else None
         self.speech = build_speech_encoder(config.speech, d // 2) if "a" in mods else None
         self.fusion = ContentFusion(config.content, d)
@@ -93,10 +107,76 @@ class JEGAL(nn.Module):
         self.runtime = Runtime()
         self.set_runtime()
         self.card: ModelCard | None = None  # the model card it was loaded with / last saved with
+        self.source_dir: Path | None = None  # the directory from_pretrained read it from
+        self._identity: str | None = None
+        self._text_problem: object = _UNCHECKED
 
     @property
     def device(self) -> torch.device:
         return next(self.gesture_align.parameters()).device
+
+    # -- what the model is ------------------------------------------------------------------
+    @property
+    def input_spec(self) -> InputSpec:
+        """What this model reads (:class:`jegal.model.spec.InputSpec`): its gesture front end and how that
+        input is made, the log-mel kind, the rgb crop size, the feature extractor and its weights (from
+        :attr:`source_dir`). Every caller that makes the model's inputs reads it here."""
+        return InputSpec.from_config(self.config, self.source_dir)
+
+    @property
+    def identity(self) -> str | None:
+        """The digest of the files this model was loaded from (:func:`jegal.model.pretrained.model_identity`
+        of :attr:`source_dir`: config, weights, feature extractor weights), computed on first use; None for
+        a model that was not loaded from a directory."""
+        if self._identity is None and self.source_dir is not None:
+            self._identity = model_identity(self.source_dir)
+        return self._identity
+
+    @property
+    def text_problem(self) -> TextBackboneError | None:
+        """Why this model cannot read text here, or None (it can, or it has no text encoder). Looks for the
+        frozen text backbone on first use, in local copies only (the hub is never asked), and reads it when
+        it is there; the answer is kept. For the released text head the error says how to run with speech
+        only (``--modalities a``) or give it the backbone."""
+        if self._text_problem is _UNCHECKED:
+            self._text_problem = None if self.text is None else self.text.problem()
+        return self._text_problem  # type: ignore[return-value]
+
+    @property
+    def text_available(self) -> bool:
+        """Whether this model reads text here: it has a text encoder and its backbone is available."""
+        return self.text is not None and self.text_problem is None
+
+    @property
+    def speech_only(self) -> bool:
+        """Whether this model runs with speech only by default here: it was trained with speech, and its
+        text head may run without its backbone (the released one, ``jegal import-released``: its
+        xlm-roberta-base cannot be installed offline, docs/released.md), which is missing here."""
+        return (self.text is not None and self.text.released and self.text_problem is not None
+                and "a" in self.config.content.modalities)
+
+    def load_text_backbone(self) -> "JEGAL":
+        """Read the frozen text backbone now (it is read on first use otherwise), so a missing one fails
+        here rather than in the middle of a job. Returns the model. Raises :attr:`text_problem` when the
+        backbone is not available, except where the model runs with :attr:`speech_only`."""
+        if self.text_problem is not None and not self.speech_only:
+            raise self.text_problem
+        return self
+
+    def content_modalities(self, asked: str | None = None) -> str:
+        """The content inputs to embed with: ``asked`` ("t", "a" or "ta"), or by default what the model was
+        trained with ("a" for a model that runs with :attr:`speech_only` here). Raises ValueError when the
+        model was not trained with ``asked``, and :attr:`text_problem` when ``asked`` holds text that the
+        model cannot read here."""
+        trained = self.config.content.modalities
+        if asked is None:
+            return "a" if self.speech_only else trained
+        modalities = parse_modalities(asked, trained)
+        if len(modalities) != 1:
+            raise ValueError(f"one content input, t, a or ta, not {asked!r}")
+        if "t" in modalities[0] and self.text_problem is not None:
+            raise self.text_problem
+        return modalities[0]
 
     def set_runtime(self, text_cache_size: int | None = None, couple_chunk: int | None = None,
                     couple_checkpoint: bool | None = None) -> "JEGAL":
@@ -333,7 +413,11 @@ class JEGAL(nn.Module):
         steps, metrics, intended use, limits, ...); the preset, the objective and the architecture
         facts come from the config unless ``card`` sets them. Without ``card`` the card holds only
         those (an older card in ``path`` is replaced: its metrics were not measured on these
-        weights). Each file is written atomically (:mod:`jegal.atomic`). Returns ``path``."""
+        weights). A model loaded from a directory (:attr:`source_dir`) takes the other files it was
+        loaded with along (e.g. ``gestsync.safetensors``, its feature extractor's weights). Each file is
+        written atomically (:mod:`jegal.atomic`). Returns ``path``."""
+        import shutil
+
         from safetensors.torch import save_file
 
         path = Path(path)
@@ -345,40 +429,42 @@ class JEGAL(nn.Module):
         base = ModelCard(preset=self.config.preset, objective=self.config.loss.objective, model=self.card_facts())
         self.card = base.merged(card)
         write_card(path, self.card)
+        if self.source_dir is not None and self.source_dir.resolve() != path.resolve():
+            for extra in model_files(self.source_dir):
+                if extra.name not in (CONFIG_FILE, WEIGHTS_FILE):
+                    with atomic_path(path / extra.name) as tmp:
+                        shutil.copyfile(extra, tmp)
         return path
 
-    save = save_pretrained  # one mechanism; ``save`` is the older name
-
     @classmethod
-    def from_pretrained(cls, path: str | os.PathLike, device: str | torch.device = "cpu",
-                        overrides: dict | None = None) -> "JEGAL":
-        """Load a model directory written by :meth:`save_pretrained`, with the default runtime
-        (:meth:`set_runtime` changes it); its card (or None) is ``model.card``.
+    def from_pretrained(cls, path_or_run: str | os.PathLike, checkpoint: str = "final",
+                        device: str | torch.device = "cpu", overrides: dict | None = None) -> "JEGAL":
+        """The one loader: a model written by :meth:`save_pretrained`, in eval mode (``.train()`` to
+        train it further), with the default runtime (:meth:`set_runtime` changes it).
 
-        ``overrides`` may change settings that do not touch weights (e.g.
-        ``{"text.backbone": "/models/all-MiniLM-L6-v2"}`` for a backbone folder that moved). A
-        ``config.json`` written before the configuration was reorganised still loads (its moved keys
-        are read at their new place; see :data:`jegal.model.config.MOVED_KEYS`). Raises
-        ``FileNotFoundError`` for a missing directory or files (naming ``DIR/model`` when ``path``
-        is a training run), :class:`~jegal.model.config.ConfigError` for a config that does not
-        build, damaged weights, or weights that do not fit the config. A damaged card only warns."""
+        ``path_or_run``: a model directory (``config.json`` + ``model.safetensors``), a training run
+        directory (its ``model/``, or ``best/`` with ``checkpoint="best"``), or ``jegal demo``'s output
+        folder (its ``run/model``, ``run/best``); :func:`jegal.model.pretrained.model_dir_candidates`
+        says in which order. The model remembers where it came from: :attr:`source_dir`, and its digest
+        :attr:`identity`; its card (or None) is ``model.card``. ``overrides`` may change settings that do
+        not touch weights (e.g. ``{"text.backbone": "/models/all-MiniLM-L6-v2"}`` for a backbone folder
+        that moved). A ``config.json`` of the older layout still loads (:mod:`jegal.model.legacy`); a
+        ``gesture.rgb_checkpoint`` in it is ignored (the rgb backbone's weights are in the state dict).
+
+        Raises :class:`jegal.model.pretrained.ModelNotFound` (a FileNotFoundError) naming every directory
+        looked in, ValueError for another ``checkpoint``, :class:`~jegal.model.config.ConfigError` for a
+        config that does not build, damaged weights, or weights that do not fit the config. A damaged
+        card only warns."""
         from safetensors import SafetensorError
         from safetensors.torch import load_file
 
-        path = Path(path)
-        if not path.is_dir():
-            raise FileNotFoundError(f"{path}: no such model directory")
-        cfg_file, w_file = path / CONFIG_FILE, path / WEIGHTS_FILE
-        if not cfg_file.is_file() or not w_file.is_file():
-            missing = " and ".join(f.name for f in (cfg_file, w_file) if not f.is_file())
-            hint = (f"; {path} looks like a training run: its final model is {path / 'model'}"
-                    if (path / "model" / CONFIG_FILE).is_file() else "")
-            raise FileNotFoundError(f"{path} is not a saved JEGAL model: {missing} missing "
-                                    f"(expected {CONFIG_FILE} and {WEIGHTS_FILE}){hint}")
-        config = JEGALConfig.from_json(cfg_file)
+        path = resolve_model_dir(path_or_run, checkpoint)
+        config = JEGALConfig.from_json(path / CONFIG_FILE)
+        config.gesture.rgb_checkpoint = None  # a path on the machine that trained it: the weights are saved
         if overrides:
             config = config.with_overrides(overrides)
         model = cls(config)
+        w_file = path / WEIGHTS_FILE
         try:
             state = load_file(str(w_file), device="cpu")
         except SafetensorError as err:
@@ -393,9 +479,8 @@ class JEGAL(nn.Module):
             model.card = read_card(path)
         except CardError as err:
             warnings.warn(f"{err}; the model loads without its card", UserWarning, stacklevel=2)
-        return model.to(device)
-
-    load = from_pretrained  # one mechanism; ``load`` is the older name
+        model.source_dir = path
+        return model.to(device).eval()
 
     @classmethod
     def from_preset(cls, name: str = "cpu", overrides: dict | None = None) -> "JEGAL":

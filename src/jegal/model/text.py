@@ -54,16 +54,18 @@ def resolve_backbone(name: str) -> str:
     return name
 
 
-def _from_pretrained(loader, name: str, what: str):
-    """Load with ``local_files_only`` first; go to the hub only when online. Errors name the fix."""
+def _from_pretrained(loader, name: str, what: str, local_only: bool = False):
+    """Load with ``local_files_only`` first; go to the hub only when online and not ``local_only``.
+    Errors name the fix."""
     source = resolve_backbone(name)
     errors = []
-    for local_only in ((True,) if _offline() else (True, False)):
+    for local_files_only in ((True,) if _offline() or local_only else (True, False)):
         try:
-            return loader.from_pretrained(source, local_files_only=local_only)
+            return loader.from_pretrained(source, local_files_only=local_files_only)
         except (OSError, ValueError, KeyError) as e:
             errors.append(f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}")
-    hint = ("HF_HUB_OFFLINE is set, so the hub was not asked; " if _offline() else "")
+    hint = ("HF_HUB_OFFLINE is set, so the hub was not asked; " if _offline() else
+            "only local copies were looked at; " if local_only else "")
     raise TextBackboneError(
         f"text backbone {name!r} is not available ({what}): {hint}set text.backbone to 'all-MiniLM-L6-v2' "
         f"(packaged, offline) or to a local model folder, or download the model first. Details: {errors[-1]}")
@@ -106,19 +108,22 @@ class FrozenTextBackbone:
         while len(self.cache) > max(cache_size, 0):
             self.cache.popitem(last=False)
 
-    def load(self) -> None:
+    def load(self, local_only: bool = False) -> None:
+        """Read the tokenizer and the weights (once). ``local_only``: never ask the hub (otherwise it is
+        asked only when the local copy is missing and HF_HUB_OFFLINE is not set). Raises
+        :class:`TextBackboneError` saying what to do when the backbone is not available."""
         if self._model is not None:
             return
         from transformers import AutoModel, AutoTokenizer
         from transformers.utils import logging as hf_logging
 
-        tok = _from_pretrained(AutoTokenizer, self.name, "tokenizer")
+        tok = _from_pretrained(AutoTokenizer, self.name, "tokenizer", local_only)
         if not getattr(tok, "is_fast", False):
             raise TextBackboneError(f"text backbone {self.name!r} has no fast tokenizer; word_ids() needs one")
         bars = hf_logging.is_progress_bar_enabled()
         hf_logging.disable_progress_bar()  # a per-load weight bar would clutter every training log
         try:
-            model = _from_pretrained(AutoModel, self.name, "weights")
+            model = _from_pretrained(AutoModel, self.name, "weights", local_only)
         finally:
             if bars:
                 hf_logging.enable_progress_bar()
@@ -181,20 +186,21 @@ class TextEncoder(nn.Module):
     """Words -> frozen subword states -> Transformer head -> d_out -> mean over each word's subwords."""
 
     def __init__(self, cfg: TextConfig, d_out: int):
+        """``cfg.backbone_dim`` None: the width is read from the backbone's config (``cfg`` is not changed;
+        :class:`jegal.model.JEGAL` fills its own copy first, so the saved config records it)."""
         super().__init__()
-        if cfg.backbone_dim is None:
-            cfg.backbone_dim = backbone_hidden_size(cfg.backbone)
-        width = cfg.head_dim or cfg.backbone_dim
+        backbone_dim = cfg.backbone_dim or backbone_hidden_size(cfg.backbone)
+        width = cfg.head_dim or backbone_dim
         # the state cache is a runtime setting (JEGAL.set_runtime), off until the model's owner sets it
-        self.backbone = FrozenTextBackbone(cfg.backbone, cfg.max_subwords, hidden_size=cfg.backbone_dim)
-        self.in_proj = nn.Identity() if width == cfg.backbone_dim else nn.Linear(cfg.backbone_dim, width)
+        self.backbone = FrozenTextBackbone(cfg.backbone, cfg.max_subwords, hidden_size=backbone_dim)
+        self.in_proj = nn.Identity() if width == backbone_dim else nn.Linear(backbone_dim, width)
         self.released = cfg.architecture == "released"
         if self.released:  # the released text head: no positions, no input projection (jegal.model.released)
             from jegal.model.released import released_stack
 
-            if width != cfg.backbone_dim:
+            if width != backbone_dim:
                 raise ValueError(f"text.architecture='released' needs text.head_dim == the backbone's width "
-                                 f"{cfg.backbone_dim}, got {width}")
+                                 f"{backbone_dim}, got {width}")
             self.head = released_stack(width, cfg.layers, cfg.heads, cfg.ffn or 4 * width, cfg.dropout)
         else:
             self.head = TransformerStack(width, cfg.layers, cfg.heads, cfg.ffn or 4 * width, cfg.dropout)
@@ -207,13 +213,27 @@ class TextEncoder(nn.Module):
         try:
             return self.backbone(words, self.out.weight.device)
         except TextBackboneError as e:
-            if not self.released:
-                raise
-            raise TextBackboneError(
-                f"the released text head reads {self.backbone.name!r} states, which are not available here; run "
-                "the model with speech only (modalities 'a', --modalities a on the command line) or give it a local "
-                "copy of the backbone (--set text.backbone=/path/to/xlm-roberta-base; docs/released.md). "
-                f"Cause: {e}") from e
+            raise self._explained(e) from e
+
+    def _explained(self, err: TextBackboneError) -> TextBackboneError:
+        """``err`` as this head's users need it: for the released text head, what to do instead."""
+        if not self.released:
+            return err
+        return TextBackboneError(
+            f"the released text head reads {self.backbone.name!r} states, which are not available here; run "
+            "the model with speech only (modalities 'a', --modalities a on the command line) or give it a local "
+            "copy of the backbone (--set text.backbone=/path/to/xlm-roberta-base; docs/released.md). "
+            f"Cause: {err}")
+
+    def problem(self) -> TextBackboneError | None:
+        """Why this encoder cannot read text here, or None: reads the backbone now from local copies
+        only (never the hub) and returns the error that reading raised, as :meth:`subword_states`
+        would raise it (for the released text head, saying how to run with speech only)."""
+        try:
+            self.backbone.load(local_only=True)
+        except TextBackboneError as e:
+            return self._explained(e)
+        return None
 
     def forward(self, words: list[list[str]], num_words: int) -> torch.Tensor:
         """-> (B, num_words, d_out) word features; words beyond a clip's own are zero."""
