@@ -74,13 +74,14 @@ def measure(video: Path, transcript: str | None, model_arg: str | None, repeat: 
     import torch
 
     from jegal.model import JEGAL
-    from jegal.use.common import content_modalities, load_model
+    from jegal.use.common import content_modalities
     from jegal.use.video import model_inputs, video_preparer
 
     t = time.perf_counter()
     model_dir = None
     if model_arg:
-        model, model_dir = load_model(model_arg)
+        model = JEGAL.from_pretrained(model_arg).load_text_backbone()
+        model_dir = model.source_dir
     else:
         model = JEGAL.from_preset("cpu").eval()
         model.text.backbone.load()

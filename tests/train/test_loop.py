@@ -97,7 +97,7 @@ def test_a_time_budget_stops_the_run_cleanly_where_its_schedule_ends(small_corpu
     assert (saved["steps"], saved["stopped_on_time"], saved["elapsed_seconds"]) == (6, True, 60.0)
     assert "ret_R@10_mean" in saved["metrics"]  # validated at the end
     assert (out / "checkpoints" / "step-00000006" / "state.json").is_file()
-    JEGAL.load(out / "model")
+    JEGAL.from_pretrained(out / "model")
     # the learning rate of step s followed the time spent before it, 10 (s - 1) s of 55
     o, total = cfg.optim, summary["planned_steps"]
     log = read_log(out)
@@ -117,7 +117,7 @@ def test_the_sync_objective_trains_through_the_loop_and_resumes_exactly(small_co
     assert "ret_R@10_mean" in ref["metrics"] and "spot_acc" in ref["metrics"]
     a = read_log(tmp_path / "ref")
     assert all(r["loss_sync"] == r["loss"] and r["loss_global"] == r["loss_couple"] == 0.0 for r in a)
-    assert JEGAL.load(tmp_path / "ref" / "model").config.loss.objective == "sync"
+    assert JEGAL.from_pretrained(tmp_path / "ref" / "model").config.loss.objective == "sync"
 
     out = tmp_path / "resumed"
     train(tiny_config(small_corpus, out, sync, max_steps=2, checkpoint_every=2))
@@ -169,7 +169,7 @@ def test_a_run_writes_its_outputs_and_refuses_to_overwrite(small_corpus, tmp_pat
     assert summary["samples"] == 120 and summary["dropped_uneven"] == 0
     from jegal.model import JEGAL
 
-    JEGAL.load(out / "model")  # the final model loads
+    JEGAL.from_pretrained(out / "model")  # the final model loads
     with pytest.raises(Exception, match="--resume"):
         train(tiny_config(small_corpus, out, epochs=1))
 

@@ -12,7 +12,7 @@ def random_model(tmp_path_factory):
     from jegal.model import JEGAL
 
     out = tmp_path_factory.mktemp("spot_model") / "model"
-    JEGAL.from_preset("cpu").save(out)
+    JEGAL.from_preset("cpu").save_pretrained(out)
     return out
 
 

@@ -97,11 +97,12 @@ def test_a_features_model_without_gestsync_weights_says_what_to_pass(tmp_path, r
 def test_without_the_text_backbone_speech_only_is_the_default_and_text_is_refused(released_dir, real_dir,
                                                                                    text_missing, tmp_path, capsys):
     from jegal.model.text import TextBackboneError
-    from jegal.use.common import content_modalities, load_model
+    from jegal.use.common import content_modalities
 
     if not text_missing:
         pytest.skip("xlm-roberta-base is available here")
-    model, _ = load_model(released_dir)  # loads: the missing backbone is not an error for the released text head
+    model = JEGAL.from_pretrained(released_dir).load_text_backbone()  # the missing backbone is not an error
+    assert model.speech_only and not model.text_available  # for the released text head: it runs with speech only
     assert content_modalities(model, None) == "a" and content_modalities(model, None) == "a"
     note = capsys.readouterr().err.strip().splitlines()
     assert len(note) == 1 and "speech only" in note[0] and "--modalities a" in note[0]  # said once, in one line

@@ -54,12 +54,10 @@ def cut_clips(item: Item, people: People, words: list[Word], audio: np.ndarray, 
     ``words`` are in frames of the whole input and lie inside ``people.num_frames``;
     ``audio`` is 16 kHz mono. Clip ids are ``<name>/<track:05d>``, with ``-<segment:03d>``
     when a track is split. A line per skipped clip is appended to ``warnings``."""
-    from jegal.data.audio import log_mel
-    from jegal.model.released import reference_log_mel
+    from jegal.model.spec import log_mel_for
     from jegal.prepare.activity import activity_score
 
-    front_end = reference_log_mel if options.mel == "reference" else log_mel
-    mel = front_end(audio, num_frames=people.num_frames)  # (4T, 80)
+    mel = log_mel_for(options.mel)(audio, num_frames=people.num_frames)  # (4T, 80)
     clips, raw_audio = [], {}
     for track_id, parts in enumerate(people.persons):
         start, kp_raw, faces, rgb_all = join_parts(parts)
