@@ -1,3 +1,4 @@
+import copy
 import json
 from dataclasses import asdict, replace
 
@@ -205,3 +206,41 @@ def test_an_old_config_of_a_removed_behaviour_is_refused():
 def test_an_old_key_in_an_override_names_its_replacement(key, needle):
     with pytest.raises(ConfigError, match=needle):
         JEGALConfig.from_preset("cpu", {key: "true"})
+
+
+def test_building_a_model_leaves_the_callers_config_unchanged(tmp_path):
+    from safetensors.torch import save_file
+
+    from jegal.model.gesture import RGBBackbone
+
+    cfg = JEGALConfig.from_preset("cpu", {"gesture.d_model": 32, "gesture.heads": 2, "text.head_dim": 32,
+                                          "text.heads": 2, "gesture.frontend": "rgb", "gesture.rgb_channels": [4, 8]})
+    save_file(RGBBackbone(cfg.gesture).state_dict(), str(tmp_path / "rgb.safetensors"))
+    cfg.loss.objective, cfg.loss.beta, cfg.loss.spot_weight = "clip", 0.5, 0.3  # the objective implies other weights
+    cfg.text.backbone_dim = None  # read from the backbone when the model is built
+    cfg.gesture.rgb_checkpoint = str(tmp_path / "rgb.safetensors")
+    before = copy.deepcopy(cfg)
+    model = JEGAL(cfg)
+    assert cfg == before  # nothing of the caller's object changed
+    assert (model.config.loss.beta, model.config.loss.spot_weight) == (1.0, 0.0)  # the model's own copy
+    assert model.config.text.backbone_dim == 384 and model.config.gesture.rgb_checkpoint is None
+    checked = cfg.validate()
+    assert checked is not cfg and checked.loss is not cfg.loss and cfg == before
+    assert checked.loss.beta == 1.0
+
+
+def test_config_units_loss_config_lives_with_the_losses():
+    import subprocess
+    import sys
+
+    from jegal.losses import LossConfig
+    from jegal.model.config import LossConfig as FromModel
+
+    assert FromModel is LossConfig and JEGALConfig().loss == LossConfig()
+    code = "import sys, jegal.losses; print(sorted(m for m in sys.modules if m.startswith('jegal.model')))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"  # the losses import nothing from the model
+    cfg = JEGALConfig.from_preset("cpu", {"loss.objective": "sync", "loss.window": 7})  # the JSON keys as before
+    assert (cfg.loss.beta, cfg.loss.window) == (0.0, 7) and cfg.to_dict()["loss"]["window"] == 7
+    with pytest.raises(ConfigError, match="loss.window"):
+        LossConfig(window=-1).validated()

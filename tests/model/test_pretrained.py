@@ -1,6 +1,7 @@
 """JEGAL.from_pretrained / save_pretrained and the model card."""
 
 import json
+import shutil
 import warnings
 
 import pytest
@@ -8,10 +9,10 @@ import torch
 
 from jegal.model import JEGAL
 from jegal.model.card import CARD_FILE, README_FILE, ModelCard, metrics_entry, read_card, update_card
-from jegal.model.config import ConfigError
+from jegal.model.config import ConfigError, JEGALConfig
 from tests.dummy import random_batch
 from tests.evaluation.conftest import tiny_bench  # noqa: F401 (a fixture)
-from tests.model.conftest import tiny_model
+from tests.model.conftest import TINY, tiny_model
 
 CARD = {"training_data": "SynthGest, 600 clips of 8 speakers", "steps": 300,
         "metrics": {"validation": metrics_entry({"spot_acc": 0.625, "ret_R@10_mean": 0.4}, source="test/ at step 300")},
@@ -111,3 +112,98 @@ def test_jegal_eval_puts_its_results_on_the_card(tmp_path, tiny_bench, capsys, m
     monkeypatch.setattr("jegal.evaluation.cli.os.access", lambda *a: False)  # a read-only model directory
     assert main(args) == 0
     assert "model card not updated" in capsys.readouterr().err and (model_dir / CARD_FILE).read_text() == before
+
+
+# -- the one loader, the model's identity, its files ------------------------------------------------
+def test_one_loader_takes_a_model_a_run_or_jegal_demos_output(tmp_path):
+    demo = tmp_path / "demo_out"  # jegal demo's layout: OUT/run/model and OUT/run/best
+    final = tiny_model().save_pretrained(demo / "run" / "model")
+    torch.manual_seed(3)
+    best = JEGAL.from_preset("cpu", {"gesture.d_model": 32, "gesture.heads": 2, "text.head_dim": 32, "text.heads": 2,
+                                     "text.ffn": 64}).save_pretrained(demo / "run" / "best")
+    for given, checkpoint, expected in ((demo, "final", final), (demo, "best", best), (demo / "run", "final", final),
+                                        (demo / "run", "best", best), (final, "final", final), (best, "final", best)):
+        model = JEGAL.from_pretrained(given, checkpoint=checkpoint)
+        assert model.source_dir == expected, (given, checkpoint)
+        assert not model.training  # ready for inference
+    a = JEGAL.from_pretrained(demo).state_dict()
+    b = JEGAL.from_pretrained(demo, checkpoint="best").state_dict()
+    assert any(not torch.equal(a[k], b[k]) for k in a)  # "best" is really the other model
+    with pytest.raises(ValueError, match="checkpoint"):
+        JEGAL.from_pretrained(demo, checkpoint="last")
+
+
+def test_model_not_found_names_every_place_looked_in(tmp_path):
+    from jegal.model import ModelNotFound
+
+    empty = tmp_path / "empty"
+    (empty / "run" / "model").mkdir(parents=True)
+    (empty / "run" / "model" / "config.json").write_text("{}")
+    with pytest.raises(ModelNotFound) as err:
+        JEGAL.from_pretrained(empty)
+    message = str(err.value)
+    assert isinstance(err.value, FileNotFoundError)
+    for candidate, lacks in ((empty, "config.json and model.safetensors missing"), (empty / "model", "no such directory"),
+                             (empty / "run" / "model", "(model.safetensors missing)")):
+        assert f"{candidate} " in message and lacks in message.split(f"{candidate} ", 1)[1], candidate
+    with pytest.raises(ModelNotFound, match=r"no such model directory.*nope/best.*nope/run/best"):
+        JEGAL.from_pretrained(tmp_path / "nope", checkpoint="best")
+
+
+def test_identity_is_a_digest_of_every_model_file_but_the_card(tmp_path):
+    from jegal.model.pretrained import model_identity
+
+    path = tiny_model().save_pretrained(tmp_path / "m")
+    (path / "gestsync.safetensors").write_bytes(b"feature extractor weights")
+    model = JEGAL.from_pretrained(path)
+    first = model.identity
+    assert first == model_identity(path) and len(first) == 16
+    update_card(path, metrics={"asd: a.csv (ta)": metrics_entry({"P=2": 0.5})})  # jegal eval records its numbers
+    assert model_identity(path) == first
+    (path / "gestsync.safetensors").write_bytes(b"other feature extractor weights")
+    assert model_identity(path) != first
+    assert JEGAL.from_pretrained(path).identity == model_identity(path)
+    (path / "gestsync.safetensors").unlink()
+    assert model_identity(path) != first
+    assert tiny_model().identity is None  # not loaded from a directory
+
+
+def test_a_saved_copy_of_a_loaded_model_takes_its_other_files_along(tmp_path):
+    path = tiny_model().save_pretrained(tmp_path / "m")
+    (path / "gestsync.safetensors").write_bytes(b"feature extractor weights")
+    copy = JEGAL.from_pretrained(path).save_pretrained(tmp_path / "copy")
+    assert (copy / "gestsync.safetensors").read_bytes() == b"feature extractor weights"
+    assert tiny_model().save_pretrained(tmp_path / "fresh") and not (tmp_path / "fresh" / "gestsync.safetensors").exists()
+
+
+def test_an_rgb_model_saved_on_one_machine_loads_on_another(tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    from jegal.model.gesture import RGBBackbone
+
+    rgb = {"gesture.frontend": "rgb", "gesture.rgb_channels": [4, 8], "content.modalities": "a"}
+    cfg = JEGALConfig.from_preset("cpu", {**TINY, **rgb})
+    torch.manual_seed(5)
+    init = tmp_path / "machine_a" / "rgb_init.safetensors"  # a backbone checkpoint on the training machine
+    init.parent.mkdir()
+    save_file({k: v + 0.5 for k, v in RGBBackbone(cfg.gesture).state_dict().items()}, str(init))
+    torch.manual_seed(0)
+    model = JEGAL(JEGALConfig.from_preset("cpu", {**TINY, **rgb, "gesture.rgb_checkpoint": str(init)}))
+    torch.testing.assert_close(model.gesture.frontend.backbone.state_dict(), load_file(str(init)))  # initialised
+    saved = model.save_pretrained(tmp_path / "machine_a" / "model")
+    assert json.loads((saved / "config.json").read_text())["gesture"]["rgb_checkpoint"] is None  # not persisted
+    init.unlink()  # the other machine has no such file
+    moved = tmp_path / "machine_b" / "model"
+    shutil.copytree(saved, moved)
+    shutil.rmtree(tmp_path / "machine_a")
+    again = JEGAL.from_pretrained(moved)
+    batch = random_batch(2, seed=3, rgb_size=16)
+    a, b = model.embed(batch, modalities="a"), again.embed(batch, modalities="a")
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=0, atol=0)
+    # a config.json written before the fix, naming a path that is not there, loads the same
+    stale = json.loads((moved / "config.json").read_text())
+    stale["gesture"]["rgb_checkpoint"] = str(tmp_path / "gone" / "rgb_init.safetensors")
+    (moved / "config.json").write_text(json.dumps(stale))
+    torch.testing.assert_close(JEGAL.from_pretrained(moved).embed(batch, modalities="a")["gesture_clip"],
+                               a["gesture_clip"], rtol=0, atol=0)
