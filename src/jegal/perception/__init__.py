@@ -13,6 +13,7 @@ One module per stage, each usable on its own, in the order a video goes through 
 - :mod:`~jegal.perception.masking`     face-masked person crops for the rgb front-end
 - :mod:`~jegal.perception.track`       people followed through a whole video: chunks, duplicates, linking; the models
 - :mod:`~jegal.perception.features`    per-frame GestSync RGB features for the released model
+- :mod:`~jegal.perception.reader`      one input through all of these, up to the words and people its clips are cut from
 
 with :mod:`~jegal.perception.options` (the knobs) and :mod:`~jegal.perception.errors` (one
 exception type per failure reason). ``jegal prepare`` (shards), ``jegal.use`` (a model on a video)

@@ -8,5 +8,18 @@ library :mod:`jegal.perception`; what stays here makes shards:
 - :mod:`~jegal.prepare.pipeline`    the run: workers, status records, manifest, reruns, ``--shard i/N``, summary
 - :mod:`~jegal.prepare.cli`         ``jegal prepare``
 
-Nothing here loads a model at import time.
+Other applications import :func:`~jegal.prepare.pipeline.run_prepare` and
+:class:`~jegal.prepare.pipeline.Preparer` from here (loaded on first use). Nothing here loads a model
+at import time.
 """
+
+__all__ = ["Preparer", "run_prepare"]
+
+
+def __getattr__(name: str):
+    # The exported names are loaded on first use: the pipeline imports the perception stages.
+    if name in __all__:
+        from jegal.prepare import pipeline
+
+        return getattr(pipeline, name)
+    raise AttributeError(f"module 'jegal.prepare' has no attribute {name!r}")
