@@ -116,10 +116,12 @@ def run_one(src: Path, video: Path, config: str, repeat: int, keypoints_out: Pat
 
 
 def row(name: str, config: str, code: str, r: dict) -> str:
+    from jegal.timebase import FPS
+
     n = r["frames"]
     fps = {k: n / r[k] for k in STEPS}
     return (f"| {name} | {config} | {code} | {n} | {r['clips']} | {fps['decode']:.0f} | {fps['detection']:.0f} | "
-            f"{fps['keypoints']:.1f} | {fps['writing']:.0f} | {fps['whole']:.1f} | {fps['whole'] / 25:.2f} | "
+            f"{fps['keypoints']:.1f} | {fps['writing']:.0f} | {fps['whole']:.1f} | {fps['whole'] / FPS:.2f} | "
             f"{1000 * r['whole_cpu'] / n:.1f} |")
 
 

@@ -32,28 +32,33 @@ def _is_under(name: str, packages: tuple[str, ...]) -> bool:
     return any(name == p or name.startswith(p + ".") for p in packages)
 
 
-def library_modules() -> dict[str, Path]:
-    """Module name -> file for every module of the library that exists in this checkout."""
+def modules_under(packages: tuple[str, ...]) -> dict[str, Path]:
+    """Module name -> file for every module under ``packages`` that exists in this checkout."""
     out = {}
     for path in sorted(PACKAGE_ROOT.rglob("*.py")):
         parts = list(path.relative_to(PACKAGE_ROOT.parent).with_suffix("").parts)
         if parts[-1] == "__init__":
             parts = parts[:-1]
         name = ".".join(parts)
-        if _is_under(name, LIBRARY):
+        if _is_under(name, packages):
             out[name] = path
     return out
 
 
-def imported_names(path: Path, module: str) -> list[tuple[int, str]]:
-    """(line, absolute module name) of every import in the file, however deeply nested.
+def library_modules() -> dict[str, Path]:
+    """Module name -> file for every module of the library that exists in this checkout."""
+    return modules_under(LIBRARY)
 
-    ``from pkg import name`` yields both ``pkg`` and ``pkg.name`` (the name may be a submodule)."""
+
+def import_statements(path: Path, module: str) -> list[tuple[int, str, list[str] | None]]:
+    """``(line, absolute module, imported names or None)`` of every import in the file, however deeply
+    nested, in line order: ``from m import a, b`` gives ``(line, m, [a, b])``, ``import m`` gives
+    ``(line, m, None)``; relative imports are resolved against ``module``."""
     is_package = path.name == "__init__.py"
     out = []
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
         if isinstance(node, ast.Import):
-            out += [(node.lineno, a.name) for a in node.names]
+            out += [(node.lineno, a.name, None) for a in node.names]
         elif isinstance(node, ast.ImportFrom):
             if node.level:
                 base = module.split(".")
@@ -61,8 +66,18 @@ def imported_names(path: Path, module: str) -> list[tuple[int, str]]:
                 pkg = ".".join(base + ([node.module] if node.module else []))
             else:
                 pkg = node.module or ""
-            out.append((node.lineno, pkg))
-            out += [(node.lineno, f"{pkg}.{a.name}") for a in node.names if a.name != "*"]
+            out.append((node.lineno, pkg, [a.name for a in node.names]))
+    return sorted(out, key=lambda t: t[0])
+
+
+def imported_names(path: Path, module: str) -> list[tuple[int, str]]:
+    """(line, absolute module name) of every import in the file, however deeply nested.
+
+    ``from pkg import name`` yields both ``pkg`` and ``pkg.name`` (the name may be a submodule)."""
+    out = []
+    for line, pkg, names in import_statements(path, module):
+        out.append((line, pkg))
+        out += [(line, f"{pkg}.{name}") for name in names or () if name != "*"]
     return out
 
 
@@ -115,25 +130,6 @@ FORBIDDEN = {"jegal.use": ("jegal.evaluation",),
              "jegal.serve": ("jegal.evaluation", "jegal.train", "jegal.synth")}
 
 
-def import_statements(path: Path, module: str) -> list[tuple[int, str, list[str] | None]]:
-    """``(line, absolute module, imported names or None)`` of every import in the file, however deeply
-    nested: ``from m import a, b`` gives ``(line, m, [a, b])``, ``import m`` gives ``(line, m, None)``."""
-    is_package = path.name == "__init__.py"
-    out = []
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
-        if isinstance(node, ast.Import):
-            out += [(node.lineno, a.name, None) for a in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = module.split(".")
-                base = base[: len(base) - node.level + (1 if is_package else 0)]
-                pkg = ".".join(base + ([node.module] if node.module else []))
-            else:
-                pkg = node.module or ""
-            out.append((node.lineno, pkg, [a.name for a in node.names]))
-    return sorted(out, key=lambda t: t[0])
-
-
 def exported_names(app: str) -> set[str]:
     """The names in an application's ``__all__`` (its package ``__init__.py`` or its module), read
     without importing it; empty when it declares none."""
@@ -149,24 +145,11 @@ def exported_names(app: str) -> set[str]:
     return set()
 
 
-def application_modules() -> dict[str, Path]:
-    """Module name -> file for every module of every application."""
-    out = {}
-    for path in sorted(PACKAGE_ROOT.rglob("*.py")):
-        parts = list(path.relative_to(PACKAGE_ROOT.parent).with_suffix("").parts)
-        if parts[-1] == "__init__":
-            parts = parts[:-1]
-        name = ".".join(parts)
-        if _is_under(name, APPLICATIONS):
-            out[name] = path
-    return out
-
-
 def cross_application_imports() -> list[str]:
     """Every import of one application by another that goes past the other's exported names, and every
     import in :data:`FORBIDDEN`; one line each, ``file:line: module imports target``."""
     bad = []
-    for module, path in application_modules().items():
+    for module, path in modules_under(APPLICATIONS).items():
         own = next(app for app in APPLICATIONS if _is_under(module, (app,)))
         for line, target, names in import_statements(path, module):
             other = next((app for app in APPLICATIONS if _is_under(target, (app,))), None)

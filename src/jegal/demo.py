@@ -203,7 +203,7 @@ def prepare_real(real_dir: Path, names: list[str], work: Path, progress: bool = 
     """Prepare the named real clips with ``jegal prepare``'s pipeline (mediapipe keypoints,
     transcript words) and return {name: Clip}."""
     from jegal.data.shards import read_clips
-    from jegal.prepare.pipeline import run_prepare
+    from jegal.prepare import run_prepare
 
     if not real_dir.is_dir():
         raise FileNotFoundError(f"{real_dir}: real sample folder not found (pass --real DIR or --no-real)")

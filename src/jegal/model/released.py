@@ -44,7 +44,7 @@ import torch
 from torch import nn
 
 from jegal.model.layers import TransformerStack, sinusoidal_positions
-from jegal.timebase import MEL_BINS, MEL_PER_FRAME
+from jegal.timebase import FPS, MEL_BINS, MEL_PER_FRAME, frame_to_seconds
 
 RELEASED_MAX_FRAMES = 500  # rows of the released gesture position table (20 s at 25 fps)
 NORM_EPS = 1e-6  # the reference's custom LayerNorm: added to the unbiased std
@@ -106,7 +106,7 @@ class ReleasedFeatureFrontend(nn.Module):
         T = x.shape[1]
         if T > self.pe.shape[1]:
             raise ValueError(f"the released gesture head takes at most {self.pe.shape[1]} frames "
-                             f"({self.pe.shape[1] / 25:.0f} s at 25 fps), got {T}: cut the clip shorter")
+                             f"({frame_to_seconds(self.pe.shape[1]):.0f} s at {FPS} fps), got {T}: cut the clip shorter")
         return self.drop(self.mlp(x) + self.pe[:, :T])
 
 

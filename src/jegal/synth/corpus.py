@@ -35,6 +35,7 @@ from jegal.atomic import write_bytes_atomic, write_json_atomic
 from jegal.data.shards import write_shards
 from jegal.data.transcripts import format_txt, format_word_boundaries
 from jegal.data.words import Word
+from jegal.perception.discover import KPS_SUFFIX
 from jegal.synth.lexicon import family_of, sample_words
 from jegal.synth.motion import CANVAS, animate, plan_events
 from jegal.synth.speakers import Speaker, make_speakers
@@ -173,7 +174,7 @@ def write_media(item: dict, media_dir: Path, speakers: list[Speaker], render: bo
     sf.write(buf, item["wave"], SAMPLE_RATE, subtype="PCM_16", format="WAV")
     write_bytes_atomic(base.with_name(base.name + ".wav"), buf.getvalue())
     write_bytes_atomic(base.with_name(base.name + ".txt"), format_txt(clip.words, item["times"]).encode())
-    write_bytes_atomic(base.with_name(base.name + ".kps.npz"), _npz_bytes({
+    write_bytes_atomic(base.with_name(base.name + KPS_SUFFIX), _npz_bytes({
         "keypoints": item["observed"], "fps": np.int64(FPS), "width": np.int64(CANVAS), "height": np.int64(CANVAS),
         "layout": np.array("jegal56")}))
     if render:
