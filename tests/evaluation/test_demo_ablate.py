@@ -140,3 +140,25 @@ def test_a_variant_stops_at_its_time_budget_in_process(demo_run, tmp_path):
     assert JEGAL.from_pretrained(tmp_path / "run").readout() == "local"
     doc = json.loads((demo_run / "demo.json").read_text())["training"]
     assert doc["stopped_by"] == "max_steps" and doc["steps"] == 3 and doc["train_minutes"] is None
+
+
+def test_usage_lines_and_docs_name_paths_that_jegal_demo_writes(demo_run):
+    """Every ``demo_out/...`` path in the commands' usage lines, the README and docs/ exists after a
+    demo run (its output folder stands for demo_out; this run prepares sample1 only, so sample2's files
+    stand for sample1's), and ``--model demo_out`` finds the demo's model."""
+    import importlib
+    import re
+    from pathlib import Path
+
+    from jegal.cli import COMMANDS, usage_lines
+    from jegal.model.pretrained import resolve_model_dir
+
+    root = Path(__file__).resolve().parents[2]
+    texts = [usage_lines(importlib.import_module(module).__doc__) or "" for module, _ in COMMANDS.values()]
+    texts += [p.read_text(encoding="utf-8") for p in [root / "README.md", *sorted((root / "docs").glob("*.md"))]]
+    paths = {p.rstrip(".") for t in texts for p in re.findall(r"(?<![\w/.])demo_out(?:/[\w.-]+)*", t)}
+    assert "demo_out/real/input/sample1.avi" in paths
+    missing = [p for p in sorted(paths)
+               if not (demo_run / p.replace("sample2", "sample1")[len("demo_out"):].lstrip("/")).exists()]
+    assert not missing, f"paths a demo run does not write: {missing}"
+    assert resolve_model_dir(demo_run) == demo_run / "run" / "model"
