@@ -66,7 +66,7 @@ class JEGAL(nn.Module):
     >>> out = model(batch)                       # training: out["loss"], out["loss_global"], ...
     >>> emb = model.embed(batch, modalities="t")  # inference with text only
     >>> model.set_runtime(text_cache_size=4096)  # speed / memory settings, not saved with the weights
-    >>> model = JEGAL.from_pretrained("runs/demo")  # a model directory, a training run or jegal demo's output
+    >>> model = JEGAL.from_pretrained("demo_out")  # a model directory, a training run or jegal demo's output
     >>> model.input_spec, model.identity, model.text_available  # what it reads, its digest, text here or not
     """
 
