@@ -1,4 +1,11 @@
-"""``jegal prepare``: videos (+ transcripts) -> per-person clips in WebDataset shards."""
+"""``jegal prepare``: videos (+ transcripts) -> per-person clips in WebDataset shards.
+
+    jegal prepare demo_out/real/input --out shards             # make demo's sample clips, transcripts beside them
+    jegal prepare videos/ --out shards/ --shard 3/16 --workers 2   # job 3 of 16 on a cluster
+    jegal prepare list.csv --out shards/ --rgb-size 112         # a CSV of inputs, plus face-masked rgb crops
+
+docs/prepare.md describes the inputs, the stages (the library :mod:`jegal.perception`) and the outputs.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,10 @@
-"""``jegal synth``: generate the SynthGest corpus and its benchmarks."""
+"""``jegal synth``: generate the SynthGest corpus and its benchmarks.
+
+    jegal synth --out data/synth                                      # 40 speakers, 3000 clips (~1 min on 2 cores)
+    jegal synth --out synth_small --speakers 10 --train-clips 200 --test-clips 60 --baselines
+
+docs/synth.md describes the corpus, its files and its floors.
+"""
 
 from __future__ import annotations
 

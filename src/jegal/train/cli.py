@@ -1,5 +1,9 @@
 """``jegal train``: train a JEGAL model, in one process or under ``torchrun``.
 
+    jegal train --data demo_out/corpus --out runs/cpu300 --preset cpu --max-steps 300   # make demo's corpus
+    jegal train --data demo_out/corpus --out runs/cpu300 --preset cpu --max-steps 300 --resume   # after a kill
+    torchrun --nproc-per-node 8 -m jegal.cli train --data /data/shards --out runs/paper --preset paper
+
 Every flag sets one field of :class:`jegal.train.config.TrainConfig` (the table below), and
 only when given, so ``--config FILE`` and the preset supply the rest.
 """
