@@ -20,7 +20,7 @@ from jegal.prepare.pipeline import run_prepare
 from jegal.perception.transcripts import read_transcript
 from jegal.timebase import SAMPLE_RATE
 
-from tests.prepare.test_pipeline import _kps
+from tests.perception.wild import moving_hand_keypoints as _kps
 
 # Measured with bench/bench_asr.py (pocketsphinx 5.1.1, the wheel's en-us models): WER 1.00 on
 # sample1 (nothing right: 2.2 s cut mid-sentence), 0.86 on sample2; the tests allow 0.15 more.

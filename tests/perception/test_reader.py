@@ -8,7 +8,7 @@ from jegal.data.audio import load_audio
 from jegal.perception.discover import discover
 from jegal.perception.options import PrepareOptions
 from jegal.perception.reader import VideoReader
-from tests.prepare.test_pipeline import _kps
+from tests.perception.wild import moving_hand_keypoints as _kps
 
 
 def test_a_keypoints_input_is_read_to_its_words_and_person_with_every_stage_timed(tmp_path, real_dir):

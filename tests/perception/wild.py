@@ -8,7 +8,7 @@ import fractions
 
 import numpy as np
 
-from jegal.data.keypoints import JOINT_INDEX, LEFT_HAND, NUM_JOINTS, RIGHT_HAND
+from jegal.data.keypoints import JOINT_INDEX, LEFT_HAND, NUM_JOINTS, RIGHT_HAND, RIGHT_WRIST
 
 BITS = 6  # a frame's index is written as this many horizontal black/white bands
 
@@ -123,4 +123,15 @@ def synthetic_keypoints(T: int = 60, width: float = 640, height: float = 480, se
         kp[:, hand, :2] = kp[:, wrist, None, :2] + rng.normal(0, 12, (21, 2)).astype(np.float32)
     kp[..., :2] += rng.normal(0, 0.5, kp[..., :2].shape).astype(np.float32)
     kp[..., 2] = 0.95
+    return kp
+
+
+def moving_hand_keypoints(rng: np.random.Generator, T: int) -> np.ndarray:
+    """Raw keypoints of a person whose right hand moves: shoulders at (100, 100) and (60, 100)."""
+    kp = np.zeros((T, 56, 3), np.float32)
+    kp[:, JOINT_INDEX["left_shoulder"]] = [100, 100, 1]
+    kp[:, JOINT_INDEX["right_shoulder"]] = [60, 100, 1]
+    kp[:, RIGHT_WRIST] = np.stack([50 + 10 * np.sin(np.arange(T) / 3), np.full(T, 150), np.ones(T)], 1)
+    kp[:, RIGHT_HAND] = kp[:, RIGHT_WRIST][:, None] + rng.normal(size=(T, 21, 3)) * [3, 3, 0]
+    kp[:, LEFT_HAND, 2] = 0
     return kp

@@ -10,19 +10,7 @@ from jegal.perception.discover import Item, discover
 from jegal.perception.errors import FAILURE_REASONS
 from jegal.perception.options import PrepareOptions
 from jegal.prepare.pipeline import Preparer, run_prepare, select_shard
-
-
-def _kps(rng, T):
-    """Raw keypoints of a person whose right hand moves: shoulders at (100, 100) and (60, 100)."""
-    from jegal.data.keypoints import JOINT_INDEX, LEFT_HAND, RIGHT_HAND, RIGHT_WRIST
-
-    kp = np.zeros((T, 56, 3), np.float32)
-    kp[:, JOINT_INDEX["left_shoulder"]] = [100, 100, 1]
-    kp[:, JOINT_INDEX["right_shoulder"]] = [60, 100, 1]
-    kp[:, RIGHT_WRIST] = np.stack([50 + 10 * np.sin(np.arange(T) / 3), np.full(T, 150), np.ones(T)], 1)
-    kp[:, RIGHT_HAND] = kp[:, RIGHT_WRIST][:, None] + rng.normal(size=(T, 21, 3)) * [3, 3, 0]
-    kp[:, LEFT_HAND, 2] = 0
-    return kp
+from tests.perception.wild import moving_hand_keypoints as _kps
 
 
 def _kps_inputs(root: Path, real_dir: Path) -> Path:
