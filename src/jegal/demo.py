@@ -38,7 +38,7 @@ import time
 from pathlib import Path
 
 from jegal.atomic import write_json_atomic, write_text_atomic
-from jegal.evaluation.protocols import format_value, ties_note
+from jegal.evaluation import format_value, ties_note
 
 DEFAULT_REAL = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "real"
 MOD_NAMES = {"ta": "text + speech", "t": "text only", "a": "speech only"}
@@ -97,7 +97,7 @@ def stage_train(args, out: Path) -> dict:
     """Train the full model on the corpus in this process (:func:`jegal.train.loop.train`): for
     ``--max-steps`` steps, else until 90 % of ``--train-minutes`` have passed (the loop's time
     budget, with the learning-rate schedule ending at it) or the epochs end. Returns the run's summary."""
-    from jegal.evaluation.suite import VARIANTS, Budget, train_variant
+    from jegal.evaluation import VARIANTS, Budget, train_variant
 
     # --train-minutes is the whole training stage, as before the loop had a time budget: a tenth is
     # kept for the final validation and saving, so the stage (and the demo) does not outgrow it
@@ -111,7 +111,7 @@ def stage_train(args, out: Path) -> dict:
 
 
 def stage_evaluate(args, out: Path, mods: list[str]) -> dict:
-    from jegal.evaluation.suite import corpus_benchmarks, corpus_clips, evaluate_model, floor_rows, headline
+    from jegal.evaluation import corpus_benchmarks, corpus_clips, evaluate_model, floor_rows, headline
     from jegal.model.jegal import READOUTS
 
     corpus = out / "corpus"
@@ -127,7 +127,7 @@ def stage_evaluate(args, out: Path, mods: list[str]) -> dict:
     floors, floor_raw = floor_rows(corpus, len(benches["retrieval"].rows))
     evaluated = {task: {m: {"rows": r["metrics"]["rows"], "evaluated": r["metrics"]["evaluated"]}
                         for m, r in by_mod.items()} for task, by_mod in results.items()}
-    from jegal.evaluation.ablate import findings
+    from jegal.evaluation import findings
 
     floors_doc = [{"label": lbl, "metrics": m} for lbl, m in floors]
     checked = findings([{"variant": "full", **r} for r in rows], floors_doc)
@@ -143,7 +143,7 @@ def stage_evaluate(args, out: Path, mods: list[str]) -> dict:
 def _load_model(out: Path):
     """The demo's trained model, on the CPU, with the text-state cache on (the benchmarks embed the
     same clips' words again)."""
-    from jegal.evaluation.suite import TEXT_CACHE_SIZE
+    from jegal.evaluation import TEXT_CACHE_SIZE
     from jegal.model import JEGAL
 
     return JEGAL.from_pretrained(out / "run", device="cpu").set_runtime(text_cache_size=TEXT_CACHE_SIZE)
@@ -159,14 +159,14 @@ def _heatmap(model, clip, png: Path, title: str, mods: str, highlight: int | Non
 
 
 def stage_heatmaps(args, out: Path, mod: str) -> dict:
-    from jegal.evaluation.benchmarks import with_benchmark_words
-    from jegal.evaluation.suite import corpus_benchmarks
+    from jegal.evaluation import with_benchmark_words
+    from jegal.evaluation import corpus_benchmarks
 
     model = _load_model(out)
     figs = out / "heatmaps"
     res: dict = {"synthgest": [], "real": [], "real_skipped": None}
     spot = corpus_benchmarks(out / "corpus")["spotting"]
-    from jegal.evaluation.benchmarks import load_clips
+    from jegal.evaluation import load_clips
 
     rows = spot.rows[:2]
     clips = load_clips(out / "corpus" / "test", [r.filename for r in rows]).clips
@@ -239,7 +239,7 @@ def _num(x, digits: int) -> str:
 
 
 def _columns(rows) -> list[str]:
-    from jegal.evaluation.suite import HEADLINE
+    from jegal.evaluation import HEADLINE
 
     return [c for c in HEADLINE if any(r.get(c) is not None for _, r in rows)]
 
@@ -250,7 +250,7 @@ def _ties_note(doc: dict) -> str:
 
 
 def render_markdown(doc: dict) -> str:
-    from jegal.evaluation.protocols import markdown_table
+    from jegal.evaluation import markdown_table
 
     rows = table_rows(doc)
     cols = _columns(rows)
@@ -270,7 +270,7 @@ def render_markdown(doc: dict) -> str:
               f"Model read as: {ev['readout']}.", ""]
     lines += _speaker_lines(ev)
     if ev.get("findings"):
-        from jegal.evaluation.ablate import findings_markdown
+        from jegal.evaluation import findings_markdown
 
         lines += ["Checks:", "", findings_markdown(ev["findings"]), ""]
     lines += ["## Heatmaps (words x frames, P(word | frame))", "",
@@ -429,7 +429,7 @@ def run(args: argparse.Namespace) -> int:
            "finished": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())}
     write_json_atomic(out / "demo.json", doc)
     write_report(doc, out)
-    from jegal.evaluation.suite import results_table
+    from jegal.evaluation import results_table
 
     print(results_table(table_rows(doc)))
     _log(f"report: {out / 'report.html'} and {out / 'report.md'} ({doc['seconds_total']:.0f} s in all)")

@@ -7,5 +7,26 @@ detection), ablations and baselines. The metrics themselves are :mod:`jegal.metr
 - :mod:`~jegal.evaluation.cli`         ``jegal eval``
 - :mod:`~jegal.evaluation.ablate`      ``jegal ablate``: the paper's ablations and baselines
 
-Nothing here loads a model at import time.
+Other applications (``jegal demo``) import the names of :data:`__all__` from here; each is loaded
+from its module on first use. Nothing here loads a model at import time.
 """
+
+__all__ = ["Budget", "HEADLINE", "TEXT_CACHE_SIZE", "VARIANTS", "corpus_benchmarks", "corpus_clips", "evaluate_model",
+           "findings", "findings_markdown", "floor_rows", "format_value", "headline", "load_clips", "markdown_table",
+           "results_table", "ties_note", "train_variant", "with_benchmark_words"]
+
+_MODULES = {"benchmarks": ("load_clips", "with_benchmark_words"),
+            "protocols": ("format_value", "markdown_table", "ties_note"),
+            "suite": ("Budget", "HEADLINE", "TEXT_CACHE_SIZE", "VARIANTS", "corpus_benchmarks", "corpus_clips",
+                      "evaluate_model", "floor_rows", "headline", "results_table", "train_variant"),
+            "ablate": ("findings", "findings_markdown")}
+
+
+def __getattr__(name: str):
+    # Loaded on first use: the protocols and the suite import the model and the trainer.
+    for module, names in _MODULES.items():
+        if name in names:
+            import importlib
+
+            return getattr(importlib.import_module(f"jegal.evaluation.{module}"), name)
+    raise AttributeError(f"module 'jegal.evaluation' has no attribute {name!r}")
