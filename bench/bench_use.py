@@ -1,6 +1,7 @@
 """Seconds per stage of ``jegal spot`` on a real video, after the models are loaded (2 cores).
 
-The stages of :mod:`jegal.use.spot` run through the library, as the command runs them:
+The stages of ``jegal spot`` run through :func:`jegal.use.spot_words`, the function the command
+(and the page) calls:
 
 - people: decode (PyAV, 25 fps), face detection + tracking, keypoints (mediapipe pose + hands);
 - transcript: the given transcript read, or offline speech recognition (pocketsphinx) when the
@@ -47,16 +48,25 @@ STAGES = ("people", "transcript", "features", "windows", "model", "maps/csv/png"
 
 
 def one_run(model, video: Path, preparer, out: Path, modalities: str, transcript=None) -> tuple[dict, float]:
-    """Seconds per stage of one ``jegal spot`` of ``video`` into ``out``, and the video's duration."""
-    from jegal.use.spot import spot_video, write_outputs
-    from jegal.use.video import read_video
-
+    """Seconds per stage of one ``jegal spot`` of ``video`` into ``out``, and the video's duration.
+    Runs the code of either side of a ``--baseline`` comparison: :func:`jegal.use.spot_words` (the
+    one function the command calls) where it exists, else the steps the command called before it."""
     start = time.perf_counter()
-    vi = read_video(video, transcript, progress=False, preparer=preparer)
-    t = time.perf_counter()
-    spots = spot_video(model, vi, modalities)
-    model_s = time.perf_counter() - t
-    doc = write_outputs(out, vi, spots, {"model": "bench"}, annotated=True)
+    try:
+        from jegal.use.spot import spot_words
+    except ImportError:  # the code before jegal.use.spot_words
+        from jegal.use.spot import spot_video, write_outputs
+        from jegal.use.video import read_video
+
+        vi = read_video(video, transcript, progress=False, preparer=preparer)
+        t = time.perf_counter()
+        spots = spot_video(model, vi, modalities)
+        model_s = time.perf_counter() - t
+        doc = write_outputs(out, vi, spots, {"model": "bench"}, annotated=True)
+    else:
+        got = spot_words(video, model, transcript=transcript, out=out, modalities=modalities, preparer=preparer)
+        vi, doc = got.video, got.doc
+        model_s = doc["timings"]["model"]
     wall = time.perf_counter() - start
     tm = vi.timings
     stages = {"people": tm.get("decode", 0) + tm.get("detect", 0) + tm.get("keypoints", 0),

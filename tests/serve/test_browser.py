@@ -16,7 +16,7 @@ import pytest
 
 from jegal.data.transcripts import read_txt
 from jegal.serve.app import create_app
-from jegal.serve.jobs import Limits
+from jegal.serve.queue import Limits
 
 from .conftest import CHROMIUM, StubProvider, serving
 

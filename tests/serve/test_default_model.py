@@ -9,8 +9,8 @@ import time
 import pytest
 
 from jegal.model.card import ModelCard
-from jegal.serve.default_model import (STAMP, SYNTHETIC_CAVEAT, ModelProvider, ModelUnavailable, Recipe, describe,
-                                       find_model, last_step)
+from jegal.serve.default_model import STAMP, SYNTHETIC_CAVEAT, ModelProvider, ModelUnavailable, describe, find_model
+from jegal.use import Recipe, last_step
 
 
 def fake_model(folder):

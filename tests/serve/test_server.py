@@ -16,9 +16,11 @@ from starlette.testclient import TestClient
 
 from jegal.data.transcripts import read_txt
 from jegal.perception.errors import ITEM_FAILURES, BadInput
-from jegal.serve.app import (SESSION_COOKIE, create_app, display_name, host_only, list_examples, sniff_audio,
-                             sniff_video, transcript_suffix)
-from jegal.serve.jobs import ERRORS, Limits
+from jegal.serve.app import SESSION_COOKIE, create_app, host_only
+from jegal.serve.errors import ERRORS
+from jegal.serve.examples import list_examples
+from jegal.serve.queue import Limits
+from jegal.serve.uploads import display_name, sniff_audio, sniff_video, transcript_suffix
 from jegal.use.video import FrontEndMismatch, NoWordsOnPeople
 
 from ..perception.wild import stripes, write_video
@@ -66,7 +68,7 @@ def test_containers_are_recognised_by_their_first_bytes_and_nothing_else(real_fi
 
 
 def test_transcripts_are_typed_by_content_and_binary_files_are_refused(real_files):
-    from jegal.serve.jobs import Refused
+    from jegal.serve.errors import Refused
 
     assert transcript_suffix((real_files / "sample1.txt").read_bytes(), "t") == ".txt"
     assert transcript_suffix(json.dumps({"segments": []}).encode(), "t") == ".json"
@@ -333,21 +335,24 @@ def _run(client, files=None, data=None) -> dict:
 def test_an_upload_gives_what_jegal_spot_gives(served, use_model, real_files, tmp_path):  # noqa: F811
     import av
 
-    from jegal.use.common import load_model
-    from jegal.use.spot import spot_video, words_csv
+    from jegal.cli import main
+    from jegal.inference import spot_people
+    from jegal.model import JEGAL
+    from jegal.use.spot import words_csv
     from jegal.use.video import read_video
 
     status = _run(served, files=video_files(real_files, audio=True))
     assert status["state"] == "done", status.get("error")
     res = status["result"]
+    spot = res["spot"]  # spot.json as jegal spot writes it
     expected = [w.display for w in read_txt(real_files / "sample1.txt")]
-    assert [w["word"] for w in res["words"]] == expected
-    assert res["modalities"] == "ta" and res["people"] and res["segments"] is None
+    assert [w["word"] for w in spot["words"]] == expected
+    assert spot["modalities"] == "ta" and spot["people"] and res["asd"] is None
     # the same numbers as jegal spot on the same files
-    model, _ = load_model(use_model)
+    model = JEGAL.from_pretrained(use_model).load_text_backbone()
     video = read_video(real_files / "sample1.avi", real_files / "sample1.txt", progress=False)
-    spots = spot_video(model, video, "ta")
-    for page_person, s in zip(res["people"], spots):
+    spots = spot_people(model, video.people, video.words, "ta")
+    for page_person, s in zip(spot["people"], spots):
         mine = {w["index"]: w["probability"] for w in page_person["words"]}
         ref = {int(w): float(p) for w, p in zip(s.word_index, s.prob)}
         assert mine.keys() == ref.keys() and np.allclose(list(mine.values()), list(ref.values()), atol=1e-3)
@@ -357,22 +362,31 @@ def test_an_upload_gives_what_jegal_spot_gives(served, use_model, real_files, tm
     for want in ("spot.json", "words.csv", "maps.npz", "annotated.mp4"):
         assert f"sample1.spot/{want}" in names
     pngs = [n for n in names if n.startswith("sample1.spot/heatmaps/") and n.endswith(".png")]
-    assert len(pngs) == res["maps_count"] >= 1
+    assert len(pngs) == len(res["map_urls"]) >= 1
     doc = json.loads(z.read("sample1.spot/spot.json"))
     assert z.read("sample1.spot/words.csv").decode() == words_csv(doc["people"])
     assert [w["word"] for w in doc["words"]] == expected
     with np.load(io.BytesIO(z.read("sample1.spot/maps.npz"))) as maps:
-        assert maps["person0_probs"].shape[0] == len(res["people"][0]["words"])
+        assert maps["person0_probs"].shape[0] == len(spot["people"][0]["words"])
     # the map and the page's video: exactly one picture per model frame, at 25 fps, with sound
-    png = served.get(res["people"][0]["maps"][0])
+    png = served.get(res["map_urls"][spot["people"][0]["heatmaps"][0]])
     assert png.status_code == 200 and png.content[:8] == b"\x89PNG\r\n\x1a\n"
     mp4 = tmp_path / "page.mp4"
     mp4.write_bytes(served.get(res["video_url"]).content)
     with av.open(str(mp4)) as c:
-        assert sum(1 for _ in c.decode(video=0)) == res["num_frames"] == len(res["people"][0]["boxes"])
+        assert sum(1 for _ in c.decode(video=0)) == spot["num_frames"] == len(res["boxes"][0])
         assert c.streams.audio and float(c.streams.video[0].average_rate) == 25
     partial = served.get(res["video_url"], headers={"range": "bytes=0-99"})  # browsers seek with ranges
     assert partial.status_code == 206 and len(partial.content) == 100
+    # the page and the command line write the same spot.json for the same input (but for times and paths)
+    cli_out = tmp_path / "cli.spot"
+    assert main(["spot", str(real_files / "sample1.avi"), "--transcript", str(real_files / "sample1.txt"), "--model",
+                 str(use_model), "--out", str(cli_out), "--quiet"]) == 0
+    cli = json.loads((cli_out / "spot.json").read_text())
+    for d in (cli, doc):
+        for key in ("timings", "video", "transcript", "warnings"):
+            d.pop(key)
+    assert doc == cli
 
 
 @pytest.mark.slow
@@ -380,8 +394,10 @@ def test_a_video_without_sound_is_read_from_the_transcripts_times(served, real_f
     status = _run(served, files=video_files(real_files))  # sample1.avi has no sound track of its own
     assert status["state"] == "done", status.get("error")
     res = status["result"]
-    assert res["modalities"] == "t" and any("no sound track" in w for w in res["warnings"])
-    assert all(str(Path(served.app.state.queue.root)) not in w for w in res["warnings"])
+    spot = res["spot"]
+    assert spot["modalities"] == "t" and any("no sound track" in w for w in spot["warnings"])
+    assert all(str(Path(served.app.state.queue.root)) not in w for w in spot["warnings"])
+    assert str(Path(served.app.state.queue.root)) not in json.dumps(spot)  # no server path reaches the page
 
 
 @pytest.mark.slow
@@ -407,8 +423,9 @@ def test_the_synthgest_example_is_made_on_demand_and_read_from_its_keypoints(ser
     status = _run(served, data={"example": "synthgest"})
     assert status["state"] == "done", status.get("error")
     res = status["result"]
-    assert res["transcript_source"] == "given" and res["words"] and len(res["people"]) == 1
-    assert res["size"] == [256, 256] and res["people"][0]["boxes"][0] is not None
+    spot = res["spot"]
+    assert spot["transcript_source"] == "given" and spot["words"] and len(spot["people"]) == 1
+    assert spot["size"] == [256, 256] and res["boxes"][0][0] is not None
     assert served.get(res["video_url"]).content[4:8] == b"ftyp"  # the page shows the rendered drawing
 
 
@@ -417,9 +434,9 @@ def test_with_two_people_the_page_says_who_is_speaking(served):
     status = _run(served, data={"example": "real-two_speakers_raw"})  # no transcript: speech recognition
     assert status["state"] == "done", status.get("error")
     res = status["result"]
-    assert len(res["people"]) == 2 and res["transcript_source"].startswith("asr:")
-    assert res["segments"], "several people: segments with speakers"
-    for seg in res["segments"]:
+    assert len(res["spot"]["people"]) == 2 and res["spot"]["transcript_source"].startswith("asr:")
+    assert res["asd"]["segments"], "several people: segments with speakers"
+    for seg in res["asd"]["segments"]:
         assert seg["decision"] in ("gestures", "only_person", "undecided")
         assert (seg["speaker"] is None) == (seg["decision"] == "undecided")
         assert set(seg["scores"]) <= {"0", "1"}

@@ -12,7 +12,7 @@ from starlette.testclient import TestClient
 from jegal.data.audio import load_audio
 from jegal.perception.transcripts import find_transcript, read_words
 from jegal.serve.app import create_app
-from jegal.serve.jobs import Limits
+from jegal.serve.queue import Limits
 
 from .conftest import StubProvider
 

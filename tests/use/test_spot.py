@@ -103,7 +103,7 @@ def test_errors_are_one_line_naming_the_problem(tmp_path, real_dir, random_model
     from jegal.model import JEGAL
 
     features = tmp_path / "features_model"
-    JEGAL.from_preset("cpu", {"gesture.frontend": "features"}).save(features)
+    JEGAL.from_preset("cpu", {"gesture.frontend": "features"}).save_pretrained(features)
     video = str(real_dir / "sample1.avi")
     assert main(["spot", video, "--model", str(features), "--out", str(tmp_path / "o1"), "--quiet"]) == 1
     err = capsys.readouterr().err
@@ -126,11 +126,11 @@ ROWS = 40  # spotting rows of the corpus used (one 3 s clip each)
 def synth_spots(use_corpus, use_model):
     """Per spotting row: the row, and jegal spot's decisions on the clip's media (``.kps.npz`` + wav + txt)."""
     from jegal.data.benchmarks import read_benchmark
-    from jegal.use.common import load_model
-    from jegal.use.spot import spot_person
+    from jegal.model import JEGAL
+    from jegal.inference.spotting import spot_person
     from jegal.use.video import read_video
 
-    model, _ = load_model(use_model)
+    model = JEGAL.from_pretrained(use_model).load_text_backbone()
     bench = read_benchmark(use_corpus / "benchmarks" / "spot.csv")
     out = []
     for row in bench.rows[:ROWS]:

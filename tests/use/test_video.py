@@ -119,7 +119,7 @@ def test_sample1_windows_carry_the_model_inputs_of_the_prepare_pipeline(sample1,
 
 def test_an_rgb_model_runs_on_the_face_masked_crops_read_video_cuts(sample1):
     from jegal.model import JEGAL
-    from jegal.use.spot import spot_person
+    from jegal.inference.spotting import spot_person
 
     p = sample1.people[0]
     n = p.last_frame - p.first_frame + 1

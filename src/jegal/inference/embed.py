@@ -69,13 +69,8 @@ class Embeddings:
         path = Path(path)
         d = self.dim
 
-        def flat(parts):
-            offsets = np.cumsum([0] + [len(p) for p in parts]).astype(np.int64)
-            data = np.concatenate(parts, 0) if parts else np.zeros((0, d), np.float32)
-            return data.astype(np.float32), offsets
-
-        gf, go = flat(self.gesture_frames)
-        cw, co = flat(self.content_words)
+        gf, go = ragged(self.gesture_frames, d)
+        cw, co = ragged(self.content_words, d)
         with atomic_path(path) as tmp:  # the temporary name keeps ".npz", so numpy adds no suffix
             np.savez(tmp, version=np.int64(FORMAT_VERSION), meta=np.array(json.dumps(meta or {})),
                      gesture_ids=np.array(self.gesture_ids, dtype=str),
@@ -100,6 +95,15 @@ class Embeddings:
                        gesture_frames=split(z["gesture_frames"], z["gesture_offsets"]),
                        content_ids=[str(x) for x in z["content_ids"]], content_clip=z["content_clip"],
                        content_words=split(z["content_words"], z["content_offsets"]))
+
+
+def ragged(parts: list[np.ndarray], dim: int) -> tuple[np.ndarray, np.ndarray]:
+    """Arrays of different lengths ``(n_i, dim)`` as one ``(sum n_i, dim)`` float32 array and
+    ``(len(parts) + 1,)`` int64 offsets: part i is rows ``offsets[i]:offsets[i + 1]`` (the layout of
+    the ``.npz`` files; ``(0, dim)`` for no parts)."""
+    offsets = np.cumsum([0] + [len(p) for p in parts]).astype(np.int64)
+    data = np.concatenate(parts, 0).astype(np.float32) if parts else np.zeros((0, dim), np.float32)
+    return data, offsets
 
 
 def _batches(clips: list[Clip], batch_size: int):

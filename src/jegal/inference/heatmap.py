@@ -10,20 +10,20 @@ import numpy as np
 from jegal.atomic import atomic_path
 from jegal.data.batch import collate_clips
 from jegal.data.clip import Clip
-from jegal.metrics import SPOT_MARGIN, SPOT_TEMPERATURE, SPOT_THRESHOLD, spotting_probabilities
+from jegal.inference.spotting import word_frame_map
+from jegal.metrics import SPOT_MARGIN, SPOT_TEMPERATURE, SPOT_THRESHOLD
 
 
 def word_frame_scores(model, clip: Clip, modalities: str = "ta") -> dict:
     """Scores of every word of ``clip`` against every frame of its gesture.
 
     Returns ``probs`` (W, T): for each frame, the softmax over words of cos / 0.07 (the
-    spotting protocol's map), ``cosine`` (W, T), the words, and per word the best frame and
+    spotting protocol's map, :func:`jegal.inference.spotting.word_frame_map`), ``cosine`` (W, T), the words, and per word the best frame and
     its probability."""
     out = model.embed(collate_clips([clip]), modalities=modalities)
     frames = out["gesture_frames"][0, : clip.num_frames].float().cpu().numpy()  # (T, d)
     words = out["content_words"][0, : len(clip.words)].float().cpu().numpy()  # (W, d)
-    probs = spotting_probabilities(frames, words, SPOT_TEMPERATURE).T  # (W, T)
-    cosine = words @ frames.T  # (W, T)
+    probs, cosine = (m.T for m in word_frame_map(frames, words, SPOT_TEMPERATURE))  # (W, T) each
     best = probs.argmax(axis=1)
     return {"probs": probs, "cosine": cosine, "words": [w.display for w in clip.words],
             "spans": [(w.start, w.end) for w in clip.words], "best_frame": best.tolist(),

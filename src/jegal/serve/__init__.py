@@ -2,17 +2,22 @@
 
 The application layer at the edge, beside the command line: a FastAPI app serving one static
 page of our own (HTML + plain JavaScript + CSS, no build step, nothing from a CDN) and a small
-JSON API. It calls the same functions as the commands (:mod:`jegal.use.video`,
-:mod:`jegal.use.spot`, :mod:`jegal.use.asd`), so the page shows the results ``jegal spot``
-prints and offers the files it writes.
+JSON API. A job calls the same function as the command (:func:`jegal.use.spot_words`, and
+:func:`jegal.use.find_speakers` with several people), so the page shows ``spot.json`` /
+``asd.json`` as the commands write them and offers the files they write. It imports the library
+and the names :mod:`jegal.use` exports, nothing of the applications that make data or models.
 
-- :mod:`~jegal.serve.app`            the app factory :func:`~jegal.serve.app.create_app`: routes,
-  sessions, upload checks (by content, never by name), examples
-- :mod:`~jegal.serve.jobs`           :class:`~jegal.serve.jobs.Limits`, the job queue (one job
-  at a time per session, one running at a time, work directories cleaned up) and the work
-  itself (:func:`~jegal.serve.jobs.analyse`)
+- :mod:`~jegal.serve.app`            the app factory :func:`~jegal.serve.app.create_app`: middleware
+  (body limit, Host and Origin checks, security headers) and the job runner
+- :mod:`~jegal.serve.routes`         the routes: the page, the status, the jobs and their files; sessions
+- :mod:`~jegal.serve.uploads`        what an upload may be, checked by content, never by name
+- :mod:`~jegal.serve.queue`          :class:`~jegal.serve.queue.Limits`, the jobs and their queue (one job
+  at a time per session, one running at a time, work directories cleaned up)
+- :mod:`~jegal.serve.work`           what one job does (:func:`~jegal.serve.work.analyse`) and the page's result
+- :mod:`~jegal.serve.errors`         the catalogue of failures and what the page says about each
+- :mod:`~jegal.serve.examples`       the example videos offered
 - :mod:`~jegal.serve.default_model`  the model the page uses when none is named: found on disk,
-  or trained once on a generated SynthGest corpus, with progress
+  or trained once on a generated SynthGest corpus (:func:`jegal.use.train_default`), with progress
 - :mod:`~jegal.serve.cli`            ``jegal serve [--model M] [--host 127.0.0.1] [--port 7860] ...``
 - ``static/``                        ``index.html``, ``app.js``, ``app.css``
 

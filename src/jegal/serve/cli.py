@@ -21,19 +21,16 @@ LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1", "[::1]")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    from jegal.serve.app import DEFAULT_EXAMPLES
-    from jegal.serve.jobs import Limits
+    from jegal.serve.examples import DEFAULT_EXAMPLES
+    from jegal.serve.queue import Limits
+    from jegal.use import add_model_arguments
 
     parser.formatter_class = argparse.ArgumentDefaultsHelpFormatter
     d = Limits()
-    parser.add_argument("--model", default=None, metavar="MODEL_OR_RUN",
-                        help="a saved model directory, a training run directory, or jegal demo's output folder "
-                             "(default: the cached serve model, else ./demo_out from make demo, else one trained on "
-                             "SynthGest on first start)")
-    parser.add_argument("--checkpoint", choices=("final", "best"), default="final",
-                        help="with a run directory: its final model or its best validation checkpoint")
-    parser.add_argument("--device", default="cpu", help="torch device for the model")
-    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
+    add_model_arguments(parser, required=False, modalities=False,
+                        model_help="a saved model directory, a training run directory, or jegal demo's output "
+                                   "folder (default: the cached serve model, else ./demo_out from make demo, else one "
+                                   "trained on SynthGest on first start)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1: this machine only)")
     parser.add_argument("--port", type=int, default=7860, help="port to listen on")
     parser.add_argument("--max-upload-mb", type=float, default=d.max_upload_mb, help="largest upload (MB)")
@@ -62,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
 
     from jegal.model.pretrained import ModelNotFound, resolve_model_dir
     from jegal.serve.app import create_app
-    from jegal.serve.jobs import Limits
+    from jegal.serve.queue import Limits
 
     if args.model is not None:
         try:

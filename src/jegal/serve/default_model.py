@@ -8,10 +8,12 @@ takes). Without it, the first of:
 2. the model ``jegal demo`` trained in the working directory (``demo_out/run``, the demo's
    default ``--out`` and ``make demo``'s; ``runs/demo/run``, the older default);
 3. otherwise one is trained there, in the background, the first time ``jegal serve`` starts
-   without a model: a SynthGest corpus (:func:`jegal.synth.generate_corpus`, :class:`Recipe`:
-   20 synthetic speakers, 1500 clips; about 1 min on 2 cores) and the ``cpu`` preset for 600
-   steps (:func:`jegal.train.loop.train`; about 4 min on 2 quiet cores), then saved in the cache
-   and reused by every later start. An interrupted training resumes from its last checkpoint.
+   without a model, by :func:`jegal.use.train_default` (the recipe lives with the applications
+   that use a model, :mod:`jegal.use.default_model`, so the server imports no training code:
+   :class:`~jegal.use.Recipe`, a SynthGest corpus of 20 synthetic speakers and 1500 clips, about
+   1 min on 2 cores, and the ``cpu`` preset for 600 steps, about 4 min on 2 quiet cores), then
+   saved in the cache and reused by every later start. An interrupted training resumes from its
+   last checkpoint.
 
 The page answers at once: :meth:`ModelProvider.status` says what is happening (finding,
 generating the corpus, training step k of n, loading, ready, failed) and jobs wait for the
@@ -28,12 +30,12 @@ import json
 import os
 import sys
 import threading
-import time
 import traceback
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
-STAMP = "serve-model.json"
+from jegal.use import DEFAULT_MODEL_STAMP, Recipe, last_step, train_default
+
+STAMP = DEFAULT_MODEL_STAMP  # marks the cached model complete
 DEMO_RUNS = (Path("demo_out/run"), Path("runs/demo/run"))  # relative to the working directory: jegal demo's --out
 
 SYNTHETIC_CAVEAT = (
@@ -42,24 +44,6 @@ SYNTHETIC_CAVEAT = (
     "words, maps), but which words it marks as gestured says little about the person: real gestures are not "
     "SynthGest's. For real findings, train on real videos (jegal prepare, then jegal train) and start the page "
     "with --model.")
-
-
-@dataclass(frozen=True)
-class Recipe:
-    """How the default model is made: a SynthGest corpus of ``speakers`` speakers and
-    ``train_clips`` training clips (2-4 s each, ``test_clips`` test clips), the ``preset``
-    (``cpu``) trained for ``steps`` optimiser steps, all from ``seed``."""
-
-    speakers: int = 20
-    train_clips: int = 1500
-    test_clips: int = 20
-    steps: int = 600
-    preset: str = "cpu"
-    seed: int = 0
-
-    def corpus_key(self) -> dict:
-        return {"speakers": self.speakers, "train_clips": self.train_clips, "test_clips": self.test_clips,
-                "seed": self.seed}
 
 
 def cache_dir() -> Path:
@@ -89,88 +73,6 @@ def find_model(cache: Path, demo_runs=DEMO_RUNS) -> tuple[Path, str] | None:
         if found is not None:
             return found, "demo"
     return None
-
-
-@contextlib.contextmanager
-def _locked(path: Path):
-    """An exclusive lock on ``path`` (two servers never train into one cache); a no-op without fcntl."""
-    try:
-        import fcntl
-    except ImportError:  # Windows: no lock
-        yield
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
-
-
-def train_default(cache: Path, recipe: Recipe = Recipe(), report=lambda stage, progress: None) -> Path:
-    """Make the default model in ``cache`` (module docstring, step 3); returns its model
-    directory. ``report(stage, progress)`` is told the stage and progress (0-1). Reuses a corpus
-    made with the same recipe and resumes an interrupted training run."""
-    from jegal.atomic import write_json_atomic
-    from jegal.synth import generate_corpus
-    from jegal.train.config import resolve
-    from jegal.train.loop import train
-
-    corpus, run = cache / "corpus", cache / "run"
-    t0 = time.time()
-    with _locked(cache / ".lock"):
-        if (cache / STAMP).is_file() and _model_dir(run) is not None:  # another server finished it meanwhile
-            return _model_dir(run)
-        corpus_stamp = corpus / "serve_corpus.json"
-        if not (corpus_stamp.is_file() and json.loads(corpus_stamp.read_text()) == recipe.corpus_key()):
-            report(f"generating a SynthGest corpus ({recipe.speakers} synthetic speakers, {recipe.train_clips} clips)",
-                   0.0)
-            generate_corpus(corpus, speakers=recipe.speakers, train_clips=recipe.train_clips,
-                            test_clips=recipe.test_clips, seed=recipe.seed, progress=False)
-            write_json_atomic(corpus_stamp, recipe.corpus_key())
-        report(f"training the {recipe.preset} preset on it: step 0 of {recipe.steps}", 0.1)
-        cfg = resolve(preset=recipe.preset, flags={
-            "data.train": str(corpus), "out": str(run), "max_steps": recipe.steps, "epochs": 0, "seed": recipe.seed,
-            "validate_every": 0, "progress": False, "tensorboard": False, "resume": True})
-        done = threading.Event()
-
-        def watch():  # the training loop logs one line per step: turn it into progress
-            while not done.wait(1.0):
-                step = last_step(run / "log.jsonl")
-                report(f"training the {recipe.preset} preset on it: step {step} of {recipe.steps}",
-                       0.1 + 0.85 * min(1.0, step / max(1, recipe.steps)))
-
-        watcher = threading.Thread(target=watch, daemon=True)
-        watcher.start()
-        try:
-            summary = train(cfg)
-        finally:
-            done.set()
-            watcher.join()
-        write_json_atomic(cache / STAMP, {"recipe": asdict(recipe), "model": "run/model", "steps": summary["steps"],
-                                          "seconds": round(time.time() - t0, 1),
-                                          "trained": time.strftime("%Y-%m-%d %H:%M:%S")})
-    found = _model_dir(run)
-    if found is None:
-        raise FileNotFoundError(f"{run}: training ended without a saved model")
-    return found
-
-
-def last_step(log: Path) -> int:
-    """The step of the last complete line of a training ``log.jsonl`` (0 when none)."""
-    try:
-        with open(log, "rb") as f:
-            f.seek(max(0, f.seek(0, 2) - 4096))
-            lines = f.read().splitlines()
-    except OSError:
-        return 0
-    for line in reversed(lines):
-        try:
-            return int(json.loads(line)["step"])
-        except (ValueError, KeyError, TypeError):
-            continue
-    return 0
 
 
 def describe(model_dir: Path, card, source: str) -> dict:
@@ -245,7 +147,8 @@ class ModelProvider:
         self.stage, self.progress = stage, float(progress)
 
     def _prepare(self) -> None:
-        from jegal.use.common import load_model
+        from jegal.model import JEGAL
+        from jegal.use.common import check_device
 
         try:
             if self.model is not None:
@@ -260,12 +163,14 @@ class ModelProvider:
                     model_dir, source = found
             self.state = "loading"
             self._report(f"loading {model_dir}", 0.97)
-            self.net, self.model_dir = load_model(model_dir, self.device, self.checkpoint, self.threads)
+            device = check_device(self.device, self.threads)
+            self.net = JEGAL.from_pretrained(model_dir, self.checkpoint, device).load_text_backbone()
+            self.model_dir = self.net.source_dir
             self.about = describe(self.model_dir, getattr(self.net, "card", None), source)
             self.state = "ready"
             self._report("ready", 1.0)
         except Exception as err:  # shown on the page; a traceback goes to the log unless the failure is expected
-            from jegal.use.common import expected_errors
+            from jegal.use import expected_errors
 
             if isinstance(err, expected_errors()):
                 print(f"jegal serve: the model: {err}", file=sys.stderr)
@@ -293,5 +198,5 @@ class ModelProvider:
                 "about": self.about}
 
 
-__all__ = ["DEMO_RUNS", "ModelProvider", "ModelUnavailable", "Recipe", "SYNTHETIC_CAVEAT", "cache_dir", "describe",
-           "find_model", "last_step", "train_default"]
+__all__ = ["DEMO_RUNS", "ModelProvider", "ModelUnavailable", "STAMP", "SYNTHETIC_CAVEAT", "cache_dir", "describe",
+           "find_model"]

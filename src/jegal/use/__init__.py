@@ -10,10 +10,35 @@ The application layer between a video on disk and the library's inference functi
   directory), ``--device``, the output directory, error reporting
 - :mod:`~jegal.use.spot`      ``jegal spot``: which words each person gestured (maps, words, video)
 - :mod:`~jegal.use.asd`       ``jegal asd``: who is speaking, from gestures alone, per transcript segment
-- :mod:`~jegal.use.annotate`  the annotated video both write (boxes, running transcript, audio)
+- :mod:`~jegal.use.annotate`  what the annotated video of both shows (boxes, running transcript)
+- :mod:`~jegal.use.media`     the one H.264 + AAC writer (one decode for every video a task writes)
+- :mod:`~jegal.use.progress`  the one progress protocol, ``progress(stage, fraction)``
+- :mod:`~jegal.use.default_model` the model the page trains when it has none (a SynthGest recipe)
 - :mod:`~jegal.use.embed`     ``jegal embed``: gesture and content embeddings of videos or shards
 - :mod:`~jegal.use.search`    ``jegal search``: a FAISS gallery of gesture clips, queried by text, audio or video
+
+**One function per task**, which the command line and the page (:mod:`jegal.serve`) both call:
+:func:`spot_words` (``jegal spot``), :func:`find_speakers` (``jegal asd``),
+:func:`write_embeddings` (``jegal embed``); each takes a loaded model (:meth:`jegal.model.JEGAL.from_pretrained`) and one progress callback
+``progress(stage, fraction)`` (:mod:`~jegal.use.progress`: the command line shows it as a bar
+(:class:`ProgressBar`), the page as its progress). :func:`write_videos` is the one writer of
+H.264 + AAC videos. The names in ``__all__`` are what other applications may import.
 
 Nothing here loads a model or imports torch at import time; ``docs/use.md`` documents the
 commands and their outputs.
 """
+
+from jegal.use.asd import SpeakersResult, find_speakers
+from jegal.use.common import BadFlag, add_model_arguments, content_modalities, expected_errors
+from jegal.use.default_model import DEFAULT_MODEL_STAMP, Recipe, last_step, synth_example, train_default
+from jegal.use.embed import write_embeddings
+from jegal.use.annotate import person_colour
+from jegal.use.media import VideoTarget, write_videos
+from jegal.use.progress import Progress, ProgressBar, Stages, quiet
+from jegal.use.spot import SpotResult, spot_words
+from jegal.use.video import FrontEndMismatch, NoWordsOnPeople, VideoInput, read_video
+
+__all__ = ["BadFlag", "DEFAULT_MODEL_STAMP", "FrontEndMismatch", "NoWordsOnPeople", "Progress", "ProgressBar", "Recipe", "SpeakersResult",
+           "SpotResult", "Stages", "VideoInput", "VideoTarget", "add_model_arguments", "content_modalities",
+           "expected_errors", "find_speakers", "last_step", "person_colour", "quiet", "read_video",
+           "spot_words", "synth_example", "train_default", "write_embeddings", "write_videos"]

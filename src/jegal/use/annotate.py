@@ -1,14 +1,11 @@
 """The annotated video of ``jegal spot`` and ``jegal asd``: the source frames with boxes, and a
 caption band below them with the transcript running.
 
-:func:`write_annotated_video` decodes the source again at 25 fps (:func:`jegal.perception.decode.iter_video`,
-the decoder ``read_video`` used, so frame t here is frame t there), scaled to at most
-``max_side`` pixels, lets the command draw on each frame (:class:`Overlay`), adds the caption
-band (:class:`Caption`: a line of words centred on the word being spoken, each word styled by the
-command, and a status line), and writes H.264 (libx264, yuv420p) at exactly 25 fps with one
-video frame per input frame, the source audio (16 kHz mono AAC) muxed in, atomically
-(:mod:`jegal.atomic`). A ``.kps.npz`` input has no frames: each person's skeleton is drawn on a
-blank canvas of the keypoints' size instead.
+:func:`write_annotated_video` lets the command draw on each frame (:class:`Overlay`) and adds
+the caption band (:class:`Caption`: a line of words centred on the word being spoken, each word
+styled by the command, and a status line); the pictures are decoded and the file encoded by the
+one video writer, :func:`jegal.use.media.write_videos` (H.264 + AAC, exactly one picture per
+25 fps frame, atomically; a ``.kps.npz`` input's skeletons on a blank canvas).
 
 Boxes are drawn with OpenCV; the caption text with Pillow and the DejaVu Sans font that
 matplotlib ships (any Unicode word shows), rendered once per caption state and reused.
@@ -17,16 +14,14 @@ matplotlib ships (any Unicode word shows), rendered once per caption state and r
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from jegal.atomic import atomic_path
-from jegal.timebase import FPS, SAMPLES_PER_FRAME
+from jegal.use.media import MAX_SIDE
 
-MAX_SIDE = 640  # the decode size of jegal prepare (PrepareOptions.max_side): boxes scale the same way
 # One colour per person (RGB), repeated after eight people.
 PALETTE = [(230, 159, 0), (86, 180, 233), (0, 158, 115), (240, 228, 66), (0, 114, 178), (213, 94, 0),
            (204, 121, 167), (160, 160, 160)]
@@ -171,96 +166,18 @@ def draw_skeleton(img: np.ndarray, pixels: np.ndarray, colour, scale: float = 1.
             cv2.line(img, tuple(int(v) for v in pts[a]), tuple(int(v) for v in pts[b]), colour, 2, cv2.LINE_AA)
 
 
-def _even(n: int) -> int:
-    return n + (n % 2)
-
-
-def _frames(video, max_side: int) -> Iterator[tuple[np.ndarray, float]]:
-    """(RGB frame, scale to the source's pixels) for each of ``video.num_frames`` frames."""
-    if video.is_video:
-        from jegal.perception.decode import iter_video
-
-        info: dict = {}
-        last = None
-        count = 0
-        for chunk in iter_video(video.path, max_side=max_side, chunk_frames=50, info=info):
-            for frame in chunk:
-                if count == video.num_frames:
-                    return
-                last = frame
-                count += 1
-                yield frame, float(info.get("scale", 1.0))
-        while count < video.num_frames:  # never happens with one decoder; kept so the count is exact
-            count += 1
-            yield last, float(info.get("scale", 1.0))
-        return
-    w, h = video.size
-    scale = min(1.0, max_side / max(w, h))
-    blank = np.full((int(round(h * scale)), int(round(w * scale)), 3), 40, np.uint8)
-    for t in range(video.num_frames):
-        img = blank.copy()
-        for p in video.people:
-            draw_skeleton(img, p.pixels[t], person_colour(p.person), scale)
-        yield img, scale
-
-
 def write_annotated_video(path: str | os.PathLike, video, overlay: Overlay, caption: CaptionAt, *,
-                          max_side: int = MAX_SIDE, with_audio: bool = True, progress: bool = False,
-                          crf: int = 23) -> Path:
+                          max_side: int = MAX_SIDE, with_audio: bool = True, progress=None, crf: int = 23) -> Path:
     """Write ``path`` (``.mp4``): every frame of ``video`` (a :class:`jegal.use.video.VideoInput`)
-    with ``overlay(img, t, scale)`` drawn on it and the band of ``caption(t)`` below it.
+    with ``overlay(img, t, scale)`` drawn on it and the band of ``caption(t)`` below it, through
+    the one video writer (:func:`jegal.use.media.write_videos`: exactly ``video.num_frames``
+    frames at 25 fps, H.264 + the audio as AAC, atomically). ``progress(stage, fraction)``: as
+    frames go by. Raises :class:`jegal.perception.errors.CorruptVideo` when the source cannot be
+    decoded again."""
+    from jegal.use.media import VideoTarget, write_videos
 
-    Exactly ``video.num_frames`` frames at 25 fps (H.264, yuv420p, sizes rounded up to even),
-    plus the audio of ``video.audio`` as AAC (16 kHz mono), cut or padded to the video's
-    duration. Written atomically. Raises :class:`jegal.perception.errors.CorruptVideo` when the
-    source cannot be decoded again."""
-    import av
-    from tqdm.auto import tqdm
-
-    path = Path(path)
-    band = None
-    bar = tqdm(total=video.num_frames, desc="annotated video", unit="frame", disable=not progress, leave=False)
-    with atomic_path(path) as tmp:
-        with av.open(str(tmp), "w") as out:
-            stream = None
-            for t, (frame, scale) in enumerate(_frames(video, max_side)):
-                img = np.ascontiguousarray(frame).copy()
-                overlay(img, t, scale)
-                if stream is None:
-                    h, w = img.shape[:2]
-                    width = _even(w)
-                    band_h = _even(max(44, h // 5))
-                    band = CaptionBand(width, band_h)
-                    stream = out.add_stream("libx264", rate=FPS)
-                    stream.width, stream.height, stream.pix_fmt = width, _even(h) + band_h, "yuv420p"
-                    stream.options = {"preset": "veryfast", "crf": str(crf)}
-                    audio = out.add_stream("aac", rate=16000, layout="mono") if with_audio and video.audio is not None \
-                        else None
-                canvas = np.zeros((stream.height, stream.width, 3), np.uint8)
-                canvas[:img.shape[0], :img.shape[1]] = img
-                canvas[stream.height - band.height:] = band.render(caption(t))
-                vf = av.VideoFrame.from_ndarray(canvas, format="rgb24")
-                vf.pts = t
-                for packet in stream.encode(vf):
-                    out.mux(packet)
-                bar.update()
-            for packet in stream.encode():
-                out.mux(packet)
-            if audio is not None:
-                n = video.num_frames * SAMPLES_PER_FRAME
-                wave = np.zeros(n, np.float32)
-                piece = np.asarray(video.audio[:n], np.float32)
-                wave[:len(piece)] = np.clip(piece, -1, 1)
-                step = 16000
-                for k in range(0, n, step):
-                    af = av.AudioFrame.from_ndarray(wave[None, k:k + step], format="flt", layout="mono")
-                    af.sample_rate, af.pts = 16000, k
-                    for packet in audio.encode(af):
-                        out.mux(packet)
-                for packet in audio.encode():
-                    out.mux(packet)
-    bar.close()
-    return path
+    target = VideoTarget(Path(path), overlay, caption, with_audio=with_audio, crf=crf)
+    return write_videos(video, [target], max_side=max_side, progress=progress)[0]
 
 
 __all__ = ["Caption", "CaptionBand", "MAX_SIDE", "Overlay", "PALETTE", "Token", "draw_box", "draw_skeleton",
@@ -268,12 +185,21 @@ __all__ = ["Caption", "CaptionBand", "MAX_SIDE", "Overlay", "PALETTE", "Token", 
 
 
 def add_annotated_video(out: Path, video, overlay: Overlay, caption: CaptionAt, outputs: dict, timings: dict,
-                        progress: bool = False) -> None:
-    """``out/annotated.mp4`` by :func:`write_annotated_video`, recorded the way every command's
-    document lists its files: ``outputs["video"]`` and ``timings["annotated_video"]`` (seconds)."""
+                        progress=None, also: list | None = None, source=None) -> None:
+    """``out/annotated.mp4`` by :func:`jegal.use.media.write_videos`, recorded the way every
+    command's document lists its files: ``outputs["video"]`` and ``timings["annotated_video"]``
+    (seconds). ``also``: more :class:`jegal.use.media.VideoTarget` s written in the same decode
+    (the page's plain video), from ``source`` when given (another file's pictures)."""
     import time
 
+    from jegal.use.media import VideoTarget, write_videos
+
     t = time.perf_counter()
-    write_annotated_video(out / "annotated.mp4", video, overlay, caption, progress=progress)
+    targets = [VideoTarget(out / "annotated.mp4", overlay, caption)] + list(also or [])
+    if source is None:
+        write_videos(video, targets, progress=progress)
+    else:  # the page's pictures come from another file (a SynthGest drawing): two decodes
+        write_videos(video, targets[:1], progress=progress)
+        write_videos(video, targets[1:], source=source)
     outputs["video"] = "annotated.mp4"
     timings["annotated_video"] = time.perf_counter() - t

@@ -37,6 +37,7 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -136,15 +137,16 @@ def make_segments(video, max_pause: int = MAX_PAUSE_FRAMES, max_frames: int = 10
 
 
 def decide(model, video, segments: list[Segment], modalities: str, min_visible: float = MIN_VISIBLE,
-           progress: bool = False) -> list[Segment]:
+           progress=None) -> list[Segment]:
     """Fill each segment's scores and decision (module docstring) in place; returns ``segments``.
 
-    Segments without words are scored from speech alone (``modalities`` must then allow ``a``)."""
-    from tqdm.auto import tqdm
-
+    Segments without words are scored from speech alone (``modalities`` must then allow ``a``).
+    ``progress(stage, fraction)``: told after each segment (:mod:`jegal.use.progress`)."""
     from jegal.inference import who_is_speaking
 
-    for seg in tqdm(segments, desc="asd", unit="segment", disable=not progress, leave=False):
+    for k, seg in enumerate(segments):
+        if progress is not None:
+            progress(f"who is speaking: segment {k + 1} of {len(segments)}", k / len(segments))
         candidates, clips = [], []
         for p in video.people:
             seen = float(p.visible[seg.start:seg.end + 1].mean())
@@ -240,7 +242,7 @@ def _overlay_and_caption(video, segments: list[Segment]):
 
 
 def write_outputs(out: Path, video, segments: list[Segment], meta: dict, annotated: bool = True,
-                  progress: bool = False) -> dict:
+                  progress=None) -> dict:
     """``asd.json``, ``asd.csv`` and (``annotated``) ``annotated.mp4`` in ``out``; returns the JSON document."""
     from jegal.atomic import write_json_atomic, write_text_atomic
     from jegal.use.annotate import add_annotated_video
@@ -258,6 +260,65 @@ def write_outputs(out: Path, video, segments: list[Segment], meta: dict, annotat
                                       "segments": [s.to_json() for s in segments]}, outputs, timings)
     write_json_atomic(out / "asd.json", doc)
     return doc
+
+
+# -- the task ---------------------------------------------------------------------------------------
+@dataclass
+class SpeakersResult:
+    """What :func:`find_speakers` did: ``doc`` (``asd.json``, as written), ``out`` (the folder),
+    ``video`` (the :class:`jegal.use.video.VideoInput` read) and ``segments``."""
+
+    doc: dict
+    out: Path
+    video: object
+    segments: list[Segment]
+
+
+def find_speakers(video, model, *, model_dir: str | os.PathLike | None = None,
+                  transcript: str | os.PathLike | None = None, out: str | os.PathLike | None = None,
+                  modalities: str | None = None, asr: str = "auto", asr_model: str | os.PathLike | None = None,
+                  window_frames: int | None = None, overlap_frames: int | None = None, rgb_size: int | None = None,
+                  max_pause_frames: int = MAX_PAUSE_FRAMES, max_segment_frames: int | None = None,
+                  segment_frames: int = SEGMENT_FRAMES, min_visible: float = MIN_VISIBLE, annotated: bool = True,
+                  timings: dict | None = None, progress=None, preparer=None) -> SpeakersResult:
+    """``jegal asd``: who is speaking in ``video``, per segment of speech, from gestures alone;
+    ``asd.json``, ``asd.csv`` and (``annotated``) ``annotated.mp4`` written to ``out`` (default
+    ``./<video name>.asd``).
+
+    ``video``, ``model``, ``model_dir``, the reading arguments, ``modalities``, ``timings``,
+    ``progress`` and ``preparer``: as :func:`jegal.use.spot.spot_words` takes them (a video
+    without words is read, and cut into fixed windows of ``segment_frames``). Segments: module
+    docstring (``max_segment_frames`` None: the window length). Returns a :class:`SpeakersResult`.
+    Raises what spot_words raises, :class:`jegal.use.common.BadFlag` for segment settings out of
+    range, and :class:`jegal.perception.errors.NoTranscript` for a video without words and a model
+    that reads text only."""
+    from jegal.perception.errors import NoTranscript
+    from jegal.use.common import BadFlag, content_modalities, output_dir, read_for_model
+    from jegal.use.progress import Stages
+
+    if segment_frames < 1 or max_pause_frames < 0 or not 0.0 <= min_visible <= 1.0:
+        raise BadFlag("--segment-frames must be >= 1, --max-pause-frames >= 0, --min-visible in [0, 1]")
+    stages = Stages(progress, {"read": 24, "model": 1, "outputs": 1, **({"video": 6} if annotated else {})})
+    modalities = content_modalities(model, modalities)
+    given = not isinstance(video, (str, os.PathLike))
+    out = output_dir(out, video.path if given else video, "asd")
+    if not given:
+        video = read_for_model(video, model, model_dir, transcript=transcript, out=out, asr=asr, asr_model=asr_model,
+                               window_frames=window_frames, overlap_frames=overlap_frames, rgb_size=rgb_size,
+                               require_words=False, progress=stages.part("read"), preparer=preparer)
+    if not video.words and "a" not in model.config.content.modalities:
+        raise NoTranscript(f"{video.path}: no words (no transcript, nothing recognised), and this model reads text "
+                           "only: give a transcript (--transcript FILE)")
+    t = time.perf_counter()
+    segments, how = make_segments(video, max_pause_frames, max_segment_frames or video.window_frames, segment_frames)
+    decide(model, video, segments, modalities, min_visible, stages.part("model"))
+    meta = {"model": str(model_dir), "modalities": modalities if how == "transcript" else "a",
+            "segmentation": how, "min_visible": min_visible,
+            "timings": {**(timings or {}), "model": time.perf_counter() - t}}
+    stages("outputs", 0.0, "writing asd.json, asd.csv")
+    doc = write_outputs(out, video, segments, meta, annotated=annotated, progress=stages.part("video"))
+    stages.done(f"wrote {out}")
+    return SpeakersResult(doc, out, video, segments)
 
 
 # -- command ----------------------------------------------------------------------------------------
@@ -279,33 +340,27 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from jegal.perception.errors import NoTranscript
-    from jegal.use.common import BadFlag, expected_errors, model_and_video, report_error
+    from jegal.use.common import expected_errors, load_for_command, report_error
+    from jegal.use.progress import ProgressBar
 
-    progress = not args.quiet
     try:
-        if args.segment_frames < 1 or args.max_pause_frames < 0 or not 0.0 <= args.min_visible <= 1.0:
-            raise BadFlag("--segment-frames must be >= 1, --max-pause-frames >= 0, --min-visible in [0, 1]")
-        got = model_and_video(args, "asd", require_words=False)
-        if not got.video.words and "a" not in got.model.config.content.modalities:
-            raise NoTranscript(f"{args.video}: no words (no transcript, nothing recognised), and this model reads "
-                               "text only: give a transcript (--transcript FILE)")
-        t = time.perf_counter()
-        segments, how = make_segments(got.video, args.max_pause_frames,
-                                      args.max_segment_frames or args.window_frames, args.segment_frames)
-        decide(got.model, got.video, segments, got.modalities, args.min_visible, progress)
+        model, model_dir, timings = load_for_command(args)
+        with ProgressBar("asd", disable=args.quiet) as bar:
+            got = find_speakers(args.video, model, model_dir=model_dir, transcript=args.transcript, out=args.out,
+                                modalities=args.modalities, asr=args.asr, asr_model=args.asr_model,
+                                window_frames=args.window_frames, overlap_frames=args.overlap_frames,
+                                rgb_size=args.rgb_size, max_pause_frames=args.max_pause_frames,
+                                max_segment_frames=args.max_segment_frames, segment_frames=args.segment_frames,
+                                min_visible=args.min_visible, annotated=not args.no_video, timings=timings,
+                                progress=bar)
     except expected_errors() as err:
         return report_error("asd", err)
-    out, video = got.out, got.video
-    meta = {"model": str(got.model_dir), "modalities": got.modalities if how == "transcript" else "a",
-            "segmentation": how, "min_visible": args.min_visible,
-            "timings": {**got.timings, "model": time.perf_counter() - t}}
-    doc = write_outputs(out, video, segments, meta, annotated=not args.no_video, progress=progress)
+    doc, segments = got.doc, got.segments
     for p in doc["people"]:
         print(f"person {p['person']} ({p['start_s']:.1f}-{p['end_s']:.1f} s): speaker of {p['segments_speaking']} "
               f"of {len(segments)} segments")
     c = doc["decisions"]
-    print(f"{len(segments)} segments ({how}): {c['gestures']} decided by gestures, {c['only_person']} with one "
-          f"person in view, {c['undecided']} undecided")
-    print(f"wrote {out}")
+    print(f"{len(segments)} segments ({doc['segmentation']}): {c['gestures']} decided by gestures, "
+          f"{c['only_person']} with one person in view, {c['undecided']} undecided")
+    print(f"wrote {got.out}")
     return 0

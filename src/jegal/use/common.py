@@ -1,15 +1,16 @@
 """What the commands that apply a model share: loading it, the video flags, the output folder, errors.
 
-- :func:`add_model_arguments` / :func:`load_model`: ``--model`` accepts a saved model directory
-  (``config.json`` + ``model.safetensors``) or a training run directory (its ``model/``, or
-  ``best/`` with ``--checkpoint best``), as ``jegal eval`` does; ``--device`` is any torch
-  device and is checked before the model is read; ``--modalities`` the content inputs
-  (:func:`content_modalities`: the imported released model without its text backbone runs with
-  speech only, :func:`text_problem`).
+- :func:`add_model_arguments` / :func:`load_for_command`: ``--model`` accepts what
+  :meth:`jegal.model.JEGAL.from_pretrained` accepts (a saved model directory, a training run
+  directory, ``jegal demo``'s output folder; ``--checkpoint best``), as ``jegal eval`` does;
+  ``--device`` is any torch device and is checked before the model is read; ``--modalities`` the
+  content inputs (:func:`content_modalities`: the imported released model without its text
+  backbone runs with speech only, :attr:`jegal.model.JEGAL.speech_only`).
 - :func:`add_video_arguments`: VIDEO, ``--transcript``, ``--asr``, ``--asr-model``, the window
   flags and ``--rgb-size`` (the arguments of :func:`jegal.use.video.read_video`).
 - :func:`output_dir`: ``--out``, by default ``<video stem>.<command>/`` in the working directory.
-- :func:`model_and_video`: all of the above in the order that fails cheapest first, then the video read.
+- :func:`load_for_command` / :func:`read_for_model`: the model and the video, each in the order that
+  fails cheapest first.
 - :func:`document`: the JSON document every command writes (settings, the video, results, outputs, timings).
 - :func:`report_error`: one line on stderr naming the command, the file and the problem.
 """
@@ -21,7 +22,6 @@ import os
 import sys
 import time
 import weakref
-from dataclasses import dataclass
 from pathlib import Path
 
 from jegal.inference.windows import OVERLAP_FRAMES, WINDOW_FRAMES
@@ -31,14 +31,21 @@ class DeviceUnavailable(ValueError):
     """``--device`` names a device this machine does not have."""
 
 
-def add_model_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--model``, ``--checkpoint``, ``--modalities``, ``--device``, ``--threads``."""
-    parser.add_argument("--model", required=True, metavar="MODEL_OR_RUN",
-                        help="a saved model directory (config.json + model.safetensors) or a training run directory")
+MODEL_HELP = ("a saved model directory (config.json + model.safetensors), a training run directory, or jegal "
+              "demo's output folder (its run's model)")
+
+
+def add_model_arguments(parser: argparse.ArgumentParser, *, required: bool = True, model_help: str = MODEL_HELP,
+                        modalities: bool = True) -> None:
+    """``--model``, ``--checkpoint``, ``--modalities`` (unless ``modalities`` is False), ``--device``,
+    ``--threads``: the one declaration every command that loads a model uses (``jegal spot``,
+    ``asd``, ``embed``, ``search``, ``serve``). ``required=False``: ``--model`` defaults to None."""
+    parser.add_argument("--model", required=required, default=None, metavar="MODEL_OR_RUN", help=model_help)
     parser.add_argument("--checkpoint", choices=("final", "best"), default="final",
                         help="with a run directory: its final model (default) or its best validation checkpoint")
-    parser.add_argument("--modalities", default=None, choices=("t", "a", "ta"),
-                        help="content inputs: text, speech or both (default: what the model was trained with)")
+    if modalities:
+        parser.add_argument("--modalities", default=None, choices=("t", "a", "ta"),
+                            help="content inputs: text, speech or both (default: what the model was trained with)")
     parser.add_argument("--device", default="cpu", help="torch device for the model: cpu (default), cuda, cuda:1, mps")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
 
@@ -69,10 +76,13 @@ def add_video_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
-def check_device(device: str):
-    """``device`` as a torch device; raises :class:`DeviceUnavailable` when this machine lacks it."""
+def check_device(device: str, threads: int = 0):
+    """``device`` as a torch device, with torch's CPU threads set to ``threads`` first (0 leaves
+    torch's default); raises :class:`DeviceUnavailable` when this machine lacks the device."""
     import torch
 
+    if threads:
+        torch.set_num_threads(threads)
     try:
         dev = torch.device(device)
     except RuntimeError as err:
@@ -85,89 +95,28 @@ def check_device(device: str):
     return dev
 
 
-def load_model(model: str | os.PathLike, device: str = "cpu", checkpoint: str = "final", threads: int = 0):
-    """``(model, model_dir)``: a :class:`jegal.model.JEGAL` in eval mode on ``device``, from a
-    model directory or a training run directory. Raises
-    :class:`jegal.model.pretrained.ModelNotFound` (a FileNotFoundError) naming the path,
-    :class:`DeviceUnavailable`, :class:`jegal.model.config.ConfigError` for weights that do
-    not fit their config, or :class:`jegal.model.text.TextBackboneError` when the frozen text
-    backbone the config names is not available offline (except for the released text head: that
-    model then runs with speech only, :func:`text_problem`)."""
-    import torch
-
-    from jegal.model.pretrained import resolve_model_dir
-    from jegal.model import JEGAL
-
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing is ever downloaded: a missing backbone is an error
-    if threads:
-        torch.set_num_threads(threads)
-    dev = check_device(device)
-    model_dir = resolve_model_dir(model, checkpoint)
-    net = JEGAL.load(model_dir, device=dev)
-    net.eval()
-    # The frozen text backbone is read on first use: read it now, so a missing backbone fails here and
-    # the load is timed as loading. The released text head without it runs with speech only (text_problem).
-    if net.text is not None and not net.text.released:
-        net.text.backbone.load()
-    text_problem(net)
-    return net, model_dir
-
-
-_TEXT_PROBLEMS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> TextBackboneError | None
-_TEXT_NOTED: weakref.WeakSet = weakref.WeakSet()  # models whose speech-only default was announced
-
-
-def text_problem(model):
-    """Why ``model`` cannot read text here, as the :class:`jegal.model.text.TextBackboneError` its
-    text encoder raises (it says to run with speech only, ``--modalities a``, or to give a local
-    copy of the backbone), or None. Only the released text head (``text.architecture ==
-    "released"``, ``jegal import-released``) runs without its backbone: xlm-roberta-base cannot be
-    installed offline (docs/released.md); any other model's missing backbone is an error of
-    :func:`load_model`. Loads the backbone when it is on disk; the answer is kept per model."""
-    from jegal.model.text import TextBackboneError
-
-    text = getattr(model, "text", None)
-    if text is None or not getattr(text, "released", False):
-        return None
-    if model not in _TEXT_PROBLEMS:
-        _TEXT_PROBLEMS[model] = None
-        try:
-            text.backbone.load()
-        except TextBackboneError:
-            try:  # the text encoder's own message (what to do), from a call that fails before any compute
-                text.subword_states([["text"]])
-            except TextBackboneError as err:
-                _TEXT_PROBLEMS[model] = err
-    return _TEXT_PROBLEMS[model]
+_TEXT_NOTED: weakref.WeakSet = weakref.WeakSet()  # models whose speech-only default was announced on stderr
 
 
 def speech_only_note(model) -> str:
-    """The one line saying that ``model`` runs with speech only (:func:`text_problem`)."""
+    """The one line saying that ``model`` runs with speech only (:attr:`jegal.model.JEGAL.speech_only`)."""
     return (f"the text backbone {model.config.text.backbone!r} is not available here, so the model runs with "
             "speech only (--modalities a; docs/released.md says how to give it the backbone)")
 
 
 def content_modalities(model, asked: str | None) -> str:
-    """The content inputs to use: ``asked`` (t, a, ta) or what the model was trained with. A model
-    that cannot read text here (:func:`text_problem`) defaults to speech only, ``a``, and says so
-    once on stderr (:func:`speech_only_note`). Raises :class:`BadFlag` when the model was not
-    trained with ``asked``, and the :class:`jegal.model.text.TextBackboneError` of
-    :func:`text_problem` when ``asked`` holds text that the model cannot read here."""
-    from jegal.model.pretrained import parse_modalities
-
-    problem = text_problem(model)
-    if problem is not None and asked is None and "a" in model.config.content.modalities:
-        if model not in _TEXT_NOTED:
-            _TEXT_NOTED.add(model)
-            print(f"jegal: {speech_only_note(model)}", file=sys.stderr)
-        asked = "a"
+    """The content inputs to use (:meth:`jegal.model.JEGAL.content_modalities`): ``asked`` (t, a, ta)
+    or the model's default. A model that runs with speech only here (its text backbone missing,
+    :attr:`jegal.model.JEGAL.speech_only`) says so once on stderr (:func:`speech_only_note`). Raises
+    :class:`BadFlag` when the model was not trained with ``asked``, and the model's
+    :attr:`~jegal.model.JEGAL.text_problem` when ``asked`` holds text that it cannot read here."""
+    if asked is None and model.speech_only and model not in _TEXT_NOTED:
+        _TEXT_NOTED.add(model)
+        print(f"jegal: {speech_only_note(model)}", file=sys.stderr)
     try:
-        modalities = parse_modalities(asked, model.config.content.modalities)[0]
+        return model.content_modalities(asked)
     except ValueError as err:
         raise BadFlag(str(err)) from None
-    if problem is not None and "t" in modalities:
-        raise problem
-    return modalities
 
 
 def output_dir(out: str | os.PathLike | None, video: str | os.PathLike, command: str) -> Path:
@@ -190,41 +139,48 @@ def report_error(command: str, err: BaseException) -> int:
     return 1
 
 
-@dataclass
-class Loaded:
-    """What :func:`model_and_video` read for a command."""
-
-    model: object  # jegal.model.JEGAL
-    model_dir: Path
-    modalities: str
-    out: Path
-    video: object  # jegal.use.video.VideoInput
-    timings: dict  # seconds: model_load
-
-
-def model_and_video(args: argparse.Namespace, command: str, require_words: bool = True) -> Loaded:
-    """The steps every video command starts with, in the order that fails cheapest first: the
-    flags (:func:`check_flags`), the model (:func:`load_model`), the content modalities
-    (:func:`content_modalities`), the front end against the input
-    (:func:`jegal.use.video.model_inputs`: rgb crops, or GestSync features from the weights in the
-    model directory, and the log-mel the model reads), the output folder, and the video
-    (:func:`jegal.use.video.read_video`, recognised words written under the output folder).
-    Raises what those raise (:func:`expected_errors`)."""
-    from jegal.use.video import model_inputs, read_video
+def load_for_command(args: argparse.Namespace) -> tuple[object, Path, dict]:
+    """``(model, model_dir, {"model_load": seconds})`` for a command: its flags checked first
+    (:func:`check_flags`), then the device (:func:`check_device`, ``--threads``), then the model
+    (:meth:`jegal.model.JEGAL.from_pretrained` with ``--model`` and ``--checkpoint``, in eval mode, its
+    text backbone read now: :meth:`~jegal.model.JEGAL.load_text_backbone`); ``model_dir`` is the
+    directory it was read from. Raises what those raise (:func:`expected_errors`)."""
+    from jegal.model import JEGAL
 
     check_flags(args)
+    device = check_device(args.device, args.threads)
     t = time.perf_counter()
-    model, model_dir = load_model(args.model, args.device, args.checkpoint, args.threads)
-    load_s = time.perf_counter() - t
-    modalities = content_modalities(model, args.modalities)
-    inputs = model_inputs(model, model_dir, args.video, args.rgb_size)
-    out = output_dir(args.out, args.video, command)
-    video = read_video(args.video, args.transcript, asr=args.asr, asr_model=args.asr_model,
-                       window_frames=args.window_frames, overlap_frames=args.overlap_frames, progress=not args.quiet,
-                       work_dir=out, require_words=require_words, **inputs)
-    if text_problem(model) is not None:
-        video.warnings.append(speech_only_note(model))
-    return Loaded(model, model_dir, modalities, out, video, {"model_load": load_s})
+    model = JEGAL.from_pretrained(args.model, args.checkpoint, device).load_text_backbone()
+    return model, model.source_dir, {"model_load": time.perf_counter() - t}
+
+
+def read_for_model(video: str | os.PathLike, model, model_dir: str | os.PathLike | None, *,
+                   transcript: str | os.PathLike | None = None, out: Path | None = None, asr: str = "auto",
+                   asr_model: str | os.PathLike | None = None, window_frames: int | None = None,
+                   overlap_frames: int | None = None, rgb_size: int | None = None, require_words: bool = True,
+                   progress=None, preparer=None):
+    """``video`` read as ``model`` needs it, in the order that fails cheapest first: the window
+    settings, the front end against the input (:func:`jegal.use.video.model_inputs`: rgb crops,
+    or GestSync features from the weights in ``model_dir``, and the log-mel the model reads), then
+    :func:`jegal.use.video.read_video` (recognised words written under ``out``). A model that runs
+    with speech only here says so in the video's warnings. ``window_frames`` / ``overlap_frames``
+    None: the defaults. Raises :class:`BadFlag` and what read_video raises."""
+    from jegal.inference.windows import cut_windows
+    from jegal.use.video import model_inputs, read_video
+
+    window_frames = WINDOW_FRAMES if window_frames is None else window_frames
+    overlap_frames = OVERLAP_FRAMES if overlap_frames is None else overlap_frames
+    try:
+        cut_windows(0, 0, window_frames, overlap_frames)
+    except ValueError as err:
+        raise BadFlag(f"--window-frames/--overlap-frames: {err}") from None
+    inputs = model_inputs(model, model_dir, video, rgb_size)
+    got = read_video(video, transcript, asr=asr, asr_model=asr_model, window_frames=window_frames,
+                     overlap_frames=overlap_frames, progress=progress, work_dir=out, require_words=require_words,
+                     preparer=preparer, **({} if preparer is not None else inputs))
+    if model.speech_only:
+        got.warnings.append(speech_only_note(model))
+    return got
 
 
 def person_record(person) -> dict:
@@ -278,6 +234,7 @@ def expected_errors() -> tuple[type[BaseException], ...]:
             BadFlag)
 
 
-__all__ = ["BadFlag", "DeviceUnavailable", "Loaded", "add_model_arguments", "add_video_arguments", "check_device",
-           "check_flags", "content_modalities", "document", "expected_errors", "load_model", "model_and_video",
-           "output_dir", "person_record", "report_error", "speech_only_note", "text_problem"]
+__all__ = ["BadFlag", "DeviceUnavailable", "MODEL_HELP", "add_model_arguments", "add_video_arguments", "check_device",
+           "check_flags", "content_modalities", "document", "expected_errors", "load_for_command",
+           "read_for_model",
+           "output_dir", "person_record", "report_error", "speech_only_note"]

@@ -116,15 +116,10 @@ class EmbedSet:
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write the ``.npz`` (module docstring), atomically."""
-        d = self.dim
+        from jegal.inference.embed import ragged
 
-        def flat(parts: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-            offsets = np.cumsum([0] + [len(p) for p in parts]).astype(np.int64)
-            data = np.concatenate(parts, 0).astype(np.float32) if parts else np.zeros((0, d), np.float32)
-            return data, offsets
-
-        frames, frame_off = flat(self.unit_frames)
-        words, word_off = flat(self.unit_words)
+        frames, frame_off = ragged(self.unit_frames, self.dim)
+        words, word_off = ragged(self.unit_words, self.dim)
         every = [w for ws in self.unit_word_list for w in ws]
         extra = {"format": np.array(FORMAT), "embed_version": np.int64(FORMAT_VERSION),
                  "window_meta": np.array(json.dumps(self.window_meta)), "units": np.array(json.dumps(self.units)),
@@ -274,7 +269,7 @@ class VideoOptions:
 
 
 def embed_input(model, source: str | os.PathLike, modalities: str, batch_size: int = 32,
-                video: VideoOptions | None = None, keep_units: bool = True, progress: bool = False,
+                video: VideoOptions | None = None, keep_units: bool = True, progress=None,
                 model_info: dict | None = None, model_dir: str | os.PathLike | None = None) -> EmbedSet:
     """Embed INPUT (a video, a folder of videos or a shard set; :func:`input_kind`) with ``model``.
 
@@ -283,10 +278,12 @@ def embed_input(model, source: str | os.PathLike, modalities: str, batch_size: i
     the GestSync weights its per-frame features come from (:func:`jegal.use.video.model_inputs`).
     Videos of a folder that cannot be read are skipped and listed in ``meta["warnings"]``; a
     single video that cannot be read raises its :class:`~jegal.perception.errors.PrepareError`.
-    Raises :class:`EmbedInputError` when nothing could be embedded."""
-    from tqdm.auto import tqdm
-
+    Raises :class:`EmbedInputError` when nothing could be embedded. ``progress(stage, fraction)``:
+    :mod:`jegal.use.progress`'s protocol (per shard, per video, and within a video as it is read)."""
     from jegal.inference import embed_clips
+    from jegal.use.progress import quiet
+
+    progress = progress or quiet
 
     source = Path(source)
     kind = input_kind(source)
@@ -297,7 +294,9 @@ def embed_input(model, source: str | os.PathLike, modalities: str, batch_size: i
     if kind == SHARDS:
         from jegal.data.shards import list_shards, read_clip_list
 
-        for shard in tqdm(list_shards(source), desc="shards", unit="shard", disable=not progress, leave=False):
+        shards = list_shards(source)
+        for k, shard in enumerate(shards):
+            progress(f"shard {k + 1} of {len(shards)}", k / len(shards))
             clips, skipped = read_clip_list(shard)
             warnings += [f"{key}: {why}" for key, why in skipped]
             if clips:
@@ -323,12 +322,14 @@ def embed_input(model, source: str | os.PathLike, modalities: str, batch_size: i
         needs = model_inputs(model, model_dir, None, video.rgb_size)
         preparer = video_preparer(asr=video.asr, asr_model=video.asr_model, **needs)
         try:
-            for name, path in tqdm(paths.items(), desc="videos", unit="video",
-                                   disable=not progress or len(paths) == 1, leave=False):
+            for k, (name, path) in enumerate(paths.items()):
+                def within(stage: str, fraction: float, k=k, name=name) -> None:  # this video's share of the whole
+                    progress(f"{name} ({k + 1} of {len(paths)}): {stage}", (k + 0.9 * fraction) / len(paths))
+
                 try:
                     model_inputs(model, model_dir, path, video.rgb_size)  # rgb/features: not from a .kps.npz
                     v = read_video(path, video.transcript, window_frames=video.window_frames,
-                                   overlap_frames=video.overlap_frames, progress=progress, require_words=False,
+                                   overlap_frames=video.overlap_frames, progress=within, require_words=False,
                                    preparer=preparer)
                 except PrepareError as err:
                     if kind == VIDEO:
@@ -344,7 +345,34 @@ def embed_input(model, source: str | os.PathLike, modalities: str, batch_size: i
     if not col.g_ids:
         raise EmbedInputError(f"{source}: nothing to embed" + (f" ({warnings[0]} ...)" if warnings else ""))
     meta["warnings"] = warnings
+    progress("embedded", 1.0)
     return col.result(meta)
+
+
+def write_embeddings(source: str | os.PathLike, model, *, out: str | os.PathLike, model_dir: str | os.PathLike | None = None,
+          modalities: str | None = None, batch_size: int = 32, video: VideoOptions | None = None,
+          keep_units: bool = True, progress=None) -> EmbedSet:
+    """``jegal embed``: the embeddings of ``source`` (a video, a folder of videos or a shard set)
+    by ``model`` (loaded, :meth:`jegal.model.JEGAL.from_pretrained`; ``model_dir`` its folder, recorded
+    with its digest; default: the folder it was loaded from), written to ``out`` (``.npz``, atomically;
+    format in the module docstring).
+    ``modalities`` None: the model's own (:func:`jegal.use.common.content_modalities`); ``video``:
+    how videos are read; ``progress(stage, fraction)``: :mod:`jegal.use.progress`'s protocol.
+    Returns the :class:`EmbedSet` written. Raises :class:`EmbedInputError` (an ``out`` not ending
+    in ``.npz``, an input that is none of the three, nothing to embed) and what
+    :func:`embed_input` raises."""
+    from jegal.use.common import content_modalities
+
+    out = Path(out)
+    if out.suffix != ".npz":
+        raise EmbedInputError(f"--out {out}: the embeddings file must end in .npz")
+    input_kind(source)
+    model_dir = model_dir if model_dir is not None else getattr(model, "source_dir", None)
+    modalities = content_modalities(model, modalities)
+    result = embed_input(model, source, modalities, batch_size, video, keep_units=keep_units, progress=progress,
+                         model_info=None if model_dir is None else model_info(Path(model_dir)), model_dir=model_dir)
+    result.save(out)
+    return result
 
 
 def model_info(model_dir: Path) -> dict:
@@ -394,7 +422,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from jegal.use.common import content_modalities, expected_errors, load_model, report_error
+    from jegal.model import JEGAL
+    from jegal.use.common import check_device, expected_errors, report_error
+    from jegal.use.progress import ProgressBar
 
     out = Path(args.out)
     if out.suffix != ".npz":
@@ -402,19 +432,19 @@ def run(args: argparse.Namespace) -> int:
     try:
         kind = input_kind(args.input)
         options = video_options(args)
-        model, model_dir = load_model(args.model, args.device, args.checkpoint, args.threads)
-        modalities = content_modalities(model, args.modalities)
+        device = check_device(args.device, args.threads)
+        model = JEGAL.from_pretrained(args.model, args.checkpoint, device).load_text_backbone()
         t0 = time.perf_counter()
-        result = embed_input(model, args.input, modalities, args.batch_size, options,
-                             keep_units=not args.clip_vectors_only, progress=not args.quiet,
-                             model_info=model_info(model_dir), model_dir=model_dir)
+        with ProgressBar("embed", disable=args.quiet) as bar:
+            result = write_embeddings(args.input, model, out=out, modalities=args.modalities,
+                                      batch_size=args.batch_size, video=options,
+                                      keep_units=not args.clip_vectors_only, progress=bar)
     except expected_errors() + (EmbedInputError,) as err:
         return report_error("embed", err)
-    result.save(out)
     seconds = time.perf_counter() - t0
     n_words = sum(len(w) for w in result.unit_word_list)
     print(f"embedded {kind} {args.input}: {len(result.units)} units (people / clips), {len(result.window_meta)} "
-          f"windows, {n_words} words, d={result.dim}, content {modalities}, in {seconds:.1f} s")
+          f"windows, {n_words} words, d={result.dim}, content {result.meta['modalities']}, in {seconds:.1f} s")
     if result.meta["warnings"]:
         print(f"{len(result.meta['warnings'])} warnings, e.g. {result.meta['warnings'][0]}", file=sys.stderr)
     print(f"wrote {out}")

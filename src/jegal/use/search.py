@@ -83,10 +83,12 @@ def build_gallery(embedded, kind: str = "auto", info: dict | None = None, progre
 def _build(args: argparse.Namespace) -> int:
     import faiss
 
-    from jegal.use.common import content_modalities, expected_errors, load_model, report_error
+    from jegal.model import JEGAL
+    from jegal.use.common import check_device, content_modalities, expected_errors, report_error
     from jegal.use.embed import EMBEDDINGS, EmbedInputError, EmbedSet, embed_input, input_kind, model_info, \
         video_options
     from jegal.inference.search import GalleryError, GalleryIndex
+    from jegal.use.progress import ProgressBar
 
     if args.threads:
         faiss.omp_set_num_threads(args.threads)
@@ -107,11 +109,14 @@ def _build(args: argparse.Namespace) -> int:
             info.update(model=given["model"])
         else:
             options = video_options(args)
-            model, model_dir = load_model(args.model, args.device, args.checkpoint, args.threads)
+            device = check_device(args.device, args.threads)
+            model = JEGAL.from_pretrained(args.model, args.checkpoint, device).load_text_backbone()
+            model_dir = model.source_dir
             modalities = content_modalities(model, args.modalities)
             info = {**model_info(model_dir), "modalities": modalities}
-            embedded = embed_input(model, args.gallery, modalities, args.batch_size, options, keep_units=False,
-                                   progress=not args.quiet, model_info=info, model_dir=model_dir)
+            with ProgressBar("embed", disable=args.quiet) as bar:
+                embedded = embed_input(model, args.gallery, modalities, args.batch_size, options, keep_units=False,
+                                       progress=bar, model_info=info, model_dir=model_dir)
         info["gallery"] = str(Path(args.gallery).resolve())
         embed_s = time.perf_counter() - t0
         gallery = build_gallery(embedded, args.kind, info, progress=not args.quiet)
@@ -149,15 +154,17 @@ def text_clip(text: str, clip_id: str = "query") -> Clip:
 
 def speech_clip(path: str | os.PathLike, transcript: str | os.PathLike | None = None, asr: str = "auto",
                 asr_model: str | os.PathLike | None = None, span: tuple[float, float] | None = None,
-                clip_id: str = "query", warnings: list[str] | None = None) -> tuple[Clip, str]:
+                clip_id: str = "query", warnings: list[str] | None = None,
+                mel: str = "jegal") -> tuple[Clip, str]:
     """(content clip, transcript source) of the sound of ``path`` (an audio or a video file; the
     audio track at 16 kHz mono, or ``<name>.wav`` beside a video when there is one, as ``jegal
     prepare`` reads it) and its words: ``transcript``, else the transcript beside the file,
     else offline recognition (``asr``: :data:`jegal.perception.asr.ASR_MODES`). ``span`` (start, end)
-    seconds keeps that part. Raises FileNotFoundError, :class:`EmptyQuery` (no word in the span)
+    seconds keeps that part. ``mel``: the log-mel kind of the model that will embed the clip
+    (``model.input_spec.mel``, :class:`jegal.model.spec.InputSpec`). Raises FileNotFoundError, :class:`EmptyQuery` (no word in the span)
     and the prepare errors (``NoAudio``, ``BadAudio``, ``NoTranscript`` when nothing was
     recognised, ``BadTranscript``, ``TranscriptTooLong``, ...), each naming the file."""
-    from jegal.data.audio import log_mel
+    from jegal.model.spec import log_mel_for
     from jegal.perception.asr import Transcriber, check_asr
     from jegal.perception.decode import load_audio_for
     from jegal.perception.discover import Item
@@ -196,7 +203,7 @@ def speech_clip(path: str | os.PathLike, transcript: str | os.PathLike | None = 
         words = words[:MAX_QUERY_WORDS]
         T = words[-1].end + 1
         audio = audio[:T * SAMPLES_PER_FRAME]
-    clip = Clip(clip_id, np.zeros((T, 56, 3), np.float32), log_mel(audio, T), words, source=str(path),
+    clip = Clip(clip_id, np.zeros((T, 56, 3), np.float32), log_mel_for(mel)(audio, T), words, source=str(path),
                 extra={"start_frame": first})
     return clip.validate(), chosen.source
 
@@ -211,13 +218,13 @@ class Searcher:
     ``model``: a copy of the index's model elsewhere (default: the directory recorded in the index).
     Raises :class:`jegal.inference.search.GalleryError` (not an index), FileNotFoundError (the model
     is gone), :class:`IndexModelMismatch` (another model), and the model loading errors of
-    :func:`jegal.use.common.load_model`."""
+    :meth:`jegal.model.JEGAL.from_pretrained`."""
 
     def __init__(self, index: str | os.PathLike, model: str | os.PathLike | None = None, device: str = "cpu",
                  threads: int = 0):
-        from jegal.model.pretrained import model_identity
         from jegal.inference.search import GalleryError, GalleryIndex
-        from jegal.use.common import load_model
+        from jegal.model import JEGAL
+        from jegal.use.common import check_device
 
         self.gallery = GalleryIndex.load(index)
         info = self.gallery.info
@@ -227,8 +234,8 @@ class Searcher:
         if model is None and not Path(where).is_dir():
             raise FileNotFoundError(f"{index} was built with the model {where}, which is not there any more; "
                                     "pass --model with a copy of it")
-        self.model, model_dir = load_model(where, device, "final", threads)
-        digest = model_identity(model_dir)
+        self.model = JEGAL.from_pretrained(where, device=check_device(device, threads)).load_text_backbone()
+        model_dir, digest = self.model.source_dir, self.model.identity
         if digest != info["model_id"]:
             raise IndexModelMismatch(f"{index} was built with another model (digest {info['model_id']}, from "
                                      f"{info.get('model')}); {model_dir} has digest {digest}. Rebuild the index "
@@ -257,9 +264,10 @@ class Searcher:
         return self.search_clips([text_clip(text)], self.modalities("t"), k)[0]
 
     def speech(self, path: str | os.PathLike, k: int = 10, modalities: str = "a", **kw) -> list[dict]:
-        """Top ``k`` for the speech of an audio or video file (:func:`speech_clip` takes ``kw``)."""
+        """Top ``k`` for the speech of an audio or video file (:func:`speech_clip` takes ``kw``), made
+        with the log-mel the model reads."""
         mods = self.modalities(modalities)
-        clip, _ = speech_clip(path, **kw)
+        clip, _ = speech_clip(path, **kw, mel=self.model.input_spec.mel)
         return self.search_clips([clip], mods, k)[0]
 
 
@@ -285,7 +293,8 @@ def _query(args: argparse.Namespace) -> int:
             path = args.audio or args.video
             mods = searcher.modalities(args.modalities, "a" if args.audio else None)
             clip, source = speech_clip(path, args.transcript, args.asr, args.asr_model,
-                                       tuple(args.span) if args.span else None, warnings=warnings)
+                                       tuple(args.span) if args.span else None, warnings=warnings,
+                                       mel=searcher.model.input_spec.mel)
         hits = searcher.search_clips([clip], mods, args.k)[0]
         seconds = time.perf_counter() - t0
     except expected_errors() + (GalleryError, IndexModelMismatch, EmptyQuery) as err:

@@ -8,12 +8,14 @@ windows). For every person, each window's gesture frames and words are embedded
 (:func:`jegal.inference.embed_clips`, batched) and scored with the spotting protocol of
 docs/design.md section 7 (:func:`jegal.metrics.spotting_probabilities`: per frame, a softmax over the window's
 words of cos / 0.07). Each word is decided in the window where it lies most centrally
-(:func:`jegal.use.video.central_window`), as the benchmark decides a clip's target word
+(:func:`jegal.inference.windows.central_window`), as the benchmark decides a clip's target word
 (:func:`jegal.metrics.spot_decisions`): its best frame in that window, that frame's probability,
 whether the frame lies within the word's span +- 9 frames (``in_window``) and whether the
 probability reaches :data:`jegal.metrics.SPOT_THRESHOLD` (``above_threshold``). A word is
 **spotted** (gestured) when both hold. The words x frames map over the person's track takes
-each frame from its most central window (:func:`jegal.use.video.merge_frames`'s rule).
+each frame from its most central window (:func:`jegal.inference.windows.merge_frames`'s rule). The
+scoring is the library's (:mod:`jegal.inference.spotting`); this module reads the video and
+writes the outputs: :func:`spot_words` is the one function the command and the page call.
 
 Outputs in ``--out`` (default ``./<video name>.spot/``), each written atomically:
 
@@ -34,112 +36,18 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from jegal.inference.spotting import PersonSpots
 from jegal.metrics import SPOT_MARGIN, SPOT_THRESHOLD
 
 PAGE_FRAMES = 250  # heatmap PNG pages: 10 s each
 SHOW_FRAMES = 8  # the annotated video names a gestured word on its person's box this many frames around its best frame
-
-
-@dataclass
-class PersonSpots:
-    """Spotting for one person: the per-word decisions and the merged map over their track.
-
-    ``word_index`` (R,) indices into the video's words scored for this person (those lying wholly
-    inside one of their windows); per word: ``best_frame`` (R,) frame of the video, ``prob`` (R,),
-    ``in_window``, ``above``, ``spotted`` (R,) bool, ``window`` (R,) the deciding window's index.
-    ``probs`` / ``cosine`` (R, T_P) over frames ``first_frame .. first_frame + T_P - 1``: each
-    frame's softmax over the words of its most central window (0 for the other words) and the
-    cosines behind it."""
-
-    person: int
-    first_frame: int
-    windows: list[tuple[int, int]]
-    word_index: np.ndarray
-    best_frame: np.ndarray
-    prob: np.ndarray
-    in_window: np.ndarray
-    above: np.ndarray
-    spotted: np.ndarray
-    window: np.ndarray
-    probs: np.ndarray
-    cosine: np.ndarray
-    heatmaps: list[str] = field(default_factory=list)
-
-
-def spot_person(model, person, words, modalities: str = "ta", batch_size: int = 16) -> PersonSpots:
-    """:class:`PersonSpots` of one :class:`jegal.use.video.PersonInput` given the video's ``words``."""
-    from jegal.inference import embed_clips
-    from jegal.metrics import spot_decisions, spotting_probabilities
-    from jegal.inference.windows import central_window
-
-    windows = person.windows
-    T = person.last_frame - person.first_frame + 1
-    with_words = [c for c in person.clips if c.words]
-    emb = embed_clips(model, person.clips, with_words, modalities=modalities, batch_size=batch_size)
-    starts = np.array([w.start for w in words], np.int64)
-    ends = np.array([w.end for w in words], np.int64)
-    win = np.asarray(windows, np.int64).reshape(-1, 2)
-    scored = central_window(starts, ends, win)  # (W,) deciding window per word, -1: not in view
-    word_index = np.flatnonzero(scored >= 0)
-    row_of = {int(w): r for r, w in enumerate(word_index)}
-    probs_k, cos_k, members = {}, {}, {}
-    for k, clip in enumerate(person.clips):
-        if not clip.words:
-            continue
-        frames = emb.gesture(clip.clip_id)[1]  # (T_k, d)
-        wvec = emb.content(clip.clip_id)[1]  # (W_k, d)
-        probs_k[k] = spotting_probabilities(frames, wvec).astype(np.float32)  # (T_k, W_k)
-        fn = frames / np.maximum(np.linalg.norm(frames, axis=1, keepdims=True), 1e-12)
-        wn = wvec / np.maximum(np.linalg.norm(wvec, axis=1, keepdims=True), 1e-12)
-        cos_k[k] = (fn @ wn.T).astype(np.float32)  # (T_k, W_k)
-        members[k] = np.flatnonzero((starts >= win[k, 0]) & (ends <= win[k, 1]))  # the clip's words, in order
-    # Decisions: each word's row of its deciding window, padded to one (R, Tmax) array.
-    R = len(word_index)
-    Tmax = int((win[:, 1] - win[:, 0] + 1).max())
-    target = np.zeros((R, Tmax), np.float32)
-    mask = np.zeros((R, Tmax), bool)
-    rel_start, rel_end = np.zeros(R, np.int64), np.zeros(R, np.int64)
-    for r, w in enumerate(word_index):
-        k = int(scored[w])
-        col = int(np.searchsorted(members[k], w))
-        p = probs_k[k][:, col]
-        target[r, :len(p)], mask[r, :len(p)] = p, True
-        rel_start[r], rel_end[r] = starts[w] - win[k, 0], ends[w] - win[k, 0]
-    if R:
-        d = spot_decisions(target, rel_start, rel_end, mask)
-        best = d["frame"] + win[scored[word_index], 0]
-        prob, in_win = d["prob"].astype(np.float32), d["in_window"]
-    else:
-        best, prob, in_win = np.zeros(0, np.int64), np.zeros(0, np.float32), np.zeros(0, bool)
-    above = prob >= SPOT_THRESHOLD
-    # The merged map: each frame from its most central window.
-    probs = np.zeros((R, T), np.float32)
-    cosine = np.zeros((R, T), np.float32)
-    frames = np.arange(person.first_frame, person.last_frame + 1)
-    pick = central_window(frames, frames, win)
-    for k in probs_k:
-        sel = frames[pick == k]
-        if not len(sel):
-            continue
-        rows = np.array([row_of[int(w)] for w in members[k]])
-        probs[np.ix_(rows, sel - person.first_frame)] = probs_k[k][sel - win[k, 0]].T
-        cosine[np.ix_(rows, sel - person.first_frame)] = cos_k[k][sel - win[k, 0]].T
-    return PersonSpots(person.person, person.first_frame, windows, word_index, best.astype(np.int64), prob, in_win,
-                       above, in_win & above, scored[word_index], probs, cosine)
-
-
-def spot_video(model, video, modalities: str = "ta", batch_size: int = 16, progress: bool = False) -> list[PersonSpots]:
-    """:func:`spot_person` for every person of a :class:`jegal.use.video.VideoInput`."""
-    from tqdm.auto import tqdm
-
-    return [spot_person(model, p, video.words, modalities, batch_size)
-            for p in tqdm(video.people, desc="spot", unit="person", disable=not progress, leave=False)]
 
 
 # -- outputs ----------------------------------------------------------------------------------------
@@ -280,8 +188,10 @@ def _overlay_and_caption(video, spots: list[PersonSpots]):
 
 
 def write_outputs(out: Path, video, spots: list[PersonSpots], meta: dict, annotated: bool = True,
-                  progress: bool = False) -> dict:
-    """Every output of ``jegal spot`` in ``out``; returns the ``spot.json`` document."""
+                  progress=None, also: list | None = None, source=None) -> dict:
+    """Every output of ``jegal spot`` in ``out``; returns the ``spot.json`` document.
+    ``progress(stage, fraction)`` while the annotated video is written; ``also``: more videos
+    (:class:`jegal.use.media.VideoTarget`) written in the same decode, from ``source`` when given."""
     from jegal.atomic import write_json_atomic, write_text_atomic
     from jegal.use.annotate import add_annotated_video
     from jegal.use.common import document
@@ -297,11 +207,81 @@ def write_outputs(out: Path, video, spots: list[PersonSpots], meta: dict, annota
     outputs = {"json": "spot.json", "csv": "words.csv", "maps": "maps.npz",
                "heatmaps": [h for s in spots for h in s.heatmaps]}
     if annotated:
-        add_annotated_video(out, video, *_overlay_and_caption(video, spots), outputs, timings, progress)
+        add_annotated_video(out, video, *_overlay_and_caption(video, spots), outputs, timings, progress, also, source)
+    elif also:
+        from jegal.use.media import write_videos
+
+        write_videos(video, also, source=source, progress=progress)
     doc = document(out, video, meta, {"threshold": SPOT_THRESHOLD, "margin_frames": SPOT_MARGIN,
                                       "words": word_records(video), "people": people}, outputs, timings)
     write_json_atomic(out / "spot.json", doc)
     return doc
+
+
+# -- the task ---------------------------------------------------------------------------------------
+@dataclass
+class SpotResult:
+    """What :func:`spot_words` did: ``doc`` (``spot.json``, as written), ``out`` (the folder),
+    ``video`` (the :class:`jegal.use.video.VideoInput` read, for a caller that goes on with it, e.g.
+    :func:`jegal.use.find_speakers`) and ``spots`` (per person,
+    :class:`jegal.inference.spotting.PersonSpots`)."""
+
+    doc: dict
+    out: Path
+    video: object
+    spots: list[PersonSpots]
+
+
+def spot_words(video, model, *, model_dir: str | os.PathLike | None = None,
+               transcript: str | os.PathLike | None = None, out: str | os.PathLike | None = None,
+               modalities: str | None = None, asr: str = "auto", asr_model: str | os.PathLike | None = None,
+               window_frames: int | None = None, overlap_frames: int | None = None, rgb_size: int | None = None,
+               batch_size: int = 16, annotated: bool = True, also: list | None = None,
+               source: str | os.PathLike | None = None, notes: list[str] | None = None, timings: dict | None = None,
+               progress=None, preparer=None) -> SpotResult:
+    """``jegal spot``: which words each person in ``video`` gestured, every output written to ``out``.
+
+    ``video``: a video file or ``.kps.npz`` (read by :func:`jegal.use.video.read_video` with
+    ``transcript``, ``asr``, ``asr_model``, the windows and ``rgb_size``, recognised words written
+    under ``out``), or a :class:`~jegal.use.video.VideoInput` already read (those arguments are then
+    unused). ``model``: a loaded :class:`jegal.model.JEGAL` (:meth:`jegal.model.JEGAL.from_pretrained`),
+    ``model_dir`` its directory (named in ``spot.json``; a ``features`` model's GestSync weights
+    lie there). ``out``: default ``./<video name>.spot``. ``modalities``: ``t``, ``a``, ``ta`` or
+    None (the model's own; speech only for a model that cannot read text here). ``annotated``:
+    write ``annotated.mp4``; ``also``: more :class:`jegal.use.media.VideoTarget` s written in the
+    same decode of the video (the page's video), from ``source`` (another file's pictures) when
+    given. ``notes``: warnings put first in ``spot.json``; ``timings``: seconds already spent (e.g.
+    ``model_load``), recorded with the others. ``progress(stage, fraction)``:
+    :mod:`jegal.use.progress`'s protocol. ``preparer``: a reading pipeline to reuse
+    (:func:`jegal.use.video.video_preparer`).
+
+    Returns a :class:`SpotResult`. Raises what :func:`jegal.use.video.read_video` raises (each a
+    :class:`jegal.perception.errors.PrepareError` naming the file), :class:`jegal.use.common.BadFlag`
+    (window settings, modalities the model was not trained with), the text backbone's error when
+    ``modalities`` asks for text the model cannot read here, and ``NotADirectoryError`` for an
+    ``out`` that is a file."""
+    from jegal.inference.spotting import spot_people
+    from jegal.use.common import content_modalities, output_dir, read_for_model
+    from jegal.use.progress import Stages
+
+    stages = Stages(progress, {"read": 24, "model": 1, "outputs": 2, **({"video": 6} if annotated or also else {})})
+    modalities = content_modalities(model, modalities)
+    given = not isinstance(video, (str, os.PathLike))
+    out = output_dir(out, video.path if given else video, "spot")
+    if not given:
+        video = read_for_model(video, model, model_dir, transcript=transcript, out=out, asr=asr, asr_model=asr_model,
+                               window_frames=window_frames, overlap_frames=overlap_frames, rgb_size=rgb_size,
+                               progress=stages.part("read"), preparer=preparer)
+    video.warnings[:0] = list(notes or [])
+    t = time.perf_counter()
+    spots = spot_people(model, video.people, video.words, modalities, batch_size, progress=stages.part("model"))
+    meta = {"model": str(model_dir), "modalities": modalities, "window_frames": video.window_frames,
+            "overlap_frames": video.overlap_frames, "timings": {**(timings or {}), "model": time.perf_counter() - t}}
+    stages("outputs", 0.0, "writing maps.npz, words.csv, the heatmaps")
+    doc = write_outputs(out, video, spots, meta, annotated=annotated, progress=stages.part("video"), also=also,
+                        source=source)
+    stages.done(f"wrote {out}")
+    return SpotResult(doc, out, video, spots)
 
 
 # -- command ----------------------------------------------------------------------------------------
@@ -314,22 +294,22 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from jegal.use.common import expected_errors, model_and_video, report_error
+    from jegal.use.common import expected_errors, load_for_command, report_error
+    from jegal.use.progress import ProgressBar
 
-    progress = not args.quiet
     try:
-        got = model_and_video(args, "spot")
-        t = time.perf_counter()
-        spots = spot_video(got.model, got.video, got.modalities, args.batch_size, progress)
+        model, model_dir, timings = load_for_command(args)
+        with ProgressBar("spot", disable=args.quiet) as bar:
+            got = spot_words(args.video, model, model_dir=model_dir, transcript=args.transcript, out=args.out,
+                             modalities=args.modalities, asr=args.asr, asr_model=args.asr_model,
+                             window_frames=args.window_frames, overlap_frames=args.overlap_frames,
+                             rgb_size=args.rgb_size, batch_size=args.batch_size, annotated=not args.no_video,
+                             timings=timings, progress=bar)
     except expected_errors() as err:
         return report_error("spot", err)
-    out, video = got.out, got.video
-    meta = {"model": str(got.model_dir), "modalities": got.modalities, "window_frames": args.window_frames,
-            "overlap_frames": args.overlap_frames, "timings": {**got.timings, "model": time.perf_counter() - t}}
-    doc = write_outputs(out, video, spots, meta, annotated=not args.no_video, progress=progress)
-    for p in doc["people"]:
+    for p in got.doc["people"]:
         found = ", ".join(f"{w['word']} ({w['start_s']:.2f} s, p={w['probability']:.2f})" for w in p["spotted"])
         print(f"person {p['person']} ({p['start_s']:.1f}-{p['end_s']:.1f} s): {len(p['spotted'])} of "
               f"{len(p['words'])} words gestured" + (f": {found}" if found else ""))
-    print(f"wrote {out}")
+    print(f"wrote {got.out}")
     return 0

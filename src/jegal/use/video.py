@@ -32,6 +32,7 @@ transcript and no word recognised), :class:`~jegal.perception.errors.NoAudio`, .
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from dataclasses import dataclass, field
@@ -47,6 +48,9 @@ from jegal.timebase import FPS, MEL_PER_FRAME
 
 DEFAULT_RGB_SIZE = 112  # crops for an rgb model when the caller names no size (jegal prepare's documented size)
 NO_TRANSCRIPT = "none"  # VideoInput.transcript_source when there are no words (require_words=False)
+# seconds the people stage takes per 25 fps frame on the 2-core machine (4.6 s for 126 frames, docs/use.md
+# "Speed"): progress is estimated with it between the stage's own reports; never a limit
+PEOPLE_SECONDS_PER_FRAME = 0.04
 
 
 class FrontEndMismatch(PrepareError):
@@ -136,6 +140,8 @@ class VideoInput:
     audio: np.ndarray | None = None  # (N,) 16 kHz
     transcript_path: Path | None = None  # the file the words were read from or written to
     is_video: bool = True  # False: precomputed keypoints (no frames to show)
+    window_frames: int = WINDOW_FRAMES  # the windows the people's clips were cut into (frames at 25 fps)
+    overlap_frames: int = OVERLAP_FRAMES
     warnings: list[str] = field(default_factory=list)
     timings: dict = field(default_factory=dict)  # seconds per stage
 
@@ -159,20 +165,30 @@ class VideoInput:
                     source=str(self.path), extra={"start_frame": s})
 
 
+def input_spec(model_or_config, model_dir: str | os.PathLike | None = None):
+    """What ``model_or_config`` reads (:class:`jegal.model.spec.InputSpec`): a model's own
+    ``input_spec`` (its feature weights from ``model_dir`` when given, else from the folder it was
+    loaded from); for a bare config, the spec of that model saved in ``model_dir``."""
+    from jegal.model.spec import InputSpec
+
+    if model_dir is None and hasattr(model_or_config, "input_spec"):
+        return model_or_config.input_spec
+    return InputSpec.from_config(getattr(model_or_config, "config", model_or_config), model_dir)
+
+
 def gesture_input(model_or_config, video: str | os.PathLike | None = None, rgb_size: int | None = None,
                   model_dir: str | os.PathLike | None = None) -> int | None:
     """The rgb crop size :func:`read_video` must produce for this model (None: no crops).
 
-    ``model_or_config``: a :class:`jegal.model.JEGAL` or its config. A keypoints model needs
-    nothing more; an rgb model gets ``rgb_size`` (default :data:`DEFAULT_RGB_SIZE`, the size
-    ``jegal prepare --rgb-size`` documents: use the size the model was trained on); a
-    ``features`` model needs no crops but its per-frame GestSync features, which
-    :func:`gestsync_weights` finds in ``model_dir``. Raises :class:`FrontEndMismatch` for a
-    ``features`` model whose directory holds no GestSync weights (or that reads features of another
-    width than GestSync's 1024), and for an rgb or features model on a ``.kps.npz`` input
-    (keypoints carry no pixels)."""
-    config = getattr(model_or_config, "config", model_or_config)
-    frontend = config.gesture.frontend
+    ``model_or_config``: a :class:`jegal.model.JEGAL` or its config; what it reads is its
+    :func:`input_spec`. A keypoints model needs nothing more; an rgb model gets ``rgb_size``
+    (default: the model's own, ``gesture.rgb_size``, the size it was trained on); a ``features``
+    model needs no crops but its per-frame GestSync features, whose weights
+    :func:`gestsync_weights` finds. Raises :class:`FrontEndMismatch` for a ``features`` model
+    without GestSync weights (or that reads features of another width than GestSync's 1024), and
+    for an rgb or features model on a ``.kps.npz`` input (keypoints carry no pixels)."""
+    spec = input_spec(model_or_config, model_dir)
+    frontend = spec.gesture
     where = f"{video}: " if video is not None else ""
     if frontend == "keypoints":
         return None
@@ -181,56 +197,57 @@ def gesture_input(model_or_config, video: str | os.PathLike | None = None, rgb_s
         raise FrontEndMismatch(f"{where}this model's gesture front end is {frontend!r} ({pixels}), "
                                "but a .kps.npz holds keypoints only; give the video instead")
     if frontend == "features":
-        gestsync_weights(config, model_dir, video)  # raises when the features cannot be computed
+        gestsync_weights(model_or_config, model_dir, video)  # raises when the features cannot be computed
         return None
-    return int(rgb_size or DEFAULT_RGB_SIZE)
+    return int(rgb_size or spec.rgb_size)
 
 
-def gestsync_weights(model_or_config, model_dir: str | os.PathLike | None,
+def gestsync_weights(model_or_config, model_dir: str | os.PathLike | None = None,
                      video: str | os.PathLike | None = None) -> Path | None:
-    """The GestSync RGB weights that compute a ``features`` model's per-frame features from a video:
-    ``model_dir/gestsync.safetensors``, written there by ``jegal import-released --gestsync``
-    (docs/released.md). None for a keypoints or rgb model. Raises :class:`FrontEndMismatch`, saying
-    what to pass, for a ``features`` model without them or whose features are not GestSync's
-    (``gesture.feature_dim`` other than 1024)."""
+    """The GestSync RGB weights that compute a ``features`` model's per-frame features from a video
+    (``feature_weights`` of its :func:`input_spec`): ``gestsync.safetensors`` in the model's folder
+    (``model_dir``, or the one it was loaded from), written there by ``jegal import-released
+    --gestsync`` (docs/released.md). None for a keypoints or rgb model. Raises
+    :class:`FrontEndMismatch`, saying what to pass, for a ``features`` model without them or whose
+    features are not GestSync's (``gesture.feature_dim`` other than 1024)."""
     from jegal.model.gestsync import FEATURE_DIM, WEIGHTS_FILE
+    from jegal.model.spec import GESTSYNC
 
-    config = getattr(model_or_config, "config", model_or_config)
-    if config.gesture.frontend != "features":
+    spec = input_spec(model_or_config, model_dir)
+    if spec.gesture != "features":
         return None
     where = f"{video}: " if video is not None else ""
     head = (f"{where}this model's gesture front end is 'features' (precomputed per-frame vectors from a frozen "
             "backbone)")
-    if config.gesture.feature_dim != FEATURE_DIM:
-        raise FrontEndMismatch(f"{head} of {config.gesture.feature_dim} dimensions; from a video jegal computes "
+    if spec.feature_extractor != GESTSYNC:
+        raise FrontEndMismatch(f"{head} of {spec.feature_dim} dimensions; from a video jegal computes "
                                f"only GestSync's {FEATURE_DIM}-d features. Use a keypoints or rgb model, or embed the "
                                "precomputed features with jegal eval/embed on shards that hold them")
-    if model_dir is None:
+    if spec.feature_weights is not None:
+        return spec.feature_weights
+    folder = model_dir if model_dir is not None else getattr(model_or_config, "source_dir", None)
+    if folder is None:
         raise FrontEndMismatch(f"{head}; jegal spot and jegal asd compute them from a video with the GestSync weights "
                                "in the model's directory, but this command was given no model directory to read them "
                                "from: use jegal spot / jegal asd, or embed shards made by jegal prepare --rgb-features "
                                "gestsync --gestsync-weights DIR --mel reference")
-    weights = Path(model_dir) / WEIGHTS_FILE
-    if not weights.is_file():
-        raise FrontEndMismatch(f"{head}; they are computed from a video by the GestSync RGB branch, but {weights} does "
-                               "not exist. Import the model with its GestSync weights (jegal import-released --jegal "
-                               "jegal.pth --gestsync gestsync.pth --out DIR) and pass --model DIR, or embed "
-                               "precomputed features with jegal eval/embed on shards that hold them")
-    return weights
+    raise FrontEndMismatch(f"{head}; they are computed from a video by the GestSync RGB branch, but "
+                           f"{Path(folder) / WEIGHTS_FILE} does not exist. Import the model with its GestSync weights "
+                           "(jegal import-released --jegal jegal.pth --gestsync gestsync.pth --out DIR) and pass "
+                           "--model DIR, or embed precomputed features with jegal eval/embed on shards that hold them")
 
 
 def model_inputs(model, model_dir: str | os.PathLike | None = None, video: str | os.PathLike | None = None,
                  rgb_size: int | None = None) -> dict:
-    """The keyword arguments of :func:`read_video` that make ``model``'s inputs: ``rgb_size``
-    (:func:`gesture_input`), ``gestsync_weights`` (:func:`gestsync_weights`, for a ``features``
-    model: from ``model_dir``) and ``mel``: ``"reference"`` for the released speech CNN
-    (``speech.architecture == "released"``, the log-mel it was trained on,
-    :func:`jegal.model.released.reference_log_mel`, as ``jegal prepare --mel reference``), else
-    ``"jegal"``. Raises :class:`FrontEndMismatch` as :func:`gesture_input` does."""
-    config = getattr(model, "config", model)
-    return {"rgb_size": gesture_input(config, video, rgb_size, model_dir),
-            "gestsync_weights": gestsync_weights(config, model_dir, video),
-            "mel": "reference" if config.speech.architecture == "released" else "jegal"}
+    """The keyword arguments of :func:`read_video` that make ``model``'s inputs, from its
+    :func:`input_spec`: ``rgb_size`` (:func:`gesture_input`), ``gestsync_weights``
+    (:func:`gestsync_weights`, for a ``features`` model: from ``model_dir``, default the folder the
+    model was loaded from) and ``mel``, the log-mel kind it reads (``"reference"`` for the released
+    speech CNN, as ``jegal prepare --mel reference``, else ``"jegal"``). Raises
+    :class:`FrontEndMismatch` as :func:`gesture_input` does."""
+    return {"rgb_size": gesture_input(model, video, rgb_size, model_dir),
+            "gestsync_weights": gestsync_weights(model, model_dir, video),
+            "mel": input_spec(model, model_dir).mel}
 
 
 def _item(video: Path, transcript):
@@ -252,24 +269,45 @@ def _item(video: Path, transcript):
     return item
 
 
-def _source_size(item, people) -> tuple[int, int]:
-    """(width, height) of the source as players show it."""
-    if item.video is None:
-        with np.load(item.keypoints, allow_pickle=False) as z:
-            if "width" in z.files and "height" in z.files:
-                return int(np.asarray(z["width"]).reshape(-1)[0]), int(np.asarray(z["height"]).reshape(-1)[0])
-        pix = np.concatenate([p.raw[..., :2][p.raw[..., 2] > 0] for ps in people.persons for p in ps] or
-                             [np.ones((1, 2))])
-        return int(np.ceil(pix[:, 0].max())) + 1, int(np.ceil(pix[:, 1].max())) + 1
+def _probe(video: Path) -> tuple[int | None, tuple[int, int] | None]:
+    """``(frames, size)`` of a video file, from one open before the people stage: the 25 fps frames
+    its header declares (for progress only, never trusted as a count; None when it declares none)
+    and the (width, height) of its first picture as players show it (None when it cannot be read:
+    the people stage then reports the damage)."""
     import av
 
-    from jegal.perception.decode import display_rotation, pick_stream
+    from jegal.perception.decode import declared_seconds, display_rotation, pick_stream
 
-    with av.open(str(item.video)) as container:
-        stream = pick_stream(container.streams.video)
-        frame = next(container.decode(stream))
-        w, h = frame.width, frame.height
-        return (h, w) if display_rotation(frame) in (90, 270) else (w, h)
+    try:
+        with av.open(str(video)) as container:
+            stream = pick_stream(container.streams.video)
+            if stream is None:
+                return None, None
+            seconds = declared_seconds(stream, container)
+            frames = max(1, int(round(seconds * FPS))) if seconds else None
+            frame = next(container.decode(stream))
+            w, h = frame.width, frame.height
+            return frames, ((h, w) if display_rotation(frame) in (90, 270) else (w, h))
+    except (av.error.FFmpegError, OSError, ValueError, StopIteration, RuntimeError):
+        return None, None
+
+
+def _source_size(item, people, probed: tuple[int, int] | None) -> tuple[int, int]:
+    """(width, height) of the source as players show it: ``probed`` (:func:`_probe`) for a video;
+    for a ``.kps.npz`` as it records, else around its joints. Raises CorruptVideo for a video whose
+    first picture could not be read."""
+    if item.video is not None:
+        if probed is None:
+            from jegal.perception.errors import CorruptVideo
+
+            raise CorruptVideo(f"{item.video}: the first picture cannot be decoded")
+        return probed
+    with np.load(item.keypoints, allow_pickle=False) as z:
+        if "width" in z.files and "height" in z.files:
+            return int(np.asarray(z["width"]).reshape(-1)[0]), int(np.asarray(z["height"]).reshape(-1)[0])
+    pix = np.concatenate([p.raw[..., :2][p.raw[..., 2] > 0] for ps in people.persons for p in ps] or
+                         [np.ones((1, 2))])
+    return int(np.ceil(pix[:, 0].max())) + 1, int(np.ceil(pix[:, 1].max())) + 1
 
 
 def _box_from_pixels(pixels: np.ndarray, pad: float = 0.15) -> np.ndarray:
@@ -348,7 +386,7 @@ def video_preparer(*, asr: str = "auto", asr_model: str | os.PathLike | None = N
 
 def read_video(video: str | os.PathLike, transcript: str | os.PathLike | None = None, *, asr: str = "auto",
                asr_model: str | os.PathLike | None = None, window_frames: int = WINDOW_FRAMES,
-               overlap_frames: int = OVERLAP_FRAMES, rgb_size: int | None = None, progress: bool = True,
+               overlap_frames: int = OVERLAP_FRAMES, rgb_size: int | None = None, progress=None,
                work_dir: str | os.PathLike | None = None, require_words: bool = True, preparer=None,
                gestsync_weights: str | os.PathLike | None = None, mel: str = "jegal") -> VideoInput:
     """Read ``video`` (a video file or a ``.kps.npz``) into per-person model inputs (module docstring).
@@ -370,7 +408,8 @@ def read_video(video: str | os.PathLike, transcript: str | os.PathLike | None = 
     ``words == []`` and ``transcript_source == "none"`` instead of failing. ``preparer``: a
     :class:`jegal.prepare.pipeline.Preparer` to reuse across videos (its mediapipe models, its
     GestSync weights); its options then win over ``asr``, ``asr_model``, ``rgb_size``,
-    ``gestsync_weights`` and ``mel``.
+    ``gestsync_weights`` and ``mel``. ``progress(stage, fraction)``: :mod:`jegal.use.progress`'s
+    protocol (the people stage reports as its frames are decoded); None: nothing shown.
 
     Raises :class:`~jegal.perception.errors.BadInput` (no such file, not a video, GestSync weights
     that do not load), ``CorruptVideo``, ``NoVideo``, ``NoAudio``, ``BadAudio``, ``NoPerson``,
@@ -378,10 +417,8 @@ def read_video(video: str | os.PathLike, transcript: str | os.PathLike | None = 
     ``Unalignable``, ``BadKeypoints`` (all :class:`~jegal.perception.errors.PrepareError`, naming
     the file), :class:`FrontEndMismatch` (GestSync features asked of a ``.kps.npz``) and
     :class:`NoWordsOnPeople` (with ``require_words``)."""
-    from tqdm.auto import tqdm
-
-    from jegal.data.audio import log_mel
-    from jegal.model.released import reference_log_mel
+    from jegal.model.spec import log_mel_for
+    from jegal.use.progress import Stages
 
     cut_windows(0, 0, window_frames, overlap_frames)  # bad window settings fail before any work
     path = Path(video)
@@ -392,12 +429,24 @@ def read_video(video: str | os.PathLike, transcript: str | os.PathLike | None = 
                                   mel=mel, work_dir=work_dir)
     warnings: list[str] = []
     timings: dict = {}
-    stages = ["words", "people"] + (["features"] if preparer.features is not None else []) + ["windows"]
-    bar = tqdm(total=len(stages), desc=f"read {path.name}", unit="stage", disable=not progress, leave=False)
+    # shares of the time on the 2-core machine (docs/use.md, "Speed"): the people stage dominates
+    weights = {"words": 1, "people": 16, **({"features": 8} if preparer.features is not None else {}), "windows": 1}
+    report = Stages(progress, weights)
+    # one open before the people stage: the frames to expect (progress) and the size as players show it
+    expected, size = _probe(item.video) if item.video is not None else (None, None)
+    ticker = contextlib.ExitStack()  # the people stage reports per decoded chunk (30 s): estimate in between
 
     def stage(name: str) -> None:
-        bar.update(stages.index(name) - bar.n)
-        bar.set_postfix_str(name)
+        ticker.close()
+        label = {"words": "reading the words", "people": "people: decoding, faces, keypoints",
+                 "features": "GestSync features"}.get(name, name)
+        report(name, 0.0, label)
+        if name == "people" and expected:
+            ticker.enter_context(report.ticking("people", PEOPLE_SECONDS_PER_FRAME * expected, label))
+
+    def on_frames(done: int) -> None:
+        seen = f"people: {done / FPS:.0f} s" + (f" of {expected / FPS:.0f} s" if expected else "") + " of video done"
+        report("people", done / expected if expected else 1 - 1 / (1 + done / 250), seen)
 
     try:
         if preparer.features is not None:
@@ -409,13 +458,14 @@ def read_video(video: str | os.PathLike, transcript: str | os.PathLike | None = 
                 _ = preparer.features.model
                 timings["features_load"] = time.perf_counter() - t
         stage("words")
-        got = preparer.read(item, warnings, timings, require_words=require_words, out=work_dir, stage=stage,
-                            on_frames=lambda done: bar.set_postfix_str(f"people, {done / FPS:.0f} s of video done"))
-        stage("windows")
+        with ticker:
+            got = preparer.read(item, warnings, timings, require_words=require_words, out=work_dir, stage=stage,
+                                on_frames=on_frames)
+        report("windows", 0.0, "windows: log-mel, clips")
         t = time.perf_counter()
         num_frames = got.people.num_frames
         mel_kind = preparer.options.mel  # "reference": the released speech CNN's (jegal prepare --mel reference)
-        front_end = reference_log_mel if mel_kind == "reference" else log_mel
+        front_end = log_mel_for(mel_kind)
         mel_frames = front_end(got.audio, num_frames=num_frames)  # (4T, 80)
         source = NO_TRANSCRIPT if got.transcript is None else got.transcript.source
         extra = {"transcript_source": source, **({"mel": mel_kind} if mel_kind != "jegal" else {})}
@@ -427,17 +477,17 @@ def read_video(video: str | os.PathLike, transcript: str | os.PathLike | None = 
             raise NoWordsOnPeople(f"{item.source}: {len(got.words)} words, but none is spoken while a person is "
                                   "in view")
         timings["windows"] = time.perf_counter() - t
-        bar.update(len(stages) - bar.n)
-        return VideoInput(path=path, num_frames=num_frames, fps=float(FPS), size=_source_size(item, got.people),
+        report.done(f"read {path.name}")
+        return VideoInput(path=path, num_frames=num_frames, fps=float(FPS), size=_source_size(item, got.people, size),
                           words=list(got.words), transcript_source=source, people=persons, name=Path(item.name).name,
                           mel=mel_frames, audio=got.audio,
                           transcript_path=None if got.transcript is None else got.transcript.path,
-                          is_video=from_video, warnings=warnings, timings=timings)
+                          is_video=from_video, window_frames=window_frames, overlap_frames=overlap_frames,
+                          warnings=warnings, timings=timings)
     finally:
-        bar.close()
         if own:
             preparer.close()
 
 
 __all__ = ["DEFAULT_RGB_SIZE", "FrontEndMismatch", "NoWordsOnPeople", "PersonInput", "VideoInput", "gesture_input",
-           "gestsync_weights", "model_inputs", "read_video", "video_preparer"]
+           "gestsync_weights", "input_spec", "model_inputs", "read_video", "video_preparer"]

@@ -182,7 +182,21 @@
     return p ? p.colour : "#888";
   }
 
-  function showResult(r) {
+  function fromSpotJson(r) {
+    // what the page shows, read from spot.json and asd.json as jegal spot / jegal asd write them (docs/use.md);
+    // the server adds only the URLs, each person's colour and per-frame boxes, and the model's description
+    const spot = r.spot;
+    return {
+      name: r.name, video_url: r.video_url, download_url: r.download_url, model: r.model,
+      words: spot.words, threshold: spot.threshold, warnings: spot.warnings, fps: spot.fps,
+      num_frames: spot.num_frames, size: spot.size, segments: r.asd ? r.asd.segments : null,
+      people: spot.people.map((p, k) => Object.assign({}, p, {
+        colour: r.colours[k], boxes: r.boxes[k], maps: p.heatmaps.map((h) => r.map_urls[h]).filter(Boolean) })),
+    };
+  }
+
+  function showResult(result) {
+    const r = fromSpotJson(result);
     res = r;
     clearError();
     $("result-title").textContent = r.name + " \u2014 " + r.people.length + (r.people.length === 1 ? " person, " :
