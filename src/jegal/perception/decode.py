@@ -1,4 +1,4 @@
-"""Step 1: decode a video into 25 fps RGB frames and 16 kHz mono audio with PyAV.
+"""Decode a video into 25 fps RGB frames and 16 kHz mono audio with PyAV.
 
 The frame rate is converted by FFmpeg's ``fps=25`` filter, which places frames on the
 output time grid by their timestamps (frames are dropped or repeated), so variable frame

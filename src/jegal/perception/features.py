@@ -1,4 +1,4 @@
-"""Step 8 (optional, ``--rgb-features gestsync``): 1024-d GestSync features for every frame of every person.
+"""1024-d GestSync features for every frame of every person (``jegal prepare --rgb-features gestsync``).
 
 The released gesture head (``jegal import-released``, docs/released.md) reads the per-frame
 features of the GestSync RGB branch, computed as the reference extractor computes them

@@ -1,4 +1,4 @@
-"""Step 4: face-masked person crops for the rgb front-end.
+"""Face-masked person crops for the rgb front-end.
 
 The rgb front-end must see the body, never the lips (speech would leak into the gesture
 stream), so the face box of each frame is blanked (filled with grey, 128) inside the

@@ -1,4 +1,4 @@
-"""Step 2: find every person, track them, split at scene cuts.
+"""Find every person in a chunk of frames, track them, split at scene cuts.
 
 Faces are detected with mediapipe's full-range face detector (``model_selection=1``, which
 finds several people in a frame), linked frame to frame by a Hungarian assignment on

@@ -1,4 +1,4 @@
-"""Step 3: keypoints of one tracked person with mediapipe, in the layout of
+"""Keypoints of one tracked person with mediapipe, in the layout of
 :mod:`jegal.data.keypoints` (upper body + both hands, no face).
 
 mediapipe pose finds one person per image, so pose runs on the person's crop (from the

@@ -1,4 +1,4 @@
-"""Step 5: the transcript of a video, from whichever file sits beside it.
+"""The transcript of a video, from whichever file sits beside it.
 
 Readers for the formats users bring, each returning ``list[Word]`` (25 fps frames from the
 media start) or raising :class:`~jegal.data.transcripts.TranscriptError` naming the file:

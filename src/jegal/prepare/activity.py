@@ -1,4 +1,4 @@
-"""Step 6: a gesture-activity score from keypoint motion, for filtering still clips.
+"""A gesture-activity score from keypoint motion, for filtering still clips.
 
 The score is the mean speed of the wrists and hand centres in shoulder widths per
 second, over frames where the joint was seen in both consecutive frames. Normalised

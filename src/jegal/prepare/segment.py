@@ -1,4 +1,4 @@
-"""Step 7: each person's track cut into clips, with its words, sound and activity.
+"""Each person's track cut into clips, with its words, sound and activity.
 
 A track is cut into near-equal segments of at most ``max_frames`` (:func:`split_segments`);
 a segment shorter than ``min_frames`` is left out. Each clip keeps the words lying wholly
