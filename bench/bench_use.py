@@ -90,8 +90,13 @@ def measure(video: Path, transcript: str | None, model_arg: str | None, repeat: 
     t = time.perf_counter()
     model_dir = None
     if model_arg:
-        model = JEGAL.from_pretrained(model_arg).load_text_backbone()
-        model_dir = model.source_dir
+        try:  # the code before JEGAL.from_pretrained was the one loader (a --baseline checkout)
+            from jegal.use.common import load_model
+        except ImportError:
+            model = JEGAL.from_pretrained(model_arg).load_text_backbone()
+            model_dir = model.source_dir
+        else:
+            model, model_dir = load_model(model_arg)
     else:
         model = JEGAL.from_preset("cpu").eval()
         model.text.backbone.load()

@@ -148,7 +148,7 @@ class ModelProvider:
 
     def _prepare(self) -> None:
         from jegal.model import JEGAL
-        from jegal.use.common import check_device
+        from jegal.use import check_device
 
         try:
             if self.model is not None:

@@ -29,7 +29,7 @@ commands and their outputs.
 """
 
 from jegal.use.asd import SpeakersResult, find_speakers
-from jegal.use.common import BadFlag, add_model_arguments, content_modalities, expected_errors
+from jegal.use.common import BadFlag, add_model_arguments, check_device, content_modalities, expected_errors
 from jegal.use.default_model import DEFAULT_MODEL_STAMP, Recipe, last_step, synth_example, train_default
 from jegal.use.embed import write_embeddings
 from jegal.use.annotate import person_colour
@@ -38,7 +38,7 @@ from jegal.use.progress import Progress, ProgressBar, Stages, quiet
 from jegal.use.spot import SpotResult, spot_words
 from jegal.use.video import FrontEndMismatch, NoWordsOnPeople, VideoInput, read_video
 
-__all__ = ["BadFlag", "DEFAULT_MODEL_STAMP", "FrontEndMismatch", "NoWordsOnPeople", "Progress", "ProgressBar", "Recipe", "SpeakersResult",
-           "SpotResult", "Stages", "VideoInput", "VideoTarget", "add_model_arguments", "content_modalities",
-           "expected_errors", "find_speakers", "last_step", "person_colour", "quiet", "read_video",
-           "spot_words", "synth_example", "train_default", "write_embeddings", "write_videos"]
+__all__ = ["BadFlag", "DEFAULT_MODEL_STAMP", "FrontEndMismatch", "NoWordsOnPeople", "Progress", "ProgressBar",
+           "Recipe", "SpeakersResult", "SpotResult", "Stages", "VideoInput", "VideoTarget", "add_model_arguments",
+           "check_device", "content_modalities", "expected_errors", "find_speakers", "last_step", "person_colour",
+           "quiet", "read_video", "spot_words", "synth_example", "train_default", "write_embeddings", "write_videos"]

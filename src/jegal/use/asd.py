@@ -293,19 +293,17 @@ def find_speakers(video, model, *, model_dir: str | os.PathLike | None = None,
     range, and :class:`jegal.perception.errors.NoTranscript` for a video without words and a model
     that reads text only."""
     from jegal.perception.errors import NoTranscript
-    from jegal.use.common import BadFlag, content_modalities, output_dir, read_for_model
+    from jegal.use.common import BadFlag, task_input
     from jegal.use.progress import Stages
 
     if segment_frames < 1 or max_pause_frames < 0 or not 0.0 <= min_visible <= 1.0:
         raise BadFlag("--segment-frames must be >= 1, --max-pause-frames >= 0, --min-visible in [0, 1]")
     stages = Stages(progress, {"read": 24, "model": 1, "outputs": 1, **({"video": 6} if annotated else {})})
-    modalities = content_modalities(model, modalities)
-    given = not isinstance(video, (str, os.PathLike))
-    out = output_dir(out, video.path if given else video, "asd")
-    if not given:
-        video = read_for_model(video, model, model_dir, transcript=transcript, out=out, asr=asr, asr_model=asr_model,
-                               window_frames=window_frames, overlap_frames=overlap_frames, rgb_size=rgb_size,
-                               require_words=False, progress=stages.part("read"), preparer=preparer)
+    read = dict(transcript=transcript, asr=asr, asr_model=asr_model, window_frames=window_frames,
+                overlap_frames=overlap_frames, rgb_size=rgb_size, preparer=preparer)
+    model_dir = model_dir if model_dir is not None else getattr(model, "source_dir", None)
+    modalities, out, video = task_input(video, model, model_dir, "asd", out, modalities, read, require_words=False,
+                                        progress=stages.part("read"))
     if not video.words and "a" not in model.config.content.modalities:
         raise NoTranscript(f"{video.path}: no words (no transcript, nothing recognised), and this model reads text "
                            "only: give a transcript (--transcript FILE)")

@@ -183,6 +183,23 @@ def read_for_model(video: str | os.PathLike, model, model_dir: str | os.PathLike
     return got
 
 
+def task_input(video, model, model_dir, command: str, out: str | os.PathLike | None, modalities: str | None,
+               read: dict, require_words: bool = True, progress=None):
+    """``(modalities, out, video)`` at the start of a task (:func:`jegal.use.spot_words`,
+    :func:`jegal.use.find_speakers`), in the order that fails cheapest first: the content
+    modalities (:func:`content_modalities`), the output folder (:func:`output_dir`, default
+    ``./<video name>.<command>``), then ``video`` read by :func:`read_for_model` with ``read``
+    (its keyword arguments) unless it is a :class:`jegal.use.video.VideoInput` already. ``model_dir``
+    None: the folder the model was loaded from (``model.source_dir``)."""
+    modalities = content_modalities(model, modalities)
+    model_dir = model_dir if model_dir is not None else getattr(model, "source_dir", None)
+    if not isinstance(video, (str, os.PathLike)):
+        return modalities, output_dir(out, video.path, command), video
+    out = output_dir(out, video, command)
+    return modalities, out, read_for_model(video, model, model_dir, out=out, require_words=require_words,
+                                           progress=progress, **read)
+
+
 def person_record(person) -> dict:
     """Where a :class:`jegal.use.video.PersonInput` is in the video, for a command's JSON."""
     return {"person": person.person, "first_frame": person.first_frame, "last_frame": person.last_frame,
@@ -236,5 +253,5 @@ def expected_errors() -> tuple[type[BaseException], ...]:
 
 __all__ = ["BadFlag", "DeviceUnavailable", "MODEL_HELP", "add_model_arguments", "add_video_arguments", "check_device",
            "check_flags", "content_modalities", "document", "expected_errors", "load_for_command",
-           "read_for_model",
+           "read_for_model", "task_input",
            "output_dir", "person_record", "report_error", "speech_only_note"]

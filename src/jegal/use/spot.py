@@ -261,17 +261,15 @@ def spot_words(video, model, *, model_dir: str | os.PathLike | None = None,
     ``modalities`` asks for text the model cannot read here, and ``NotADirectoryError`` for an
     ``out`` that is a file."""
     from jegal.inference.spotting import spot_people
-    from jegal.use.common import content_modalities, output_dir, read_for_model
+    from jegal.use.common import task_input
     from jegal.use.progress import Stages
 
     stages = Stages(progress, {"read": 24, "model": 1, "outputs": 2, **({"video": 6} if annotated or also else {})})
-    modalities = content_modalities(model, modalities)
-    given = not isinstance(video, (str, os.PathLike))
-    out = output_dir(out, video.path if given else video, "spot")
-    if not given:
-        video = read_for_model(video, model, model_dir, transcript=transcript, out=out, asr=asr, asr_model=asr_model,
-                               window_frames=window_frames, overlap_frames=overlap_frames, rgb_size=rgb_size,
-                               progress=stages.part("read"), preparer=preparer)
+    read = dict(transcript=transcript, asr=asr, asr_model=asr_model, window_frames=window_frames,
+                overlap_frames=overlap_frames, rgb_size=rgb_size, preparer=preparer)
+    model_dir = model_dir if model_dir is not None else getattr(model, "source_dir", None)
+    modalities, out, video = task_input(video, model, model_dir, "spot", out, modalities, read,
+                                        progress=stages.part("read"))
     video.warnings[:0] = list(notes or [])
     t = time.perf_counter()
     spots = spot_people(model, video.people, video.words, modalities, batch_size, progress=stages.part("model"))

@@ -3,7 +3,8 @@
 :func:`read_video` is the one entry point every command that applies a model to a video calls
 (``jegal spot``, ``jegal asd``, ``jegal embed``, ``jegal search``). It runs the stages of
 ``jegal prepare`` that a model needs, through the same code
-(:meth:`jegal.prepare.pipeline.Preparer.read`: its people tracker, its transcriber, its
+(:meth:`jegal.perception.reader.VideoReader.read`, the reader ``jegal prepare`` cuts its clips
+from: its people tracker, its transcriber, its
 per-frame feature step), and no detection, tracking, transcript or feature code of its own:
 
 1. the input is found as ``jegal prepare`` finds it (:func:`jegal.perception.discover.discover`):
@@ -367,18 +368,18 @@ def _person(index: int, parts, people, mel: np.ndarray, words: list[Word], name:
 def video_preparer(*, asr: str = "auto", asr_model: str | os.PathLike | None = None, rgb_size: int | None = None,
                    gestsync_weights: str | os.PathLike | None = None, mel: str = "jegal",
                    work_dir: str | os.PathLike | None = None):
-    """The :class:`jegal.prepare.pipeline.Preparer` :func:`read_video` reads with (the arguments are
+    """The :class:`jegal.perception.reader.VideoReader` :func:`read_video` reads with (the arguments are
     read_video's); give it to read_video as ``preparer`` to keep its models (mediapipe, the
     recogniser, the GestSync weights) across videos, and close it after. Pose and feature threads:
     up to 4 of this machine's cores. Raises :class:`jegal.perception.asr.AsrUnavailable` when ``asr``
     cannot run here."""
     from jegal.perception.asr import check_asr
     from jegal.perception.options import PrepareOptions
-    from jegal.prepare.pipeline import Preparer
+    from jegal.perception.reader import VideoReader
 
     check_asr(asr, asr_model)
     threads = max(1, min(4, os.cpu_count() or 1))
-    return Preparer(PrepareOptions(rgb_size=rgb_size, asr=asr, asr_model=asr_model, threads=threads, mel=mel,
+    return VideoReader(PrepareOptions(rgb_size=rgb_size, asr=asr, asr_model=asr_model, threads=threads, mel=mel,
                                    rgb_features=None if gestsync_weights is None else "gestsync",
                                    gestsync_weights=None if gestsync_weights is None else str(gestsync_weights)),
                     out=work_dir)
@@ -406,7 +407,7 @@ def read_video(video: str | os.PathLike, transcript: str | os.PathLike | None = 
     ``gestsync_weights`` and ``mel`` for a model. ``require_words=False``: a video
     without words (``asr="none"`` and no transcript, or nothing recognised) is read with
     ``words == []`` and ``transcript_source == "none"`` instead of failing. ``preparer``: a
-    :class:`jegal.prepare.pipeline.Preparer` to reuse across videos (its mediapipe models, its
+    :class:`jegal.perception.reader.VideoReader` to reuse across videos (its mediapipe models, its
     GestSync weights); its options then win over ``asr``, ``asr_model``, ``rgb_size``,
     ``gestsync_weights`` and ``mel``. ``progress(stage, fraction)``: :mod:`jegal.use.progress`'s
     protocol (the people stage reports as its frames are decoded); None: nothing shown.
