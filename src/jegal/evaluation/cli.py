@@ -35,25 +35,21 @@ def record_on_card(model_dir: Path, task: str, benchmark: str, results: dict) ->
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
+    from jegal.use import add_model_arguments
+
     parser.formatter_class = argparse.ArgumentDefaultsHelpFormatter
     parser.add_argument("task", choices=TASKS, help="which benchmark protocol")
-    parser.add_argument("--model", required=True, metavar="RUN_OR_DIR",
-                        help="a saved model directory, a training run directory (uses RUN/model) or jegal demo's "
-                             "output folder")
+    add_model_arguments(parser, modalities=False)  # --model, --checkpoint, --device, --threads: as every command
     parser.add_argument("--benchmark", required=True, metavar="CSV", help="benchmark CSV (AVS or SynthGest columns)")
     parser.add_argument("--data", required=True, metavar="DIR",
                         help="shard directory (or tar) holding the benchmark's clips; clip_id = the CSV filename")
     parser.add_argument("--modalities", default=None, metavar="t|a|ta",
                         help="content inputs at test time; comma-separated for several (default: what the model was trained with)")
-    parser.add_argument("--checkpoint", choices=("final", "best"), default="final",
-                        help="with a run directory: the final model or the best validation checkpoint (default final)")
     parser.add_argument("--out", default=None, metavar="JSON",
                         help="result file (default RUN_OR_DIR/eval/<task>_<csv stem>.json)")
     parser.add_argument("--cache", default=None, metavar="DIR", help="embedding cache directory (default next to --out)")
     parser.add_argument("--no-cache", action="store_true", help="always recompute embeddings")
     parser.add_argument("--batch-size", type=int, default=32, help="clips per embedding batch")
-    parser.add_argument("--device", default="cpu", help="torch device for embedding (cpu, cuda, cuda:1)")
-    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = leave torch's default)")
     parser.add_argument("--no-rows", action="store_true", help="leave per-row details out of the JSON")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
