@@ -45,6 +45,7 @@ from pathlib import Path
 import numpy as np
 
 from jegal.data.words import Word
+from jegal.timebase import frame_to_seconds
 
 SENTENCE_END = (".", "?", "!", "…")
 MAX_PAUSE_FRAMES = 10  # 0.4 s of silence between words ends a segment
@@ -106,7 +107,7 @@ class Segment:
 
     def to_json(self) -> dict:
         return {"index": self.index, "start_frame": self.start, "end_frame": self.end,
-                "start_s": round(self.start / 25, 3), "end_s": round((self.end + 1) / 25, 3), "words": self.words,
+                "start_s": round(frame_to_seconds(self.start), 3), "end_s": round(frame_to_seconds(self.end + 1), 3), "words": self.words,
                 "text": self.text, "speaker": self.speaker, "decision": self.decision, "reason": self.reason,
                 "scores": {str(p): (None if s is None else round(s, 5)) for p, s in self.scores.items()},
                 "visible": {str(p): round(v, 3) for p, v in self.visible.items()},
@@ -219,7 +220,7 @@ def _overlay_and_caption(video, segments: list[Segment]):
     def caption(t):
         k = seg_at[t]
         if k < 0:
-            return Caption(status=f"{t / 25:6.2f} s   no speech")
+            return Caption(status=f"{frame_to_seconds(t):6.2f} s   no speech")
         seg = segments[k]
         if seg.speaker is None:
             who = f"undecided ({seg.reason})"
@@ -236,7 +237,7 @@ def _overlay_and_caption(video, segments: list[Segment]):
         if centre is None and tokens:
             past = [j for j, i in enumerate(seg.words) if video.words[i].end < t]
             centre = past[-1] if past else 0
-        return Caption(tuple(tokens), centre, f"{t / 25:6.2f} s   segment {k}: {who}")
+        return Caption(tuple(tokens), centre, f"{frame_to_seconds(t):6.2f} s   segment {k}: {who}")
 
     return overlay, caption
 

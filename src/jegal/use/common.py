@@ -125,7 +125,9 @@ def output_dir(out: str | os.PathLike | None, video: str | os.PathLike, command:
     Raises NotADirectoryError when it exists as a file."""
     if out is None:
         name = Path(video).name
-        name = name[: -len(".kps.npz")] if name.endswith(".kps.npz") else Path(name).stem
+        from jegal.perception.discover import KPS_SUFFIX
+
+        name = name[: -len(KPS_SUFFIX)] if name.endswith(KPS_SUFFIX) else Path(name).stem
         out = Path.cwd() / f"{name}.{command}"
     out = Path(out)
     if out.exists() and not out.is_dir():
@@ -202,8 +204,11 @@ def task_input(video, model, model_dir, command: str, out: str | os.PathLike | N
 
 def person_record(person) -> dict:
     """Where a :class:`jegal.use.video.PersonInput` is in the video, for a command's JSON."""
+    from jegal.timebase import frame_to_seconds
+
     return {"person": person.person, "first_frame": person.first_frame, "last_frame": person.last_frame,
-            "start_s": round(person.first_frame / 25, 3), "end_s": round((person.last_frame + 1) / 25, 3),
+            "start_s": round(frame_to_seconds(person.first_frame), 3),
+            "end_s": round(frame_to_seconds(person.last_frame + 1), 3),
             "frames_seen": int(person.visible.sum())}
 
 

@@ -141,6 +141,7 @@ def synth_example(root: str | Path) -> tuple[Path, Path]:
     :func:`jegal.synth.generate_corpus` with ``render``): a model reads the exact keypoints
     (``.kps.npz`` with its ``.wav`` and ``.txt``), a person watches the rendered ``.mp4``. Raises
     FileNotFoundError when the generated corpus holds no clip."""
+    from jegal.perception.discover import KPS_SUFFIX
     from jegal.synth import generate_corpus
 
     corpus = Path(root) / "corpus"
@@ -148,10 +149,10 @@ def synth_example(root: str | Path) -> tuple[Path, Path]:
         generate_corpus(corpus, speakers=3, train_clips=1, test_clips=2, seed=11, render=True, progress=False,
                         workers=1)
     # a spotting clip first: its first gesturable word is always gestured (docs/synth.md)
-    kps = sorted((corpus / "media").rglob("*.kps.npz"), key=lambda p: (not p.parent.name.startswith("sgspot"), p))
+    kps = sorted((corpus / "media").rglob(f"*{KPS_SUFFIX}"), key=lambda p: (not p.parent.name.startswith("sgspot"), p))
     if not kps:
         raise FileNotFoundError(f"{corpus}: the generated SynthGest clip has no media")
-    return kps[0], kps[0].with_name(kps[0].name[:-len(".kps.npz")] + ".mp4")
+    return kps[0], kps[0].with_name(kps[0].name[:-len(KPS_SUFFIX)] + ".mp4")
 
 
 __all__ = ["DEFAULT_MODEL_STAMP", "Recipe", "last_step", "synth_example", "train_default"]

@@ -303,12 +303,12 @@ def embed_input(model, source: str | os.PathLike, modalities: str, batch_size: i
                 emb = embed_clips(model, clips, [c for c in clips if c.words], modalities, batch_size)
                 col.add_clips(clips, emb)
     else:
-        from jegal.perception.discover import discover
+        from jegal.perception.discover import KPS_SUFFIX, discover
         from jegal.perception.errors import PrepareError
         from jegal.use.video import model_inputs, read_video, video_preparer
 
         if kind == VIDEO:
-            paths = {source.name[:-len(".kps.npz")] if source.name.endswith(".kps.npz") else source.stem: source}
+            paths = {source.name[:-len(KPS_SUFFIX)] if source.name.endswith(KPS_SUFFIX) else source.stem: source}
         else:  # names relative to the folder (unique: discover refuses two inputs of one name)
             paths = {it.name: it.source for it in discover(source)}
         if not paths:

@@ -45,6 +45,7 @@ import numpy as np
 
 from jegal.inference.spotting import PersonSpots
 from jegal.metrics import SPOT_MARGIN, SPOT_THRESHOLD
+from jegal.timebase import frame_to_seconds
 
 PAGE_FRAMES = 250  # heatmap PNG pages: 10 s each
 SHOW_FRAMES = 8  # the annotated video names a gestured word on its person's box this many frames around its best frame
@@ -52,7 +53,7 @@ SHOW_FRAMES = 8  # the annotated video names a gestured word on its person's box
 
 # -- outputs ----------------------------------------------------------------------------------------
 def _s(frame) -> float:
-    return round(float(frame) / 25.0, 3)
+    return round(frame_to_seconds(float(frame)), 3)
 
 
 def word_records(video) -> list[dict]:
@@ -139,7 +140,7 @@ def heatmap_pages(video, spots: PersonSpots, folder: Path, page_frames: int = PA
                   "best_frame": [int(f - lo) for f in spots.best_frame[rows]],
                   "best_prob": [float(p) for p in spots.prob[rows]]}
         name = f"person{spots.person}-{len(names):03d}.png"
-        title = f"{video.path.name}: person {spots.person}, time from {lo / 25:.2f} s (frames {lo}-{hi})"
+        title = f"{video.path.name}: person {spots.person}, time from {frame_to_seconds(lo):.2f} s (frames {lo}-{hi})"
         save_heatmap(scores, folder / name, title=title)
         names.append(f"{folder.name}/{name}")
     return names
@@ -169,7 +170,7 @@ def _overlay_and_caption(video, spots: list[PersonSpots]):
 
     def caption(t):
         if not len(words):
-            return Caption(status=f"{t / 25:6.2f} s   no words")
+            return Caption(status=f"{frame_to_seconds(t):6.2f} s   no words")
         now = np.flatnonzero((starts <= t) & (ends >= t))
         current = int(now[0]) if len(now) else None
         anchor = current if current is not None else int(min(np.searchsorted(starts, t), len(words) - 1))
@@ -181,7 +182,7 @@ def _overlay_and_caption(video, spots: list[PersonSpots]):
                                 ((235, 235, 235) if ends[i] < t or i > anchor else (200, 200, 200)),
                                 background=HIGHLIGHT if i == current else None,
                                 underline=None if who is None else person_colour(who), bold=who is not None))
-        status = f"{t / 25:6.2f} s   underlined: gestured (colour = person)"
+        status = f"{frame_to_seconds(t):6.2f} s   underlined: gestured (colour = person)"
         return Caption(tuple(tokens), anchor - lo, status)
 
     return overlay, caption

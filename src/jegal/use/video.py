@@ -43,6 +43,7 @@ import numpy as np
 
 from jegal.data.clip import Clip
 from jegal.data.words import Word
+from jegal.perception.discover import KPS_SUFFIX
 from jegal.perception.errors import BadInput, NoTranscript, PrepareError
 from jegal.inference.windows import OVERLAP_FRAMES, WINDOW_FRAMES, cut_windows
 from jegal.timebase import FPS, MEL_PER_FRAME
@@ -194,7 +195,7 @@ def gesture_input(model_or_config, video: str | os.PathLike | None = None, rgb_s
     if frontend == "keypoints":
         return None
     pixels = {"rgb": "face-masked person crops", "features": "per-frame GestSync features of the frames"}[frontend]
-    if video is not None and str(video).endswith(".kps.npz"):
+    if video is not None and str(video).endswith(KPS_SUFFIX):
         raise FrontEndMismatch(f"{where}this model's gesture front end is {frontend!r} ({pixels}), "
                                "but a .kps.npz holds keypoints only; give the video instead")
     if frontend == "features":
