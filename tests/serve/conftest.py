@@ -70,11 +70,14 @@ def serving(app):
         sock.close()
 
 
-def wait_job(client, job_id: str, timeout: float = 600.0) -> dict:
-    """Poll ``/api/jobs/<id>`` until the job is done or failed; returns its last status."""
+def wait_job(client, job_id: str, timeout: float = 600.0, seen: list | None = None) -> dict:
+    """Poll ``/api/jobs/<id>`` until the job is done or failed; returns its last status. ``seen``
+    receives the ``(stage, progress)`` of every poll."""
     deadline = time.time() + timeout
     while time.time() < deadline:
         status = client.get(f"/api/jobs/{job_id}").json()
+        if seen is not None:
+            seen.append((status["stage"], status["progress"]))
         if status["state"] in ("done", "failed"):
             return status
         time.sleep(0.2)

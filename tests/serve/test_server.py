@@ -324,11 +324,11 @@ def served(use_model, tmp_path_factory, real_files):  # noqa: F811
         yield client
 
 
-def _run(client, files=None, data=None) -> dict:
+def _run(client, files=None, data=None, seen=None) -> dict:
     client.cookies.clear()  # a new session each time
     r = client.post("/api/jobs", files=files, data=data)
     assert r.status_code == 200, r.text
-    return wait_job(client, r.json()["id"])
+    return wait_job(client, r.json()["id"], seen=seen)
 
 
 @pytest.mark.slow
@@ -341,8 +341,13 @@ def test_an_upload_gives_what_jegal_spot_gives(served, use_model, real_files, tm
     from jegal.use.spot import words_csv
     from jegal.use.video import read_video
 
-    status = _run(served, files=video_files(real_files, audio=True))
+    seen = []
+    status = _run(served, files=video_files(real_files, audio=True), seen=seen)
     assert status["state"] == "done", status.get("error")
+    # the job's progress is jegal spot's: it never goes back, moves through the stages, ends at 1
+    fractions = [p for _, p in seen]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    assert len(set(fractions)) >= 3
     res = status["result"]
     spot = res["spot"]  # spot.json as jegal spot writes it
     expected = [w.display for w in read_txt(real_files / "sample1.txt")]

@@ -299,7 +299,8 @@ def find_speakers(video, model, *, model_dir: str | os.PathLike | None = None,
 
     if segment_frames < 1 or max_pause_frames < 0 or not 0.0 <= min_visible <= 1.0:
         raise BadFlag("--segment-frames must be >= 1, --max-pause-frames >= 0, --min-visible in [0, 1]")
-    stages = Stages(progress, {"read": 24, "model": 1, "outputs": 1, **({"video": 6} if annotated else {})})
+    reading = 24 if isinstance(video, (str, os.PathLike)) else 0  # shares of the time: the people stage dominates
+    stages = Stages(progress, {"read": reading, "model": 1, "outputs": 1, **({"video": 6} if annotated else {})})
     read = dict(transcript=transcript, asr=asr, asr_model=asr_model, window_frames=window_frames,
                 overlap_frames=overlap_frames, rgb_size=rgb_size, preparer=preparer)
     model_dir = model_dir if model_dir is not None else getattr(model, "source_dir", None)

@@ -35,8 +35,9 @@ class ProgressBar:
     def __init__(self, desc: str, disable: bool = False):
         from tqdm.auto import tqdm
 
+        self._desc = desc
         self._bar = tqdm(total=1000, desc=desc, disable=disable, leave=False,
-                         bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix}")
+                         bar_format="{percentage:3.0f}%|{bar:24}| {desc}")
         self._stage = None
 
     def __call__(self, stage: str, fraction: float) -> None:
@@ -45,7 +46,7 @@ class ProgressBar:
             self._bar.update(n - self._bar.n)
         if stage != self._stage:
             self._stage = stage
-            self._bar.set_postfix_str(stage, refresh=True)
+            self._bar.set_description_str(f"{self._desc}: {stage}", refresh=True)
 
     def close(self) -> None:
         self._bar.close()

@@ -265,7 +265,8 @@ def spot_words(video, model, *, model_dir: str | os.PathLike | None = None,
     from jegal.use.common import task_input
     from jegal.use.progress import Stages
 
-    stages = Stages(progress, {"read": 24, "model": 1, "outputs": 2, **({"video": 6} if annotated or also else {})})
+    reading = 24 if isinstance(video, (str, os.PathLike)) else 0  # shares of the time: the people stage dominates
+    stages = Stages(progress, {"read": reading, "model": 1, "outputs": 2, **({"video": 6} if annotated or also else {})})
     read = dict(transcript=transcript, asr=asr, asr_model=asr_model, window_frames=window_frames,
                 overlap_frames=overlap_frames, rgb_size=rgb_size, preparer=preparer)
     model_dir = model_dir if model_dir is not None else getattr(model, "source_dir", None)

@@ -447,7 +447,7 @@ def read_video(video: str | os.PathLike, transcript: str | os.PathLike | None = 
             ticker.enter_context(report.ticking("people", PEOPLE_SECONDS_PER_FRAME * expected, label))
 
     def on_frames(done: int) -> None:
-        seen = f"people: {done / FPS:.0f} s" + (f" of {expected / FPS:.0f} s" if expected else "") + " of video done"
+        seen = f"people: {done / FPS:.0f} s of " + (f"the video's {expected / FPS:.0f} s" if expected else "video") + " done"
         report("people", done / expected if expected else 1 - 1 / (1 + done / 250), seen)
 
     try:
