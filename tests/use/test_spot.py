@@ -109,7 +109,7 @@ def test_errors_are_one_line_naming_the_problem(tmp_path, real_dir, random_model
     err = capsys.readouterr().err
     assert err.startswith("jegal spot: ") and "front end is 'features'" in err and len(err.strip().splitlines()) == 1
     assert main(["spot", video, "--model", str(tmp_path / "nomodel"), "--quiet"]) == 1
-    assert "neither a saved model" in capsys.readouterr().err
+    assert "no such model directory" in capsys.readouterr().err
     assert main(["spot", video, "--model", str(random_model), "--overlap-frames", "100", "--quiet"]) == 1
     assert "--overlap-frames" in capsys.readouterr().err
     assert main(["spot", video, "--model", str(random_model), "--device", "cuda:7", "--quiet"]) == 1
