@@ -161,9 +161,10 @@ def speech_clip(path: str | os.PathLike, transcript: str | os.PathLike | None = 
     prepare`` reads it) and its words: ``transcript``, else the transcript beside the file,
     else offline recognition (``asr``: :data:`jegal.perception.asr.ASR_MODES`). ``span`` (start, end)
     seconds keeps that part. ``mel``: the log-mel kind of the model that will embed the clip
-    (``model.input_spec.mel``, :class:`jegal.model.spec.InputSpec`). Raises FileNotFoundError, :class:`EmptyQuery` (no word in the span)
-    and the prepare errors (``NoAudio``, ``BadAudio``, ``NoTranscript`` when nothing was
-    recognised, ``BadTranscript``, ``TranscriptTooLong``, ...), each naming the file."""
+    (``model.input_spec.mel``, :class:`jegal.model.spec.InputSpec`). Raises FileNotFoundError,
+    :class:`EmptyQuery` (no word in the span) and the prepare errors (``NoAudio``, ``BadAudio``,
+    ``NoTranscript`` when nothing was recognised, ``BadTranscript``, ``TranscriptTooLong``, ...),
+    each naming the file."""
     from jegal.model.spec import log_mel_for
     from jegal.perception.asr import Transcriber, check_asr
     from jegal.perception.decode import load_audio_for
