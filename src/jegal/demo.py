@@ -159,15 +159,12 @@ def _heatmap(model, clip, png: Path, title: str, mods: str, highlight: int | Non
 
 
 def stage_heatmaps(args, out: Path, mod: str) -> dict:
-    from jegal.evaluation import with_benchmark_words
-    from jegal.evaluation import corpus_benchmarks
+    from jegal.evaluation import corpus_benchmarks, load_clips, with_benchmark_words
 
     model = _load_model(out)
     figs = out / "heatmaps"
     res: dict = {"synthgest": [], "real": [], "real_skipped": None}
     spot = corpus_benchmarks(out / "corpus")["spotting"]
-    from jegal.evaluation import load_clips
-
     rows = spot.rows[:2]
     clips = load_clips(out / "corpus" / "test", [r.filename for r in rows]).clips
     for i, r in enumerate(rows):

@@ -3,9 +3,9 @@
 The application layer between a video on disk and the library's inference functions
 (:mod:`jegal.inference`). One module per concern, in the order a video goes through them:
 
-- :mod:`~jegal.use.video`     a video (or ``.kps.npz``) as per-person model inputs: the prepare
-  stages (decode, people, keypoints or rgb crops, transcript or offline ASR) and overlapping
-  windows, plus the merge of per-window results (:func:`~jegal.use.video.read_video`)
+- :mod:`~jegal.use.video`     a video (or ``.kps.npz``) as per-person model inputs, read through
+  :mod:`jegal.perception` (decode, people, keypoints or rgb crops, transcript or offline ASR) and
+  cut into the overlapping windows of :mod:`jegal.inference.windows` (:func:`~jegal.use.video.read_video`)
 - :mod:`~jegal.use.common`    what every command shares: ``--model`` (a model or a training run
   directory), ``--device``, the output directory, error reporting
 - :mod:`~jegal.use.spot`      ``jegal spot``: which words each person gestured (maps, words, video)

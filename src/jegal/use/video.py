@@ -1,11 +1,10 @@
 """A user's video as model inputs: people, their keypoints (or rgb crops, or GestSync features), words, windows.
 
 :func:`read_video` is the one entry point every command that applies a model to a video calls
-(``jegal spot``, ``jegal asd``, ``jegal embed``, ``jegal search``). It runs the stages of
-``jegal prepare`` that a model needs, through the same code
-(:meth:`jegal.perception.reader.VideoReader.read`, the reader ``jegal prepare`` cuts its clips
-from: its people tracker, its transcriber, its
-per-frame feature step), and no detection, tracking, transcript or feature code of its own:
+(``jegal spot``, ``jegal asd``, ``jegal embed``, ``jegal search``). It runs the perception
+stages a model needs through :meth:`jegal.perception.reader.VideoReader.read` (the reader
+``jegal prepare`` cuts its clips from: its people tracker, its transcriber, its per-frame feature
+step), and has no detection, tracking, transcript or feature code of its own:
 
 1. the input is found as ``jegal prepare`` finds it (:func:`jegal.perception.discover.discover`):
    a video, or precomputed keypoints ``<name>.kps.npz``; a ``<name>.wav`` beside it is the
