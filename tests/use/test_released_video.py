@@ -122,7 +122,7 @@ def test_without_the_text_backbone_speech_only_is_the_default_and_text_is_refuse
 def test_spot_runs_the_imported_model_with_speech_only(spotted, text_missing):
     out, seen = spotted
     doc = json.loads((out / "spot.json").read_text())
-    assert set(doc) == SPOT_KEYS and doc["model"].endswith("model")
+    assert set(doc) == SPOT_KEYS and doc["model"]["dir"].endswith("model") and doc["model"]["kind"] == "real"
     assert doc["transcript_source"] == "given" and len(doc["words"]) == 8
     (person,) = doc["people"]
     assert len(person["words"]) == 8 and all(set(w) == WORD_KEYS for w in person["words"])

@@ -22,6 +22,12 @@ input (``"spotting: spot.csv (ta)"``), each replacing the previous entry of that
 always shows the latest result of every evaluation. An entry is either flat numbers
 (``{"R@10": 0.31}``) or ``{"values": {...}, "date": ..., "source": ...}`` (:func:`metrics_entry`).
 
+What a model knows: ``training_kind`` (``synthetic``: SynthGest alone, ``real``: real video, ``""``:
+unknown) and ``training_statement`` (one sentence) are recorded when the card is written
+(:func:`training_data_fields`, called by training and ``jegal import-released``), and
+:func:`training_statement` is the one function every output (``spot.json``, ``asd.json``, ``jegal
+embed``, ``jegal search``, the page) asks; for an older card without them it infers what it can.
+
 Nothing here imports the applications (training, evaluation); they fill the card.
 """
 
@@ -38,6 +44,10 @@ from typing import Any
 from jegal.atomic import write_json_atomic, write_text_atomic
 
 CARD_FILE = "card.json"
+SYNTH_FILE = "synth.json"  # what jegal synth writes at the root of a SynthGest corpus
+SYNTH_GENERATOR = "jegal.synth"  # its "generator": the mark of a SynthGest corpus
+PREPARE_SUMMARY = "summary.json"  # what jegal prepare writes beside the shards it made from videos
+TRAINING_KINDS = ("synthetic", "real", "")
 README_FILE = "README.md"
 CARD_VERSION = 1
 
@@ -82,7 +92,11 @@ def _entry(value: Any) -> dict:
 class ModelCard:
     """The fields of a model card (every one optional).
 
-    - ``training_data``: what the model was trained on (corpus, paths, hours, speakers);
+    - ``training_data``: what the model was trained on (corpus, paths, hours, speakers); training
+      records the resolved path of the shards;
+    - ``training_kind``: ``synthetic`` (SynthGest alone), ``real`` (real video) or ``""`` (unknown,
+      e.g. a card written before the field existed: :func:`training_statement` then infers it);
+    - ``training_statement``: one sentence saying what the model was trained on and what that means;
     - ``preset``, ``objective``, ``steps``: the model preset, ``loss.objective``, optimiser steps;
     - ``metrics``: evaluation name -> entry (:func:`metrics_entry`), the latest of each evaluation;
     - ``intended_use``, ``limits``: prose (defaults: :data:`DEFAULT_INTENDED_USE`, :data:`DEFAULT_LIMITS`);
@@ -92,6 +106,8 @@ class ModelCard:
     """
 
     training_data: str = ""
+    training_kind: str = ""
+    training_statement: str = ""
     preset: str = ""
     objective: str = ""
     steps: int | None = None
@@ -147,6 +163,7 @@ class ModelCard:
                    ("embedding width d", m.get("d_model")),
                    ("trainable parameters", _count(m.get("trainable_parameters"))),
                    ("text backbone", m.get("text_backbone")), ("training data", self.training_data),
+                   ("training data kind", self.training_kind), ("what it knows", self.training_statement),
                    ("training steps", self.steps)]
         lines = [FRONT_MATTER, f"# {title}", "",
                  "A joint embedding of co-speech **gestures**, **speech** and **text** (JEGAL, after "
@@ -236,3 +253,135 @@ def update_card(path: str | os.PathLike, card: ModelCard | dict | None = None,
         new = dataclasses.replace(new, metrics={**new.metrics, **{k: _entry(v) for k, v in metrics.items()}})
     write_card(path, new)
     return new
+
+
+# -- what the model knows ---------------------------------------------------------------------
+REAL_STATEMENT = ("trained on real co-speech video: expect lower scores on speakers, languages, cameras and "
+                  "recordings unlike its training data")
+
+
+def _json(path: Path) -> dict | None:
+    """The JSON object in ``path``, or None (missing, unreadable, not an object)."""
+    try:
+        d = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return d if isinstance(d, dict) else None
+
+
+def synthgest_corpus(data: str | os.PathLike) -> dict | None:
+    """The ``synth.json`` of the SynthGest corpus that ``data`` is (the corpus folder) or lies in (its
+    ``train/`` or ``test/`` shards), or None when it is not one (no such file, or not written by
+    ``jegal synth``)."""
+    data = Path(data)
+    for folder in (data, data.parent):
+        meta = _json(folder / SYNTH_FILE)
+        if meta is not None and meta.get("generator") == SYNTH_GENERATOR:
+            return meta
+    return None
+
+
+def synthetic_statement(meta: dict) -> str:
+    """The sentence for a model trained on the SynthGest corpus whose ``synth.json`` is ``meta``."""
+    speakers = len(meta.get("train_speakers") or [])
+    clips = (meta.get("counts") or {}).get("train_clips", "?")
+    return (f"trained on SynthGest only: {speakers} synthetic training speakers, {clips} clips; "
+            "findings on real video are not meaningful")
+
+
+def training_data_fields(data: str | os.PathLike) -> dict[str, str]:
+    """The card fields that say what a model trained on the shards ``data`` knows, for the code that
+    writes the card when it trains: ``training_data`` (the resolved path), ``training_kind`` and
+    ``training_statement``. ``synthetic`` for a SynthGest corpus (its ``synth.json`` in ``data`` or
+    its parent), ``real`` for shards ``jegal prepare`` made from videos (its ``summary.json`` beside
+    them), else ``""`` (unknown)."""
+    path = Path(data).resolve()
+    meta = synthgest_corpus(path)
+    if meta is not None:
+        return {"training_data": str(path), "training_kind": "synthetic",
+                "training_statement": synthetic_statement(meta)}
+    summary = _json(path / PREPARE_SUMMARY)
+    if summary is not None and "input" in summary:
+        return {"training_data": str(path), "training_kind": "real",
+                "training_statement": f"trained on real video: {summary.get('clips', '?')} clips prepared from "
+                                      f"{summary['input']}; expect lower scores on speakers, languages, cameras "
+                                      "and recordings unlike those"}
+    return {"training_data": str(path), "training_kind": "", "training_statement": _unknown(str(path))}
+
+
+def _unknown(data: str) -> str:
+    return f"training data of unknown kind: {data}" if data else "training data of unknown kind: its card names none"
+
+
+def _locate(data: str, model_dir: Path | None) -> Path | None:
+    """Where the card's ``training_data`` is now: an absolute path as it is; a relative one (written
+    relative to where training ran) against the model directory and each folder above it (a run
+    writes its model under the folder it ran in), never against this process's working directory.
+    None when it is not found."""
+    path = Path(data)
+    if path.is_absolute():
+        return path if path.exists() else None
+    if model_dir is None:
+        return None
+    for base in (model_dir, *Path(model_dir).resolve().parents):
+        if (base / path).exists():
+            return (base / path).resolve()
+    return None
+
+
+def _run_records(model_dir: Path | None) -> tuple[str, str]:
+    """``(training data, preset)`` from the training run around a model directory without a card
+    (``train_config.json`` beside it); empty when there is none."""
+    config = _json(model_dir.parent / "train_config.json") if model_dir is not None else None
+    data = (config or {}).get("data")
+    if not isinstance(data, dict) or not data.get("train"):
+        return "", ""
+    return str(data["train"]), str(config.get("preset", ""))
+
+
+def training_statement(card_or_model=None, model_dir: str | os.PathLike | None = None) -> dict[str, Any]:
+    """What a model knows, the one answer every output gives: ``kind`` (``synthetic``, ``real`` or
+    ``""``), ``synthetic`` (trained on SynthGest alone), ``statement`` (a sentence) and
+    ``training_data`` (where it lies now, when it is found; else as the card says).
+
+    ``card_or_model``: a :class:`ModelCard`, a dict of its fields, a loaded
+    :class:`jegal.model.JEGAL` (its ``card``; ``model_dir`` then defaults to its ``source_dir``), or
+    None. A card that records ``training_kind`` is taken at its word. For an older one the kind is
+    inferred: its ``training_data`` (or, without a card, the training run's ``train_config.json``
+    beside ``model_dir``), a relative path resolved against ``model_dir`` and the folders above it
+    (:func:`_locate`), is a SynthGest corpus; a ``released`` preset is the authors' real-video
+    checkpoint; else the kind is unknown and the statement says so, naming the data."""
+    card = getattr(card_or_model, "card", card_or_model)
+    if model_dir is None:
+        model_dir = getattr(card_or_model, "source_dir", None)
+    model_dir = Path(model_dir) if model_dir is not None else None
+    if isinstance(card, dict):
+        card = ModelCard.from_dict(card)
+    data = getattr(card, "training_data", "") or ""
+    kind = getattr(card, "training_kind", "") or ""
+    said = getattr(card, "training_statement", "") or ""
+    preset = getattr(card, "preset", "") or ""
+    if not data and card is None:
+        data, preset = _run_records(model_dir)
+    found = _locate(data, model_dir) if data else None
+    where = str(found) if found is not None else data
+    if kind in ("synthetic", "real"):
+        default = synthetic_statement(synthgest_corpus(found) or {}) if kind == "synthetic" else REAL_STATEMENT
+        return {"kind": kind, "synthetic": kind == "synthetic", "statement": said or default, "training_data": where}
+    meta = synthgest_corpus(found) if found is not None else None
+    if meta is not None:
+        return {"kind": "synthetic", "synthetic": True, "statement": synthetic_statement(meta), "training_data": where}
+    if preset == "released":
+        return {"kind": "real", "synthetic": False, "statement": said or REAL_STATEMENT, "training_data": where}
+    return {"kind": "", "synthetic": False, "statement": said or _unknown(data), "training_data": where}
+
+
+def model_record(model, model_dir: str | os.PathLike | None = None) -> dict[str, Any]:
+    """The ``model`` section of a command's JSON (``spot.json``, ``asd.json``, ``jegal embed``'s and
+    ``jegal search``'s outputs): ``dir`` (the folder it was loaded from), ``identity`` (the digest of
+    its files, :attr:`jegal.model.JEGAL.identity`) and what it knows (:func:`training_statement`:
+    ``kind``, ``synthetic``, ``statement``, ``training_data``). ``model``: a loaded
+    :class:`jegal.model.JEGAL`; ``model_dir`` default its ``source_dir``."""
+    model_dir = model_dir if model_dir is not None else getattr(model, "source_dir", None)
+    return {"dir": None if model_dir is None else str(model_dir), "identity": getattr(model, "identity", None),
+            **training_statement(model, model_dir)}

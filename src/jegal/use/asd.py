@@ -293,6 +293,7 @@ def find_speakers(video, model, *, model_dir: str | os.PathLike | None = None,
     Raises what spot_words raises, :class:`jegal.use.common.BadFlag` for segment settings out of
     range, and :class:`jegal.perception.errors.NoTranscript` for a video without words and a model
     that reads text only."""
+    from jegal.model.card import model_record
     from jegal.perception.errors import NoTranscript
     from jegal.use.common import BadFlag, task_input
     from jegal.use.progress import Stages
@@ -312,7 +313,7 @@ def find_speakers(video, model, *, model_dir: str | os.PathLike | None = None,
     t = time.perf_counter()
     segments, how = make_segments(video, max_pause_frames, max_segment_frames or video.window_frames, segment_frames)
     decide(model, video, segments, modalities, min_visible, stages.part("model"))
-    meta = {"model": str(model_dir), "modalities": modalities if how == "transcript" else "a",
+    meta = {"model": model_record(model, model_dir), "modalities": modalities if how == "transcript" else "a",
             "segmentation": how, "min_visible": min_visible,
             "timings": {**(timings or {}), "model": time.perf_counter() - t}}
     stages("outputs", 0.0, "writing asd.json, asd.csv")
@@ -355,6 +356,7 @@ def run(args: argparse.Namespace) -> int:
                                 progress=bar)
     except expected_errors() as err:
         return report_error("asd", err)
+    print(f"model: {got.doc['model']['statement']}")
     doc, segments = got.doc, got.segments
     for p in doc["people"]:
         print(f"person {p['person']} ({p['start_s']:.1f}-{p['end_s']:.1f} s): speaker of {p['segments_speaking']} "

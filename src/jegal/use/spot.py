@@ -262,6 +262,7 @@ def spot_words(video, model, *, model_dir: str | os.PathLike | None = None,
     ``modalities`` asks for text the model cannot read here, and ``NotADirectoryError`` for an
     ``out`` that is a file."""
     from jegal.inference.spotting import spot_people
+    from jegal.model.card import model_record
     from jegal.use.common import task_input
     from jegal.use.progress import Stages
 
@@ -275,7 +276,7 @@ def spot_words(video, model, *, model_dir: str | os.PathLike | None = None,
     video.warnings[:0] = list(notes or [])
     t = time.perf_counter()
     spots = spot_people(model, video.people, video.words, modalities, batch_size, progress=stages.part("model"))
-    meta = {"model": str(model_dir), "modalities": modalities, "window_frames": video.window_frames,
+    meta = {"model": model_record(model, model_dir), "modalities": modalities, "window_frames": video.window_frames,
             "overlap_frames": video.overlap_frames, "timings": {**(timings or {}), "model": time.perf_counter() - t}}
     stages("outputs", 0.0, "writing maps.npz, words.csv, the heatmaps")
     doc = write_outputs(out, video, spots, meta, annotated=annotated, progress=stages.part("video"), also=also,
@@ -307,6 +308,7 @@ def run(args: argparse.Namespace) -> int:
                              timings=timings, progress=bar)
     except expected_errors() as err:
         return report_error("spot", err)
+    print(f"model: {got.doc['model']['statement']}")
     for p in got.doc["people"]:
         found = ", ".join(f"{w['word']} ({w['start_s']:.2f} s, p={w['probability']:.2f})" for w in p["spotted"])
         print(f"person {p['person']} ({p['start_s']:.1f}-{p['end_s']:.1f} s): {len(p['spotted'])} of "
