@@ -8,6 +8,9 @@ Layout of ``out_dir``:
 - ``media/<clip_id>.wav|.txt|.kps.npz[|.mp4]`` for every test clip (and for training clips
   with ``train_media=True``), so the corpus can also go through ``jegal prepare``
 - ``benchmarks/spot.csv, ret.csv, asd.csv`` in exactly the AVS columns
+- ``benchmarks/gestured_words.csv``: one row per (clip, word) of every clip, both splits (the
+  columns of :mod:`jegal.data.gestured_words`): is a semantic gesture on the word, its stroke
+  frames, the stress label; the ground truth of ``jegal eval gestured``
 - ``ground_truth.jsonl``: one line per clip with every gesture (family, variant, stroke
   frames, the word it belongs to), the stressed words and the speaker
 - ``synth.json``: settings, speakers and counts
@@ -30,6 +33,8 @@ from pathlib import Path
 import numpy as np
 
 from jegal.data.clip import Clip
+from jegal.data.gestured_words import FILENAME as GESTURED_WORDS_CSV
+from jegal.data.gestured_words import rows_from_ground_truth, write_gestured_words
 from jegal.data.keypoints import normalise
 from jegal.atomic import write_bytes_atomic, write_json_atomic
 from jegal.data.shards import write_shards
@@ -299,6 +304,7 @@ def generate_corpus(out_dir: str | os.PathLike, speakers: int = 40, train_clips:
     truths = train_truth + [it["truth"] for it in test + extra]
     truth_lines = "".join(json.dumps(t) + "\n" for t in truths)
     write_bytes_atomic(out_dir / "ground_truth.jsonl", truth_lines.encode())
+    write_gestured_words(bench / GESTURED_WORDS_CSV, rows_from_ground_truth(truths))
 
     def count(kind):
         return sum(1 for t in truths for g in t["gestures"] if g["kind"] == kind and g["word_index"] >= 0)
