@@ -318,3 +318,206 @@ def test_asd_matches_reference_on_random_inputs(P):
         q, own, others = rng.normal(size=4), rng.normal(size=4), rng.normal(size=(P - 1, 4))
         ref = all(float(q @ own) > float(q @ o) for o in others)
         assert asd_correct(q, own, others) == ref
+
+
+# -- gestured words ---------------------------------------------------------------------------
+from itertools import permutations  # noqa: E402
+
+from jegal.metrics import (average_precision, best_precision_at_recall, conditioned_auc,  # noqa: E402
+                           expected_calibration_error, first_hit, identification, interval_iou, localisation,
+                           precision_recall, roc_auc, stroke_distance)
+
+
+def _slow_auc(s, y):
+    pos = [a for a, l in zip(s, y) if l]
+    neg = [b for b, l in zip(s, y) if not l]
+    if not pos or not neg:
+        return float("nan")
+    wins = sum(1.0 if a > b else 0.5 if a == b else 0.0 for a in pos for b in neg)
+    return wins / (len(pos) * len(neg))
+
+
+def _slow_flag_curve(s, y):
+    """(threshold, precision, recall) flagging every score >= each distinct threshold, highest first."""
+    out = []
+    for thr in sorted(set(s), reverse=True):
+        tp = sum(1 for a, l in zip(s, y) if a >= thr and l)
+        fp = sum(1 for a, l in zip(s, y) if a >= thr and not l)
+        out.append((thr, tp / (tp + fp), tp / sum(y)))
+    return out
+
+
+def _slow_ap(s, y):
+    if not any(y):
+        return float("nan")
+    ap, last = 0.0, 0.0
+    for _, p, r in _slow_flag_curve(s, y):
+        ap += (r - last) * p
+        last = r
+    return ap
+
+
+def _random_binary(rng, n):
+    s = rng.integers(0, 5, size=n).astype(float)  # many ties
+    if rng.random() < 0.3:
+        s = s + rng.random(n)  # no ties
+    return s, rng.random(n) < rng.uniform(0.1, 0.9)
+
+
+def test_auc_and_ap_match_slow_references_on_random_scores_with_ties():
+    rng = np.random.default_rng(1)
+    for _ in range(200):
+        s, y = _random_binary(rng, int(rng.integers(1, 40)))
+        np.testing.assert_allclose(roc_auc(s, y), _slow_auc(s.tolist(), y.tolist()), equal_nan=True)
+        np.testing.assert_allclose(average_precision(s, y), _slow_ap(s.tolist(), y.tolist()), equal_nan=True)
+
+
+def test_auc_ap_by_hand_and_edge_cases():
+    assert roc_auc([0.1, 0.9, 0.5], [0, 1, 0]) == 1.0
+    assert roc_auc([0.9, 0.1], [0, 1]) == 0.0
+    assert roc_auc(np.ones(7), [1, 0, 0, 1, 0, 0, 0]) == 0.5  # a constant score: every pair ties
+    assert np.isnan(roc_auc([1, 2], [1, 1]))
+    assert average_precision(np.ones(5), [1, 0, 0, 0, 1]) == pytest.approx(0.4)  # constant -> base rate
+    assert average_precision([3, 2, 1], [1, 0, 1]) == pytest.approx((1 + 2 / 3) / 2)
+    assert roc_auc([-np.inf, np.inf], [0, 1]) == 1.0
+    with pytest.raises(ValueError, match="NaN"):
+        roc_auc([np.nan, 1], [0, 1])
+
+
+def test_conditioned_auc_by_groups_and_a_group_prior_gets_half():
+    rng = np.random.default_rng(2)
+    for _ in range(50):
+        n = int(rng.integers(5, 60))
+        g = rng.integers(0, 6, size=n)
+        y = rng.random(n) < rng.random(6)[g]
+        s, _ = _random_binary(rng, n)
+        res = conditioned_auc(s, y, g.tolist())
+        mixed = [k for k in set(g.tolist()) if 0 < y[g == k].sum() < (g == k).sum()]
+        keep = np.isin(g, mixed)
+        assert res["groups"] == len(mixed) and res["rows"] == int(keep.sum())
+        if mixed:
+            np.testing.assert_allclose(res["pooled"], _slow_auc(s[keep].tolist(), y[keep].tolist()))
+            per = [(_slow_auc(s[g == k].tolist(), y[g == k].tolist()), (g == k).sum()) for k in mixed]
+            np.testing.assert_allclose(res["per_group_mean"], sum(a * w for a, w in per) / sum(w for _, w in per))
+            prior = np.array([y[g == k].mean() for k in g])  # a score that depends only on the group
+            assert conditioned_auc(prior, y, g.tolist())["per_group_mean"] == pytest.approx(0.5)
+        else:
+            assert np.isnan(res["pooled"])
+
+
+def test_precision_recall_and_best_precision_at_recall_match_slow_references():
+    rng = np.random.default_rng(3)
+    for _ in range(200):
+        s, y = _random_binary(rng, int(rng.integers(1, 30)))
+        if not y.any():
+            assert np.isnan(best_precision_at_recall(s, y, 0.5)["precision"])
+            continue
+        r_min = float(rng.choice([0.0, 0.3, 0.6, 1.0]))
+        curve = [c for c in _slow_flag_curve(s.tolist(), y.tolist()) if c[2] >= r_min - 1e-12]
+        best = max(curve, key=lambda c: (c[1], c[2]))
+        got = best_precision_at_recall(s, y, r_min)
+        assert (got["threshold"], got["precision"], got["recall"]) == pytest.approx(best)
+        thr = got["threshold"]
+        pr = precision_recall(s >= thr, y)
+        assert pr["precision"] == pytest.approx(best[1]) and pr["recall"] == pytest.approx(best[2])
+        assert pr["flagged_fraction"] == pytest.approx(got["flagged_fraction"])
+
+
+def test_precision_recall_by_hand():
+    pr = precision_recall([1, 1, 0, 0, 1], [1, 0, 0, 1, 1])
+    assert (pr["precision"], pr["recall"], pr["base_rate"], pr["flagged_fraction"]) == pytest.approx((2 / 3, 2 / 3, 0.6, 0.6))
+    assert pr["f1"] == pytest.approx(2 / 3)
+    nothing = precision_recall([0, 0], [1, 0])
+    assert np.isnan(nothing["precision"]) and nothing["recall"] == 0 and np.isnan(nothing["f1"])
+
+
+def _slow_ece(p, y, bins=10):
+    total = 0.0
+    for b in range(bins):
+        lo, hi = b / bins, (b + 1) / bins
+        idx = [i for i, x in enumerate(p) if lo <= x < hi or (b == bins - 1 and x == 1.0)]
+        if idx:
+            total += len(idx) / len(p) * abs(sum(p[i] for i in idx) / len(idx) - sum(y[i] for i in idx) / len(idx))
+    return total
+
+
+def test_ece_matches_a_slow_reference_and_is_zero_when_calibrated():
+    rng = np.random.default_rng(4)
+    for _ in range(100):
+        n = int(rng.integers(1, 50))
+        p = rng.choice([0.0, 0.1, 0.25, 0.5, 0.999, 1.0], size=n) if rng.random() < 0.5 else rng.random(n)
+        y = rng.random(n) < 0.4
+        assert expected_calibration_error(p, y) == pytest.approx(_slow_ece(p.tolist(), y.tolist()))
+    assert expected_calibration_error([0.25] * 4, [1, 0, 0, 0]) == pytest.approx(0.0)
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        expected_calibration_error([1.5], [1])
+
+
+def _slow_first_hit(s, y, ties):
+    """Every order of the words consistent with the scores (tie-breaking by a permutation)."""
+    n = len(s)
+    if ties == "pessimistic":  # gestured words after non-gestured ones among ties
+        order = sorted(range(n), key=lambda i: (-s[i], y[i]))
+        r = next(k for k, i in enumerate(order, 1) if y[i])
+        return float(r == 1), 1 / r
+    top, rr, count = 0.0, 0.0, 0
+    for perm in permutations(range(n)):
+        order = sorted(range(n), key=lambda i: (-s[i], perm[i]))
+        r = next(k for k, i in enumerate(order, 1) if y[i])
+        top, rr, count = top + (r == 1), rr + 1 / r, count + 1
+    return top / count, rr / count
+
+
+def test_identification_matches_a_slow_reference_under_both_tie_rules():
+    rng = np.random.default_rng(5)
+    clips_s, clips_y = [], []
+    for _ in range(150):
+        w = int(rng.integers(1, 7))
+        s = rng.integers(0, 3, size=w).astype(float)
+        y = rng.random(w) < 0.4
+        clips_s.append(s)
+        clips_y.append(y)
+        if y.any():
+            for ties in ("pessimistic", "expected"):
+                assert first_hit(s, y, ties) == pytest.approx(_slow_first_hit(s.tolist(), y.tolist(), ties))
+    for ties in ("pessimistic", "expected"):
+        res = identification(clips_s, clips_y, ties)
+        ref = [_slow_first_hit(s.tolist(), y.tolist(), ties) for s, y in zip(clips_s, clips_y)
+               if len(y) >= 2 and y.any()]
+        assert res["clips"] == len(ref)
+        assert res["top1"] == pytest.approx(np.mean([r[0] for r in ref]))
+        assert res["mrr"] == pytest.approx(np.mean([r[1] for r in ref]))
+
+
+def test_identification_label_score_is_perfect_and_constant_is_chance():
+    ys = [np.array([0, 1, 0, 0]), np.array([1, 0]), np.array([0, 0, 1, 1, 0])]
+    res = identification([y.astype(float) for y in ys], ys)
+    assert res["top1"] == 1.0 and res["mrr"] == 1.0
+    const = identification([np.zeros(len(y)) for y in ys], ys, "pessimistic")
+    assert const["top1"] == 0.0  # pessimistic: a constant score never wins
+    exp = identification([np.zeros(len(y)) for y in ys], ys, "expected")
+    assert exp["top1"] == pytest.approx(np.mean([1 / 4, 1 / 2, 2 / 5])) == pytest.approx(exp["chance_top1"])
+
+
+def test_localisation_matches_slow_references():
+    rng = np.random.default_rng(6)
+    s = rng.integers(0, 50, size=300)
+    e = s + rng.integers(0, 10, size=300)
+    f = rng.integers(0, 70, size=300).astype(float)
+    ps = rng.integers(0, 60, size=300).astype(float)
+    pe = ps + rng.integers(-2, 12, size=300)
+    d = stroke_distance(f, s, e)
+    iou = interval_iou(ps, pe, s, e)
+    for i in range(300):
+        stroke = set(range(s[i], e[i] + 1))
+        assert d[i] == min(abs(f[i] - x) for x in stroke)
+        pred = set(range(int(ps[i]), int(pe[i]) + 1))
+        assert iou[i] == pytest.approx(len(pred & stroke) / len(pred | stroke))
+    f[:5] = np.nan
+    loc = localisation(f, s, e)
+    dd = stroke_distance(f, s, e)
+    assert loc["missing"] == 5 and loc["n"] == 300
+    assert loc["in_stroke"] == pytest.approx(np.sum(dd[5:] == 0) / 300)
+    assert loc["within_margin"] == pytest.approx(np.sum(dd[5:] <= 9) / 300)
+    assert loc["mean_distance"] == pytest.approx(dd[5:].mean())
+    assert np.isnan(interval_iou([np.nan], [3], [1], [2])[0])
