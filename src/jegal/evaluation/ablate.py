@@ -2,26 +2,36 @@
 
     jegal ablate --corpus demo_out/corpus --out ablate_out                # every variant, 4 epochs each
     jegal ablate --corpus demo_out/corpus --out ablate_out --variants full,global_only,coupling_only --max-steps 300
+    jegal ablate --corpus demo_out/corpus --out ablate_seeds --variants full,global_only --max-steps 300 --seeds 3
 
 Writes ``OUT/ablation.md`` (one table) and ``OUT/ablation.json`` (every number, per variant
 and test modality); each variant's run is in ``OUT/runs/<variant>/`` and is reused on reruns.
+With ``--seeds N`` (N > 1) every variant is trained and evaluated once per seed (``--seed``,
+``--seed`` + 1, ...; runs in ``OUT/runs/seed<S>/<variant>/``): the table shows, for every number,
+the mean over seeds +- the half-width of its 95 % Student-t interval, and lists the differences
+from ``full`` whose interval (paired by seed) contains 0.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import dataclasses
+import math
+import numbers
 import sys
 import time
 from pathlib import Path
 
 from jegal.atomic import write_json_atomic, write_text_atomic
-from jegal.evaluation.protocols import ties_note
-from jegal.evaluation.suite import (TEXT_CACHE_SIZE, VARIANTS, Budget, EnsembleModel, corpus_benchmarks, corpus_clips,
-                                    evaluate_model, floor_rows, headline, results_table, train_variant)
+from jegal.evaluation.protocols import format_value, markdown_table, ties_note
+from jegal.evaluation.suite import (HEADLINE, TEXT_CACHE_SIZE, VARIANTS, Budget, EnsembleModel, corpus_benchmarks,
+                                    corpus_clips, evaluate_model, floor_rows, headline, results_table, train_variant)
 
 MOD_NAMES = {"ta": "text + speech", "t": "text", "a": "speech"}
 DEFAULT_EPOCHS = 4  # per variant, unless --epochs or --max-steps sets the length
+LEVEL = 0.95  # of every interval over seeds
+REFERENCE = ("full", "ta")  # the row every other row's per-seed differences are taken against
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -38,28 +48,69 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="time budget of each training in seconds (0 = none); its lr schedule ends with it")
     parser.add_argument("--batch-size", type=int, default=None, help="clips per training batch (default: the cpu preset's)")
     parser.add_argument("--lr", type=float, default=None, help="peak learning rate (default: the cpu preset's)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="the (first) training seed")
+    parser.add_argument("--seeds", type=int, default=1, metavar="N",
+                        help="train and evaluate every variant with N seeds (--seed, --seed+1, ...; runs in "
+                             "OUT/runs/seed<S>/<variant>/): every number of the table becomes mean +- the half-width "
+                             "of its 95 %% Student-t interval over seeds, and the differences from `full` whose "
+                             "interval (paired by seed) contains 0 are listed. 1: one run per variant in "
+                             "OUT/runs/<variant>/, no intervals")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = all cores)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
 def run_ablation(corpus: Path, out: Path, names: list[str], budget: Budget, progress: bool = True,
-                 log=print) -> dict:
-    from jegal.model import JEGAL
-
+                 log=print, seeds: int = 1) -> dict:
+    """Train and evaluate ``names`` with ``seeds`` seeds (``budget.seed``, + 1, ...) and the floors:
+    the document of ``OUT/ablation.json``. One seed: runs in ``out/runs/<variant>``, one value per
+    number; more: runs in ``out/runs/seed<S>/<variant>``, every number aggregated over seeds."""
+    if seeds < 1:
+        raise ValueError(f"seeds must be at least 1, got {seeds}")
     benches = corpus_benchmarks(corpus)
     clips = corpus_clips(corpus, benches)
     if clips.problems:
         log(f"{len(clips.problems)} benchmark clips missing or unreadable (counted as errors)")
+    seed_list = [budget.seed + k for k in range(seeds)]
+    runs = []
+    for s in seed_list:
+        if seeds > 1:
+            log(f"[ablate] seed {s} ({s - budget.seed + 1} of {seeds})")
+        runs.append(_one_seed(corpus, seed_runs_dir(out, s, seeds), names, dataclasses.replace(budget, seed=s),
+                              benches, clips, progress, log))
+    floors, floor_raw = floor_rows(corpus, len(benches["retrieval"].rows))
+    floor_docs = [{"label": lbl, "metrics": m} for lbl, m in floors]
+    doc = {"corpus": str(corpus), "budget": vars(budget), "seeds": seed_list, "variants": names,
+           "floors": floor_docs, "floor_details": floor_raw, "clips_missing": clips.problems}
+    if seeds == 1:
+        one = runs[0]
+        return {"findings": findings(one["rows"], floor_docs), **doc, "rows": one["rows"], "training": one["trained"],
+                "train_wall_seconds": one["timings"], "results": _strip(one["results"]),
+                "table": results_table([(r["label"], r["metrics"]) for r in one["rows"]] + floors)}
+    return {**doc, **_over_seeds(runs, seed_list, names, floor_docs)}
+
+
+def seed_runs_dir(out: Path, seed: int, seeds: int) -> Path:
+    """Where the runs of one seed live: ``out/runs`` for a one-seed ablation (the layout before
+    ``--seeds``, so its runs are reused), ``out/runs/seed<S>`` otherwise (beside, never inside, a
+    one-seed run's folder, which the trainer deletes when it finds it unfinished)."""
+    return out / "runs" if seeds == 1 else out / "runs" / f"seed{seed}"
+
+
+def _one_seed(corpus: Path, runs_dir: Path, names: list[str], budget: Budget, benches: dict, clips, progress: bool,
+              log) -> dict:
+    """Train (or reuse) and evaluate every variant of ``names`` with ``budget`` (its seed):
+    {trained, timings, results, rows}."""
+    from jegal.model import JEGAL
+
     trained, results, timings = {}, {}, {}
     needed = list(dict.fromkeys(p for n in names for p in (VARIANTS[n].parts or (n,))))
     for name in needed:
         v = VARIANTS[name]
         log(f"[ablate] train {name}: {v.label}")
         t0 = time.perf_counter()
-        trained[name] = train_variant(v, corpus, out / "runs" / name, budget, progress=progress)
+        trained[name] = train_variant(v, corpus, runs_dir / name, budget, progress=progress)
         timings[name] = round(time.perf_counter() - t0, 1)
-    models = {name: JEGAL.from_pretrained(out / "runs" / name).set_runtime(text_cache_size=TEXT_CACHE_SIZE)
+    models = {name: JEGAL.from_pretrained(runs_dir / name).set_runtime(text_cache_size=TEXT_CACHE_SIZE)
               for name in needed}
     for name in names:
         v = VARIANTS[name]
@@ -76,13 +127,188 @@ def run_ablation(corpus: Path, out: Path, names: list[str], budget: Budget, prog
             label = v.label if len(v.test_modalities) == 1 else f"{v.label}; test: {MOD_NAMES[m]}"
             rows.append({"variant": name, "label": label, "modalities": m, "group": v.group,
                          "metrics": headline(results[name], m)})
-    floors, floor_raw = floor_rows(corpus, len(benches["retrieval"].rows))
-    table = results_table([(r["label"], r["metrics"]) for r in rows] + floors)
-    checked = findings(rows, [{"label": lbl, "metrics": m} for lbl, m in floors])
-    return {"findings": checked, "corpus": str(corpus), "budget": vars(budget), "variants": names, "rows": rows,
-            "floors": [{"label": lbl, "metrics": m} for lbl, m in floors], "floor_details": floor_raw,
-            "training": trained, "train_wall_seconds": timings, "results": _strip(results),
-            "clips_missing": clips.problems, "table": table}
+    return {"trained": trained, "timings": timings, "results": results, "rows": rows}
+
+
+def _over_seeds(runs: list[dict], seed_list: list[int], names: list[str], floors: list[dict]) -> dict:
+    """The parts of the document that several seeds change: each row's numbers as mean, interval
+    and per-seed values; the paired differences from :data:`REFERENCE`; the findings on the means
+    (and in how many seeds each holds); training, timings and results per variant and seed."""
+    keys = [f"seed{s}" for s in seed_list]
+    rows = []
+    for i, row in enumerate(runs[0]["rows"]):
+        per_seed = [run["rows"][i]["metrics"] for run in runs]
+        agg = aggregate(per_seed)
+        rows.append({**{k: row[k] for k in ("variant", "label", "modalities", "group")}, "metrics": means(agg),
+                     "interval": agg, "per_seed": dict(zip(keys, per_seed))})
+    diffs = paired_differences([run["rows"] for run in runs])
+    checked = findings(rows, floors)
+    per_seed_findings = [{f["claim"]: f["holds"] for f in findings(run["rows"], floors)} for run in runs]
+    for f in checked:
+        f["holds_in_seeds"] = sum(bool(p.get(f["claim"])) for p in per_seed_findings)
+        f["seeds"] = len(runs)
+    return {"findings": checked, "rows": rows, "differences": diffs,
+            "training": {n: dict(zip(keys, (run["trained"][n] for run in runs))) for n in runs[0]["trained"]},
+            "train_wall_seconds": {n: dict(zip(keys, (run["timings"][n] for run in runs))) for n in runs[0]["timings"]},
+            "results": {n: dict(zip(keys, (_strip(run["results"])[n] for run in runs))) for n in names},
+            "table": seeds_table(rows, floors, len(runs))}
+
+
+# -- numbers over seeds -----------------------------------------------------------------------
+def t_quantile(p: float, df: int) -> float:
+    """The ``p`` quantile of Student's t distribution with ``df`` degrees of freedom (scipy)."""
+    from scipy.stats import t
+
+    return float(t.ppf(p, df))
+
+
+def _number(v) -> bool:
+    return isinstance(v, numbers.Real) and not isinstance(v, bool)
+
+
+def interval(values, level: float = LEVEL) -> dict:
+    """Mean of ``values`` (None left out) and the ``level`` Student-t interval of the mean:
+    {mean, half_width, low, high, n}; half_width, low and high are None below two values."""
+    xs = [float(v) for v in values if v is not None]
+    n = len(xs)
+    if not n:
+        return {"mean": None, "half_width": None, "low": None, "high": None, "n": 0}
+    mean = sum(xs) / n
+    if n < 2:
+        return {"mean": mean, "half_width": None, "low": None, "high": None, "n": 1}
+    sd = math.sqrt(sum((x - mean) ** 2 for x in xs) / (n - 1))
+    half = t_quantile(0.5 + level / 2, n - 1) * sd / math.sqrt(n)
+    return {"mean": mean, "half_width": half, "low": mean - half, "high": mean + half, "n": n}
+
+
+def flatten(d: dict, prefix: tuple = ()) -> dict[tuple, float | None]:
+    """{key path: value} of every number (or None) in nested dicts; other values are left out."""
+    out: dict[tuple, float | None] = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(flatten(v, prefix + (k,)))
+        elif v is None or _number(v):
+            out[prefix + (k,)] = None if v is None else float(v)
+    return out
+
+
+def _nest(flat: dict[tuple, object]) -> dict:
+    out: dict = {}
+    for path, v in flat.items():
+        node = out
+        for k in path[:-1]:
+            node = node.setdefault(k, {})
+            if not isinstance(node, dict):
+                break  # a key that is a number in one seed and a dict in another: the number wins
+        else:
+            node.setdefault(path[-1], v)
+    return out
+
+
+def aggregate(dicts: list[dict], level: float = LEVEL) -> dict:
+    """Every number of the nested dicts ``dicts`` (one per seed) over the seeds, in the same
+    nesting: ``interval`` plus ``values`` (one per seed, None where that seed lacks it)."""
+    flats = [flatten(d) for d in dicts]
+    paths = list(dict.fromkeys(p for f in flats for p in f))
+    return _nest({p: {**interval([f.get(p) for f in flats], level), "values": [f.get(p) for f in flats]}
+                  for p in paths})
+
+
+def _is_stats(v) -> bool:
+    return isinstance(v, dict) and "values" in v and "mean" in v
+
+
+def means(agg: dict) -> dict:
+    """The means of :func:`aggregate`'s result, in the same nesting."""
+    return {k: v["mean"] if _is_stats(v) else means(v) for k, v in agg.items()}
+
+
+def paired_differences(rows_by_seed: list[list[dict]], reference: tuple[str, str] = REFERENCE,
+                       level: float = LEVEL) -> list[dict]:
+    """Every number of every row minus the same number of the ``reference`` row (variant,
+    modalities), paired by seed, and the ``level`` interval of that difference: one item per
+    row and number, ``supported`` when the interval excludes 0 (two seeds with both numbers needed)."""
+    out = []
+    ref_index = next((i for i, r in enumerate(rows_by_seed[0]) if (r["variant"], r["modalities"]) == reference), None)
+    if ref_index is None:
+        return out
+    ref = [flatten(rows[ref_index]["metrics"]) for rows in rows_by_seed]
+    for i, row in enumerate(rows_by_seed[0]):
+        if i == ref_index:
+            continue
+        mine = [flatten(rows[i]["metrics"]) for rows in rows_by_seed]
+        for path in dict.fromkeys(p for f in mine for p in f):
+            d = [m[path] - r[path] for m, r in zip(mine, ref) if m.get(path) is not None and r.get(path) is not None]
+            iv = interval(d, level)
+            supported = iv["half_width"] is not None and math.isfinite(iv["half_width"]) and \
+                not iv["low"] <= 0 <= iv["high"]
+            out.append({"variant": row["variant"], "modalities": row["modalities"], "label": row["label"],
+                        "metric": column_name(path), **iv, "supported": supported})
+    return out
+
+
+def column_name(path: tuple) -> str:
+    return " / ".join(str(k) for k in path)
+
+
+def _cell(stats: dict, col: str, seeds: int) -> str | None:
+    if stats["mean"] is None:
+        return None
+    text = format_value(stats["mean"], col)
+    if stats["half_width"] is not None:
+        text += " ± " + format_value(stats["half_width"], col)
+    return text + (f" (n={stats['n']})" if stats["n"] < seeds else "")
+
+
+def seeds_table(rows: list[dict], floors: list[dict], seeds: int) -> str:
+    """The markdown table over seeds: a row's cell is ``mean ± half-width`` (of the 95 % interval
+    of the mean; ``(n=K)`` where only K seeds have that number); floors as they are. Columns:
+    :data:`HEADLINE`'s order, then any other number a row holds (nested keys joined by `` / ``)."""
+    flat_rows = [(r["label"], {column_name(p): s for p, s in flatten_stats(r["interval"]).items()}) for r in rows]
+    flat_floors = [(f["label"], {column_name(p): v for p, v in flatten(f["metrics"]).items()}) for f in floors]
+    seen = list(dict.fromkeys(c for _, r in flat_rows + flat_floors for c in r))
+    cols = [c for c in HEADLINE if c in seen] + [c for c in seen if c not in HEADLINE]
+    table = [(label, {c: _cell(r[c], c, seeds) if c in r else None for c in cols}) for label, r in flat_rows]
+    table += [(label, {c: None if r.get(c) is None else format_value(r[c], c) for c in cols})
+              for label, r in flat_floors]
+    return markdown_table(table, first=f"model (mean ± 95 % interval, {seeds} seeds)")
+
+
+def flatten_stats(agg: dict, prefix: tuple = ()) -> dict[tuple, dict]:
+    """{key path: stats} of :func:`aggregate`'s result."""
+    out = {}
+    for k, v in agg.items():
+        if _is_stats(v):
+            out[prefix + (k,)] = v
+        else:
+            out.update(flatten_stats(v, prefix + (k,)))
+    return out
+
+
+def differences_markdown(diffs: list[dict]) -> str:
+    """The differences from the reference whose interval contains 0, row by row."""
+    unsupported = [d for d in diffs if not d["supported"]]
+    by_row: dict = {}
+    for d in unsupported:
+        by_row.setdefault(d["label"], []).append(d)
+    lines = [f"{len(diffs) - len(unsupported)} of {len(diffs)} differences from `full` (test: text + speech) "
+             "are supported: the 95 % interval of the difference, paired by seed, excludes 0. The others "
+             "(difference: mean ± half-width; percentage points except MedR):", ""]
+    for label, items in by_row.items():
+        parts = []
+        for d in items:
+            if d["mean"] is None:
+                parts.append(f"{d['metric']} (no pair)")
+                continue
+            half = "" if d["half_width"] is None else " ± " + format_value(d["half_width"], d["metric"])
+            parts.append(f"{d['metric']} {_signed(d['mean'], d['metric'])}{half}")
+        lines.append(f"- {label}: " + ", ".join(parts))
+    return "\n".join(lines if unsupported else lines[:1])
+
+
+def _signed(v: float, col: str) -> str:
+    text = format_value(v, col)
+    return text if text.startswith("-") else "+" + text
 
 
 def _mean(*xs):
@@ -155,7 +381,8 @@ def findings_markdown(items: list[dict]) -> str:
     lines = []
     for f in items:
         mark = "holds" if f["holds"] else "does NOT hold"
-        lines.append(f"- **{mark}**: {f['claim']}. Numbers (%): `{json.dumps(f['numbers'])}`")
+        seeds = f" (on the means; holds in {f['holds_in_seeds']} of {f['seeds']} seeds)" if "seeds" in f else ""
+        lines.append(f"- **{mark}**{seeds}: {f['claim']}. Numbers (%): `{json.dumps(f['numbers'])}`")
     return "\n".join(lines)
 
 
@@ -168,11 +395,29 @@ def _strip(results: dict) -> dict:
     return out
 
 
+def ablation_markdown(doc: dict, corpus: Path, budget: Budget) -> str:
+    """``OUT/ablation.md``: the table, the tie note, (several seeds:) the differences the
+    intervals do not support, and the paper's findings."""
+    seeds = doc["seeds"]
+    head = f"Corpus: `{corpus}`; budget: {vars(budget)}"
+    if len(seeds) > 1:
+        head += (f"; seeds {seeds[0]}..{seeds[-1]} ({len(seeds)} runs per variant). Every model number: mean over the "
+                 f"seeds ± the half-width of its {LEVEL:.0%} Student-t interval; the floors do not depend on the seed")
+    parts = ["# JEGAL ablations", head + ".", doc["table"], ties_note(doc["floor_details"]["retrieval"]["ties"])]
+    if len(seeds) > 1:
+        parts += ["## Differences the intervals do not support", differences_markdown(doc["differences"])]
+    parts += ["## The paper's findings on this table", findings_markdown(doc["findings"]) or "(none checked)"]
+    return "\n\n".join(parts) + "\n"
+
+
 def run(args: argparse.Namespace) -> int:
     names = [n.strip() for n in args.variants.split(",") if n.strip()]
     unknown = [n for n in names if n not in VARIANTS]
     if unknown:
         print(f"jegal ablate: unknown variants {', '.join(unknown)}; known: {', '.join(VARIANTS)}", file=sys.stderr)
+        return 1
+    if args.seeds < 1:
+        print(f"jegal ablate: --seeds must be at least 1, got {args.seeds}", file=sys.stderr)
         return 1
     corpus, out = Path(args.corpus), Path(args.out)
     if not (corpus / "benchmarks").is_dir() or not (corpus / "train").is_dir():
@@ -183,15 +428,10 @@ def run(args: argparse.Namespace) -> int:
     budget = Budget(epochs=epochs, max_steps=args.max_steps, max_seconds=args.max_seconds,
                     batch_size=args.batch_size, lr=args.lr,
                     threads=args.threads, seed=args.seed)
-    doc = run_ablation(corpus, out, names, budget, progress=not args.quiet)
+    doc = run_ablation(corpus, out, names, budget, progress=not args.quiet, seeds=args.seeds)
     write_json_atomic(out / "ablation.json", doc)
-    note = ties_note(doc["floor_details"]["retrieval"]["ties"])
-    write_text_atomic(out / "ablation.md", "# JEGAL ablations\n\n" + f"Corpus: `{corpus}`; budget: {vars(budget)}\n\n"
-                      + doc["table"] + "\n\n" + note + "\n\n" + "## The paper's findings on this table\n\n"
-                      + (findings_markdown(doc["findings"]) or "(none checked)") + "\n")
-    print(doc["table"])
-    print(note)
-    if doc["findings"]:
-        print(findings_markdown(doc["findings"]))
+    md = ablation_markdown(doc, corpus, budget)
+    write_text_atomic(out / "ablation.md", md)
+    print(md.split("\n\n", 2)[2].rstrip())  # all but the title and the corpus line
     print(f"wrote {out / 'ablation.md'} and {out / 'ablation.json'}")
     return 0
