@@ -72,6 +72,16 @@ def test_import_consumes_every_key_with_and_without_prefix(imported):
     assert json.loads((d / "config.json").read_text())["gesture"]["architecture"] == "released"
 
 
+def test_the_imported_card_says_the_model_knows_real_video(imported):
+    from jegal.model.card import model_record
+
+    card = imported["model"].card
+    assert card.training_kind == "real" and card.training_statement == cli.RELEASED_STATEMENT
+    record = model_record(imported["model"])
+    assert record["kind"] == "real" and not record["synthetic"] and record["statement"] == cli.RELEASED_STATEMENT
+    assert record["dir"] == str(imported["dir"]) and record["identity"] == imported["model"].identity
+
+
 def test_gesture_parity(imported):
     m = imported["model"]
     batch, mask = gesture_batch()

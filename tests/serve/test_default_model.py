@@ -45,11 +45,30 @@ def test_the_page_says_plainly_when_a_model_has_only_seen_synthgest(tmp_path):
                                                    "counts": {"train_clips": 64}}))
     about = describe(tmp_path / "m", ModelCard(training_data=str(corpus), steps=3, preset="cpu"), "trained")
     assert about["synthetic"] and about["caveat"] == SYNTHETIC_CAVEAT and "real videos" in about["caveat"]
-    assert "SynthGest" in about["trained_on"] and "3 synthetic training speakers" in about["trained_on"]
-    assert "64 clips" in about["trained_on"] and about["steps"] == 3
+    assert about["kind"] == "synthetic" and about["statement"].startswith("trained on SynthGest only")
+    assert "3 synthetic training speakers, 64 clips" in about["statement"] and about["steps"] == 3
     real = describe(tmp_path / "m", ModelCard(training_data="/data/my_talks", steps=9000), "given")
-    assert not real["synthetic"] and "/data/my_talks" in real["trained_on"] and "--model" in real["who"]
-    assert "does not name" in describe(tmp_path / "m", None, "given")["trained_on"]
+    assert not real["synthetic"] and real["statement"] == "training data of unknown kind: /data/my_talks"
+    assert "--model" in real["who"] and real["kind"] == ""
+    assert "unknown kind" in describe(tmp_path / "m", None, "given")["statement"]
+
+
+def test_a_relative_training_data_path_is_found_from_the_model_not_the_servers_folder(tmp_path, monkeypatch):
+    """A card written by ``jegal demo`` names its corpus relative to where it ran (``demo_out/corpus/train``);
+    the page still says synthetic for a server started from another folder."""
+    corpus = tmp_path / "demo_out" / "corpus"
+    (corpus / "train").mkdir(parents=True)
+    (corpus / "synth.json").write_text(json.dumps({"generator": "jegal.synth", "train_speakers": ["s0", "s1"],
+                                                   "counts": {"train_clips": 20}}))
+    model_dir = fake_model(tmp_path / "demo_out" / "run" / "model")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    about = describe(model_dir, ModelCard(training_data="demo_out/corpus/train", steps=600), "given")
+    assert about["synthetic"] and about["caveat"] == SYNTHETIC_CAVEAT
+    assert about["statement"] == ("trained on SynthGest only: 2 synthetic training speakers, 20 clips; "
+                                  "findings on real video are not meaningful")
+    assert about["training_data"] == str((corpus / "train").resolve())
 
 
 def test_a_model_that_cannot_be_loaded_is_reported_not_raised(tmp_path):
@@ -98,4 +117,5 @@ def test_a_model_without_a_card_is_described_from_its_training_run(tmp_path):
     (run / "metrics.json").write_text(json.dumps({"steps": 42}))
     about = describe(run / "model", None, "demo")
     assert about["synthetic"] and about["steps"] == 42 and about["preset"] == "cpu"
+    assert about["statement"].startswith("trained on SynthGest only: 2 synthetic training speakers, 10 clips")
     assert "jegal demo" in about["who"]

@@ -66,6 +66,9 @@ def test_max_steps_runs_every_step_and_an_explicit_epoch_cap_says_why_not(make_s
     m = json.loads((tmp_path / "a" / "metrics.json").read_text())
     assert (m["steps"], m["stopped_by"], m["epochs"], m["step_note"]) == (24, "max_steps", 0, None)
     assert [r["step"] for r in read_log(tmp_path / "a")] == list(range(1, 25))
+    card = json.loads((tmp_path / "a" / "model" / "card.json").read_text())  # shards of no known kind
+    assert card["training_kind"] == ""
+    assert card["training_statement"] == f"training data of unknown kind: {data.resolve()}"
     capsys.readouterr()
 
     assert main(train_args(data, tmp_path / "b", "--max-steps", "24", "--epochs", "3")) == 0
@@ -169,7 +172,12 @@ def test_a_run_writes_its_outputs_and_refuses_to_overwrite(small_corpus, tmp_pat
     assert summary["samples"] == 120 and summary["dropped_uneven"] == 0
     from jegal.model import JEGAL
 
-    JEGAL.from_pretrained(out / "model")  # the final model loads
+    model = JEGAL.from_pretrained(out / "model")  # the final model loads
+    # its card says what it knows: SynthGest alone, the corpus's own numbers, the shards' resolved path
+    assert model.card.training_kind == "synthetic"
+    assert model.card.training_data == str((small_corpus / "train").resolve())
+    assert model.card.training_statement == ("trained on SynthGest only: 4 synthetic training speakers, 120 clips; "
+                                             "findings on real video are not meaningful")
     with pytest.raises(Exception, match="--resume"):
         train(tiny_config(small_corpus, out, epochs=1))
 

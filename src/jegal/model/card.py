@@ -256,8 +256,8 @@ def update_card(path: str | os.PathLike, card: ModelCard | dict | None = None,
 
 
 # -- what the model knows ---------------------------------------------------------------------
-REAL_STATEMENT = ("trained on real co-speech video: expect lower scores on speakers, languages, cameras and "
-                  "recordings unlike its training data")
+REAL_STATEMENT = ("trained on real video: expect lower scores on speakers, languages, cameras and recordings "
+                  "unlike its training data")
 
 
 def _json(path: Path) -> dict | None:
@@ -282,7 +282,10 @@ def synthgest_corpus(data: str | os.PathLike) -> dict | None:
 
 
 def synthetic_statement(meta: dict) -> str:
-    """The sentence for a model trained on the SynthGest corpus whose ``synth.json`` is ``meta``."""
+    """The sentence for a model trained on the SynthGest corpus whose ``synth.json`` is ``meta`` (empty:
+    a corpus no longer there)."""
+    if not meta:
+        return "trained on SynthGest only (synthetic speakers); findings on real video are not meaningful"
     speakers = len(meta.get("train_speakers") or [])
     clips = (meta.get("counts") or {}).get("train_clips", "?")
     return (f"trained on SynthGest only: {speakers} synthetic training speakers, {clips} clips; "

@@ -21,6 +21,9 @@ from pathlib import Path
 
 TEXT_BACKBONE = "xlm-roberta-base"
 TEXT_WIDTH = 768
+RELEASED_STATEMENT = ("trained on real video: the authors' released checkpoint, trained on their corpus of "
+                      "co-speech video (imported, not trained here); expect lower scores on speakers, languages "
+                      "and recordings unlike theirs")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -124,6 +127,7 @@ def _card(summary: dict, text_problem: str | None) -> dict:
                        "speakers, languages and recordings unlike the authors' training data. Scores are "
                        "similarities, not calibrated probabilities. Not for identifying people, judging them, or "
                        "any decision about a person."),
+            "training_kind": "real", "training_statement": RELEASED_STATEMENT,
             "preset": "released", "objective": "jegal",
             "notes": ("Imported from the released checkpoint of \"Understanding Co-speech Gestures in-the-wild\" "
                       "(ICCV 2025) with `jegal import-released`. Deliberate differences from the reference's numbers: "

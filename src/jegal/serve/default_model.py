@@ -17,8 +17,8 @@ takes). Without it, the first of:
 
 The page answers at once: :meth:`ModelProvider.status` says what is happening (finding,
 generating the corpus, training step k of n, loading, ready, failed) and jobs wait for the
-model. :meth:`ModelProvider.about` says plainly what the model was trained on, from its model
-card (:mod:`jegal.model.card`) and, for a SynthGest corpus, from the corpus's ``synth.json``;
+model. :attr:`ModelProvider.about` (:func:`describe`) says plainly what the model was trained on, from
+:func:`jegal.model.card.training_statement` (the same sentence ``jegal spot`` and ``jegal asd`` write);
 a model trained on SynthGest alone is flagged ``synthetic`` with what that means for real videos.
 Nothing is downloaded: the text backbone is the packaged one.
 """
@@ -44,6 +44,8 @@ SYNTHETIC_CAVEAT = (
     "words, maps), but which words it marks as gestured says little about the person: real gestures are not "
     "SynthGest's. For real findings, train on real videos (jegal prepare, then jegal train) and start the page "
     "with --model.")
+OTHER_CAVEAT = ("Results hold for videos like the ones it was trained on; other speakers, cameras and languages "
+                "score lower.")
 
 
 def cache_dir() -> Path:
@@ -77,40 +79,29 @@ def find_model(cache: Path, demo_runs=DEMO_RUNS) -> tuple[Path, str] | None:
 
 def describe(model_dir: Path, card, source: str) -> dict:
     """What the page says about the model: ``source`` (given, cache, demo, trained), ``path``,
-    ``trained_on`` (a sentence), ``steps``, ``preset``, ``synthetic`` (trained on SynthGest
-    alone) and ``caveat`` (what that means for real videos). From the model ``card``
-    (:class:`jegal.model.card.ModelCard` or None); for a model without one inside a training run,
-    from the run's ``train_config.json`` and ``metrics.json``."""
-    data = getattr(card, "training_data", "") or ""
+    ``who``, ``steps``, ``preset``, what it knows (:func:`jegal.model.card.training_statement`, the
+    one answer ``spot.json`` and ``asd.json`` give too: ``kind``, ``synthetic`` (trained on SynthGest
+    alone), ``statement`` (a sentence), ``training_data``) and ``caveat`` (what that means for real
+    videos). From the model ``card`` (:class:`jegal.model.card.ModelCard` or None; a relative
+    training data path is resolved against the model's folder, never this server's working
+    directory); for a model without one inside a training run, from the run's ``train_config.json``
+    and ``metrics.json``."""
+    from jegal.model.card import training_statement
+
+    known = training_statement(card, model_dir)
     steps = getattr(card, "steps", None)
     preset = getattr(card, "preset", "") or ""
     run = Path(model_dir).parent  # a model without a card, inside a training run: the run's own records
     with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
-        if not data and (run / "train_config.json").is_file():
-            config = json.loads((run / "train_config.json").read_text())
-            data, preset = str(config["data"]["train"]), preset or str(config.get("preset", ""))
+        if not preset and card is None and (run / "train_config.json").is_file():
+            preset = str(json.loads((run / "train_config.json").read_text()).get("preset", ""))
         if steps is None and (run / "metrics.json").is_file():
             steps = int(json.loads((run / "metrics.json").read_text())["steps"])
-    # the card names the shards (CORPUS/train); a SynthGest corpus has its synth.json one level up
-    synth = next((p / "synth.json" for p in (Path(data), Path(data).parent) if (p / "synth.json").is_file()),
-                 None) if data else None
-    synthetic = False
-    trained_on = f"the data at {data}" if data else "data its model card does not name"
-    if synth is not None:
-        with contextlib.suppress(OSError, ValueError, KeyError):
-            meta = json.loads(synth.read_text())
-            synthetic = meta.get("generator") == "jegal.synth"
-            if synthetic:
-                counts = meta.get("counts", {})
-                trained_on = (f"SynthGest, a generated corpus of {len(meta.get('train_speakers', []))} synthetic "
-                              f"training speakers and {counts.get('train_clips', '?')} clips")
     who = {"given": "the model given with --model", "cache": "the default model (trained by an earlier jegal serve)",
            "trained": "the default model, trained by this server on first use",
            "demo": "the model jegal demo trained"}[source]
-    return {"source": source, "path": str(model_dir), "who": who, "trained_on": trained_on, "steps": steps,
-            "preset": preset, "synthetic": synthetic,
-            "caveat": SYNTHETIC_CAVEAT if synthetic else
-            "Results hold for videos like the ones it was trained on; other speakers, cameras and languages score lower."}
+    return {"source": source, "path": str(model_dir), "who": who, "steps": steps, "preset": preset, **known,
+            "caveat": SYNTHETIC_CAVEAT if known["synthetic"] else OTHER_CAVEAT}
 
 
 class ModelUnavailable(RuntimeError):

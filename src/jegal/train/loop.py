@@ -168,15 +168,16 @@ def _save_best(run_dir: Path, model, metrics: dict, step: int) -> None:
 
 
 def model_card(summary: dict, train_src: Path, val_src: Path | None, val_step: int | None) -> dict:
-    """The final model's card fields (:mod:`jegal.model.card`): data, steps, the run's facts, and
-    the last validation's numbers."""
-    from jegal.model.card import metrics_entry
+    """The final model's card fields (:mod:`jegal.model.card`): data (its resolved path, its kind and
+    what that means: :func:`jegal.model.card.training_data_fields`), steps, the run's facts, and the
+    last validation's numbers."""
+    from jegal.model.card import metrics_entry, training_data_fields
 
     facts = ("epochs_completed", "samples", "world_size", "device", "precision", "train_seconds", "stopped_by",
              "final_loss")
     values = {k: v for k, v in (summary["metrics"] or {}).items() if isinstance(v, (int, float))}
     where = f"{summary['val_clips']} clips of {val_src or f'{train_src} (held out)'} at step {val_step}"
-    return {"training_data": str(train_src), "steps": summary["steps"], "training": {k: summary[k] for k in facts},
+    return {**training_data_fields(train_src), "steps": summary["steps"], "training": {k: summary[k] for k in facts},
             "metrics": {"validation": metrics_entry(values, source=where)} if values else {}}
 
 

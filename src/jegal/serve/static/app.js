@@ -68,7 +68,7 @@
     bar.value = m.progress || 0;
     if (m.about) {
       $("model-who").textContent = m.about.who.charAt(0).toUpperCase() + m.about.who.slice(1);
-      $("model-trained-on").textContent = m.about.trained_on;
+      $("model-statement").textContent = m.about.statement;
       $("model-steps").textContent = m.about.steps ? " (" + m.about.steps + " training steps" +
         (m.about.preset ? ", " + m.about.preset + " preset" : "") + ")" : "";
       $("model-caveat").textContent = m.about.caveat;
