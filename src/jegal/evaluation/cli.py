@@ -1,7 +1,14 @@
-"""``jegal eval {retrieval,spotting,asd}``: one benchmark, one model, a table and a JSON file.
+"""``jegal eval {retrieval,spotting,asd,gestured}``: one benchmark, one model, a table and a JSON file.
 
     jegal eval spotting --model demo_out --benchmark demo_out/corpus/benchmarks/spot.csv --data demo_out/corpus/test
     jegal eval asd --model demo_out/run --benchmark demo_out/corpus/benchmarks/asd.csv --data demo_out/corpus/test
+    jegal eval gestured --model demo_out --truth demo_out/corpus/benchmarks/gestured_words.csv --data demo_out/corpus/test
+    jegal eval gestured --floors-only --truth my_annotations.csv --data my_shards
+
+``gestured`` runs the protocols of :mod:`jegal.evaluation.gestured` (detection, identification,
+localisation, the gestured flag, each beside its floors) on a gestured-words CSV
+(:mod:`jegal.data.gestured_words`); for a SynthGest corpus generated before it wrote that file,
+the rows are built from its ``ground_truth.jsonl`` (in memory; a copy is written beside ``--out``).
 """
 
 from __future__ import annotations
@@ -17,6 +24,8 @@ from jegal.evaluation.benchmarks import load_clips
 from jegal.evaluation.protocols import evaluate_benchmark, markdown_table, summary_row, ties_note
 from jegal.model.config import ConfigError
 from jegal.model.pretrained import parse_modalities
+
+GESTURED = "gestured"
 
 def record_on_card(model_dir: Path, task: str, benchmark: str, results: dict) -> None:
     """Put the headline numbers into the model card (``jegal.model.card``), one entry per benchmark
@@ -38,9 +47,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
     from jegal.use import add_model_arguments
 
     parser.formatter_class = argparse.ArgumentDefaultsHelpFormatter
-    parser.add_argument("task", choices=TASKS, help="which benchmark protocol")
-    add_model_arguments(parser, modalities=False)  # --model, --checkpoint, --device, --threads: as every command
-    parser.add_argument("--benchmark", required=True, metavar="CSV", help="benchmark CSV (AVS or SynthGest columns)")
+    parser.add_argument("task", choices=(*TASKS, GESTURED), help="which benchmark protocol")
+    # --model, --checkpoint, --device, --threads: as every command (--model is checked in run: gestured
+    # --floors-only needs none)
+    add_model_arguments(parser, modalities=False, required=False)
+    parser.add_argument("--benchmark", default=None, metavar="CSV",
+                        help="benchmark CSV (AVS or SynthGest columns); required for retrieval, spotting, asd")
+    parser.add_argument("--truth", default=None, metavar="CSV",
+                        help="gestured: the gestured-words CSV (docs/evaluation.md; SynthGest writes "
+                             "corpus/benchmarks/gestured_words.csv)")
+    parser.add_argument("--floors-only", action="store_true", help="gestured: only the floors (no --model needed)")
     parser.add_argument("--data", required=True, metavar="DIR",
                         help="shard directory (or tar) holding the benchmark's clips; clip_id = the CSV filename")
     parser.add_argument("--modalities", default=None, metavar="t|a|ta",
@@ -61,6 +77,11 @@ def run(args: argparse.Namespace) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.task == GESTURED:
+        return run_gestured(args)
+    if args.model is None or args.benchmark is None:
+        print(f"jegal eval {args.task}: --model and --benchmark are required", file=sys.stderr)
+        return 1
     try:
         bench = read_benchmark(args.benchmark)
         if bench.task != args.task:
@@ -103,5 +124,52 @@ def run(args: argparse.Namespace) -> int:
     print(markdown_table(table))
     if args.task == "retrieval":
         print(ties_note())
+    print(f"wrote {out}")
+    return 0
+
+
+def run_gestured(args: argparse.Namespace) -> int:
+    """``jegal eval gestured``: the gestured-word protocols, floors beside the model rows."""
+    from jegal.data.gestured_words import GesturedWordsError, find_gestured_words, write_gestured_words
+    from jegal.evaluation.gestured import evaluate_gestured, report_markdown
+
+    if args.truth is None or (args.model is None and not args.floors_only):
+        print("jegal eval gestured: --truth is required, and --model unless --floors-only", file=sys.stderr)
+        return 1
+    try:
+        truth = find_gestured_words(args.truth)
+        clips = load_clips(args.data, truth.clips("test").keys())
+        model = model_dir = None
+        if not args.floors_only:
+            from jegal.model import JEGAL
+
+            model = JEGAL.from_pretrained(args.model, checkpoint=args.checkpoint, device=args.device)
+            model_dir = model.source_dir
+        mods = parse_modalities(args.modalities, model.config.content.modalities) if model is not None else ["-"]
+    except (GesturedWordsError, BenchmarkError, ConfigError, ValueError, OSError) as err:
+        print(f"jegal eval: {err}", file=sys.stderr)
+        return 1
+    default_dir = Path(args.model) / "eval" if args.model and not args.floors_only else Path(".")
+    out = Path(args.out) if args.out else default_dir / f"gestured_{Path(args.truth).stem}.json"
+    cache = None if args.no_cache else Path(args.cache) if args.cache else out.parent / "cache"
+    if truth.path is not None and truth.path.suffix == ".jsonl":
+        built = write_gestured_words(out.with_name(out.stem + "_truth.csv"), truth.rows)
+        print(f"{args.truth} not found: rows built from {truth.path}, a copy written to {built}", file=sys.stderr)
+    if clips.problems:
+        print(f"{len(clips.problems)} of {len(truth.clips('test'))} test clips missing or unreadable (their words "
+              f"count as errors), e.g. {next(iter(clips.problems))}: {next(iter(clips.problems.values()))}",
+              file=sys.stderr)
+    results = {}
+    for m in mods:
+        results[m] = evaluate_gestured(truth, clips, model, modalities=m if model is not None else "ta",
+                                       cache_dir=cache, model_id=model.identity if model is not None else None,
+                                       batch_size=args.batch_size, progress=not args.quiet)
+    doc = {"task": GESTURED, "model": None if model_dir is None else str(model_dir), "truth": str(args.truth),
+           "data": str(args.data), "results": results}
+    write_json_atomic(out, doc)
+    for m, r in results.items():
+        if model is not None:
+            print(f"## {model_dir.name} ({m})\n")
+        print(report_markdown(r) + "\n")
     print(f"wrote {out}")
     return 0
