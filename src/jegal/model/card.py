@@ -288,8 +288,8 @@ def synthetic_statement(meta: dict) -> str:
         return "trained on SynthGest only (synthetic speakers); findings on real video are not meaningful"
     speakers = len(meta.get("train_speakers") or [])
     clips = (meta.get("counts") or {}).get("train_clips", "?")
-    return (f"trained on SynthGest only: {speakers} synthetic training speakers, {clips} clips; "
-            "findings on real video are not meaningful")
+    return (f"trained on SynthGest only: {speakers} synthetic training speaker{'' if speakers == 1 else 's'}, "
+            f"{clips} clips; findings on real video are not meaningful")
 
 
 def training_data_fields(data: str | os.PathLike) -> dict[str, str]:

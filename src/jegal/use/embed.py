@@ -24,7 +24,8 @@ indexes and what retrieval compares.
 with these arrays beside (:class:`EmbedSet` reads it all):
 
 - ``format`` = "jegal-embed", ``embed_version``; ``meta``: JSON (model directory and digest,
-  content inputs, input, fps 25, window settings, warnings);
+  what the model knows (``model_training``: :func:`model_info`), content inputs, input, fps 25,
+  window settings, warnings);
 - ``window_meta``: JSON list, one per gesture window: ``clip_id``, ``unit`` (row of the units),
   ``source``, ``person``, ``speaker``, ``start_frame``, ``end_frame`` (inclusive, 25 fps, from
   the source's start), ``start`` / ``end`` (seconds, end exclusive), ``has_words``;
@@ -376,10 +377,18 @@ def write_embeddings(source: str | os.PathLike, model, *, out: str | os.PathLike
 
 
 def model_info(model_dir: Path) -> dict:
-    """What an embeddings file or a search index records about its model: directory and digest."""
+    """What an embeddings file or a search index records about its model: directory (``model``),
+    digest (``model_id``) and what it knows (``model_training``: ``kind``, ``synthetic``,
+    ``statement``, ``training_data``, from its card by :func:`jegal.model.card.training_statement`)."""
+    from jegal.model.card import CardError, read_card, training_statement
     from jegal.model.pretrained import model_identity
 
-    return {"model": str(Path(model_dir).resolve()), "model_id": model_identity(model_dir)}
+    try:
+        card = read_card(model_dir)
+    except CardError:
+        card = None  # the model loads without it (JEGAL.from_pretrained warns); so does its statement
+    return {"model": str(Path(model_dir).resolve()), "model_id": model_identity(model_dir),
+            "model_training": training_statement(card, model_dir)}
 
 
 # -- command line -----------------------------------------------------------------------------------
@@ -443,6 +452,8 @@ def run(args: argparse.Namespace) -> int:
         return report_error("embed", err)
     seconds = time.perf_counter() - t0
     n_words = sum(len(w) for w in result.unit_word_list)
+    if result.meta.get("model_training"):
+        print(f"model: {result.meta['model_training']['statement']}")
     print(f"embedded {kind} {args.input}: {len(result.units)} units (people / clips), {len(result.window_meta)} "
           f"windows, {n_words} words, d={result.dim}, content {result.meta['modalities']}, in {seconds:.1f} s")
     if result.meta["warnings"]:

@@ -14,7 +14,8 @@ calibrated at build time to recall@10 >= 0.95 against exact search. The recall i
 the gallery's own *content* clip vectors (the queries a gallery really gets) when it has words,
 else on a sample of its gesture vectors; the build prints it. The index directory stores each
 clip's id, source, start / end seconds, person and speaker, and the model it was built with
-(its directory and digest, :func:`jegal.model.pretrained.model_identity`).
+(its directory and digest, :func:`jegal.model.pretrained.model_identity`, and what it knows:
+``model_training``, :func:`jegal.model.card.training_statement`; the build prints its statement).
 
 **Query.** Queries are embedded with the index's model (loaded from the recorded directory, or
 ``--model`` pointing at a copy: its digest must match, else the query is refused: vectors of two
@@ -33,8 +34,9 @@ models are not comparable). The query's *content* clip vector is searched agains
 
 ``--span START END`` (seconds) queries part of a recording. At most :data:`MAX_QUERY_WORDS`
 words are used (the model was trained on 5-20 word clips, and its text encoder reads a bounded
-number of subwords). Results: rank, cosine score, clip id, source, start-end seconds, person; as
-JSON with ``--json``.
+number of subwords). Results: rank, cosine score, clip id, source, start-end seconds, person, after
+one line that says what the model knows; as JSON with ``--json``, its ``model`` section
+(:func:`jegal.model.card.model_record`, as in ``spot.json``) beside the hits.
 """
 
 from __future__ import annotations
@@ -106,7 +108,7 @@ def _build(args: argparse.Namespace) -> int:
                 raise IndexModelMismatch(f"{args.gallery} was embedded with the model {info['model']} "
                                          f"(digest {info['model_id']}), not with --model {args.model} "
                                          f"(digest {given['model_id']})")
-            info.update(model=given["model"])
+            info.update(model=given["model"], model_training=given["model_training"])
         else:
             options = video_options(args)
             device = check_device(args.device, args.threads)
@@ -123,6 +125,7 @@ def _build(args: argparse.Namespace) -> int:
         gallery.save(args.index)
     except expected_errors() + (EmbedInputError, GalleryError, IndexModelMismatch) as err:
         return report_error("search build", err)
+    print(f"model: {info['model_training']['statement']}")
     r = gallery.report
     setting = next((f"{label} {r[key]:g}" for key, label in (("ef_search", "efSearch"), ("k_factor", "k_factor"))
                     if key in r), None)
@@ -276,6 +279,7 @@ def _query(args: argparse.Namespace) -> int:
     import faiss
 
     from jegal.inference.search import GalleryError
+    from jegal.model.card import model_record
     from jegal.use.common import expected_errors, report_error
 
     faiss.omp_set_num_threads(1)  # one query: measured faster on one thread (bench/bench_search.py)
@@ -305,10 +309,12 @@ def _query(args: argparse.Namespace) -> int:
     query = {"kind": "text" if args.text is not None else "audio" if args.audio else "video",
              "value": args.text if args.text is not None else str(args.audio or args.video), "modalities": mods,
              "words": [w.display for w in clip.words], "words_from": source, "seconds": round(seconds, 3)}
+    model = model_record(searcher.model, searcher.model_dir)
     if args.json:
         print(json.dumps({"query": query, "index": str(args.index), "gallery_size": len(searcher.gallery),
-                          "index_kind": searcher.gallery.kind, "hits": hits}, indent=2))
+                          "index_kind": searcher.gallery.kind, "model": model, "hits": hits}, indent=2))
         return 0
+    print(f"model: {model['statement']}")
     print(f"{query['kind']} query ({mods}): {' '.join(query['words'])!r} -> top {len(hits)} of "
           f"{len(searcher.gallery)} gesture clips ({searcher.gallery.kind} index, {1000 * seconds:.0f} ms)")
     print(f"{'rank':>4}  {'score':>6}  {'start-end s':>13}  {'person':>6}  clip / source")
