@@ -425,7 +425,8 @@ def test_precision_recall_and_best_precision_at_recall_match_slow_references():
 
 def test_precision_recall_by_hand():
     pr = precision_recall([1, 1, 0, 0, 1], [1, 0, 0, 1, 1])
-    assert (pr["precision"], pr["recall"], pr["base_rate"], pr["flagged_fraction"]) == pytest.approx((2 / 3, 2 / 3, 0.6, 0.6))
+    got = (pr["precision"], pr["recall"], pr["base_rate"], pr["flagged_fraction"])
+    assert got == pytest.approx((2 / 3, 2 / 3, 0.6, 0.6))
     assert pr["f1"] == pytest.approx(2 / 3)
     nothing = precision_recall([0, 0], [1, 0])
     assert np.isnan(nothing["precision"]) and nothing["recall"] == 0 and np.isnan(nothing["f1"])

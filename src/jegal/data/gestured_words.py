@@ -214,8 +214,8 @@ def read_gestured_words(path: str | os.PathLike) -> GesturedWords:
     header = tuple(h.strip() for h in reader.fieldnames or ())
     missing = [c for c in REQUIRED if c not in header]
     if missing:
-        raise GesturedWordsError(f"{path}: missing column(s) {', '.join(missing)} (header: {', '.join(header) or 'none'}; "
-                                 f"required: {', '.join(REQUIRED)})")
+        raise GesturedWordsError(f"{path}: missing column(s) {', '.join(missing)} (header: "
+                                 f"{', '.join(header) or 'none'}; required: {', '.join(REQUIRED)})")
     reader.fieldnames = list(header)
     rows, problems = [], []
     for raw in reader:

@@ -25,8 +25,8 @@ on every word of every test clip of a gestured-words CSV (:mod:`jegal.data.gestu
 Every table prints its **floors**, each a :class:`WordScores` row scored by the same code as a
 model row (:func:`floor_scores`): chance (a constant score), word position in the clip, word
 duration, stress (their direction chosen on the *training* split), a word prior estimated on the
-training split (Laplace-smoothed fraction of times the word is gestured; unseen words get the
-training rate), the fastest hand (max wrist speed within the word's span +-10 frames; for
+training split (the fraction of times the word is gestured, Laplace-smoothed toward the
+training rate, which unseen words get), the fastest hand (max wrist speed within the word's span +-10 frames; for
 localisation its fastest frame there), and for localisation the word's middle frame (interval: the
 word's span). Each table names the best floor per column and each model row's margin over it.
 
@@ -227,16 +227,18 @@ def _direction(train: WordTable | None, test: WordTable, value_of, what: str) ->
 
 
 def word_prior(train_rows: list[GesturedWord], words) -> tuple[np.ndarray, float]:
-    """Laplace-smoothed P(gestured | word) from the training rows, ``(g + 1) / (n + 2)``, for each
-    of ``words`` (normalised texts); a word never seen in training gets the training split's
-    rate. Returns (scores (N,), that rate)."""
+    """P(gestured | word) from the training rows, for each of ``words`` (normalised texts): a word
+    gestured ``g`` times in ``n`` gets ``(g + 2r) / (n + 2)``, Laplace's add-one rule with the
+    pseudo-counts spread at the training split's rate ``r`` instead of 1/2, so a word never seen in
+    training gets ``r`` (not 1/2, which would rank every unseen word above a word seen once and
+    never gestured). Returns (scores (N,), r)."""
     counts: dict[str, list[int]] = {}
     for r in train_rows:
         c = counts.setdefault(r.text, [0, 0])
         c[0] += r.gestured
         c[1] += 1
     rate = sum(c[0] for c in counts.values()) / max(1, sum(c[1] for c in counts.values()))
-    return np.array([(counts[w][0] + 1) / (counts[w][1] + 2) if w in counts else rate for w in words]), rate
+    return np.array([(counts[w][0] + 2 * rate) / (counts[w][1] + 2) if w in counts else rate for w in words]), rate
 
 
 def fastest_hand(table: WordTable, clips: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -244,7 +246,7 @@ def fastest_hand(table: WordTable, clips: dict) -> tuple[np.ndarray, np.ndarray,
     highest wrist speed within the word's span +-:data:`HAND_MARGIN` frames and the frame where it
     is reached (first, if tied). Returns (score (N,), peak (N,), missing (N,) bool); NaN where the
     clip is not in ``clips``."""
-    from jegal.synth.baselines import wrist_speed
+    from jegal.synth import wrist_speed
 
     score = np.full(len(table), np.nan)
     peak = np.full(len(table), np.nan)
@@ -281,7 +283,8 @@ def floor_scores(table: WordTable, train_rows: list[GesturedWord], clips: dict |
     if train is not None:
         prior, rate = word_prior(train_rows, table.text)
         floors.append(WordScores("word prior (training split)", "floor", score=prior, probability=True,
-                                 note=f"Laplace-smoothed; unseen words get the training rate {rate:.3f}"))
+                                 note=f"(g + 2r) / (n + 2) from the training split; unseen words get its rate "
+                                      f"r = {rate:.3f}"))
     else:
         left_out.append("word prior (the CSV has no training rows)")
     if np.isfinite(table.stress).any():
@@ -377,7 +380,8 @@ def spotting_probability_scores(table: WordTable, emb) -> WordScores:
     missing = np.isnan(score)
     return WordScores("spotting probability (window max; flag: AVS rule)", "model", score=score, probability=True,
                       flag=flag, peak=peak, missing=missing,
-                      note="today's behaviour, kept as a reference: the flag is the AVS-Spot rule applied to every word")
+                      note="today's behaviour, kept as a reference: the flag is the AVS-Spot rule applied to "
+                           "every word")
 
 
 def gesture_score_scores(table: WordTable, model, clips: list, modalities: str = "ta",
@@ -480,7 +484,8 @@ def build_tables(scored: list[dict]) -> dict:
                 rows.append({"name": r["name"], "kind": r["kind"], "values": values})
         best, margins = {}, {}
         for c, _, better in cols:
-            floor_vals = [(r["values"][c], r["name"]) for r in rows if r["kind"] == "floor" and r["values"][c] is not None]
+            floor_vals = [(r["values"][c], r["name"]) for r in rows
+                          if r["kind"] == "floor" and r["values"][c] is not None]
             if better and floor_vals:
                 v, who = (max if better == "high" else min)(floor_vals, key=lambda t: t[0])
                 best[c] = {"name": who, "value": v}
