@@ -79,6 +79,7 @@ def test_paired_differences_support_only_intervals_that_exclude_zero():
     line = next(x for x in md.splitlines() if x.startswith("- global only: "))
     assert "b +1.7 ± " in line and "c +0.0 ± 0.0" in line and "f (no pair)" in line
     assert " a " not in line and " d " not in line
+    assert md.splitlines()[-1] == f"Supported: global only: a +10.0 ± 0.0; global only: d +40.0 ± {100 * 0.24841:.1f}"
 
 
 def test_paired_differences_need_the_reference_row():

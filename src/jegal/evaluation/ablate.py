@@ -286,24 +286,30 @@ def flatten_stats(agg: dict, prefix: tuple = ()) -> dict[tuple, dict]:
 
 
 def differences_markdown(diffs: list[dict]) -> str:
-    """The differences from the reference whose interval contains 0, row by row."""
+    """The differences from the reference whose interval contains 0, row by row; then, in one
+    line, those it supports."""
     unsupported = [d for d in diffs if not d["supported"]]
+    supported = [d for d in diffs if d["supported"]]
+    lines = [f"{len(supported)} of {len(diffs)} differences from `full` (test: text + speech) are supported: the "
+             "95 % interval of the difference, paired by seed, excludes 0 (difference: mean ± half-width; percentage "
+             "points except MedR)."]
     by_row: dict = {}
     for d in unsupported:
         by_row.setdefault(d["label"], []).append(d)
-    lines = [f"{len(diffs) - len(unsupported)} of {len(diffs)} differences from `full` (test: text + speech) "
-             "are supported: the 95 % interval of the difference, paired by seed, excludes 0. The others "
-             "(difference: mean ± half-width; percentage points except MedR):", ""]
+    if unsupported:
+        lines += ["", "Not supported:", ""]
     for label, items in by_row.items():
-        parts = []
-        for d in items:
-            if d["mean"] is None:
-                parts.append(f"{d['metric']} (no pair)")
-                continue
-            half = "" if d["half_width"] is None else " ± " + format_value(d["half_width"], d["metric"])
-            parts.append(f"{d['metric']} {_signed(d['mean'], d['metric'])}{half}")
-        lines.append(f"- {label}: " + ", ".join(parts))
-    return "\n".join(lines if unsupported else lines[:1])
+        lines.append(f"- {label}: " + ", ".join(_difference(d) for d in items))
+    if supported:
+        lines += ["", "Supported: " + "; ".join(f"{d['label']}: {_difference(d)}" for d in supported)]
+    return "\n".join(lines)
+
+
+def _difference(d: dict) -> str:
+    if d["mean"] is None:
+        return f"{d['metric']} (no pair)"
+    half = "" if d["half_width"] is None else " ± " + format_value(d["half_width"], d["metric"])
+    return f"{d['metric']} {_signed(d['mean'], d['metric'])}{half}"
 
 
 def _signed(v: float, col: str) -> str:
@@ -402,7 +408,8 @@ def ablation_markdown(doc: dict, corpus: Path, budget: Budget) -> str:
     head = f"Corpus: `{corpus}`; budget: {vars(budget)}"
     if len(seeds) > 1:
         head += (f"; seeds {seeds[0]}..{seeds[-1]} ({len(seeds)} runs per variant). Every model number: mean over the "
-                 f"seeds ± the half-width of its {LEVEL:.0%} Student-t interval; the floors do not depend on the seed")
+                 f"seeds ± the half-width of its {100 * LEVEL:.0f} % Student-t interval; the floors do not depend on the "
+                 "seed")
     parts = ["# JEGAL ablations", head + ".", doc["table"], ties_note(doc["floor_details"]["retrieval"]["ties"])]
     if len(seeds) > 1:
         parts += ["## Differences the intervals do not support", differences_markdown(doc["differences"])]
