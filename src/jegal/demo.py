@@ -14,6 +14,9 @@ Stages (each sized by flags, each timed in ``demo.json``):
 2. **train**: the cpu preset on its training split, ``OUT/run`` (``jegal train`` layout);
 3. **evaluate**: retrieval, spotting and ASD on the held-out speakers with text + speech,
    text only and speech only, beside the SynthGest floors (chance, clip length, fastest hand);
+   then the gestured-word protocols (``jegal eval gestured``: detection, identification,
+   localisation, the gestured flag, beside their floors) on every word of every test clip, with
+   the first modalities, reusing the benchmarks' gesture embeddings;
 4. **heatmaps**: words x frames maps for two SynthGest test clips and for the real clips
    ``sample1``/``sample2`` (keypoints by ``jegal prepare``'s mediapipe pipeline);
 5. **report**: ``OUT/report.md`` and ``OUT/report.html``, built only from ``OUT/demo.json``.
@@ -118,8 +121,9 @@ def stage_evaluate(args, out: Path, mods: list[str]) -> dict:
     benches = corpus_benchmarks(corpus)
     clips = corpus_clips(corpus, benches)
     model = _load_model(out)
-    results = evaluate_model(model, benches, clips, mods, cache_dir=out / "eval" / "cache",
-                             model_id=model.identity, progress=not args.quiet, keep_rows=True)
+    results, emb = evaluate_model(model, benches, clips, mods, cache_dir=out / "eval" / "cache",
+                                  model_id=model.identity, progress=not args.quiet, keep_rows=True,
+                                  return_embeddings=True)
     for task, by_mod in results.items():
         for m, r in by_mod.items():
             write_json_atomic(out / "eval" / f"{task}_{m}.json", r)
@@ -132,12 +136,34 @@ def stage_evaluate(args, out: Path, mods: list[str]) -> dict:
     floors_doc = [{"label": lbl, "metrics": m} for lbl, m in floors]
     checked = findings([{"variant": "full", **r} for r in rows], floors_doc)
     speaker = {m: r["metrics"].get("speaker_diagnostics") for m, r in results["retrieval"].items()}
-    return {"rows": rows, "floors": floors_doc, "floor_details": floor_raw, "findings": checked,
+    gestured = stage_gestured(args, out, model, mods[0], emb)
+    return {"rows": rows, "floors": floors_doc, "floor_details": floor_raw, "findings": checked, "gestured": gestured,
             "speaker_diagnostics": speaker,
             "evaluated": evaluated, "clips_missing": len(clips.problems),
             "readout": READOUTS[model.readout()],
             "details": {task: {m: {k: v for k, v in r["metrics"].items() if k != "per_row"} for m, r in by_mod.items()}
                         for task, by_mod in results.items()}}
+
+
+def stage_gestured(args, out: Path, model, mod: str, reuse=None) -> dict:
+    """The gestured-word protocols on the corpus's test clips (``jegal eval gestured``): their
+    result (:func:`jegal.evaluation.evaluate_gestured`, also ``OUT/eval/gestured_<mod>.json``), or
+    ``{"skipped": why}`` when the corpus has no ground truth for them."""
+    from jegal.data.gestured_words import FILENAME, GesturedWordsError, find_gestured_words
+    from jegal.evaluation import evaluate_gestured, load_clips
+
+    corpus = out / "corpus"
+    try:
+        truth = find_gestured_words(corpus / "benchmarks" / FILENAME)
+    except GesturedWordsError as err:
+        _log(f"gestured-word protocols skipped: {err}")
+        return {"skipped": str(err)}
+    clips = load_clips(corpus / "test", truth.clips("test").keys())
+    res = evaluate_gestured(truth, clips, model, modalities=mod, cache_dir=out / "eval" / "cache",
+                            model_id=model.identity, progress=not args.quiet, reuse=reuse)
+    res["label"] = f"JEGAL ({MOD_NAMES[mod]})"
+    write_json_atomic(out / "eval" / f"gestured_{mod}.json", res)
+    return res
 
 
 def _load_model(out: Path):
@@ -256,9 +282,10 @@ def render_markdown(doc: dict) -> str:
              "from `demo.json` in this folder.", "",
              "## Results on SynthGest (held-out speakers)", "",
              "Percentages except MedR (median rank, 1-based). "
-             "c2g: content (text/speech) to gesture; g2c: the reverse. Spotting: the best frame of the target "
-             "word within +-9 frames of the word and P >= 0.5. ASD: P candidates. The spotting floors have no "
-             "probabilities, so the 0.5 threshold is waived for them (in their favour).", "",
+             "c2g: content (text/speech) to gesture; g2c: the reverse. Spotting (the AVS-Spot rule): the best frame "
+             "of the target word within +-9 frames of the word and P >= 0.5, a measure of the localisation of a word "
+             "known to be gestured (whether a word is gestured: the next section). ASD: P candidates. The spotting "
+             "floors have no probabilities, so the 0.5 threshold is waived for them (in their favour).", "",
              markdown_table([(lbl, {c: r.get(c) for c in cols}) for lbl, r in rows]), "", _ties_note(doc), ""]
     ev = doc["evaluation"]
     ev_lines = [f"- {task}: " + ", ".join(f"{m}: {v['evaluated']}/{v['rows']} rows" for m, v in mods.items())
@@ -270,6 +297,7 @@ def render_markdown(doc: dict) -> str:
         from jegal.evaluation import findings_markdown
 
         lines += ["Checks:", "", findings_markdown(ev["findings"]), ""]
+    lines += _gestured_lines(ev)
     lines += ["## Heatmaps (words x frames, P(word | frame))", "",
               "White box: the word's span; dotted: the spotting window; x: the word's best frame (red if P >= 0.5).", ""]
     for h in doc["heatmaps"]["synthgest"]:
@@ -289,6 +317,66 @@ def render_markdown(doc: dict) -> str:
               f"{_num(tr.get('final_loss'), 3)}, {_num(tr.get('clips_per_s'), 1)} clips/s.", "",
               f"Settings: `{json.dumps(doc['settings'])}`", ""]
     return "\n".join(lines)
+
+
+GESTURED_INTRO = ("Every word of every test clip (held-out speakers): is it gestured (detection), which word of "
+                  "the clip carries the gesture (identification), where is the stroke (localisation), and the "
+                  "gestured flag. Each table shows its floors (scored by the same code), the best floor per column "
+                  "and the model's margin over it; no timing or word prior passes the conditioned AUC.")
+
+
+def _gestured_lines(ev: dict) -> list[str]:
+    """The report's gestured-word section (markdown) from ``demo.json``'s ``evaluation.gestured``."""
+    from jegal.evaluation import gestured_markdown
+
+    g = ev.get("gestured")
+    if not g:
+        return []
+    head = ["## Gestured words: detection, identification, localisation", ""]
+    if "skipped" in g:
+        return head + [f"Skipped: {g['skipped']}", ""]
+    return head + [GESTURED_INTRO + f" Model rows: {g.get('label', 'JEGAL')}.", "", gestured_markdown(g), ""]
+
+
+def _gestured_html(ev: dict) -> str:
+    """The same section as HTML tables (one per protocol, ``data-table`` naming it)."""
+    from jegal.evaluation import gestured_cell
+
+    g = ev.get("gestured")
+    if not g:
+        return ""
+    e = html.escape
+    if "skipped" in g:
+        return f"<h2>Gestured words</h2><p>Skipped: {e(g['skipped'])}</p>"
+    c = g["counts"]
+    parts = ["<h2>Gestured words: detection, identification, localisation</h2>",
+             f"<p>{e(GESTURED_INTRO)} Model rows: {e(g.get('label', 'JEGAL'))}.</p>",
+             f"<p>{c['test_words']} test words in {c['test_clips']} clips, {c['gestured']} gestured (base rate "
+             f"{c['base_rate']:.3f}); conditioned: {c['conditioned_words']} words, {c['conditioned_rows']} rows; "
+             f"identification: {c['identification_clips']} clips; localisation: {c['strokes']} strokes.</p>"]
+    for name, t in g["tables"].items():
+        rows = t["rows"]
+        cols = [col for col in t["columns"] if any(r["values"].get(col) is not None for r in rows)]
+        if not rows:
+            continue
+        body = []
+        for r in rows:
+            label = r["name"] if r["kind"] == "model" else f"floor: {r['name']}"
+            body.append(f'<tr data-row="{e(label)}"><th>{e(label)}</th>' + "".join(
+                f"<td>{e(gestured_cell(r['values'].get(col), col))}</td>" for col in cols) + "</tr>")
+        if t["best_floor"]:
+            body.append("<tr><th>best floor</th>" + "".join(
+                f"<td>{e(gestured_cell(t['best_floor'][col]['value'], col))} ({e(t['best_floor'][col]['name'])})</td>"
+                if col in t["best_floor"] else "<td>-</td>" for col in cols) + "</tr>")
+            for model, m in t["margins"].items():
+                body.append(f"<tr><th>{e(model)} - best floor</th>" + "".join(
+                    f"<td>{'+' if m[col] >= 0 else ''}{e(gestured_cell(m[col], col))}</td>" if col in m
+                    else "<td>-</td>" for col in cols) + "</tr>")
+        head = "".join(f"<th>{e(col)}</th>" for col in ["row"] + cols)
+        parts.append(f'<p><b>{e(t["title"])}</b></p><table data-table="gestured-{e(name)}"><thead><tr>{head}</tr>'
+                     f'</thead><tbody>{"".join(body)}</tbody></table>')
+    parts.append("<ul>" + "".join(f"<li>{e(n)}</li>" for n in g["notes"]) + "</ul>")
+    return "\n".join(parts)
 
 
 def _stopped(training: dict) -> str:
@@ -349,8 +437,9 @@ tr th:first-child{{text-align:left}}figure{{margin:1.5em 0}}img{{max-width:100%}
 Every number is read from <code>demo.json</code> in this folder.</p>
 <h2>Results on SynthGest (held-out speakers)</h2>
 <p>Percentages except MedR (median rank, 1-based). c2g: content (text/speech) to
-gesture; g2c: the reverse. Spotting: best frame of the target word within &plusmn;9 frames and P &ge; 0.5.
-ASD: P candidates. The spotting floors have no probabilities, so the 0.5 threshold is waived for them (in their
+gesture; g2c: the reverse. Spotting (the AVS-Spot rule): best frame of the target word within &plusmn;9 frames
+and P &ge; 0.5, a measure of the localisation of a word known to be gestured (whether a word is gestured: the
+gestured-word tables below). ASD: P candidates. The spotting floors have no probabilities, so the 0.5 threshold is waived for them (in their
 favour).</p>
 <table id="results"><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>
 <p>{e(_ties_note(doc))}</p>
@@ -358,6 +447,7 @@ favour).</p>
 <p>Model read as: {e(ev['readout'])}.</p>
 {speaker}
 <ul>{checks}</ul>
+{_gestured_html(ev)}
 <h2>Heatmaps (words &times; frames, P(word | frame))</h2>
 <p>White box: the word's span; dotted: the spotting window; x: the word's best frame (red if P &ge; 0.5).</p>
 {''.join(figs)}
@@ -378,6 +468,8 @@ def write_report(doc: dict, out: Path) -> None:
 def next_steps(out: Path) -> list[str]:
     """Commands to try on what the demo left in ``out``, each one runnable as printed."""
     lines = [f"jegal eval spotting --model {out} --benchmark {out / 'corpus/benchmarks/spot.csv'} "
+             f"--data {out / 'corpus/test'}",
+             f"jegal eval gestured --model {out} --truth {out / 'corpus/benchmarks/gestured_words.csv'} "
              f"--data {out / 'corpus/test'}"]
     samples = sorted((out / "real" / "input").glob("*.avi"))
     if samples:

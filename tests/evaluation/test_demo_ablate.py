@@ -86,6 +86,25 @@ def test_demo_report_numbers_come_from_the_run(demo_run):
 
 
 @pytest.mark.slow
+def test_demo_report_shows_the_gestured_word_tables(demo_run):
+    from jegal.evaluation.gestured import gestured_cell
+
+    out = demo_run
+    g = json.loads((out / "demo.json").read_text())["evaluation"]["gestured"]
+    assert g == json.loads((out / "eval" / "gestured_ta.json").read_text())
+    assert (out / "corpus" / "benchmarks" / "gestured_words.csv").is_file()
+    names = [r["name"] for r in g["rows"]]
+    assert names[0].startswith("spotting probability") and any(n.startswith("word prior") for n in names)
+    md, html = (out / "report.md").read_text(), (out / "report.html").read_text()
+    assert "## Gestured words" in md and 'data-table="gestured-detection"' in html
+    det = g["tables"]["detection"]
+    auc = det["rows"][0]["values"]["AUC"]
+    assert f"| {names[0]} | {gestured_cell(auc)} |" in md and f"<td>{gestured_cell(auc)}</td>" in html
+    assert "**best floor**" in md and det["best_floor"]["AUC"]["name"] in md
+    assert "localisation of a word known to be gestured" in md
+
+
+@pytest.mark.slow
 def test_ablate_trains_variants_and_writes_one_table(demo_run, tmp_path):
     out = tmp_path / "abl"
     rc = main(["ablate", "--corpus", str(demo_run / "corpus"), "--out", str(out), "--variants", "sync,clip_clip",

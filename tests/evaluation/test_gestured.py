@@ -13,7 +13,7 @@ from jegal.data.gestured_words import (COLUMNS, GesturedWord, GesturedWords, Ges
                                        format_gestured_words, read_gestured_words, rows_from_ground_truth,
                                        write_gestured_words)
 from jegal.evaluation.benchmarks import load_clips
-from jegal.evaluation.gestured import (WordScores, WordTable, evaluate_gestured, report_markdown, score_row,
+from jegal.evaluation.gestured import (WordScores, WordTable, evaluate_gestured, gestured_markdown, score_row,
                                        word_prior)
 from tests.evaluation.conftest import WORD_SPANS, clip_id
 
@@ -192,7 +192,7 @@ def test_floors_on_a_generated_corpus(tiny_corpus):
     assert rows["fastest hand"]["localisation"] is not None and rows["word middle"]["localisation"]["iou"] > 0
     det = res["tables"]["detection"]
     assert det["best_floor"]["AUC"]["value"] == max(r["values"]["AUC"] for r in det["rows"])
-    text = report_markdown(res)
+    text = gestured_markdown(res)
     assert "**best floor**" in text and "floor: word prior (training split)" in text
     assert res["counts"]["train_words"] > 0 and res["counts"]["test_clips"] == len(truth.clips("test"))
 

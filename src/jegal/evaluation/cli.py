@@ -124,6 +124,9 @@ def run(args: argparse.Namespace) -> int:
     print(markdown_table(table))
     if args.task == "retrieval":
         print(ties_note())
+    if args.task == "spotting":
+        print("Spotting (the AVS-Spot rule) measures the localisation of a word known to be gestured; whether a "
+              "word is gestured at all: jegal eval gestured.")
     print(f"wrote {out}")
     return 0
 
@@ -131,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
 def run_gestured(args: argparse.Namespace) -> int:
     """``jegal eval gestured``: the gestured-word protocols, floors beside the model rows."""
     from jegal.data.gestured_words import GesturedWordsError, find_gestured_words, write_gestured_words
-    from jegal.evaluation.gestured import evaluate_gestured, report_markdown
+    from jegal.evaluation.gestured import evaluate_gestured, gestured_markdown
 
     if args.truth is None or (args.model is None and not args.floors_only):
         print("jegal eval gestured: --truth is required, and --model unless --floors-only", file=sys.stderr)
@@ -170,6 +173,6 @@ def run_gestured(args: argparse.Namespace) -> int:
     for m, r in results.items():
         if model is not None:
             print(f"## {model_dir.name} ({m})\n")
-        print(report_markdown(r) + "\n")
+        print(gestured_markdown(r) + "\n")
     print(f"wrote {out}")
     return 0

@@ -498,7 +498,7 @@ def build_tables(scored: list[dict]) -> dict:
     return out
 
 
-def format_cell(v, column: str = "") -> str:
+def gestured_cell(v, column: str = "") -> str:
     if v is None:
         return "-"
     if "dist" in column:
@@ -518,14 +518,14 @@ def tables_markdown(tables: dict) -> str:
         lines = [f"**{t['title']}**", "", "| row | " + " | ".join(cols) + " |", "|---|" + "---|" * len(cols)]
         for r in rows:
             label = r["name"] if r["kind"] == "model" else f"floor: {r['name']}"
-            lines.append(f"| {label} | " + " | ".join(format_cell(r["values"].get(c), c) for c in cols) + " |")
+            lines.append(f"| {label} | " + " | ".join(gestured_cell(r["values"].get(c), c) for c in cols) + " |")
         if t["best_floor"]:
             lines.append("| **best floor** | " + " | ".join(
-                f"{format_cell(t['best_floor'][c]['value'], c)} ({t['best_floor'][c]['name']})"
+                f"{gestured_cell(t['best_floor'][c]['value'], c)} ({t['best_floor'][c]['name']})"
                 if c in t["best_floor"] else "-" for c in cols) + " |")
             for model, m in t["margins"].items():
                 lines.append(f"| {model} - best floor | " + " | ".join(
-                    ("+" if m[c] >= 0 else "") + format_cell(m[c], c) if c in m else "-" for c in cols) + " |")
+                    ("+" if m[c] >= 0 else "") + gestured_cell(m[c], c) if c in m else "-" for c in cols) + " |")
         parts.append("\n".join(lines))
     return "\n\n".join(parts)
 
@@ -586,7 +586,7 @@ def evaluate_gestured(truth: GesturedWords, clipset=None, model=None, modalities
     return _json_ready(result)
 
 
-def report_markdown(result: dict) -> str:
+def gestured_markdown(result: dict) -> str:
     """Counts, the tables and the notes of an :func:`evaluate_gestured` result, as markdown."""
     c = result["counts"]
     head = (f"{c['test_words']} test words in {c['test_clips']} clips, {c['gestured']} gestured (base rate "

@@ -171,8 +171,11 @@ class EnsembleModel:
 
 
 def evaluate_model(model, benches: dict[str, Benchmark], clips: ClipSet, modalities=("ta",), cache_dir=None,
-                   model_id: str | None = None, progress: bool = False, keep_rows: bool = False) -> dict:
-    """{task: {modalities: result}} over the three benchmarks."""
+                   model_id: str | None = None, progress: bool = False, keep_rows: bool = False,
+                   return_embeddings: bool = False):
+    """{task: {modalities: result}} over the three benchmarks (and, with ``return_embeddings``, the
+    last :class:`~jegal.inference.embed.Embeddings` computed, whose gesture frames a later protocol
+    can reuse: ``(results, embeddings)``)."""
     out: dict = {task: {} for task in benches}
     reuse = None  # gesture embeddings do not depend on the task or the content modalities
     for m in modalities:
@@ -180,7 +183,7 @@ def evaluate_model(model, benches: dict[str, Benchmark], clips: ClipSet, modalit
             out[task][m], reuse = evaluate_benchmark(model, bench, clips, modalities=m, cache_dir=cache_dir,
                                                      model_id=model_id, progress=progress, keep_rows=keep_rows,
                                                      reuse=reuse, return_embeddings=True)
-    return out
+    return (out, reuse) if return_embeddings else out
 
 
 # -- floors and tables ------------------------------------------------------------------------
