@@ -121,9 +121,9 @@ def stage_evaluate(args, out: Path, mods: list[str]) -> dict:
     benches = corpus_benchmarks(corpus)
     clips = corpus_clips(corpus, benches)
     model = _load_model(out)
-    results, emb = evaluate_model(model, benches, clips, mods, cache_dir=out / "eval" / "cache",
-                                  model_id=model.identity, progress=not args.quiet, keep_rows=True,
-                                  return_embeddings=True)
+    results, embs = evaluate_model(model, benches, clips, mods, cache_dir=out / "eval" / "cache",
+                                   model_id=model.identity, progress=not args.quiet, keep_rows=True,
+                                   return_embeddings=True)
     for task, by_mod in results.items():
         for m, r in by_mod.items():
             write_json_atomic(out / "eval" / f"{task}_{m}.json", r)
@@ -136,7 +136,7 @@ def stage_evaluate(args, out: Path, mods: list[str]) -> dict:
     floors_doc = [{"label": lbl, "metrics": m} for lbl, m in floors]
     checked = findings([{"variant": "full", **r} for r in rows], floors_doc)
     speaker = {m: r["metrics"].get("speaker_diagnostics") for m, r in results["retrieval"].items()}
-    gestured = stage_gestured(args, out, model, mods[0], emb)
+    gestured = stage_gestured(args, out, model, mods[0], benches, embs[mods[0]])
     return {"rows": rows, "floors": floors_doc, "floor_details": floor_raw, "findings": checked, "gestured": gestured,
             "speaker_diagnostics": speaker,
             "evaluated": evaluated, "clips_missing": len(clips.problems),
@@ -145,12 +145,13 @@ def stage_evaluate(args, out: Path, mods: list[str]) -> dict:
                         for task, by_mod in results.items()}}
 
 
-def stage_gestured(args, out: Path, model, mod: str, reuse=None) -> dict:
+def stage_gestured(args, out: Path, model, mod: str, benches: dict, embs: dict) -> dict:
     """The gestured-word protocols on the corpus's test clips (``jegal eval gestured``): their
     result (:func:`jegal.evaluation.evaluate_gestured`, also ``OUT/eval/gestured_<mod>.json``), or
-    ``{"skipped": why}`` when the corpus has no ground truth for them."""
+    ``{"skipped": why}`` when the corpus has no ground truth for them. The benchmarks' embeddings
+    ``embs`` ({task: Embeddings} of ``mod``) are reused: only what they lack is embedded."""
     from jegal.data.gestured_words import FILENAME, GesturedWordsError, find_gestured_words
-    from jegal.evaluation import evaluate_gestured, load_clips
+    from jegal.evaluation import evaluate_gestured, load_clips, reusable_embeddings
 
     corpus = out / "corpus"
     try:
@@ -159,6 +160,7 @@ def stage_gestured(args, out: Path, model, mod: str, reuse=None) -> dict:
         _log(f"gestured-word protocols skipped: {err}")
         return {"skipped": str(err)}
     clips = load_clips(corpus / "test", truth.clips("test").keys())
+    reuse = reusable_embeddings(truth, benches, embs)
     res = evaluate_gestured(truth, clips, model, modalities=mod, cache_dir=out / "eval" / "cache",
                             model_id=model.identity, progress=not args.quiet, reuse=reuse)
     res["label"] = f"JEGAL ({MOD_NAMES[mod]})"

@@ -319,3 +319,25 @@ def test_eval_gestured_cli_with_a_model(tiny_bench, tmp_path, capsys):
     rows = doc["results"]["a"]["rows"]
     assert rows[0]["kind"] == "model" and rows[0]["missing"] == 3
     assert doc["results"]["a"]["tables"]["flag"]["rows"][0]["name"].startswith("spotting probability")
+
+
+def test_benchmark_embeddings_are_reused_only_where_the_words_agree(tiny_bench, fake_model):
+    from jegal.data.benchmarks import read_benchmark
+    from jegal.evaluation.gestured import clips_with_words, reusable_embeddings
+    from jegal.inference.embed import embed_clips
+
+    truth = _tiny_truth(tiny_bench)
+    clips = load_clips(tiny_bench["data"], truth.clips("test").keys())
+    bench = read_benchmark(tiny_bench["spot"])
+    table = WordTable(truth.split("test"))
+    emb = embed_clips(fake_model, clips_with_words(table, clips), clips_with_words(table, clips))
+    rows = [replace(r, end=r.end + 1) if r.filename == clip_id(0) and r.word_index == 2 else r for r in truth.rows]
+    changed = GesturedWords(rows)
+    reuse = reusable_embeddings(changed, {"spotting": bench}, {"spotting": emb})
+    assert set(reuse.gesture_ids) == {clip_id(k) for k in range(8)}
+    assert set(reuse.content_ids) == {clip_id(k) for k in range(1, 8)}  # clip 0's words differ from the CSV's
+    calls = fake_model.calls
+    with_reuse = evaluate_gestured(changed, clips, fake_model, reuse=reuse, gesture_score=False)
+    assert fake_model.calls == calls + 1  # one content batch (clip 0), no gesture batch
+    without = evaluate_gestured(changed, clips, fake_model, gesture_score=False)
+    assert with_reuse["rows"] == without["rows"]

@@ -323,12 +323,58 @@ def clips_with_words(table: WordTable, clipset) -> list:
     return out
 
 
+def merge_embeddings(parts: list):
+    """One :class:`~jegal.inference.embed.Embeddings` holding every gesture and content clip of
+    ``parts`` (the first part's entry wins where several hold a clip)."""
+    from jegal.inference.embed import Embeddings
+
+    d = next((p.dim for p in parts if p.dim), 0)
+    g, c = {}, {}
+    for p in parts:
+        for cid in p.gesture_ids:
+            g.setdefault(cid, p.gesture(cid))
+        for cid in p.content_ids:
+            c.setdefault(cid, p.content(cid))
+
+    def stack(vecs):
+        return np.stack(vecs).astype(np.float32) if vecs else np.zeros((0, d), np.float32)
+
+    return Embeddings(list(g), stack([v for v, _ in g.values()]), [f for _, f in g.values()],
+                      list(c), stack([v for v, _ in c.values()]), [w for _, w in c.values()])
+
+
+def reusable_embeddings(truth: GesturedWords, benches: dict, embs: dict):
+    """What a model's benchmark embeddings (``{task: Embeddings}`` of one content modality, the
+    benchmarks ``{task: Benchmark}`` they were computed for) hold for the test clips of ``truth``:
+    every gesture clip, and the content words of a clip only where its benchmark row has exactly
+    the CSV's words (text, start, end), so the word embeddings are the ones this protocol would
+    compute. None when there is nothing."""
+    from jegal.inference.embed import Embeddings
+
+    table = WordTable(truth.split("test"))
+    want = {cid: [(table.text[i], int(table.start[i]), int(table.end[i])) for i in idx]
+            for cid, idx in table.clips.items()}
+    parts = []
+    for task, emb in embs.items():
+        bench = benches.get(task)
+        if emb is None or bench is None:
+            continue
+        same = {r.filename for r in bench.rows
+                if want.get(r.filename) == [(w.text, w.start, w.end) for w in r.words]}
+        keep = [cid for cid in emb.content_ids if cid in same]
+        parts.append(Embeddings(emb.gesture_ids, emb.gesture_clip, emb.gesture_frames, keep,
+                                np.stack([emb.content(c)[0] for c in keep]) if keep else np.zeros((0, emb.dim)),
+                                [emb.content(c)[1] for c in keep]))
+    return merge_embeddings(parts) if parts else None
+
+
 def embed_test_clips(model, clips: list, modalities: str = "ta", cache_dir=None, model_id: str | None = None,
                      batch_size: int = 32, progress: bool = False, reuse=None):
     """One embedding pass over ``clips`` (gesture frames and the CSV's words), cached as ``.npz``
     like the benchmarks' (:mod:`jegal.evaluation.embeddings`). ``reuse``: an
-    :class:`~jegal.inference.embed.Embeddings` of the same model already holding some of these
-    clips' gesture frames (they do not depend on the words or the content modalities)."""
+    :class:`~jegal.inference.embed.Embeddings` of the same model (and, for content, the same
+    modalities and these clips' words: :func:`reusable_embeddings`) already holding some of
+    them; only the rest is embedded."""
     from pathlib import Path
 
     from jegal.evaluation.embeddings import cache_key
@@ -342,16 +388,11 @@ def embed_test_clips(model, clips: list, modalities: str = "ta", cache_dir=None,
                 return Embeddings.load(path)
             except (OSError, ValueError, KeyError):
                 pass  # recomputed and replaced
-    known = [c for c in clips if reuse is not None and reuse.has_gesture(c.clip_id)]
-    todo = [c for c in clips if reuse is None or not reuse.has_gesture(c.clip_id)]
-    emb = embed_clips(model, todo, clips, modalities=modalities, batch_size=batch_size, progress=progress,
-                      desc="embed gestured words")
-    if known:
-        emb = Embeddings(emb.gesture_ids + [c.clip_id for c in known],
-                         np.concatenate([emb.gesture_clip.reshape(-1, reuse.dim),
-                                         np.stack([reuse.gesture(c.clip_id)[0] for c in known])]),
-                         emb.gesture_frames + [reuse.gesture(c.clip_id)[1] for c in known],
-                         emb.content_ids, emb.content_clip, emb.content_words)
+    g_todo = [c for c in clips if reuse is None or not reuse.has_gesture(c.clip_id)]
+    c_todo = [c for c in clips if reuse is None or not reuse.has_content(c.clip_id)]
+    emb = embed_clips(model, g_todo, c_todo, modalities=modalities, batch_size=batch_size, progress=progress,
+                      desc="embed gestured words") if g_todo or c_todo else None
+    emb = merge_embeddings([e for e in (emb, reuse) if e is not None])
     if path is not None:
         emb.save(path, meta={"task": "gestured", "modalities": modalities, "model": model_id})
     return emb

@@ -173,17 +173,19 @@ class EnsembleModel:
 def evaluate_model(model, benches: dict[str, Benchmark], clips: ClipSet, modalities=("ta",), cache_dir=None,
                    model_id: str | None = None, progress: bool = False, keep_rows: bool = False,
                    return_embeddings: bool = False):
-    """{task: {modalities: result}} over the three benchmarks (and, with ``return_embeddings``, the
-    last :class:`~jegal.inference.embed.Embeddings` computed, whose gesture frames a later protocol
-    can reuse: ``(results, embeddings)``)."""
+    """{task: {modalities: result}} over the three benchmarks; with ``return_embeddings``,
+    ``(results, {modalities: {task: Embeddings}})``, the embeddings each benchmark was scored with
+    (a later protocol reuses them: :func:`jegal.evaluation.gestured.reusable_embeddings`)."""
     out: dict = {task: {} for task in benches}
+    embs: dict = {m: {} for m in modalities}
     reuse = None  # gesture embeddings do not depend on the task or the content modalities
     for m in modalities:
         for task, bench in benches.items():
             out[task][m], reuse = evaluate_benchmark(model, bench, clips, modalities=m, cache_dir=cache_dir,
                                                      model_id=model_id, progress=progress, keep_rows=keep_rows,
                                                      reuse=reuse, return_embeddings=True)
-    return (out, reuse) if return_embeddings else out
+            embs[m][task] = reuse
+    return (out, embs) if return_embeddings else out
 
 
 # -- floors and tables ------------------------------------------------------------------------
