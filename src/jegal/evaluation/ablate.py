@@ -15,8 +15,8 @@ from ``full`` whose interval (paired by seed) contains 0.
 from __future__ import annotations
 
 import argparse
-import json
 import dataclasses
+import json
 import math
 import numbers
 import sys
