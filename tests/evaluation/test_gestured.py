@@ -248,12 +248,12 @@ def test_the_gesture_score_interface_is_wired(tiny_bench, fake_model, monkeypatc
         score: np.ndarray
         p_value: np.ndarray
         gestured: np.ndarray
-        peak_frame: np.ndarray
+        peak: np.ndarray
         interval: np.ndarray | None = None
 
     seen = {}
 
-    def score_clips(model, clips, modalities="ta", batch_size=32):
+    def score_clips(model, clips, modalities="ta", batch_size=32, progress=False):
         seen["clips"] = [(c.clip_id, [w.text for w in c.words]) for c in clips]
         out = {}
         for c in clips:
