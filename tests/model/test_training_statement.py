@@ -70,8 +70,10 @@ def test_an_old_card_of_unknown_data_says_so_naming_it(tmp_path, monkeypatch):
     assert training_statement(ModelCard(preset="released"))["kind"] == "real"  # an older imported checkpoint
 
 
-def test_a_model_without_a_card_is_described_from_its_training_run(tmp_path):
+def test_a_model_without_training_data_on_its_card_is_described_from_its_training_run(tmp_path):
     corpus = synth_corpus(tmp_path / "corpus")
     (tmp_path / "run" / "model").mkdir(parents=True)
     (tmp_path / "run" / "train_config.json").write_text(json.dumps({"preset": "cpu", "data": {"train": str(corpus)}}))
     assert training_statement(None, tmp_path / "run" / "model")["statement"] == SAID
+    (tmp_path / "run" / "best").mkdir()  # a run's best/ has a card with the config's facts only
+    assert training_statement(ModelCard(preset="cpu"), tmp_path / "run" / "best")["kind"] == "synthetic"

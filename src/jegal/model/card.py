@@ -333,8 +333,8 @@ def _locate(data: str, model_dir: Path | None) -> Path | None:
 
 
 def _run_records(model_dir: Path | None) -> tuple[str, str]:
-    """``(training data, preset)`` from the training run around a model directory without a card
-    (``train_config.json`` beside it); empty when there is none."""
+    """``(training data, preset)`` from the training run around a model directory whose card names no
+    training data (``train_config.json`` beside it); empty when there is none."""
     config = _json(model_dir.parent / "train_config.json") if model_dir is not None else None
     data = (config or {}).get("data")
     if not isinstance(data, dict) or not data.get("train"):
@@ -350,8 +350,8 @@ def training_statement(card_or_model=None, model_dir: str | os.PathLike | None =
     ``card_or_model``: a :class:`ModelCard`, a dict of its fields, a loaded
     :class:`jegal.model.JEGAL` (its ``card``; ``model_dir`` then defaults to its ``source_dir``), or
     None. A card that records ``training_kind`` is taken at its word. For an older one the kind is
-    inferred: its ``training_data`` (or, without a card, the training run's ``train_config.json``
-    beside ``model_dir``), a relative path resolved against ``model_dir`` and the folders above it
+    inferred: its ``training_data`` (or, when the card names none, the training run's
+    ``train_config.json`` beside ``model_dir``, e.g. for a run's ``best/``), a relative path resolved against ``model_dir`` and the folders above it
     (:func:`_locate`), is a SynthGest corpus; a ``released`` preset is the authors' real-video
     checkpoint; else the kind is unknown and the statement says so, naming the data."""
     card = getattr(card_or_model, "card", card_or_model)
@@ -364,8 +364,9 @@ def training_statement(card_or_model=None, model_dir: str | os.PathLike | None =
     kind = getattr(card, "training_kind", "") or ""
     said = getattr(card, "training_statement", "") or ""
     preset = getattr(card, "preset", "") or ""
-    if not data and card is None:
-        data, preset = _run_records(model_dir)
+    if not data:  # no card, or a plain one (a run's best/): the training run's own records
+        data, run_preset = _run_records(model_dir)
+        preset = preset or run_preset
     found = _locate(data, model_dir) if data else None
     where = str(found) if found is not None else data
     if kind in ("synthetic", "real"):
