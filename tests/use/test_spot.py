@@ -14,10 +14,11 @@ from jegal.metrics import SPOT_MARGIN, SPOT_THRESHOLD
 from .conftest import decode_mp4
 
 SPOT_KEYS = {"model", "modalities", "window_frames", "overlap_frames", "video", "num_frames", "fps", "duration_s",
-             "size", "transcript_source", "transcript", "threshold", "margin_frames", "words", "people", "outputs",
-             "warnings", "timings"}
-WORD_KEYS = {"index", "word", "start_frame", "end_frame", "start_s", "end_s", "best_frame", "best_s", "probability",
-             "in_window", "above_threshold", "spotted", "window"}
+             "size", "transcript_source", "transcript", "gesture_score", "threshold", "margin_frames", "attribution",
+             "words", "people", "outputs", "warnings", "timings"}
+WORD_KEYS = {"index", "word", "start_frame", "end_frame", "start_s", "end_s", "gesture_score", "p_value", "controls",
+             "gestured", "gestured_by_score", "speaker", "best_frame", "best_s", "probability", "in_window",
+             "above_threshold", "localised", "window"}
 
 
 @pytest.fixture(scope="module")
@@ -41,10 +42,13 @@ def test_spot_json_has_every_documented_key_and_a_decision_per_word(sample1, rea
         inside = w["start_frame"] - SPOT_MARGIN <= w["best_frame"] <= w["end_frame"] + SPOT_MARGIN
         assert w["in_window"] == inside
         assert w["above_threshold"] == (w["probability"] >= SPOT_THRESHOLD)
-        assert w["spotted"] == (inside and w["above_threshold"])
+        assert w["localised"] == (inside and w["above_threshold"])
         assert person["first_frame"] <= w["best_frame"] <= person["last_frame"]
         assert w["best_s"] == pytest.approx(w["best_frame"] / 25)
-    assert person["spotted"] == [w for w in person["words"] if w["spotted"]]
+        # 56 frames: one window, its only controls are the rolled windows and the still pose
+        assert w["gesture_score"] == pytest.approx(1 - w["p_value"], abs=1e-3) and w["speaker"] == 0
+        assert w["gestured"] == w["gestured_by_score"] == (w["p_value"] <= 0.05 and w["controls"] >= 19)
+    assert person["gestured"] == [w for w in person["words"] if w["gestured"]]
     assert person["heatmaps"] == ["heatmaps/person0-000.png"]
     assert (sample1 / person["heatmaps"][0]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -76,7 +80,8 @@ def test_words_csv_has_one_row_per_person_and_word_matching_the_json(sample1):
     for row, w in zip(rows, words):
         assert row["person"] == "0" and row["word"] == w["word"] and int(row["best_frame"]) == w["best_frame"]
         assert float(row["probability"]) == pytest.approx(w["probability"])
-        assert row["spotted"] == str(int(w["spotted"]))
+        assert row["localised"] == str(int(w["localised"])) and row["gestured"] == str(int(w["gestured"]))
+        assert float(row["gesture_score"]) == pytest.approx(w["gesture_score"]) and row["speaker"] == "0"
 
 
 def test_annotated_video_decodes_with_every_frame_at_25_fps_and_the_audio(sample1):
@@ -157,7 +162,7 @@ def test_spotting_a_video_decides_the_target_word_as_the_benchmark_does(synth_sp
     sub = Benchmark(bench.path, bench.task, rows, [])
     result = evaluate_benchmark(model, sub, load_clips(use_corpus / "test", sub.clip_ids()), modalities="ta")
     per_row = result["metrics"]["per_row"]
-    same = [bool(s.spotted[k]) == p["correct"] for (_, _, s, k), p in zip(spots, per_row)]
+    same = [bool(s.localised[k]) == p["correct"] for (_, _, s, k), p in zip(spots, per_row)]
     prob_gap = [abs(float(s.prob[k]) - p["prob"]) for (_, _, s, k), p in zip(spots, per_row)]
     assert np.mean(same) >= 0.95 and np.median(prob_gap) < 1e-3, (np.mean(same), np.median(prob_gap))
 
@@ -171,7 +176,7 @@ def test_the_gestured_word_is_spotted_far_above_chance(synth_spots):
     spotted, chance = [], []
     for row, vi, s, k in spots:
         t, T = row.target, vi.num_frames
-        spotted.append(bool(s.spotted[k]))
+        spotted.append(bool(s.localised[k]))
         chance.append((min(T - 1, t.end + SPOT_MARGIN) - max(0, t.start - SPOT_MARGIN) + 1) / T)
     rate, floor = np.mean(spotted), np.mean(chance)
     assert rate > floor + 0.15 and rate > 1.5 * floor, (rate, floor)

@@ -16,7 +16,11 @@ frames relative to its window (so the same positions and clip length), but the g
   not overlap the word's own span +- 9 frames and where the same word is not spoken (a speaker
   who repeats a word with its gesture would otherwise be its own control);
 - the person's **still pose**: their mean pose held for a window (a person who never moves
-  matches it exactly, so no word of theirs can beat it).
+  matches it exactly, so no word of theirs can beat it);
+- where a short track leaves a word fewer than 19 of those, its own window's input **rolled**
+  in time (:func:`rolled`: circular shifts every 2 frames round a 4 s window, each used only
+  where it moves the word's own span +- 9 frames away from the frames compared; so a word of a
+  track shorter than about 3 s cannot be decided).
 
 The word's **p-value** is ``(1 + #{controls >= observed}) / (1 + #controls)`` (ties count against
 the word: identical footage proves nothing), its **gesture score** ``1 - p``: the share of its
@@ -57,7 +61,9 @@ class Window:
     embeddings (content, same space; may be (0, d)); ``texts`` (W,) the words' normalised text;
     ``spans`` (W, 2) inclusive frames relative to the window; ``start`` the window's first frame
     on its recording's clock and ``segment`` the recording (windows of different segments never
-    overlap in time)."""
+    overlap in time). A **rolled** window (:func:`rolled`) is window ``owner``'s gesture input
+    shifted in time by ``shift`` frames (circularly): it serves only the words of its owner, and
+    only where the shift moves the word's own frames out of the frames compared."""
 
     frames: np.ndarray
     words: np.ndarray
@@ -65,6 +71,8 @@ class Window:
     spans: np.ndarray
     start: int = 0
     segment: str = ""
+    owner: int = -1
+    shift: int = 0
 
 
 @dataclass
@@ -122,6 +130,9 @@ def score_windows(windows: Sequence[Window], decide: Sequence[tuple[int, int]], 
     segments = np.array([w.segment for w in windows], object)
     lengths = gmask.sum(1)
     S = None if still is None else _unit(still)
+    spoken = (np.repeat(np.arange(V), [len(w.texts) for w in windows]),
+              np.array([x for w in windows for x in w.texts], object),
+              np.concatenate([np.asarray(w.spans, np.int64).reshape(-1, 2) for w in windows]))
     by_window: dict[int, list[int]] = defaultdict(list)
     for r, (v, j) in enumerate(decide):
         if not 0 <= j < len(windows[v].words):
@@ -143,7 +154,7 @@ def score_windows(windows: Sequence[Window], decide: Sequence[tuple[int, int]], 
         stat = np.where(valid, P, -np.inf).max(-1)  # (n, V)
         obs = stat[:, v]
         peak[rows] = np.where(valid[:, v], P[:, v], -np.inf).argmax(-1)
-        ok = _control_windows(win, js, windows, starts, segments, lengths, v, margin)  # (n, V)
+        ok = _control_windows(win, js, windows, starts, segments, lengths, v, margin, spoken)  # (n, V)
         ok &= np.isfinite(stat)
         n_ctrl = ok.sum(1)
         beats = (ok & (stat >= obs[:, None])).sum(1)
@@ -169,7 +180,7 @@ def score_windows(windows: Sequence[Window], decide: Sequence[tuple[int, int]], 
 
 
 def _control_windows(win: Window, js: np.ndarray, windows: Sequence[Window], starts: np.ndarray,
-                     segments: np.ndarray, lengths: np.ndarray, v: int, margin: int) -> np.ndarray:
+                     segments: np.ndarray, lengths: np.ndarray, v: int, margin: int, spoken: tuple) -> np.ndarray:
     """(n, V) bool: may window u serve as a control for word js[i] of window v? Not v itself;
     long enough to hold the word's span; in the same recording, its frames at the word's place
     must not overlap the word's own span +- margin; and no word of the same text may lie within
@@ -182,16 +193,18 @@ def _control_windows(win: Window, js: np.ndarray, windows: Sequence[Window], sta
     overlap = same_seg & (ctrl_a <= abs_b[:, None]) & (ctrl_b >= abs_a[:, None])
     ok = ~overlap & (lengths[None, :] > win.spans[js, 1][:, None])
     ok[:, v] = False
-    texts = [win.texts[j] for j in js]
-    for u, other in enumerate(windows):  # same word spoken at the control's place: not a control
-        if u == v or not len(other.texts):
-            continue
-        for i, text in enumerate(texts):
-            hits = [k for k, x in enumerate(other.texts) if x == text]
-            if hits:
-                s = other.spans[hits]
-                if np.any((s[:, 0] <= rel_b[i]) & (s[:, 1] >= rel_a[i])):
-                    ok[i, u] = False
+    owners = np.array([w.owner for w in windows])
+    for u in np.flatnonzero(owners >= 0):  # rolled windows: their owner's words, own frames shifted away
+        T = len(windows[u].frames)
+        d = windows[u].shift % T
+        ok[:, u] = (owners[u] == v) & (min(d, T - d) > rel_b - rel_a)
+    # the same word spoken at the control's place: not a control. ``spoken``: every window's words
+    # as (window, text, start, end) rows, so this is one (n, E) comparison
+    ent_win, ent_text, ent_span = spoken
+    same = (ent_text[None, :] == np.array([win.texts[j] for j in js], object)[:, None])  # (n, E)
+    same &= (ent_span[None, :, 0] <= rel_b[:, None]) & (ent_span[None, :, 1] >= rel_a[:, None])
+    rows, cols = np.nonzero(same)
+    ok[rows, ent_win[cols]] = False
     return ok
 
 
@@ -200,6 +213,40 @@ def _finish(out: dict, peak: np.ndarray, count: np.ndarray) -> WordScores:
     p = out["p_value"]
     return WordScores(observed=out["observed"], peak=peak, controls=count, control_mean=out["control_mean"],
                       still=out["still"], p_value=p, score=1.0 - p, decided=decided, gestured=decided & (p <= ALPHA))
+
+
+ROLLS = 50  # at most this many rolled controls of a window whose words have too few others
+
+
+def roll_shifts(num_frames: int, rolls: int = ROLLS) -> list[int]:
+    """Shifts (frames) of a window of ``num_frames`` frames for its rolled controls: every
+    ``ceil(num_frames / rolls)``-th frame round the circle, 0 left out (at most ``rolls``)."""
+    step = -(-num_frames // rolls)
+    return list(range(step, num_frames, step))
+
+
+def rolled(clip, shift: int):
+    """``clip``'s gesture input (keypoints, rgb, features) shifted circularly in time by ``shift``
+    frames, as a gesture-only clip (no words, silent mel) named ``<clip id>#roll<shift>``."""
+    from jegal.data.clip import Clip
+
+    def r(x):
+        return None if x is None else np.roll(x, shift, axis=0)
+
+    return Clip(f"{clip.clip_id}#roll{shift}", r(clip.keypoints), np.zeros_like(clip.mel), [],
+                speaker_id=clip.speaker_id, source=clip.source, rgb=r(clip.rgb), features=r(clip.features))
+
+
+def rolled_window(window: Window, frames: np.ndarray, owner: int, shift: int) -> Window:
+    """The :class:`Window` of ``window``'s input rolled by ``shift`` (``frames`` (T, d) its
+    embedding), serving only the words of window ``owner``; its words keep their text with their
+    spans moved by the shift (so the same word spoken there is still no control)."""
+    T = len(window.frames)
+    spans = window.spans.copy()
+    spans[:, 0] = (window.spans[:, 0] + shift) % T
+    spans[:, 1] = spans[:, 0] + (window.spans[:, 1] - window.spans[:, 0])
+    return Window(frames, window.words[:0], list(window.texts), spans, window.start, f"{window.segment}#roll",
+                  owner, shift)
 
 
 # -- model inputs -------------------------------------------------------------------------------
@@ -259,4 +306,5 @@ def score_clips(model, clips: Sequence, modalities: str = "ta", batch_size: int 
     return out
 
 
-__all__ = ["ALPHA", "MIN_CONTROLS", "Window", "WordScores", "score_clips", "score_windows", "still_clip"]
+__all__ = ["ALPHA", "MIN_CONTROLS", "ROLLS", "Window", "WordScores", "roll_shifts", "rolled", "rolled_window",
+           "score_clips", "score_windows", "still_clip"]

@@ -1,16 +1,22 @@
-"""Which words a person gestured, over a track of any length: the spotting protocol per window, merged.
+"""Which words a person gestured, over a track of any length: a gesture score and the spotting rule per word.
 
-A person's track is cut into overlapping windows (:mod:`jegal.inference.windows`); each window
-is a :class:`~jegal.data.clip.Clip` with the words lying wholly inside it. Every window's gesture
-frames and words are embedded (:func:`jegal.inference.embed_clips`, batched) and scored with
-the spotting protocol (:func:`word_frame_map`: per frame, a softmax over the window's words of
-cos / 0.07, :func:`jegal.metrics.spotting_probabilities`). Each word is decided in the window
-where it lies most centrally (:func:`~jegal.inference.windows.central_window`), as the benchmark
-decides a clip's target word (:func:`jegal.metrics.spot_decisions`): its best frame in that
-window, that frame's probability, whether the frame lies within the word's span +- 9 frames
-(``in_window``) and whether the probability reaches :data:`jegal.metrics.SPOT_THRESHOLD`
-(``above``). A word is **spotted** when both hold. The words x frames map over the whole track
-takes each frame from its most central window.
+Every word lying wholly inside a person's track is scored in its **own window**
+(:func:`own_windows`: 100 frames = 4 s centred on the word, shifted inside the track at its
+ends), so a word's answer depends on the footage around it, not on where a grid of windows
+happens to fall: identical footage gives identical answers (except within 2 s of the track's
+ends). Each window is a :class:`~jegal.data.clip.Clip` with the words lying wholly inside it;
+all are embedded in batches (:func:`jegal.inference.embed_clips`). Per word:
+
+- **gestured** (:mod:`jegal.inference.gesture_score`): the word's spotting probability (max over
+  its span +- 9 frames of the softmax over its window's words of cos / 0.07) against the same
+  word on the person's other stretches and their still pose; ``gesture_score`` = 1 - p, and the
+  word is gestured at p <= 0.05. A person who does not move gets no gestured word.
+- **localised** (the AVS-Spot rule, :func:`jegal.metrics.spot_decisions`): the best frame lies
+  within the word's span +- 9 frames (``in_window``) and its probability reaches
+  :data:`jegal.metrics.SPOT_THRESHOLD` (``above``). It says where a word known to be gestured
+  was gestured; on its own it is no evidence that it was (a word-order prior passes it).
+
+The words x frames map holds each word's row from its own window.
 
     from jegal.inference.spotting import spot_people
     spots = spot_people(model, video.people, video.words)   # video = jegal.use.read_video(...)
@@ -26,6 +32,7 @@ from typing import Protocol
 
 import numpy as np
 
+from jegal.inference.windows import WINDOW_FRAMES
 from jegal.metrics import SPOT_TEMPERATURE, SPOT_THRESHOLD
 
 
@@ -46,25 +53,37 @@ class Track(Protocol):
 
 @dataclass
 class PersonSpots:
-    """Spotting for one person: the per-word decisions and the merged map over their track.
+    """Which words one person gestured: per-word decisions and the words x frames map over their track.
 
     ``word_index`` (R,) indices into the video's words scored for this person (those lying wholly
-    inside one of their windows); per word: ``best_frame`` (R,) frame of the video, ``prob`` (R,),
-    ``in_window``, ``above``, ``spotted`` (R,) bool, ``window`` (R,) the deciding window's index.
-    ``probs`` / ``cosine`` (R, T_P) over frames ``first_frame .. first_frame + T_P - 1``: each
-    frame's softmax over the words of its most central window (0 for the other words) and the
-    cosines behind it. ``heatmaps``: file names of the map's PNG pages, once written."""
+    inside their track). Per word, all from the word's **own window** (``window`` (R, 2), inclusive
+    frames of the video, centred on the word where the track allows):
+
+    - the gesture score (:mod:`jegal.inference.gesture_score`): ``gesture_score`` (R,) = 1 - p,
+      ``p_value``, ``controls`` (how many no-gesture controls), ``gestured`` (R,) bool, the
+      decision (p <= :data:`~jegal.inference.gesture_score.ALPHA` with enough controls);
+    - the AVS-Spot rule (the localisation of a word known to be gestured): ``best_frame`` (R,)
+      frame of the video, ``prob`` (R,) its spotting probability, ``in_window`` (within the
+      word's span +- 9 frames), ``above`` (P >= 0.5), ``localised`` = both.
+
+    ``probs`` / ``cosine`` (R, T_P) over frames ``first_frame .. first_frame + T_P - 1``: row r is
+    word r's spotting probability (its window's softmax over that window's words) and cosine
+    over its own window's frames, 0 elsewhere. ``heatmaps``: file names of the map's PNG pages,
+    once written."""
 
     person: int
     first_frame: int
-    windows: list[tuple[int, int]]
     word_index: np.ndarray
+    window: np.ndarray
+    gesture_score: np.ndarray
+    p_value: np.ndarray
+    controls: np.ndarray
+    gestured: np.ndarray
     best_frame: np.ndarray
     prob: np.ndarray
     in_window: np.ndarray
     above: np.ndarray
-    spotted: np.ndarray
-    window: np.ndarray
+    localised: np.ndarray
     probs: np.ndarray
     cosine: np.ndarray
     heatmaps: list[str] = field(default_factory=list)
@@ -84,63 +103,111 @@ def word_frame_map(frames: np.ndarray, words: np.ndarray,
     return probs, (fn @ wn.T).astype(np.float32)
 
 
-def spot_person(model, person: Track, words: Sequence, modalities: str = "ta", batch_size: int = 16) -> PersonSpots:
+def own_windows(starts, ends, first: int, last: int, window_frames: int = WINDOW_FRAMES) -> np.ndarray:
+    """(N, 2) inclusive frames of each word's own window: ``window_frames`` long, centred on the
+    word (``starts``, ``ends`` (N,) inclusive frames), shifted to stay inside the track
+    ``first..last`` and cut to it when the track is shorter. So identical footage gets identical
+    windows wherever it lies, unless it is within half a window of the track's ends."""
+    starts, ends = np.asarray(starts, np.int64), np.asarray(ends, np.int64)
+    lo = (starts + ends) // 2 - window_frames // 2
+    lo = np.clip(lo, first, max(first, last - window_frames + 1))
+    return np.stack([lo, np.minimum(lo + window_frames - 1, last)], axis=1).reshape(-1, 2)
+
+
+def track_clip(person: Track):
+    """The person's whole track as one :class:`~jegal.data.clip.Clip` without words (keypoints,
+    mel, rgb, features over frames ``first_frame..last_frame``), assembled from their clips."""
+    from jegal.data.clip import Clip
+    from jegal.timebase import MEL_PER_FRAME
+
+    first, T = person.first_frame, person.last_frame - person.first_frame + 1
+    c0 = person.clips[0]
+    kp = np.zeros((T, *c0.keypoints.shape[1:]), np.float32)
+    mel = np.zeros((MEL_PER_FRAME * T, c0.mel.shape[1]), np.float32)
+    rgb = None if c0.rgb is None else np.zeros((T, *c0.rgb.shape[1:]), c0.rgb.dtype)
+    feats = None if c0.features is None else np.zeros((T, c0.features.shape[1]), np.float32)
+    for (s, e), clip in zip(person.windows, person.clips):
+        sl = slice(s - first, e - first + 1)
+        kp[sl] = clip.keypoints
+        mel[MEL_PER_FRAME * sl.start:MEL_PER_FRAME * sl.stop] = clip.mel
+        if rgb is not None:
+            rgb[sl] = clip.rgb
+        if feats is not None:
+            feats[sl] = clip.features
+    return Clip(f"person{person.person}", kp, mel, [], speaker_id=c0.speaker_id, source=c0.source, rgb=rgb,
+                features=feats)
+
+
+def spot_person(model, person: Track, words: Sequence, modalities: str = "ta", batch_size: int = 16,
+                window_frames: int = WINDOW_FRAMES) -> PersonSpots:
     """:class:`PersonSpots` of one person (:class:`Track`) given the video's ``words``
-    (:class:`jegal.data.words.Word`, frames of the video): every window embedded in batches of
-    ``batch_size``, each word decided in its most central window (module docstring).
+    (:class:`jegal.data.words.Word`, frames of the video): each word scored in its own window
+    (:func:`own_windows`, ``window_frames`` long; words sharing a window share its embedding),
+    every window embedded in batches of ``batch_size``, the gesture score against the person's
+    other windows and still pose (:func:`jegal.inference.gesture_score.score_windows`).
     ``modalities``: the content inputs (``t``, ``a`` or ``ta``)."""
     from jegal.inference.embed import embed_clips
-    from jegal.inference.windows import central_window
+    from jegal.inference.gesture_score import (MIN_CONTROLS, Window, roll_shifts, rolled, rolled_window,
+                                               score_windows, still_clip)
     from jegal.metrics import spot_decisions
 
-    windows = person.windows
-    T = person.last_frame - person.first_frame + 1
-    with_words = [c for c in person.clips if c.words]
-    emb = embed_clips(model, person.clips, with_words, modalities=modalities, batch_size=batch_size)
+    first, last = person.first_frame, person.last_frame
+    T = last - first + 1
     starts = np.array([w.start for w in words], np.int64)
     ends = np.array([w.end for w in words], np.int64)
-    win = np.asarray(windows, np.int64).reshape(-1, 2)
-    scored = central_window(starts, ends, win)  # (W,) deciding window per word, -1: not in view
-    word_index = np.flatnonzero(scored >= 0)
-    row_of = np.full(len(words), -1, np.int64)
-    row_of[word_index] = np.arange(len(word_index))
-    probs_k, cos_k, members = {}, {}, {}
-    for k, clip in enumerate(person.clips):
-        if clip.words:
-            probs_k[k], cos_k[k] = word_frame_map(emb.gesture(clip.clip_id)[1], emb.content(clip.clip_id)[1])
-            members[k] = np.flatnonzero((starts >= win[k, 0]) & (ends <= win[k, 1]))  # the clip's words, in order
-    # Decisions: each word's column of its deciding window, padded to one (R, Tmax) array.
+    word_index = np.flatnonzero((starts >= first) & (ends <= last))
     R = len(word_index)
-    Tmax = int((win[:, 1] - win[:, 0] + 1).max())
+    wins, which = np.unique(own_windows(starts[word_index], ends[word_index], first, last, window_frames),
+                            axis=0, return_inverse=True)
+    which = which.reshape(-1)
+    track = track_clip(person)
+    clips, members = [], []
+    for k, (s, e) in enumerate(wins):
+        inside = np.flatnonzero((starts >= s) & (ends <= e))
+        members.append(inside)
+        clip = track.crop(int(s - first), int(e - first), [words[i].shifted(int(first)) for i in inside])
+        clip.clip_id = f"{track.clip_id}@{s}"
+        clips.append(clip)
+    still = still_clip(track, int((wins[:, 1] - wins[:, 0]).max()) + 1 if R else min(T, window_frames))
+    emb = embed_clips(model, clips + [still], clips, modalities=modalities, batch_size=batch_size)
+    windows = [Window(emb.gesture(c.clip_id)[1], emb.content(c.clip_id)[1], [w.text for w in c.words],
+                      np.array([[w.start, w.end] for w in c.words], np.int64).reshape(-1, 2), int(s), "track")
+               for c, (s, _) in zip(clips, wins)]
+    slot = np.array([int(np.searchsorted(members[k], i)) for k, i in zip(which, word_index)], np.int64)
+    decide, still_frames = list(zip(which.tolist(), slot.tolist())), emb.gesture(still.clip_id)[1]
+    scores = score_windows(windows, decide, still_frames)
+    short = np.unique(which[scores.controls < MIN_CONTROLS])  # windows whose words lack controls: add rolls
+    if len(short):
+        shifted = [(int(k), d) for k in short for d in roll_shifts(clips[k].num_frames)]
+        rolls = embed_clips(model, [rolled(clips[k], d) for k, d in shifted], [], batch_size=batch_size)
+        windows += [rolled_window(windows[k], rolls.gesture(f"{clips[k].clip_id}#roll{d}")[1], k, d)
+                    for k, d in shifted]
+        scores = score_windows(windows, decide, still_frames)
+    # the AVS rule and the map, each word from its own window
+    Tmax = int((wins[:, 1] - wins[:, 0] + 1).max()) if R else 1
     target = np.zeros((R, Tmax), np.float32)
     mask = np.zeros((R, Tmax), bool)
-    deciding = scored[word_index]
-    for k in np.unique(deciding):
-        rows = np.flatnonzero(deciding == k)
-        cols = np.searchsorted(members[k], word_index[rows])
-        p = probs_k[k][:, cols].T  # (rows, T_k)
-        target[rows, :p.shape[1]], mask[rows, :p.shape[1]] = p, True
-    rel_start, rel_end = starts[word_index] - win[deciding, 0], ends[word_index] - win[deciding, 0]
+    probs = np.zeros((R, T), np.float32)
+    cosine = np.zeros((R, T), np.float32)
+    for k, win in enumerate(windows[:len(clips)]):
+        rows = np.flatnonzero(which == k)
+        if not len(rows):
+            continue
+        p, c = word_frame_map(win.frames, win.words)  # (T_k, W_k)
+        cols = slot[rows]
+        n = len(win.frames)
+        target[rows, :n], mask[rows, :n] = p[:, cols].T, True
+        sl = slice(int(wins[k, 0] - first), int(wins[k, 0] - first) + n)
+        probs[rows, sl], cosine[rows, sl] = p[:, cols].T, c[:, cols].T
     if R:
-        d = spot_decisions(target, rel_start, rel_end, mask)
-        best = d["frame"] + win[deciding, 0]
-        prob, in_win = d["prob"].astype(np.float32), d["in_window"]
+        d = spot_decisions(target, starts[word_index] - wins[which, 0], ends[word_index] - wins[which, 0], mask)
+        best, prob, in_win = d["frame"] + wins[which, 0], d["prob"].astype(np.float32), d["in_window"]
     else:
         best, prob, in_win = np.zeros(0, np.int64), np.zeros(0, np.float32), np.zeros(0, bool)
     above = prob >= SPOT_THRESHOLD
-    # The merged map: each frame from its most central window.
-    probs = np.zeros((R, T), np.float32)
-    cosine = np.zeros((R, T), np.float32)
-    frames = np.arange(person.first_frame, person.last_frame + 1)
-    pick = central_window(frames, frames, win)
-    for k in probs_k:
-        sel = frames[pick == k]
-        if len(sel):
-            rows = row_of[members[k]]
-            probs[np.ix_(rows, sel - person.first_frame)] = probs_k[k][sel - win[k, 0]].T
-            cosine[np.ix_(rows, sel - person.first_frame)] = cos_k[k][sel - win[k, 0]].T
-    return PersonSpots(person.person, person.first_frame, windows, word_index, best.astype(np.int64), prob, in_win,
-                       above, in_win & above, deciding, probs, cosine)
+    return PersonSpots(person.person, first, word_index, wins[which].reshape(-1, 2), scores.score.astype(np.float32),
+                       scores.p_value.astype(np.float32), scores.controls, scores.gestured,
+                       best.astype(np.int64), prob, in_win, above, in_win & above, probs, cosine)
 
 
 def spot_people(model, people: Sequence[Track], words: Sequence, modalities: str = "ta", batch_size: int = 16,
@@ -155,4 +222,4 @@ def spot_people(model, people: Sequence[Track], words: Sequence, modalities: str
     return out
 
 
-__all__ = ["PersonSpots", "Track", "spot_people", "spot_person", "word_frame_map"]
+__all__ = ["PersonSpots", "Track", "own_windows", "spot_people", "spot_person", "track_clip", "word_frame_map"]

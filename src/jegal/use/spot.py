@@ -43,10 +43,15 @@ from pathlib import Path
 
 import numpy as np
 
+from jegal.inference.gesture_score import ALPHA, MIN_CONTROLS
 from jegal.inference.spotting import PersonSpots
 from jegal.metrics import SPOT_MARGIN, SPOT_THRESHOLD
 from jegal.timebase import frame_to_seconds
 
+SCORE_METHOD = {"alpha": ALPHA, "min_controls": MIN_CONTROLS,
+                "method": "the word's spotting probability (max over its span +- 9 frames) against the same word on "
+                          "the person's other stretches and still pose; gesture_score = 1 - p "
+                          "(docs/use.md, 'Which words were gestured')"}
 PAGE_FRAMES = 250  # heatmap PNG pages: 10 s each
 SHOW_FRAMES = 8  # the annotated video names a gestured word on its person's box this many frames around its best frame
 
@@ -56,42 +61,72 @@ def _s(frame) -> float:
     return round(frame_to_seconds(float(frame)), 3)
 
 
-def word_records(video) -> list[dict]:
-    """The video's words as JSON records (index, word as written, normalised text, frames, seconds)."""
+def word_records(video, speakers: dict[int, int | None] | None = None) -> list[dict]:
+    """The video's words as JSON records (index, word as written, normalised text, frames,
+    seconds, and with ``speakers`` the person speaking it: :func:`attribute_words`)."""
+    extra = (lambda i: {}) if speakers is None else (lambda i: {"speaker": speakers.get(i)})
     return [{"index": i, "word": w.display, "text": w.text, "start_frame": w.start, "end_frame": w.end,
-             "start_s": _s(w.start), "end_s": _s(w.end + 1)} for i, w in enumerate(video.words)]
+             "start_s": _s(w.start), "end_s": _s(w.end + 1), **extra(i)} for i, w in enumerate(video.words)]
 
 
-def person_spots(video, spots: PersonSpots) -> dict:
-    """One person's part of ``spot.json``: the track, windows, per-word decisions, spotted words, heatmaps."""
+def attribute_words(model, video, modalities: str, progress=None) -> dict[int, int | None] | None:
+    """Who speaks each word of a video with two or more people: the person ``jegal asd``
+    decides for the word's speech segment (:func:`jegal.use.asd.make_segments`,
+    :func:`jegal.use.asd.decide`; the only person in view where only one is), None where it
+    is undecided. None for a video with at most one person (every word is theirs)."""
+    from jegal.use.asd import decide, make_segments
+
+    if len(video.people) < 2 or not video.words:
+        return None
+    segments, _ = make_segments(video, max_frames=video.window_frames)
+    decide(model, video, segments, modalities, progress=progress)
+    return {i: seg.speaker for seg in segments for i in seg.words}
+
+
+def person_spots(video, spots: PersonSpots, speakers: dict[int, int | None] | None = None) -> dict:
+    """One person's part of ``spot.json``: the track, per-word scores and decisions, gestured words, heatmaps.
+
+    ``speakers``: word index -> the person :mod:`jegal.use.asd` names as speaking it (None:
+    undecided), for a video with several people; a word counts as gestured by this person only
+    when it is theirs (``gestured``), its score and ``gestured_by_score`` stay whatever it is.
+    None: one person, every word is theirs."""
     from jegal.use.common import person_record
 
     person = video.people[spots.person]
     words = []
     for r, w in enumerate(spots.word_index):
         word = video.words[w]
+        speaker = spots.person if speakers is None else speakers.get(int(w))
+        by_score = bool(spots.gestured[r])
         words.append({"index": int(w), "word": word.display, "start_frame": word.start, "end_frame": word.end,
-                      "start_s": _s(word.start), "end_s": _s(word.end + 1), "best_frame": int(spots.best_frame[r]),
-                      "best_s": _s(spots.best_frame[r]), "probability": round(float(spots.prob[r]), 4),
-                      "in_window": bool(spots.in_window[r]), "above_threshold": bool(spots.above[r]),
-                      "spotted": bool(spots.spotted[r]), "window": int(spots.window[r])})
-    return {**person_record(person), "windows": [list(w) for w in spots.windows],
-            "words": words, "spotted": [w for w in words if w["spotted"]], "heatmaps": spots.heatmaps}
+                      "start_s": _s(word.start), "end_s": _s(word.end + 1),
+                      "gesture_score": round(float(spots.gesture_score[r]), 4),
+                      "p_value": round(float(spots.p_value[r]), 4), "controls": int(spots.controls[r]),
+                      "gestured_by_score": by_score, "speaker": speaker,
+                      "gestured": by_score and speaker == spots.person,
+                      "best_frame": int(spots.best_frame[r]), "best_s": _s(spots.best_frame[r]),
+                      "probability": round(float(spots.prob[r]), 4), "in_window": bool(spots.in_window[r]),
+                      "above_threshold": bool(spots.above[r]), "localised": bool(spots.localised[r]),
+                      "window": [int(x) for x in spots.window[r]]})
+    return {**person_record(person), "words": words, "gestured": [w for w in words if w["gestured"]],
+            "heatmaps": spots.heatmaps}
 
 
-CSV_COLUMNS = ["person", "word_index", "word", "start_frame", "end_frame", "start_s", "end_s", "best_frame", "best_s",
-               "probability", "in_window", "above_threshold", "spotted"]
+CSV_COLUMNS = ["person", "word_index", "word", "start_frame", "end_frame", "start_s", "end_s", "gesture_score",
+               "p_value", "controls", "gestured", "gestured_by_score", "speaker", "best_frame", "best_s",
+               "probability", "in_window", "above_threshold", "localised"]
 
 
 def words_csv(people: list[dict]) -> str:
+    """``words.csv``: one row per (person, word), :data:`CSV_COLUMNS` (booleans as 0/1, no speaker: empty)."""
     buf = io.StringIO()
     out = csv.writer(buf, lineterminator="\n")
     out.writerow(CSV_COLUMNS)
     for p in people:
         for w in p["words"]:
-            out.writerow([p["person"], w["index"], w["word"], w["start_frame"], w["end_frame"], w["start_s"],
-                          w["end_s"], w["best_frame"], w["best_s"], w["probability"], int(w["in_window"]),
-                          int(w["above_threshold"]), int(w["spotted"])])
+            row = {**w, "person": p["person"], "word_index": w["index"]}
+            out.writerow([int(v) if isinstance(v, bool) else ("" if v is None else v)
+                          for v in (row[k] for k in CSV_COLUMNS)])
     return buf.getvalue()
 
 
@@ -146,22 +181,18 @@ def heatmap_pages(video, spots: PersonSpots, folder: Path, page_frames: int = PA
     return names
 
 
-def _overlay_and_caption(video, spots: list[PersonSpots]):
+def _overlay_and_caption(video, spots: list[PersonSpots], people: list[dict]):
     from jegal.use.annotate import HIGHLIGHT, Caption, Token, draw_box, person_colour
 
     words = video.words
     starts = np.array([w.start for w in words], np.int64)
     ends = np.array([w.end for w in words], np.int64)
-    gestured: dict[int, int] = {}  # word index -> the person who gestured it (the most confident)
-    best_p: dict[int, float] = {}
+    gestured: dict[int, int] = {}  # word index -> the person who gestured it (the speaker, :func:`person_spots`)
     shows: dict[int, list[tuple[int, str]]] = {s.person: [] for s in spots}  # person -> (best frame, word)
-    for s in spots:
-        for r in np.flatnonzero(s.spotted):
-            w = int(s.word_index[r])
-            shows[s.person].append((int(s.best_frame[r]), words[w].display))
-            if s.prob[r] > best_p.get(w, -1):
-                gestured[w], best_p[w] = s.person, float(s.prob[r])
-
+    for p in people:
+        for w in p["gestured"]:
+            shows[p["person"]].append((w["best_frame"], w["word"]))
+            gestured[w["index"]] = p["person"]
     def overlay(img, t, scale):
         for p in video.people:
             near = [word for f, word in shows[p.person] if abs(f - t) <= SHOW_FRAMES]
@@ -189,10 +220,12 @@ def _overlay_and_caption(video, spots: list[PersonSpots]):
 
 
 def write_outputs(out: Path, video, spots: list[PersonSpots], meta: dict, annotated: bool = True,
-                  progress=None, also: list | None = None, source=None) -> dict:
+                  progress=None, also: list | None = None, source=None,
+                  speakers: dict[int, int | None] | None = None) -> dict:
     """Every output of ``jegal spot`` in ``out``; returns the ``spot.json`` document.
     ``progress(stage, fraction)`` while the annotated video is written; ``also``: more videos
-    (:class:`jegal.use.media.VideoTarget`) written in the same decode, from ``source`` when given."""
+    (:class:`jegal.use.media.VideoTarget`) written in the same decode, from ``source`` when given;
+    ``speakers``: who speaks each word (:func:`attribute_words`; None: every word is each person's)."""
     from jegal.atomic import write_json_atomic, write_text_atomic
     from jegal.use.annotate import add_annotated_video
     from jegal.use.common import document
@@ -201,20 +234,23 @@ def write_outputs(out: Path, video, spots: list[PersonSpots], meta: dict, annota
     t = time.perf_counter()
     for s in spots:
         s.heatmaps = heatmap_pages(video, s, out / "heatmaps")
-    people = [person_spots(video, s) for s in spots]
+    people = [person_spots(video, s, speakers) for s in spots]
     write_maps(out / "maps.npz", video, spots)
     write_text_atomic(out / "words.csv", words_csv(people))
     timings["maps_csv_png"] = time.perf_counter() - t
     outputs = {"json": "spot.json", "csv": "words.csv", "maps": "maps.npz",
                "heatmaps": [h for s in spots for h in s.heatmaps]}
     if annotated:
-        add_annotated_video(out, video, *_overlay_and_caption(video, spots), outputs, timings, progress, also, source)
+        add_annotated_video(out, video, *_overlay_and_caption(video, spots, people), outputs, timings, progress, also,
+                            source)
     elif also:
         from jegal.use.media import write_videos
 
         write_videos(video, also, source=source, progress=progress)
-    doc = document(out, video, meta, {"threshold": SPOT_THRESHOLD, "margin_frames": SPOT_MARGIN,
-                                      "words": word_records(video), "people": people}, outputs, timings)
+    doc = document(out, video, meta, {"gesture_score": SCORE_METHOD, "threshold": SPOT_THRESHOLD,
+                                      "margin_frames": SPOT_MARGIN, "attribution": "speaker" if speakers is not None
+                                      else "the only person", "words": word_records(video, speakers),
+                                      "people": people}, outputs, timings)
     write_json_atomic(out / "spot.json", doc)
     return doc
 
@@ -237,7 +273,7 @@ def spot_words(video, model, *, model_dir: str | os.PathLike | None = None,
                transcript: str | os.PathLike | None = None, out: str | os.PathLike | None = None,
                modalities: str | None = None, asr: str = "auto", asr_model: str | os.PathLike | None = None,
                window_frames: int | None = None, overlap_frames: int | None = None, rgb_size: int | None = None,
-               batch_size: int = 16, annotated: bool = True, also: list | None = None,
+               batch_size: int = 16, attribute: bool = True, annotated: bool = True, also: list | None = None,
                source: str | os.PathLike | None = None, notes: list[str] | None = None, timings: dict | None = None,
                progress=None, preparer=None) -> SpotResult:
     """``jegal spot``: which words each person in ``video`` gestured, every output written to ``out``.
@@ -245,7 +281,9 @@ def spot_words(video, model, *, model_dir: str | os.PathLike | None = None,
     ``video``: a video file or ``.kps.npz`` (read by :func:`jegal.use.video.read_video` with
     ``transcript``, ``asr``, ``asr_model``, the windows and ``rgb_size``, recognised words written
     under ``out``), or a :class:`~jegal.use.video.VideoInput` already read (those arguments are then
-    unused). ``model``: a loaded :class:`jegal.model.JEGAL` (:meth:`jegal.model.JEGAL.from_pretrained`),
+    unused). ``attribute``: in a video with several people, a word counts as gestured only by
+    the person speaking it (:func:`attribute_words`; False: by anyone whose score passes).
+    ``model``: a loaded :class:`jegal.model.JEGAL` (:meth:`jegal.model.JEGAL.from_pretrained`),
     ``model_dir`` its directory (named in ``spot.json``; a ``features`` model's GestSync weights
     lie there). ``out``: default ``./<video name>.spot``. ``modalities``: ``t``, ``a``, ``ta`` or
     None (the model's own; speech only for a model that cannot read text here). ``annotated``:
@@ -276,11 +314,12 @@ def spot_words(video, model, *, model_dir: str | os.PathLike | None = None,
     video.warnings[:0] = list(notes or [])
     t = time.perf_counter()
     spots = spot_people(model, video.people, video.words, modalities, batch_size, progress=stages.part("model"))
+    speakers = attribute_words(model, video, modalities) if attribute else None
     meta = {"model": model_record(model, model_dir), "modalities": modalities, "window_frames": video.window_frames,
             "overlap_frames": video.overlap_frames, "timings": {**(timings or {}), "model": time.perf_counter() - t}}
     stages("outputs", 0.0, "writing maps.npz, words.csv, the heatmaps")
     doc = write_outputs(out, video, spots, meta, annotated=annotated, progress=stages.part("video"), also=also,
-                        source=source)
+                        source=source, speakers=speakers)
     stages.done(f"wrote {out}")
     return SpotResult(doc, out, video, spots)
 
@@ -310,8 +349,12 @@ def run(args: argparse.Namespace) -> int:
         return report_error("spot", err)
     print(f"model: {got.doc['model']['statement']}")
     for p in got.doc["people"]:
-        found = ", ".join(f"{w['word']} ({w['start_s']:.2f} s, p={w['probability']:.2f})" for w in p["spotted"])
-        print(f"person {p['person']} ({p['start_s']:.1f}-{p['end_s']:.1f} s): {len(p['spotted'])} of "
-              f"{len(p['words'])} words gestured" + (f": {found}" if found else ""))
+        found = ", ".join(f"{w['word']} ({w['start_s']:.2f} s, score {w['gesture_score']:.2f})" for w in p["gestured"])
+        few = sum(w["controls"] < MIN_CONTROLS for w in p["words"])
+        print(f"person {p['person']} ({p['start_s']:.1f}-{p['end_s']:.1f} s): {len(p['gestured'])} of "
+              f"{len(p['words'])} words gestured (p <= {ALPHA} against no-gesture controls)"
+              + (f": {found}" if found else "")
+              + (f"; {few} words not decided (fewer than {MIN_CONTROLS} controls: the track is too short)"
+                 if few else ""))
     print(f"wrote {got.out}")
     return 0
