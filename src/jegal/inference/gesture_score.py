@@ -18,9 +18,9 @@ frames relative to its window (so the same positions and clip length), but the g
 - the person's **still pose**: their mean pose held for a window (a person who never moves
   matches it exactly, so no word of theirs can beat it);
 - where a short track leaves a word fewer than 19 of those, its own window's input **rolled**
-  in time (:func:`rolled`: circular shifts every 2 frames round a 4 s window, each used only
+  in time (:func:`rolled`: circular shifts by every frame of a 4 s window, each used only
   where it moves the word's own span +- 9 frames away from the frames compared; so a word of a
-  track shorter than about 3 s cannot be decided).
+  track shorter than about 2 s may not be decided).
 
 The word's **p-value** is ``(1 + #{controls >= observed}) / (1 + #controls)`` (ties count against
 the word: identical footage proves nothing), its **gesture score** ``1 - p``: the share of its
@@ -215,7 +215,7 @@ def _finish(out: dict, peak: np.ndarray, count: np.ndarray) -> WordScores:
                       still=out["still"], p_value=p, score=1.0 - p, decided=decided, gestured=decided & (p <= ALPHA))
 
 
-ROLLS = 50  # at most this many rolled controls of a window whose words have too few others
+ROLLS = 100  # at most this many rolled controls of a window whose words have too few others
 
 
 def roll_shifts(num_frames: int, rolls: int = ROLLS) -> list[int]:
