@@ -89,21 +89,22 @@ def person_spots(video, spots: PersonSpots, speakers: dict[int, int | None] | No
     ``speakers``: word index -> the person :mod:`jegal.use.asd` names as speaking it (None:
     undecided), for a video with several people; a word counts as gestured by this person only
     when it is theirs (``gestured``), its score and ``gestured_by_score`` stay whatever it is.
-    None: one person, every word is theirs."""
+    None: no attribution (one person, whose every word is; or several, each word anyone's whose
+    score passes, ``speaker`` null)."""
     from jegal.use.common import person_record
 
     person = video.people[spots.person]
     words = []
     for r, w in enumerate(spots.word_index):
         word = video.words[w]
-        speaker = spots.person if speakers is None else speakers.get(int(w))
+        speaker = (spots.person if len(video.people) == 1 else None) if speakers is None else speakers.get(int(w))
         by_score = bool(spots.gestured[r])
         words.append({"index": int(w), "word": word.display, "start_frame": word.start, "end_frame": word.end,
                       "start_s": _s(word.start), "end_s": _s(word.end + 1),
                       "gesture_score": round(float(spots.gesture_score[r]), 4),
                       "p_value": round(float(spots.p_value[r]), 4), "controls": int(spots.controls[r]),
                       "gestured_by_score": by_score, "speaker": speaker,
-                      "gestured": by_score and speaker == spots.person,
+                      "gestured": by_score and (speakers is None or speaker == spots.person),
                       "best_frame": int(spots.best_frame[r]), "best_s": _s(spots.best_frame[r]),
                       "probability": round(float(spots.prob[r]), 4), "in_window": bool(spots.in_window[r]),
                       "above_threshold": bool(spots.above[r]), "localised": bool(spots.localised[r]),
@@ -249,7 +250,7 @@ def write_outputs(out: Path, video, spots: list[PersonSpots], meta: dict, annota
         write_videos(video, also, source=source, progress=progress)
     doc = document(out, video, meta, {"gesture_score": SCORE_METHOD, "threshold": SPOT_THRESHOLD,
                                       "margin_frames": SPOT_MARGIN, "attribution": "speaker" if speakers is not None
-                                      else "the only person", "words": word_records(video, speakers),
+                                      else ("the only person" if len(video.people) <= 1 else "none"), "words": word_records(video, speakers),
                                       "people": people}, outputs, timings)
     write_json_atomic(out / "spot.json", doc)
     return doc
