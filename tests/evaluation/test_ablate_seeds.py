@@ -103,6 +103,43 @@ def test_seeds_table_shows_mean_and_half_width_of_every_number():
     assert floor_line == "| floor: chance | 150.5 | 34.0 | - |"
 
 
+def test_gestured_columns_come_from_the_model_rows_of_evaluate_gestured(monkeypatch):
+    from jegal.evaluation import ablate, gestured
+
+    row = {"kind": "model", "detection": {"auc": 0.8, "ap": 0.4, "conditioned": {"pooled": 0.7}},
+           "flag": {"precision": None, "recall": 0.5, "flagged_fraction": 0.1},
+           "identification": {"top1": 0.3, "mrr": 0.5}, "localisation": {"in_stroke": 0.6}}
+    res = {"rows": [{**row, "name": "spotting probability (window max; flag: AVS rule)"},
+                    {**row, "name": "gesture score", "detection": {"auc": 0.9}},
+                    {**row, "name": "gesture score p-value (1 - p)", "detection": {"auc": 0.1}},
+                    {**row, "name": "word prior (training split)", "kind": "floor", "detection": {"auc": 0.95}}]}
+    m = ablate.gestured_metrics(res)
+    assert m["gw score AUC"] == 0.9 and m["gw score AUC cond"] is None  # not the p-value row, not a floor
+    assert m["gw prob AUC"] == 0.8 and m["gw prob AUC cond"] == 0.7 and m["gw prob P"] is None
+    assert m["gw prob top-1"] == 0.3 and m["gw prob in stroke"] == 0.6 and len(m) == 2 * len(ablate.GW_COLUMNS)
+    # no gesture-score row (an ensemble that could not compute it): only the probability's columns
+    assert set(ablate.gestured_metrics({"rows": res["rows"][:1]})) == {f"gw prob {c}" for c, _ in ablate.GW_COLUMNS}
+
+    # the late-fusion ensemble: a gesture score that fails leaves its cells empty; any other model fails loudly
+    calls = []
+
+    def fake(truth, clips, model, modalities="ta", reuse=None, gesture_score=True):
+        calls.append(gesture_score)
+        if gesture_score:
+            raise RuntimeError("no gesture score for this model")
+        return {"rows": res["rows"][:1] + res["rows"][3:], "counts": {}, "model": {}, "seconds": 0.0}
+
+    monkeypatch.setattr(gestured, "evaluate_gestured", fake)
+    gw = {"truth": object(), "clips": object()}
+    out = ablate.evaluate_gestured_row(gw, object(), {}, None, "ta", ensemble=True, log=lambda *_: None)
+    assert calls == [True, False] and "RuntimeError" in out["note"]
+    assert [r["name"] for r in out["rows"]] == [res["rows"][0]["name"]]  # the model rows only
+    assert not any(k.startswith("gw score") for k in ablate.gestured_metrics(out))
+    with pytest.raises(RuntimeError):
+        ablate.evaluate_gestured_row(gw, object(), {}, None, "ta", ensemble=False)
+    assert ablate.evaluate_gestured_row({"skipped": "no truth"}, object(), {}, None, "ta", ensemble=False) is None
+
+
 # -- end to end -------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def tiny_corpus(tmp_path_factory):
@@ -152,6 +189,29 @@ def test_ablate_with_two_seeds(tiny_corpus, tmp_path, capsys):
     floor_line = next(x for x in md.splitlines() if x.startswith("| floor: chance |"))
     assert " ± " not in floor_line
     assert "seeds)" in printed and "holds in" in md
+    # the gestured-word protocols: every model row has both scorers' columns, per seed and as mean ± half-width
+    from jegal.evaluation.ablate import GW_COLUMNS
+
+    gw_cols = [f"{p} {c}" for p in ("gw score", "gw prob") for c, _ in GW_COLUMNS]
+    for row in doc["rows"]:
+        assert set(gw_cols) <= set(row["interval"]), row["label"]
+        for seed, metrics in row["per_seed"].items():
+            res = doc["results"][row["variant"]][seed]["gestured"][row["modalities"]]
+            auc = next(r for r in res["rows"] if r["name"] == "gesture score")["detection"]["auc"]
+            assert metrics["gw score AUC"] == auc
+        assert row["interval"]["gw prob AUC"]["n"] == 2
+    head = next(x for x in md.splitlines() if x.startswith("| model (mean"))
+    cols = [c.strip() for c in head.strip("|").split("|")][1:]
+    assert cols[-len(gw_cols):] == gw_cols  # HEADLINE's columns first, then the gestured-word ones
+    at = cols.index("gw score AUC") + 1
+    assert all(" ± " in x.split("|")[at + 1] for x in table_lines)
+    gw_floors = [x for x in md.splitlines() if x.startswith("| gw floor: ")]
+    names = [x.split("|")[1].strip() for x in gw_floors]
+    for floor in ("chance", "word position", "word prior", "fastest hand"):
+        assert sum(n.startswith(f"gw floor: {floor}") for n in names) == 1, floor  # once, not per seed
+    assert not any(" ± " in x for x in gw_floors)
+    assert doc["gestured"]["counts"]["test_words"] > 0 and "`gw score`" in md
+    assert any(f["claim"].startswith("the gesture score beats every gestured-word floor") for f in doc["findings"])
     # a rerun reuses every seed's runs
     assert main(args) == 0
     doc = json.loads((out / "ablation.json").read_text())
@@ -163,13 +223,24 @@ def test_one_seed_keeps_the_layout_and_the_plain_table(tiny_corpus, tmp_path):
     from jegal.cli import main
 
     out = tmp_path / "abl"
-    assert main(["ablate", "--corpus", str(tiny_corpus), "--out", str(out), "--variants", "global_only",
+    assert main(["ablate", "--corpus", str(tiny_corpus), "--out", str(out), "--variants", "global_only,no_positions",
                  "--max-steps", "2", "--batch-size", "8", "--threads", "1", "--quiet"]) == 0
     assert (out / "runs" / "global_only" / "model" / "model.safetensors").is_file()
     doc = json.loads((out / "ablation.json").read_text())
     assert doc["seeds"] == [0] and "interval" not in doc["rows"][0] and doc["training"]["global_only"]["steps"] == 2
     md = (out / "ablation.md").read_text()
     assert " ± " not in md and "Differences the intervals" not in md
+    # no_positions: the full model's objective with the gesture encoder's absolute positions off, as saved
+    saved = json.loads((out / "runs" / "no_positions" / "model" / "config.json").read_text())
+    assert saved["gesture"]["positions"] is False and saved["loss"]["objective"] == "jegal"
+    assert doc["training"]["no_positions"]["steps"] == 2
+    # the one-seed table has the gestured-word columns too, after HEADLINE's
+    row = next(r for r in doc["rows"] if r["variant"] == "no_positions")
+    assert row["metrics"]["gw score AUC"] is not None and "gw prob top-1" in row["metrics"]
+    head = next(x for x in md.splitlines() if x.startswith("| model |"))
+    assert head.index("ASD P=6") < head.index("gw score AUC") < head.index("gw prob AUC")
+    line = next(x for x in md.splitlines() if x.startswith("| JEGAL without absolute frame positions"))
+    assert f"{100 * row['metrics']['gw score AUC']:.1f}" in line
 
 
 def test_seeds_must_be_positive(tmp_path, capsys):

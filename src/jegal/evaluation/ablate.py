@@ -10,6 +10,12 @@ With ``--seeds N`` (N > 1) every variant is trained and evaluated once per seed 
 ``--seed`` + 1, ...; runs in ``OUT/runs/seed<S>/<variant>/``): the table shows, for every number,
 the mean over seeds +- the half-width of its 95 % Student-t interval, and lists the differences
 from ``full`` whose interval (paired by seed) contains 0.
+
+Every model row also carries the gestured-word protocols (:mod:`jegal.evaluation.gestured`, on
+every word of every test clip of the corpus's ``benchmarks/gestured_words.csv`` or its
+``ground_truth.jsonl``) of its variant and test modalities: the columns of :data:`GW_COLUMNS`, once
+for the gesture score (``gw score ...``) and once for the window-max spotting probability
+(``gw prob ...``); the gestured-word floors are floor rows (``gw floor: ...``), computed once.
 """
 
 from __future__ import annotations
@@ -27,6 +33,22 @@ from jegal.atomic import write_json_atomic, write_text_atomic
 from jegal.evaluation.protocols import format_value, markdown_table, ties_note
 from jegal.evaluation.suite import (HEADLINE, TEXT_CACHE_SIZE, VARIANTS, Budget, EnsembleModel, corpus_benchmarks,
                                     corpus_clips, evaluate_model, floor_rows, headline, results_table, train_variant)
+
+# the gestured-word numbers of a model row: (column, path into an evaluate_gestured row)
+GW_COLUMNS = [("AUC", ("detection", "auc")), ("AUC cond", ("detection", "conditioned", "pooled")),
+              ("AP", ("detection", "ap")), ("P", ("flag", "precision")), ("R", ("flag", "recall")),
+              ("flagged", ("flag", "flagged_fraction")), ("top-1", ("identification", "top1")),
+              ("MRR", ("identification", "mrr")), ("in stroke", ("localisation", "in_stroke"))]
+# the evaluate_gestured model rows a table row reads (name prefix) -> its columns' prefix
+GW_SCORERS = {"gesture score": "gw score", "spotting probability": "gw prob"}
+GW_LEGEND = ("gw: the gestured-word protocols (`jegal eval gestured`) on every word of every test clip; `gw score`: "
+             "the per-word gesture score against no-gesture controls, `gw prob`: the spotting probability (window "
+             "max; its flag is the AVS rule). AUC: detection ROC-AUC over all words; AUC cond: pooled over the words "
+             "gestured in some clips and not in others (any word prior scores 50 there); AP: average precision; P, "
+             "R, flagged: the gestured flag's precision, recall and fraction of words flagged; top-1, MRR: "
+             "identification of the gestured word in a clip; in stroke: the peak frame inside the annotated stroke. "
+             "The `gw floor` rows (scored by the same code) fill both column sets; '-': the row cannot answer it "
+             "(a floor makes no flag; the late-fusion ensemble may lack the gesture score).")
 
 MOD_NAMES = {"ta": "text + speech", "t": "text", "a": "speech"}
 DEFAULT_EPOCHS = 4  # per variant, unless --epochs or --max-steps sets the length
@@ -70,23 +92,115 @@ def run_ablation(corpus: Path, out: Path, names: list[str], budget: Budget, prog
     clips = corpus_clips(corpus, benches)
     if clips.problems:
         log(f"{len(clips.problems)} benchmark clips missing or unreadable (counted as errors)")
+    gw = gestured_setup(corpus, log)
     seed_list = [budget.seed + k for k in range(seeds)]
     runs = []
     for s in seed_list:
         if seeds > 1:
             log(f"[ablate] seed {s} ({s - budget.seed + 1} of {seeds})")
         runs.append(_one_seed(corpus, seed_runs_dir(out, s, seeds), names, dataclasses.replace(budget, seed=s),
-                              benches, clips, progress, log))
+                              benches, clips, progress, log, gw))
     floors, floor_raw = floor_rows(corpus, len(benches["retrieval"].rows))
     floor_docs = [{"label": lbl, "metrics": m} for lbl, m in floors]
+    gw_floors = gestured_floors(gw)
+    floor_docs += [{"label": lbl, "metrics": m} for lbl, m in gw_floors["rows"]] if gw_floors else []
     doc = {"corpus": str(corpus), "budget": vars(budget), "seeds": seed_list, "variants": names,
-           "floors": floor_docs, "floor_details": floor_raw, "clips_missing": clips.problems}
+           "floors": floor_docs, "floor_details": floor_raw, "clips_missing": clips.problems,
+           "gestured": gw_floors["doc"] if gw_floors else {"skipped": gw["skipped"]}}
     if seeds == 1:
         one = runs[0]
         return {"findings": findings(one["rows"], floor_docs), **doc, "rows": one["rows"], "training": one["trained"],
-                "train_wall_seconds": one["timings"], "results": _strip(one["results"]),
-                "table": results_table([(r["label"], r["metrics"]) for r in one["rows"]] + floors)}
+                "train_wall_seconds": one["timings"], "eval_wall_seconds": one["eval_timings"],
+                "results": _strip(one["results"]),
+                "table": results_table([(r["label"], r["metrics"]) for r in one["rows"]]
+                                       + [(f["label"], f["metrics"]) for f in floor_docs])}
     return {**doc, **_over_seeds(runs, seed_list, names, floor_docs)}
+
+
+# -- the gestured-word protocols ----------------------------------------------------------------
+def gestured_setup(corpus: Path, log=print) -> dict:
+    """The corpus's gestured-word ground truth and its test clips, read once for every variant and
+    seed: {truth, clips} or {skipped: why} (a corpus without ``gestured_words.csv`` or
+    ``ground_truth.jsonl``)."""
+    from jegal.data.gestured_words import FILENAME, GesturedWordsError, find_gestured_words
+    from jegal.evaluation.benchmarks import load_clips
+
+    try:
+        truth = find_gestured_words(Path(corpus) / "benchmarks" / FILENAME)
+    except GesturedWordsError as err:
+        log(f"[ablate] gestured-word protocols skipped: {err}")
+        return {"skipped": str(err)}
+    clips = load_clips(Path(corpus) / "test", truth.clips("test").keys())
+    if clips.problems:
+        log(f"{len(clips.problems)} gestured-word test clips missing or unreadable (their words count as errors)")
+    return {"truth": truth, "clips": clips}
+
+
+def gestured_metrics(result: dict) -> dict:
+    """The table columns of one :func:`jegal.evaluation.gestured.evaluate_gestured` result's model
+    rows: :data:`GW_COLUMNS` under each :data:`GW_SCORERS` prefix the result has (a number the row
+    cannot give is None)."""
+    out = {}
+    for prefix, col_prefix in GW_SCORERS.items():
+        row = next((r for r in result["rows"] if r["kind"] == "model"
+                    and (r["name"] == prefix or r["name"].startswith(prefix + " ("))), None)
+        if row is not None:
+            out.update({f"{col_prefix} {col}": _path(row, path) for col, path in GW_COLUMNS})
+    return out
+
+
+def _path(d, path: tuple):
+    for k in path:
+        if not isinstance(d, dict):
+            return None
+        d = d.get(k)
+    return d if _number(d) else None
+
+
+def evaluate_gestured_row(gw: dict, model, benches: dict, embs: dict | None, modalities: str, ensemble: bool,
+                          log=print) -> dict | None:
+    """The gestured-word protocols of one model and test modalities, reusing its benchmark
+    embeddings ``embs`` ({task: Embeddings} of ``modalities``) as ``jegal demo`` does: the model
+    rows of the result, its counts, timings and, where the gesture score could not be computed
+    (the late-fusion ensemble), why. None when the corpus has no ground truth."""
+    from jegal.evaluation.gestured import evaluate_gestured, reusable_embeddings
+
+    if "truth" not in gw:
+        return None
+    truth, clips = gw["truth"], gw["clips"]
+    reuse = reusable_embeddings(truth, benches, embs) if embs else None
+    note = None
+    try:
+        res = evaluate_gestured(truth, clips, model, modalities=modalities, reuse=reuse)
+    except Exception as err:  # noqa: BLE001 - only the ensemble's gesture score may fail: its cells stay empty
+        if not ensemble:
+            raise
+        note = f"gesture score not computed: {type(err).__name__}: {err}"
+        log(f"[ablate] {note}")
+        res = evaluate_gestured(truth, clips, model, modalities=modalities, reuse=reuse, gesture_score=False)
+    return {"rows": [r for r in res["rows"] if r["kind"] == "model"], "counts": res["counts"],
+            "model": res["model"], "seconds": res["seconds"], "note": note}
+
+
+def gestured_floors(gw: dict) -> dict | None:
+    """The gestured-word floors (seed- and model-independent, computed once): {rows: [(label,
+    metrics)], doc: the floors' numbers, counts and notes for ``ablation.json``}; None without
+    ground truth. A floor's numbers fill both the ``gw score`` and the ``gw prob`` columns."""
+    from jegal.evaluation.gestured import evaluate_gestured
+
+    if "truth" not in gw:
+        return None
+    res = evaluate_gestured(gw["truth"], gw["clips"], None)
+    rows = []
+    for r in res["rows"]:
+        if r["kind"] != "floor":
+            continue
+        values = {col: _path(r, path) for col, path in GW_COLUMNS}
+        if any(v is not None for v in values.values()):
+            rows.append((f"gw floor: {r['name']}",
+                         {f"{p} {col}": v for p in GW_SCORERS.values() for col, v in values.items()}))
+    return {"rows": rows, "doc": {"counts": res["counts"], "floors": res["rows"], "notes": res["notes"],
+                                  "truth": res["truth"]}}
 
 
 def seed_runs_dir(out: Path, seed: int, seeds: int) -> Path:
@@ -97,12 +211,14 @@ def seed_runs_dir(out: Path, seed: int, seeds: int) -> Path:
 
 
 def _one_seed(corpus: Path, runs_dir: Path, names: list[str], budget: Budget, benches: dict, clips, progress: bool,
-              log) -> dict:
-    """Train (or reuse) and evaluate every variant of ``names`` with ``budget`` (its seed):
-    {trained, timings, results, rows}."""
+              log, gw: dict | None = None) -> dict:
+    """Train (or reuse) and evaluate every variant of ``names`` with ``budget`` (its seed), the
+    three benchmarks and (``gw``: :func:`gestured_setup`) the gestured-word protocols:
+    {trained, timings, eval_timings, results, rows}."""
     from jegal.model import JEGAL
 
-    trained, results, timings = {}, {}, {}
+    gw = gw or {"skipped": "not asked for"}
+    trained, results, timings, eval_timings = {}, {}, {}, {}
     needed = list(dict.fromkeys(p for n in names for p in (VARIANTS[n].parts or (n,))))
     for name in needed:
         v = VARIANTS[name]
@@ -115,19 +231,26 @@ def _one_seed(corpus: Path, runs_dir: Path, names: list[str], budget: Budget, be
     for name in names:
         v = VARIANTS[name]
         log(f"[ablate] evaluate {name}")
-        if v.parts:
-            model = EnsembleModel([models[p] for p in v.parts], [VARIANTS[p].test_modalities[0] for p in v.parts])
-            results[name] = evaluate_model(model, benches, clips, ("ta",))
-        else:
-            results[name] = evaluate_model(models[name], benches, clips, v.test_modalities)
+        t0 = time.perf_counter()
+        mods = ("ta",) if v.parts else v.test_modalities
+        model = EnsembleModel([models[p] for p in v.parts], [VARIANTS[p].test_modalities[0] for p in v.parts]) \
+            if v.parts else models[name]
+        results[name], embs = evaluate_model(model, benches, clips, mods, return_embeddings=True)
+        if "truth" in gw:
+            results[name]["gestured"] = {m: evaluate_gestured_row(gw, model, benches, embs.get(m), m, bool(v.parts),
+                                                                  log) for m in mods}
+        eval_timings[name] = round(time.perf_counter() - t0, 1)
     rows = []
     for name in names:
         v = VARIANTS[name]
         for m in (v.test_modalities if not v.parts else ("ta",)):
             label = v.label if len(v.test_modalities) == 1 else f"{v.label}; test: {MOD_NAMES[m]}"
-            rows.append({"variant": name, "label": label, "modalities": m, "group": v.group,
-                         "metrics": headline(results[name], m)})
-    return {"trained": trained, "timings": timings, "results": results, "rows": rows}
+            metrics = headline(results[name], m)
+            g = results[name].get("gestured", {}).get(m)
+            if g is not None:
+                metrics.update(gestured_metrics(g))
+            rows.append({"variant": name, "label": label, "modalities": m, "group": v.group, "metrics": metrics})
+    return {"trained": trained, "timings": timings, "eval_timings": eval_timings, "results": results, "rows": rows}
 
 
 def _over_seeds(runs: list[dict], seed_list: list[int], names: list[str], floors: list[dict]) -> dict:
@@ -150,6 +273,8 @@ def _over_seeds(runs: list[dict], seed_list: list[int], names: list[str], floors
     return {"findings": checked, "rows": rows, "differences": diffs,
             "training": {n: dict(zip(keys, (run["trained"][n] for run in runs))) for n in runs[0]["trained"]},
             "train_wall_seconds": {n: dict(zip(keys, (run["timings"][n] for run in runs))) for n in runs[0]["timings"]},
+            "eval_wall_seconds": {n: dict(zip(keys, (run["eval_timings"][n] for run in runs)))
+                                  for n in runs[0]["eval_timings"]},
             "results": {n: dict(zip(keys, (_strip(run["results"])[n] for run in runs))) for n in names},
             "table": seeds_table(rows, floors, len(runs))}
 
@@ -375,10 +500,18 @@ def findings(rows: list[dict], floors: list[dict]) -> list[dict]:
             if f["label"].startswith("ceiling"):
                 continue
             for k, v in f["metrics"].items():
-                if v is not None and k in full and "MedR" not in k:
+                if v is not None and k in full and k in HEADLINE and "MedR" not in k:
                     best[k] = max(best.get(k, v), v)
         claim("the full model beats every floor on every task",
               all(full.get(k) is not None and full[k] > v for k, v in best.items()),
+              {k: {"full": pct(full[k]), "best floor": pct(v)} for k, v in best.items()})
+    gw_keys = [f"{GW_SCORERS['gesture score']} {c}" for c in ("AUC", "AUC cond", "top-1")]
+    if full and all(full.get(k) is not None for k in gw_keys):
+        best = {k: max((f["metrics"][k] for f in floors if f["label"].startswith("gw floor")
+                        and f["metrics"].get(k) is not None), default=None) for k in gw_keys}
+        claim("the gesture score beats every gestured-word floor on detection (AUC over all words and conditioned "
+              "on the word) and identification (top-1)",
+              all(v is None or full[k] > v for k, v in best.items()),
               {k: {"full": pct(full[k]), "best floor": pct(v)} for k, v in best.items()})
     return out
 
@@ -411,6 +544,14 @@ def ablation_markdown(doc: dict, corpus: Path, budget: Budget) -> str:
                  f"seeds ± the half-width of its {100 * LEVEL:.0f} % Student-t interval; the floors do not depend on the "
                  "seed")
     parts = ["# JEGAL ablations", head + ".", doc["table"], ties_note(doc["floor_details"]["retrieval"]["ties"])]
+    g = doc.get("gestured") or {}
+    if "counts" in g:
+        c = g["counts"]
+        parts.append(GW_LEGEND + f" Over {c['test_words']} test words in {c['test_clips']} clips, {c['gestured']} "
+                     f"gestured; conditioned: {c['conditioned_words']} words, {c['conditioned_rows']} rows; "
+                     f"identification: {c['identification_clips']} clips; localisation: {c['strokes']} strokes.")
+    elif "skipped" in g:
+        parts.append(f"Gestured-word protocols skipped: {g['skipped']}")
     if len(seeds) > 1:
         parts += ["## Differences the intervals do not support", differences_markdown(doc["differences"])]
     parts += ["## The paper's findings on this table", findings_markdown(doc["findings"]) or "(none checked)"]

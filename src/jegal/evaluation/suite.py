@@ -60,6 +60,10 @@ VARIANTS: dict[str, Variant] = {v.name: v for v in [
             test_modalities=("a",)),
     Variant("late_fusion", "late fusion of the pairwise models (score average)", parts=("pair_text", "pair_speech")),
     Variant("avg_fusion", "avg fusion (trained jointly)", overrides={"content.fusion": "avg"}),
+    # issue 21's suggested model change: a frame knows its time only through the front-end's few frames,
+    # so neither spotting nor the gesture score can lean on where a word falls in the clip
+    Variant("no_positions", "JEGAL without absolute frame positions in the gesture encoder (gesture.positions=false)",
+            overrides={"gesture.positions": False}),
     Variant("clip_clip", "baseline: clip-level gesture-text CLIP (global loss, text only)", "clip",
             {"content.modalities": "t"}, test_modalities=("t",), group="baseline"),
     Variant("sync", "baseline: sync-style gesture-speech (synchrony only)", "sync", {"content.modalities": "a"},
@@ -242,5 +246,8 @@ def floor_rows(corpus: str | os.PathLike, n_ret: int) -> tuple[list[tuple[str, d
 
 
 def results_table(rows: list[tuple[str, dict]]) -> str:
-    cols = [c for c in HEADLINE if any(c in r for _, r in rows)]
+    """The markdown table of ``rows``: :data:`HEADLINE`'s columns in its order, then any other
+    number a row holds (e.g. ``jegal ablate``'s gestured-word columns), in the order first seen."""
+    seen = list(dict.fromkeys(c for _, r in rows for c in r))
+    cols = [c for c in HEADLINE if c in seen] + [c for c in seen if c not in HEADLINE]
     return markdown_table([(label, {c: r.get(c) for c in cols}) for label, r in rows], first="model")
