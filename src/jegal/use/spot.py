@@ -145,10 +145,14 @@ def write_maps(path: Path, video, spots: list[PersonSpots]) -> None:
         np.savez_compressed(tmp, **arrays)
 
 
-def heatmap_pages(video, spots: PersonSpots, folder: Path, page_frames: int = PAGE_FRAMES) -> list[str]:
+def heatmap_pages(video, spots: PersonSpots, folder: Path, page_frames: int = PAGE_FRAMES,
+                  gestured=None) -> list[str]:
     """Write the person's map as PNG pages of about ``page_frames`` frames; returns the file
     names relative to ``folder.parent``. Each word is drawn on the page that holds it (most
-    centrally); a page widens to show its words' spotting windows and best frames."""
+    centrally); a page widens to show its words' spotting windows and best frames. A word's
+    cross and label are red when it is gestured: ``gestured`` (R,) bools in the order of
+    ``spots.word_index`` (``person_spots``' decision, the speaker's words only), default
+    ``spots.gestured`` (the score's decision); its label carries its gesture score."""
     from jegal.inference import save_heatmap
     from jegal.inference.windows import central_window, cut_windows
 
@@ -162,6 +166,7 @@ def heatmap_pages(video, spots: PersonSpots, folder: Path, page_frames: int = PA
     centre = (starts + ends) // 2
     orphans = page_of < 0  # a word across a page edge: the page of its centre
     page_of[orphans] = central_window(centre[orphans], centre[orphans], pages)
+    gestured = np.asarray(spots.gestured if gestured is None else gestured, bool)
     names = []
     for k, (a, b) in enumerate(pages):
         rows = np.flatnonzero(page_of == k)
@@ -174,7 +179,9 @@ def heatmap_pages(video, spots: PersonSpots, folder: Path, page_frames: int = PA
                   "words": [video.words[w].display for w in spots.word_index[rows]],
                   "spans": [(int(s - lo), int(e - lo)) for s, e in zip(starts[rows], ends[rows])],
                   "best_frame": [int(f - lo) for f in spots.best_frame[rows]],
-                  "best_prob": [float(p) for p in spots.prob[rows]]}
+                  "best_prob": [float(p) for p in spots.prob[rows]],
+                  "gestured": gestured[rows].tolist(), "gesture_score": spots.gesture_score[rows].tolist(),
+                  "decided": (spots.controls[rows] >= MIN_CONTROLS).tolist()}
         name = f"person{spots.person}-{len(names):03d}.png"
         title = f"{video.path.name}: person {spots.person}, time from {frame_to_seconds(lo):.2f} s (frames {lo}-{hi})"
         save_heatmap(scores, folder / name, title=title)
@@ -184,6 +191,7 @@ def heatmap_pages(video, spots: PersonSpots, folder: Path, page_frames: int = PA
 
 def _overlay_and_caption(video, spots: list[PersonSpots], people: list[dict]):
     from jegal.use.annotate import HIGHLIGHT, Caption, Token, draw_box, person_colour
+    from jegal.use.media import MAX_SIDE
 
     words = video.words
     starts = np.array([w.start for w in words], np.int64)
@@ -194,6 +202,9 @@ def _overlay_and_caption(video, spots: list[PersonSpots], people: list[dict]):
         for w in p["gestured"]:
             shows[p["person"]].append((w["best_frame"], w["word"]))
             gestured[w["index"]] = p["person"]
+    width = video.size[0] * min(1.0, MAX_SIDE / max(video.size))  # the annotated video's (jegal.use.media)
+    rule = f"p <= {ALPHA:g}" + (" against no-gesture controls" if width >= 440 else "")  # what fits the band
+
     def overlay(img, t, scale):
         for p in video.people:
             near = [word for f, word in shows[p.person] if abs(f - t) <= SHOW_FRAMES]
@@ -214,7 +225,7 @@ def _overlay_and_caption(video, spots: list[PersonSpots], people: list[dict]):
                                 ((235, 235, 235) if ends[i] < t or i > anchor else (200, 200, 200)),
                                 background=HIGHLIGHT if i == current else None,
                                 underline=None if who is None else person_colour(who), bold=who is not None))
-        status = f"{frame_to_seconds(t):6.2f} s   underlined: gestured (colour = person)"
+        status = f"{frame_to_seconds(t):6.2f} s   underlined: gestured ({rule})"
         return Caption(tuple(tokens), anchor - lo, status)
 
     return overlay, caption
@@ -233,9 +244,10 @@ def write_outputs(out: Path, video, spots: list[PersonSpots], meta: dict, annota
 
     timings = {}
     t = time.perf_counter()
-    for s in spots:
-        s.heatmaps = heatmap_pages(video, s, out / "heatmaps")
     people = [person_spots(video, s, speakers) for s in spots]
+    for s, p in zip(spots, people):  # the maps mark the words gestured as spot.json says (the speaker's)
+        s.heatmaps = p["heatmaps"] = heatmap_pages(video, s, out / "heatmaps",
+                                                   gestured=[w["gestured"] for w in p["words"]])
     write_maps(out / "maps.npz", video, spots)
     write_text_atomic(out / "words.csv", words_csv(people))
     timings["maps_csv_png"] = time.perf_counter() - t
