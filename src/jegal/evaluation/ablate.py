@@ -44,8 +44,8 @@ GW_SCORERS = {"gesture score": "gw score", "spotting probability": "gw prob"}
 GW_LEGEND = ("gw: the gestured-word protocols (`jegal eval gestured`) on every word of every test clip; `gw score`: "
              "the per-word gesture score against no-gesture controls, `gw prob`: the spotting probability (window "
              "max; its flag is the AVS rule). AUC: detection ROC-AUC over all words; AUC cond: pooled over the words "
-             "gestured in some clips and not in others (any word prior scores 50 there); AP: average precision; P, "
-             "R, flagged: the gestured flag's precision, recall and fraction of words flagged; top-1, MRR: "
+             "gestured in some clips and not in others (where a word prior has no per-word signal: its per-word AUC is "
+             "50, pooled near 50); AP: average precision; P, R, flagged: the gestured flag's precision, recall and fraction of words flagged; top-1, MRR: "
              "identification of the gestured word in a clip; in stroke: the peak frame inside the annotated stroke. "
              "The `gw floor` rows (scored by the same code) fill both column sets; '-': the row cannot answer it "
              "(a floor makes no flag; the late-fusion ensemble may lack the gesture score).")
