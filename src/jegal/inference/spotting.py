@@ -147,8 +147,7 @@ def spot_person(model, person: Track, words: Sequence, modalities: str = "ta", b
     other windows and still pose (:func:`jegal.inference.gesture_score.score_windows`).
     ``modalities``: the content inputs (``t``, ``a`` or ``ta``)."""
     from jegal.inference.embed import embed_clips
-    from jegal.inference.gesture_score import (MIN_CONTROLS, Window, roll_shifts, rolled, rolled_window,
-                                               score_windows, still_clip)
+    from jegal.inference.gesture_score import Window, score_windows, still_clip
     from jegal.metrics import spot_decisions
 
     first, last = person.first_frame, person.last_frame
@@ -174,22 +173,14 @@ def spot_person(model, person: Track, words: Sequence, modalities: str = "ta", b
                       np.array([[w.start, w.end] for w in c.words], np.int64).reshape(-1, 2), int(s), "track")
                for c, (s, _) in zip(clips, wins)]
     slot = np.array([int(np.searchsorted(members[k], i)) for k, i in zip(which, word_index)], np.int64)
-    decide, still_frames = list(zip(which.tolist(), slot.tolist())), emb.gesture(still.clip_id)[1]
-    scores = score_windows(windows, decide, still_frames)
-    short = np.unique(which[scores.controls < MIN_CONTROLS])  # windows whose words lack controls: add rolls
-    if len(short):
-        shifted = [(int(k), d) for k in short for d in roll_shifts(clips[k].num_frames)]
-        rolls = embed_clips(model, [rolled(clips[k], d) for k, d in shifted], [], batch_size=batch_size)
-        windows += [rolled_window(windows[k], rolls.gesture(f"{clips[k].clip_id}#roll{d}")[1], k, d)
-                    for k, d in shifted]
-        scores = score_windows(windows, decide, still_frames)
+    scores = score_windows(windows, list(zip(which.tolist(), slot.tolist())), emb.gesture(still.clip_id)[1])
     # the AVS rule and the map, each word from its own window
     Tmax = int((wins[:, 1] - wins[:, 0] + 1).max()) if R else 1
     target = np.zeros((R, Tmax), np.float32)
     mask = np.zeros((R, Tmax), bool)
     probs = np.zeros((R, T), np.float32)
     cosine = np.zeros((R, T), np.float32)
-    for k, win in enumerate(windows[:len(clips)]):
+    for k, win in enumerate(windows):
         rows = np.flatnonzero(which == k)
         if not len(rows):
             continue
