@@ -45,7 +45,7 @@ def test_spot_json_has_every_documented_key_and_a_decision_per_word(sample1, rea
         assert w["localised"] == (inside and w["above_threshold"])
         assert person["first_frame"] <= w["best_frame"] <= person["last_frame"]
         assert w["best_s"] == pytest.approx(w["best_frame"] / 25)
-        # 56 frames: one window, its only controls are the rolled windows and the still pose
+        # 56 frames: one window, its only control is the still pose (the word is not decided)
         assert w["gesture_score"] == pytest.approx(1 - w["p_value"], abs=1e-3) and w["speaker"] == 0
         assert w["gestured"] == w["gestured_by_score"] == (w["p_value"] <= 0.05 and w["controls"] >= 19)
     assert person["gestured"] == [w for w in person["words"] if w["gestured"]]
