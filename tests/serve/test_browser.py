@@ -9,6 +9,8 @@ The result page's screenshot is saved under the test's temporary folder; its pat
 from __future__ import annotations
 
 import io
+import json
+import re
 import zipfile
 
 import numpy as np
@@ -110,8 +112,8 @@ def test_a_corrupt_file_shows_the_error_message(page, stub_server, real_files):
 
 
 @pytest.mark.slow
-def test_sample1_with_its_transcript_gives_words_spotted_words_a_map_and_a_download(page, model_server, real_files,
-                                                                                    tmp_path):
+def test_sample1_with_its_transcript_gives_words_their_gesture_scores_a_map_and_a_download(page, model_server,
+                                                                                          real_files, tmp_path):
     from playwright.sync_api import expect
 
     url, _ = model_server
@@ -126,9 +128,13 @@ def test_sample1_with_its_transcript_gives_words_spotted_words_a_map_and_a_downl
     # the transcript's words, in order
     expected = [w.display for w in read_txt(real_files / "sample1.txt")]
     assert page.locator("#words .word").all_inner_texts() == expected
-    spotted = page.locator("#words .word.spotted")
-    assert spotted.count() >= 1
-    assert page.locator("#people .spotted-word").count() >= 1
+    # every word shows its gesture score; the tooltip gives the score, p-value, controls and the AVS rule
+    shown = page.evaluate("""() => [...document.querySelectorAll('#words .word')].map((e) => ({
+        cls: [...e.classList], score: e.dataset.gestureScore, controls: e.dataset.controls, tip: e.title }))""")
+    for w in shown:
+        assert w["score"] is not None and w["controls"] is not None
+        for part in ("gesture score", "p = ", "controls", "AVS probability", "localised"):
+            assert part in w["tip"], (part, w["tip"])
     # the map image is loaded
     page.wait_for_function("() => { const i = document.querySelector('#maps img'); "
                            "return i && i.complete && i.naturalWidth > 100; }")
@@ -140,7 +146,7 @@ def test_sample1_with_its_transcript_gives_words_spotted_words_a_map_and_a_downl
     word.click()
     start = float(word.get_attribute("data-start"))
     assert abs(page.evaluate("document.getElementById('player').currentTime") - start) < 0.05
-    expect(word).to_have_class("word spotted current" if "spotted" in word.get_attribute("class") else "word current")
+    expect(word).to_have_class(re.compile(r"(^| )current( |$)"))
     assert page.evaluate("document.getElementById('overlay').width") > 0
     # the download
     with page.expect_download() as info:
@@ -150,6 +156,20 @@ def test_sample1_with_its_transcript_gives_words_spotted_words_a_map_and_a_downl
     names = set(zipfile.ZipFile(io.BytesIO(open(download.path(), "rb").read())).namelist())
     assert {"sample1.spot/spot.json", "sample1.spot/words.csv", "sample1.spot/maps.npz"} <= names
     assert any(n.startswith("sample1.spot/heatmaps/") and n.endswith(".png") for n in names)
+    # the page shows spot.json's decisions: gestured words coloured, words with too few controls not decided
+    doc = json.loads(zipfile.ZipFile(download.path()).read("sample1.spot/spot.json"))
+    (person,) = doc["people"]
+    minimum = doc["gesture_score"]["min_controls"]
+    for w, rec in zip(shown, person["words"]):
+        assert float(w["score"]) == pytest.approx(rec["gesture_score"], abs=1e-4)
+        assert int(w["controls"]) == rec["controls"]
+        assert ("gestured" in w["cls"]) == rec["gestured"]
+        assert ("undecided" in w["cls"]) == (rec["controls"] < minimum)
+        assert ("not decided" in w["tip"]) == (rec["controls"] < minimum)
+    assert page.locator("#people .gestured-word").count() == len(person["gestured"])
+    open_ = sum(rec["controls"] < minimum for rec in person["words"])
+    if open_:
+        expect(page.locator("#people .undecided-count")).to_contain_text(f"{open_} word")
     shot = tmp_path / "result.png"
     page.screenshot(path=str(shot), full_page=True)
     assert shot.stat().st_size > 10_000

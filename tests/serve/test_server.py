@@ -358,9 +358,10 @@ def test_an_upload_gives_what_jegal_spot_gives(served, use_model, real_files, tm
     video = read_video(real_files / "sample1.avi", real_files / "sample1.txt", progress=False)
     spots = spot_people(model, video.people, video.words, "ta")
     for page_person, s in zip(spot["people"], spots):
-        mine = {w["index"]: w["probability"] for w in page_person["words"]}
-        ref = {int(w): float(p) for w, p in zip(s.word_index, s.prob)}
+        mine = {w["index"]: (w["probability"], w["gesture_score"]) for w in page_person["words"]}
+        ref = {int(w): (float(p), float(g)) for w, p, g in zip(s.word_index, s.prob, s.gesture_score)}
         assert mine.keys() == ref.keys() and np.allclose(list(mine.values()), list(ref.values()), atol=1e-3)
+        assert [w["gestured"] for w in page_person["words"]] == [bool(g) for g in s.gestured]  # one person
     # the download holds the files jegal spot writes
     z = zipfile.ZipFile(io.BytesIO(served.get(res["download_url"]).content))
     names = set(z.namelist())

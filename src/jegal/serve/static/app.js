@@ -163,18 +163,30 @@
 
   // -- the result -------------------------------------------------------------------------------
   function wordInfo(r) {
-    // per word: the person most likely to have gestured it, and the best of each person's decisions
-    const info = r.words.map(() => ({ prob: null, spotted: false, person: null, best_s: null }));
+    // per word: the record shown for it (spot.json's people[].words[]) and whose it is: the person who
+    // gestured it (the highest gesture score if several did), else its speaker's, else the highest score
+    const info = r.words.map((w) => ({ rec: null, person: null, speaker: w.speaker === undefined ?
+      (r.people.length === 1 ? r.people[0].person : null) : w.speaker }));
     for (const p of r.people) {
       for (const w of p.words) {
         const i = info[w.index];
-        const better = w.spotted && (!i.spotted || w.probability > i.prob);
-        if (better || (!i.spotted && (i.prob === null || w.probability > i.prob))) {
-          Object.assign(i, { prob: w.probability, spotted: w.spotted, person: p.person, best_s: w.best_s });
-        }
+        const rank = (rec, person) => [rec.gestured ? 1 : 0, person === i.speaker ? 1 : 0, rec.gesture_score];
+        const mine = rank(w, p.person);
+        const theirs = i.rec === null ? null : rank(i.rec, i.person);
+        let better = theirs === null;
+        for (let k = 0; !better && k < mine.length && mine[k] >= theirs[k]; k++) better = mine[k] > theirs[k];
+        if (better) Object.assign(i, { rec: w, person: p.person });
       }
     }
     return info;
+  }
+
+  function decided(w) { return w.controls >= res.score.min_controls; }
+
+  function scoreText(w) {
+    // "gesture score 0.97 (p = 0.03, 57 controls)"
+    return "gesture score " + w.gesture_score.toFixed(2) + " (p = " + w.p_value.toFixed(3) + ", " + w.controls +
+      " control" + (w.controls === 1 ? "" : "s") + ")";
   }
 
   function colourOf(person) {
@@ -189,6 +201,7 @@
     return {
       name: r.name, video_url: r.video_url, download_url: r.download_url, model: r.model,
       words: spot.words, threshold: spot.threshold, warnings: spot.warnings, fps: spot.fps,
+      score: Object.assign({ alpha: 0.05, min_controls: 19 }, spot.gesture_score || {}), attribution: spot.attribution,
       num_frames: spot.num_frames, size: spot.size, segments: r.asd ? r.asd.segments : null,
       people: spot.people.map((p, k) => Object.assign({}, p, {
         colour: r.colours[k], boxes: r.boxes[k], maps: p.heatmaps.map((h) => r.map_urls[h]).filter(Boolean) })),
@@ -207,24 +220,42 @@
     const words = $("words");
     words.textContent = "";
     const info = wordInfo(r);
-    const threshold = r.threshold;
+    const alpha = r.score.alpha;
     wordEls = r.words.map((w, k) => {
       const span = el("span", { class: "word", "data-index": String(k), "data-start": String(w.start_s) }, w.word);
       const i = info[k];
       let tip = fmt(w.start_s) + " \u2013 " + fmt(w.end_s);
-      if (i.prob !== null) {
-        tip += "; person " + i.person + ": p = " + i.prob.toFixed(2) + (i.spotted ? ", gestured (best frame at " +
-          fmt(i.best_s) + ")" : ", not gestured");
-        span.setAttribute("data-probability", i.prob.toFixed(4));
+      if (i.speaker !== null) tip += "; spoken by person " + i.speaker + (r.people.length === 1 ? " (the only one " +
+        "in view)" : "");
+      else if (r.attribution === "speaker") tip += "; speaker undecided";
+      const rec = i.rec;
+      if (rec !== null) {
+        tip += "\nperson " + i.person + ": " + scoreText(rec) + ": ";
+        if (rec.gestured) tip += "gestured";
+        else if (!decided(rec)) tip += "not decided (fewer than " + r.score.min_controls + " controls: too little " +
+          "footage of this person)";
+        else if (rec.gestured_by_score) tip += "beats the controls, but person " + i.person + " is not its speaker";
+        else tip += "not gestured";
+        tip += "\nAVS probability " + rec.probability.toFixed(2) + " at " + fmt(rec.best_s) + ", " +
+          (rec.localised ? "localised" : "not localised") + " (where a gestured word was gestured; not evidence " +
+          "of a gesture)";
+        span.setAttribute("data-gesture-score", rec.gesture_score.toFixed(4));
+        span.setAttribute("data-p-value", rec.p_value.toFixed(4));
+        span.setAttribute("data-controls", String(rec.controls));
+        span.setAttribute("data-probability", rec.probability.toFixed(4));
+        span.setAttribute("data-person", String(i.person));
+        if (rec.gestured) {
+          span.classList.add("gestured");
+          // the colour's strength: how far the score is past 1 - alpha (0.95) towards 1
+          const a = 0.35 + 0.55 * Math.max(0, Math.min(1, (rec.gesture_score - (1 - alpha)) / alpha));
+          span.style.backgroundColor = "rgba(230, 90, 0, " + a.toFixed(2) + ")";
+          if (a > 0.6) span.style.color = "#fff";
+          span.style.borderBottomColor = colourOf(i.person);
+        } else if (!decided(rec)) {
+          span.classList.add("undecided");
+        }
       } else {
         tip += "; nobody in view";
-      }
-      if (i.spotted) {
-        span.classList.add("spotted");
-        const a = 0.3 + 0.6 * Math.max(0, Math.min(1, (i.prob - threshold) / (1 - threshold)));
-        span.style.backgroundColor = "rgba(230, 90, 0, " + a.toFixed(2) + ")";
-        if (a > 0.6) span.style.color = "#fff";
-        span.style.borderBottomColor = colourOf(i.person);
       }
       span.title = tip;
       span.addEventListener("click", () => seek(w.start_s));
@@ -233,8 +264,9 @@
       return span;
     });
     current = -1;
-    $("threshold").textContent = "gestured: the best frame lies within the word's span \u00b1 9 frames and its " +
-      "probability reaches " + threshold;
+    $("score-rule").textContent = "p \u2264 " + alpha + ", which needs at least " + r.score.min_controls +
+      " controls; with fewer a word is not decided" + (r.attribution === "speaker" ? "; with several people a " +
+      "word counts only for the person who speaks it (as jegal asd decides)" : "");
     // each person's gestured words
     const people = $("people");
     people.textContent = "";
@@ -243,15 +275,20 @@
       const sw = el("span", { class: "swatch" });
       sw.style.background = p.colour;
       div.appendChild(sw);
+      const n = p.gestured.length;
+      const of = p.words.length + (p.words.length === 1 ? " word" : " words");
       div.appendChild(document.createTextNode(" Person " + p.person + " (in view " + fmt(p.start_s) + " \u2013 " +
-        fmt(p.end_s) + "): " + (p.spotted.length ? p.spotted.length + " gestured word" +
-        (p.spotted.length > 1 ? "s: " : ": ") : "no gestured word")));
-      for (const w of p.spotted) {
-        const hit = el("span", { class: "hit spotted-word" }, w.word + " (" + fmt(w.best_s) + ", p = " +
-          w.probability.toFixed(2) + ")");
+        fmt(p.end_s) + "): " + (n ? n + " of " + of + " gestured: " : "none of " + of + " gestured")));
+      for (const w of p.gestured) {
+        const hit = el("span", { class: "hit gestured-word" }, w.word + " (" + fmt(w.start_s) + ", score " +
+          w.gesture_score.toFixed(2) + ")");
+        hit.title = scoreText(w) + "; best frame at " + fmt(w.best_s);
         hit.addEventListener("click", () => seek(w.best_s));
         div.appendChild(hit);
       }
+      const open = p.words.filter((w) => !decided(w)).length;
+      if (open) div.appendChild(el("span", { class: "undecided-count" }, "; " + open + " word" +
+        (open > 1 ? "s" : "") + " not decided (fewer than " + r.score.min_controls + " controls)"));
       people.appendChild(div);
     }
     // who is speaking
@@ -351,7 +388,7 @@
       const b = p.boxes[frame];
       if (!b) continue;
       const x = ox + b[0] * dw, y = oy + b[1] * dh, w = (b[2] - b[0]) * dw, h = (b[3] - b[1]) * dh;
-      const near = p.spotted.find((s) => Math.abs(s.best_s - t) <= SHOW_S);
+      const near = p.gestured.find((s) => Math.abs(s.best_s - t) <= SHOW_S);
       const talking = speaker === p.person;
       ctx.lineWidth = talking || near ? 4 : 2;
       ctx.strokeStyle = p.colour;
