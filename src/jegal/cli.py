@@ -25,7 +25,7 @@ COMMANDS = {
     "asd": ("jegal.use.asd", "who is speaking in a video, from gestures alone, per transcript segment"),
     "embed": ("jegal.use.embed", "gesture and content embeddings of videos, a folder or a shard set"),
     "search": ("jegal.use.search", "build and query a FAISS gallery of gesture clips (text, audio or video queries)"),
-    "serve": ("jegal.serve.cli", "a local web page: spotted words, who is speaking, downloads"),
+    "serve": ("jegal.serve.cli", "a local web page: gestured words, who is speaking, downloads"),
     "import-released": ("jegal.released.cli", "import the authors' released checkpoints (jegal.pth, gestsync.pth) "
                         "as a model directory"),
 }

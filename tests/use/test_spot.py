@@ -1,4 +1,4 @@
-"""``jegal spot``: its outputs on the real samples, and its spotted words against SynthGest's ground truth."""
+"""``jegal spot``: its outputs on the real samples, and its decisions against SynthGest's ground truth."""
 
 from __future__ import annotations
 
@@ -123,7 +123,7 @@ def test_errors_are_one_line_naming_the_problem(tmp_path, real_dir, random_model
     assert "missing.mp4: no such file" in capsys.readouterr().err
 
 
-# -- SynthGest: the spotted words against the ground truth --------------------------------------------
+# -- SynthGest: the decisions against the ground truth ------------------------------------------------
 ROWS = 40  # spotting rows of the corpus used (one 3 s clip each)
 
 
@@ -167,8 +167,8 @@ def test_spotting_a_video_decides_the_target_word_as_the_benchmark_does(synth_sp
     assert np.mean(same) >= 0.95 and np.median(prob_gap) < 1e-3, (np.mean(same), np.median(prob_gap))
 
 
-def test_the_gestured_word_is_spotted_far_above_chance(synth_spots):
-    """The benchmark's target is a word the synthetic speaker truly gestured. It must be spotted (best
+def test_the_gestured_word_is_localised_far_above_chance(synth_spots):
+    """The benchmark's target is a word the synthetic speaker truly gestured. It must be localised (best
     frame within its span +- 9 frames, probability >= 0.5) far more often than chance: a best frame
     drawn at random lands in that window with probability (window frames in the clip) / T, an upper
     bound for a random map's hit rate (which must also pass the threshold)."""

@@ -3,24 +3,23 @@
     jegal spot demo_out/real/input/sample1.avi --model demo_out        # transcript beside it, or offline ASR
     jegal spot demo_out/real/input/sample2.avi --transcript demo_out/real/input/sample2.txt --model demo_out/run/model
 
-The video is read by :func:`jegal.use.video.read_video` (people, keypoints, words, overlapping
-windows). For every person, each window's gesture frames and words are embedded
-(:func:`jegal.inference.embed_clips`, batched) and scored with the spotting protocol of
-docs/design.md section 7 (:func:`jegal.metrics.spotting_probabilities`: per frame, a softmax over the window's
-words of cos / 0.07). Each word is decided in the window where it lies most centrally
-(:func:`jegal.inference.windows.central_window`), as the benchmark decides a clip's target word
-(:func:`jegal.metrics.spot_decisions`): its best frame in that window, that frame's probability,
-whether the frame lies within the word's span +- 9 frames (``in_window``) and whether the
-probability reaches :data:`jegal.metrics.SPOT_THRESHOLD` (``above_threshold``). A word is
-**spotted** (gestured) when both hold. The words x frames map over the person's track takes
-each frame from its most central window (:func:`jegal.inference.windows.merge_frames`'s rule). The
-scoring is the library's (:mod:`jegal.inference.spotting`); this module reads the video and
-writes the outputs: :func:`spot_words` is the one function the command and the page call.
+The video is read by :func:`jegal.use.video.read_video` (people, keypoints, words). For every
+person, each word is scored in its own 4 s window centred on it (:mod:`jegal.inference.spotting`):
+its **gesture score** against no-gesture controls of the same person (other stretches of their
+track, their still pose; :mod:`jegal.inference.gesture_score`) decides whether it was
+**gestured** (p <= 0.05 with at least 19 controls, so a track of about 25 s; shorter tracks leave
+their words "not decided"), and the AVS-Spot rule (best frame within the word's span +- 9 frames,
+probability >= 0.5) whether it is **localised** there, which alone is no evidence of a gesture.
+In a video with several people a word is gestured only by the person :mod:`jegal.use.asd` names
+as its speaker (:func:`attribute_words`). The scoring is the library's; this module reads the
+video and writes the outputs: :func:`spot_words` is the one function the command and the page
+call (docs/use.md, "Which words were gestured").
 
 Outputs in ``--out`` (default ``./<video name>.spot/``), each written atomically:
 
-- ``spot.json``: the video, model, settings, every word, and per person their track, windows,
-  per-word decisions, spotted words, heatmap files (keys in ``docs/use.md``);
+- ``spot.json``: the video, the model and what it was trained on, settings, every word, and per
+  person their track, per-word scores and decisions, gestured words, heatmap files (keys in
+  ``docs/use.md``);
 - ``words.csv``: one row per (person, word);
 - ``maps.npz``: per person ``person<P>_probs`` and ``person<P>_cosine`` (W_P, T_P) float32 over
   the track's frames, ``person<P>_words`` (W_P,) word indices, ``person<P>_first_frame``; and
