@@ -68,7 +68,7 @@ def _reference(windows, decide, still, margin=SPOT_MARGIN, tau=0.07):
             controls.append(stat(win.words, j, other.frames, a, b)[0])
         if still is not None:
             controls.append(stat(win.words, j, still, a, b)[0])
-        p = (1 + sum(c >= obs for c in controls)) / (1 + len(controls))
+        p = (1 + sum(c >= obs - 1e-5 for c in controls)) / (1 + len(controls))
         out.append((obs, peak, len(controls), p))
     return out
 

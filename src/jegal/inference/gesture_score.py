@@ -19,8 +19,8 @@ frames relative to its window (so the same positions and clip length), but the g
 - the person's **still pose**: their mean pose held for a window (a person who never moves
   matches it exactly, so no word of theirs can beat it).
 
-The word's **p-value** is ``(1 + #{controls >= observed}) / (1 + #controls)`` (ties count against
-the word: identical footage proves nothing), its **gesture score** ``1 - p``: the share of its
+The word's **p-value** is ``(1 + #{controls >= observed}) / (1 + #controls)`` (ties, to within
+float32 noise, count against the word: identical footage proves nothing), its **gesture score** ``1 - p``: the share of its
 no-gesture controls it beats (an empirical probability under the null "this word's coupling is
 what this person's motion gives any word there"). A word is **gestured** when ``p <= ALPHA``
 (0.05), which needs at least ``1 / ALPHA - 1 = 19`` controls; with fewer the word is not decided
@@ -50,6 +50,9 @@ from jegal.metrics import SPOT_MARGIN, SPOT_TEMPERATURE
 
 ALPHA = 0.05  # the operating point: a word is gestured when p <= ALPHA
 MIN_CONTROLS = int(round(1 / ALPHA)) - 1  # fewer controls cannot reach p <= ALPHA
+# a control within this of the word's probability ties it (and ties count against the word): the same
+# footage embedded in two batches differs in the last bits of float32
+TIE_TOLERANCE = 1e-5
 
 
 @dataclass
@@ -153,7 +156,7 @@ def score_windows(windows: Sequence[Window], decide: Sequence[tuple[int, int]], 
         ok &= np.isfinite(stat)
         ok = _independent(ok, starts, segments, b - a + 1)
         n_ctrl = ok.sum(1)
-        beats = (ok & (stat >= obs[:, None])).sum(1)
+        beats = (ok & (stat >= obs[:, None] - TIE_TOLERANCE)).sum(1)
         mean = np.where(ok, stat, 0.0).sum(1) / np.maximum(n_ctrl, 1)
         still_stat = np.full(len(rows), np.nan)
         if S is not None:
@@ -166,7 +169,7 @@ def score_windows(windows: Sequence[Window], decide: Sequence[tuple[int, int]], 
             still_stat = np.where(inside, Ps, -np.inf).max(-1)
             has = np.isfinite(still_stat)
             n_ctrl = n_ctrl + has
-            beats = beats + (has & (still_stat >= obs))
+            beats = beats + (has & (still_stat >= obs - TIE_TOLERANCE))
         out["observed"][rows] = obs
         out["control_mean"][rows] = np.where(n_ctrl > 0, mean, np.nan)
         out["still"][rows] = still_stat
