@@ -249,7 +249,6 @@ def test_the_gesture_score_interface_is_wired(tiny_bench, fake_model, monkeypatc
         p_value: np.ndarray
         gestured: np.ndarray
         peak: np.ndarray
-        interval: np.ndarray | None = None
 
     seen = {}
 
@@ -260,8 +259,7 @@ def test_the_gesture_score_interface_is_wired(tiny_bench, fake_model, monkeypatc
             g = 0 if c.clip_id == clip_id(3) else 1
             y = np.arange(len(c.words)) == g
             out[c.clip_id] = ClipWordScores(y * 0.9 + 0.05, np.where(y, 0.01, 0.7), y,
-                                            np.array([w.start for w in c.words]),
-                                            np.array([[w.start, w.end] for w in c.words]))
+                                            np.array([w.start for w in c.words]))
         return out
 
     module = types.ModuleType("jegal.inference.gesture_score")
@@ -275,7 +273,7 @@ def test_the_gesture_score_interface_is_wired(tiny_bench, fake_model, monkeypatc
     assert gs["missing"] == 3 and gs["flag"]["precision"] == pytest.approx(8 / 10)
     assert gs["flag"]["recall"] == pytest.approx(8 / 9)
     assert gs["identification"]["top1"] == pytest.approx(8 / 9) and "ece" in gs["detection"]
-    assert gs["localisation"]["iou"] is not None
+    assert gs["localisation"]["in_stroke"] is not None
     assert rows["gesture score p-value (1 - p)"]["detection"]["auc"] == gs["detection"]["auc"]
     margins = res["tables"]["detection"]["margins"]
     assert set(margins) == {"gesture score", "gesture score p-value (1 - p)",

@@ -427,36 +427,27 @@ def spotting_probability_scores(table: WordTable, emb) -> WordScores:
 
 def gesture_score_scores(table: WordTable, model, clips: list, modalities: str = "ta",
                          batch_size: int = 32, progress: bool = False) -> list[WordScores]:
-    """Rows from :func:`jegal.inference.gesture_score.score_clips` (the per-word gesture score of
-    issue 21, which makes its own embedding pass with its controls): ``gesture score`` (its score,
-    an empirical probability, its decision ``gestured``, its ``peak`` (or ``peak_frame``) frame and
-    an ``interval`` when it gives one) and, only where it differs from the score,
-    ``gesture score p-value`` (1 - p as the score). [] when that module does not exist."""
-    try:
-        from jegal.inference.gesture_score import score_clips
-    except ImportError:
-        return []
+    """Rows from :func:`jegal.inference.gesture_score.score_clips` (the per-word gesture score,
+    which makes its own embedding pass with its controls): ``gesture score`` (its score, an
+    empirical probability, its decision ``gestured`` and its ``peak`` frame) and, only where it
+    differs from the score, ``gesture score p-value`` (1 - p as the score)."""
+    from jegal.inference.gesture_score import score_clips
+
     res = score_clips(model, clips, modalities=modalities, batch_size=batch_size, progress=progress)
     n = len(table)
     cols = {k: np.full(n, np.nan) for k in ("score", "p", "peak")}
-    flag, interval = np.zeros(n, bool), np.full((n, 2), np.nan)
-    has_interval = False
+    flag = np.zeros(n, bool)
     for cid, idx in table.clips.items():
         r = res.get(cid)
         if r is None:
             continue
         cols["score"][idx] = np.asarray(r.score, dtype=float)[: len(idx)]
         cols["p"][idx] = 1.0 - np.asarray(r.p_value, dtype=float)[: len(idx)]
-        peak = getattr(r, "peak_frame", None)
-        cols["peak"][idx] = np.asarray(r.peak if peak is None else peak, dtype=float)[: len(idx)]
+        cols["peak"][idx] = np.asarray(r.peak, dtype=float)[: len(idx)]
         flag[idx] = np.asarray(r.gestured, dtype=bool)[: len(idx)]
-        iv = getattr(r, "interval", None)
-        if iv is not None:
-            interval[idx] = np.asarray(iv, dtype=float)[: len(idx)]
-            has_interval = True
     missing = np.isnan(cols["score"])
     rows = [WordScores("gesture score", "model", score=np.clip(cols["score"], 0, 1), probability=True, flag=flag,
-                       peak=cols["peak"], interval=interval if has_interval else None, missing=missing,
+                       peak=cols["peak"], missing=missing,
                        note="jegal.inference.gesture_score.score_clips: the word against no-gesture controls of the "
                             "same person; flag at its operating point")]
     if not np.allclose(cols["p"], cols["score"], equal_nan=True):
