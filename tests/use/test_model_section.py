@@ -84,3 +84,22 @@ def test_embed_and_search_record_what_the_model_knows_and_print_it_once(syntheti
     assert capsys.readouterr().out.count(STATEMENT) == 1
     assert main(["search", "query", "--index", str(index), "--text", "a big round ball", "-k", "2", "--json"]) == 0
     _check_section(json.loads(capsys.readouterr().out)["model"], synthetic_model)
+
+
+@pytest.mark.parametrize("synthetic", [True, False])
+def test_the_annotated_video_says_so_on_every_frame_for_a_synthetic_model(synthetic, monkeypatch, tmp_path):
+    """``annotated.mp4``'s status line carries the caveat of a SynthGest-only model, and only of one."""
+    from types import SimpleNamespace
+
+    from jegal.use import annotate, media
+
+    written = []
+    monkeypatch.setattr(media, "write_videos", lambda video, targets, **kw: written.extend(targets))
+    caption = lambda t: annotate.Caption(status=f"{t} s")  # noqa: E731
+    outputs, timings = {}, {}
+    annotate.add_annotated_video(tmp_path, SimpleNamespace(), lambda img, t, s: None, caption, outputs, timings,
+                                 model={"synthetic": synthetic})
+    (target,) = written
+    status = target.caption(3).status
+    assert status.startswith("3 s") and (annotate.SYNTHETIC_NOTE in status) == synthetic
+    assert outputs["video"] == "annotated.mp4"

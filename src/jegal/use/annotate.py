@@ -184,15 +184,28 @@ __all__ = ["Caption", "CaptionBand", "MAX_SIDE", "Overlay", "PALETTE", "Token", 
            "person_colour", "write_annotated_video", "add_annotated_video"]
 
 
+SYNTHETIC_NOTE = "model: synthetic speakers only"  # on every frame's status line (what the model knows)
+
+
 def add_annotated_video(out: Path, video, overlay: Overlay, caption: CaptionAt, outputs: dict, timings: dict,
-                        progress=None, also: list | None = None, source=None) -> None:
+                        progress=None, also: list | None = None, source=None, model: dict | None = None) -> None:
     """``out/annotated.mp4`` by :func:`jegal.use.media.write_videos`, recorded the way every
     command's document lists its files: ``outputs["video"]`` and ``timings["annotated_video"]``
     (seconds). ``also``: more :class:`jegal.use.media.VideoTarget` s written in the same decode
-    (the page's plain video), from ``source`` when given (another file's pictures)."""
+    (the page's plain video), from ``source`` when given (another file's pictures). ``model``:
+    the document's model section (:func:`jegal.model.card.model_record`); a model trained on
+    synthetic data alone says so on every frame's status line (:data:`SYNTHETIC_NOTE`)."""
+    import dataclasses
     import time
 
     from jegal.use.media import VideoTarget, write_videos
+
+    if model and model.get("synthetic"):
+        inner = caption
+
+        def caption(t):  # noqa: F811 - the same caption with the model's caveat
+            c = inner(t)
+            return dataclasses.replace(c, status=f"{c.status}   {SYNTHETIC_NOTE}")
 
     t = time.perf_counter()
     targets = [VideoTarget(out / "annotated.mp4", overlay, caption)] + list(also or [])

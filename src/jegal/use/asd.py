@@ -253,7 +253,8 @@ def write_outputs(out: Path, video, segments: list[Segment], meta: dict, annotat
     outputs = {"json": "asd.json", "csv": "asd.csv"}
     write_text_atomic(out / "asd.csv", segments_csv(segments, len(video.people)))
     if annotated:
-        add_annotated_video(out, video, *_overlay_and_caption(video, segments), outputs, timings, progress)
+        add_annotated_video(out, video, *_overlay_and_caption(video, segments), outputs, timings, progress,
+                            model=meta.get("model"))
     counts = {d: sum(s.decision == d for s in segments) for d in ("gestures", "only_person", "undecided")}
     people = [{**person_record(p), "segments_speaking": sum(s.speaker == p.person for s in segments)}
               for p in video.people]

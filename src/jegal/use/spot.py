@@ -254,7 +254,7 @@ def write_outputs(out: Path, video, spots: list[PersonSpots], meta: dict, annota
                "heatmaps": [h for s in spots for h in s.heatmaps]}
     if annotated:
         add_annotated_video(out, video, *_overlay_and_caption(video, spots, people), outputs, timings, progress, also,
-                            source)
+                            source, model=meta.get("model"))
     elif also:
         from jegal.use.media import write_videos
 
