@@ -101,7 +101,7 @@ def person_spots(video, spots: PersonSpots, speakers: dict[int, int | None] | No
         words.append({"index": int(w), "word": word.display, "start_frame": word.start, "end_frame": word.end,
                       "start_s": _s(word.start), "end_s": _s(word.end + 1),
                       "gesture_score": round(float(spots.gesture_score[r]), 4),
-                      "p_value": round(float(spots.p_value[r]), 4), "controls": int(spots.controls[r]),
+                      "p_value": round(float(spots.p_value[r]), 4), "controls": round(float(spots.controls[r]), 2),
                       "gestured_by_score": by_score, "speaker": speaker,
                       "gestured": by_score and (speakers is None or speaker == spots.person),
                       "best_frame": int(spots.best_frame[r]), "best_s": _s(spots.best_frame[r]),
