@@ -194,8 +194,8 @@ def test_a_person_who_holds_still_gets_no_gestured_word_and_moving_they_do(use_c
 
 def test_a_talk_repeated_three_times_gets_the_same_gestured_words_in_each_copy(use_corpus, talk, model, tmp_path):
     """2 clips of lead-in, the talk (6 clips, 18 s) three times, 2 clips of lead-out: each word of the talk
-    has its own window centred on it in every copy, so the words whose window lies inside their copy (the
-    same footage) get the same decisions, scores and best frames in all three copies."""
+    has its own window centred on it in every copy, so the words with the same footage around them (4 s
+    either side) get the same decisions, scores and best frames in all three copies."""
     lead = _talk(use_corpus, talk[:2])
     body = _talk(use_corpus, talk[2:8])
     tail = _talk(use_corpus, talk[8:10])
@@ -215,12 +215,12 @@ def test_a_talk_repeated_three_times_gets_the_same_gestured_words_in_each_copy(u
         idx = [rows[i] for i in range(first, first + n_body)]
         copies.append((spots.gestured[idx], spots.gesture_score[idx], spots.best_frame[idx] - k * L,
                        spots.window[idx] - k * L))
-    assert any(c[0].any() for c in copies), "the talk has gestured words"
-    # a word's window reaches 2 s either side: words that near a copy's edge see other neighbours in
-    # each copy; the others see exactly the same footage, so everything about them is equal
-    start = len(lead[0])
-    inner = (copies[0][3][:, 0] >= start) & (copies[0][3][:, 1] < start + L)
-    assert inner.sum() >= n_body // 2
+    # a word's window reaches 2 s either side, and the controls it leaves out (overlapping its own
+    # frames) up to 2 s more: a word with 4 s of the copy on both sides sees exactly the same footage and
+    # the same controls in every copy, so everything about it is equal
+    start = len(lead[0]) + 50
+    inner = (copies[0][3][:, 0] >= start) & (copies[0][3][:, 1] < start - 100 + L)
+    assert inner.sum() >= n_body // 3 and np.ptp(copies[0][1][inner]) > 0  # the scores depend on the word
     for g, s, b, _ in copies[1:]:
         assert (g[inner] == copies[0][0][inner]).all()
         np.testing.assert_allclose(s[inner], copies[0][1][inner], atol=1e-6)
