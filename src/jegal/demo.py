@@ -342,7 +342,7 @@ def _gestured_lines(ev: dict) -> list[str]:
 
 def _gestured_html(ev: dict) -> str:
     """The same section as HTML tables (one per protocol, ``data-table`` naming it)."""
-    from jegal.evaluation import gestured_cell
+    from jegal.evaluation import gestured_table_rows
 
     g = ev.get("gestured")
     if not g:
@@ -357,23 +357,13 @@ def _gestured_html(ev: dict) -> str:
              f"{c['base_rate']:.3f}); conditioned: {c['conditioned_words']} words, {c['conditioned_rows']} rows; "
              f"identification: {c['identification_clips']} clips; localisation: {c['strokes']} strokes.</p>"]
     for name, t in g["tables"].items():
-        rows = t["rows"]
-        cols = [col for col in t["columns"] if any(r["values"].get(col) is not None for r in rows)]
-        if not rows:
+        if not t["rows"]:
             continue
+        cols, rows = gestured_table_rows(t)
         body = []
-        for r in rows:
-            label = r["name"] if r["kind"] == "model" else f"floor: {r['name']}"
-            body.append(f'<tr data-row="{e(label)}"><th>{e(label)}</th>' + "".join(
-                f"<td>{e(gestured_cell(r['values'].get(col), col))}</td>" for col in cols) + "</tr>")
-        if t["best_floor"]:
-            body.append("<tr><th>best floor</th>" + "".join(
-                f"<td>{e(gestured_cell(t['best_floor'][col]['value'], col))} ({e(t['best_floor'][col]['name'])})</td>"
-                if col in t["best_floor"] else "<td>-</td>" for col in cols) + "</tr>")
-            for model, m in t["margins"].items():
-                body.append(f"<tr><th>{e(model)} - best floor</th>" + "".join(
-                    f"<td>{'+' if m[col] >= 0 else ''}{e(gestured_cell(m[col], col))}</td>" if col in m
-                    else "<td>-</td>" for col in cols) + "</tr>")
+        for kind, label, cells in rows:  # model and floor rows carry their name for the report's readers
+            tag = f'<tr data-row="{e(label)}">' if kind == "row" else "<tr>"
+            body.append(f"{tag}<th>{e(label)}</th>" + "".join(f"<td>{e(cell)}</td>" for cell in cells) + "</tr>")
         head = "".join(f"<th>{e(col)}</th>" for col in ["row"] + cols)
         parts.append(f'<p><b>{e(t["title"])}</b></p><table data-table="gestured-{e(name)}"><thead><tr>{head}</tr>'
                      f'</thead><tbody>{"".join(body)}</tbody></table>')

@@ -14,8 +14,8 @@ from its module on first use. Nothing here loads a model at import time.
 
 __all__ = ["Budget", "HEADLINE", "TEXT_CACHE_SIZE", "VARIANTS", "corpus_benchmarks", "corpus_clips", "evaluate_model",
            "evaluate_gestured", "findings", "findings_markdown", "floor_rows", "format_value", "gestured_cell",
-           "gestured_markdown", "headline", "load_clips", "markdown_table", "results_table", "reusable_embeddings",
-           "ties_note",
+           "gestured_markdown", "gestured_table_rows", "headline", "load_clips", "markdown_table", "results_table",
+           "reusable_embeddings", "ties_note",
            "train_variant", "with_benchmark_words"]
 
 _MODULES = {"benchmarks": ("load_clips", "with_benchmark_words"),
@@ -23,7 +23,8 @@ _MODULES = {"benchmarks": ("load_clips", "with_benchmark_words"),
             "suite": ("Budget", "HEADLINE", "TEXT_CACHE_SIZE", "VARIANTS", "corpus_benchmarks", "corpus_clips",
                       "evaluate_model", "floor_rows", "headline", "results_table", "train_variant"),
             "ablate": ("findings", "findings_markdown"),
-            "gestured": ("evaluate_gestured", "gestured_cell", "gestured_markdown", "reusable_embeddings")}
+            "gestured": ("evaluate_gestured", "gestured_cell", "gestured_markdown", "gestured_table_rows",
+                         "reusable_embeddings")}
 
 
 def __getattr__(name: str):

@@ -544,26 +544,36 @@ def gestured_cell(v, column: str = "") -> str:
     return f"{v:.3f}"
 
 
+def gestured_table_rows(t: dict) -> tuple[list[str], list[tuple[str, str, list[str]]]]:
+    """One table of :func:`build_tables` as text: ``(columns, rows)``, the columns any row fills,
+    each row ``(kind, label, cells)`` with kind ``row`` (a model or floor row), ``best`` (the best
+    floor per column, named) or ``margin`` (a model row minus the best floor); "-" where empty.
+    The one rendering of the cells that the markdown and the demo's HTML lay out."""
+    rows = t["rows"]
+    cols = [c for c in t["columns"] if any(r["values"].get(c) is not None for r in rows)]
+    out = [("row", r["name"] if r["kind"] == "model" else f"floor: {r['name']}",
+            [gestured_cell(r["values"].get(c), c) for c in cols]) for r in rows]
+    if t["best_floor"]:
+        best = t["best_floor"]
+        out.append(("best", "best floor", [f"{gestured_cell(best[c]['value'], c)} ({best[c]['name']})"
+                                           if c in best else "-" for c in cols]))
+        out += [("margin", f"{model} - best floor", [("+" if m[c] >= 0 else "") + gestured_cell(m[c], c)
+                                                      if c in m else "-" for c in cols])
+                for model, m in t["margins"].items()]
+    return cols, out
+
+
 def tables_markdown(tables: dict) -> str:
     """The tables as markdown: model rows, floor rows, the best floor per column (named) and each
     model row's margin over it."""
     parts = []
-    for name, t in tables.items():
-        rows = t["rows"]
-        if not rows:
+    for t in tables.values():
+        if not t["rows"]:
             continue
-        cols = [c for c in t["columns"] if any(r["values"].get(c) is not None for r in rows)]
+        cols, rows = gestured_table_rows(t)
         lines = [f"**{t['title']}**", "", "| row | " + " | ".join(cols) + " |", "|---|" + "---|" * len(cols)]
-        for r in rows:
-            label = r["name"] if r["kind"] == "model" else f"floor: {r['name']}"
-            lines.append(f"| {label} | " + " | ".join(gestured_cell(r["values"].get(c), c) for c in cols) + " |")
-        if t["best_floor"]:
-            lines.append("| **best floor** | " + " | ".join(
-                f"{gestured_cell(t['best_floor'][c]['value'], c)} ({t['best_floor'][c]['name']})"
-                if c in t["best_floor"] else "-" for c in cols) + " |")
-            for model, m in t["margins"].items():
-                lines.append(f"| {model} - best floor | " + " | ".join(
-                    ("+" if m[c] >= 0 else "") + gestured_cell(m[c], c) if c in m else "-" for c in cols) + " |")
+        lines += [f"| {f'**{label}**' if kind == 'best' else label} | " + " | ".join(cells) + " |"
+                  for kind, label, cells in rows]
         parts.append("\n".join(lines))
     return "\n\n".join(parts)
 
