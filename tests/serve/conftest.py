@@ -48,13 +48,17 @@ def real_files() -> Path:
 
 @contextmanager
 def serving(app):
-    """Run ``app`` with uvicorn on a free port of 127.0.0.1 in a thread; yields its base URL."""
+    """Run ``app`` with uvicorn on a free port of 127.0.0.1 in a thread, as ``jegal serve`` runs it (the header
+    deadline of its limits); yields its base URL."""
     import uvicorn
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    from jegal.serve.app import uvicorn_options
+
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on",
+                                           **uvicorn_options(app.state.limits)))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.time() + 30

@@ -20,6 +20,7 @@ from jegal.serve.app import SESSION_COOKIE, create_app, host_only
 from jegal.serve.errors import ERRORS
 from jegal.serve.examples import list_examples
 from jegal.serve.queue import Limits
+from jegal.serve.recovery import MARKER
 from jegal.serve.uploads import display_name, sniff_audio, sniff_video, transcript_suffix
 from jegal.use.video import FrontEndMismatch, NoWordsOnPeople
 
@@ -46,7 +47,8 @@ def video_files(real, name="sample1.avi", transcript=True, audio=False, as_name=
 
 
 def all_files(root: Path) -> list[Path]:
-    return [p for p in root.rglob("*") if p.is_file()]
+    """The files under ``root`` but the server's marker (jegal.serve.recovery)."""
+    return [p for p in root.rglob("*") if p.is_file() and p.name != MARKER]
 
 
 # -- content sniffing ---------------------------------------------------------------------------------

@@ -38,10 +38,15 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-queue", type=int, default=d.max_queue, help="jobs waiting or running at once")
     parser.add_argument("--keep-minutes", type=float, default=d.keep_minutes,
                         help="how long finished results stay downloadable")
+    parser.add_argument("--read-timeout", type=float, default=d.read_timeout_s, metavar="S",
+                        help="seconds a request's headers, and an upload's whole body, may take to arrive")
+    parser.add_argument("--max-uploads-per-client", type=int, default=d.max_uploads_per_client, metavar="N",
+                        help="uploads one client address may be sending at once")
     parser.add_argument("--examples", default=str(DEFAULT_EXAMPLES), metavar="DIR",
                         help="folder of example videos offered on the page (listed when it exists)")
     parser.add_argument("--work-dir", default=None, metavar="DIR",
-                        help="where job folders go (default: a new temporary folder, deleted on exit)")
+                        help="where the server's work folder goes (default: the temporary directory); it is deleted "
+                             "on exit, and those of servers that died are deleted at the next start")
 
 
 def is_loopback(host: str) -> bool:
@@ -58,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from jegal.model.pretrained import ModelNotFound, resolve_model_dir
-    from jegal.serve.app import create_app
+    from jegal.serve.app import create_app, uvicorn_options
     from jegal.serve.queue import Limits
 
     if args.model is not None:
@@ -68,12 +73,14 @@ def run(args: argparse.Namespace) -> int:
             print(f"jegal serve: {err}", file=sys.stderr)
             return 1
     for flag, value in (("--max-upload-mb", args.max_upload_mb), ("--max-seconds", args.max_seconds),
-                        ("--max-queue", args.max_queue), ("--keep-minutes", args.keep_minutes)):
+                        ("--max-queue", args.max_queue), ("--keep-minutes", args.keep_minutes),
+                        ("--read-timeout", args.read_timeout), ("--max-uploads-per-client", args.max_uploads_per_client)):
         if value <= 0:
             print(f"jegal serve: {flag} must be positive, got {value}", file=sys.stderr)
             return 1
     limits = Limits(max_upload_mb=args.max_upload_mb, max_seconds=args.max_seconds, max_queue=args.max_queue,
-                    keep_minutes=args.keep_minutes)
+                    keep_minutes=args.keep_minutes, read_timeout_s=args.read_timeout,
+                    max_uploads_per_client=args.max_uploads_per_client)
     from jegal.serve.default_model import ModelProvider
 
     provider = ModelProvider(args.model, device=args.device, checkpoint=args.checkpoint, threads=args.threads)
@@ -82,14 +89,18 @@ def run(args: argparse.Namespace) -> int:
     if not local:
         print(f"jegal serve: warning: listening on {args.host}: anyone who can reach port {args.port} can upload "
               "videos and run jobs on this machine", file=sys.stderr)
-    work = Path(tempfile.mkdtemp(prefix="jegal-serve-", dir=args.work_dir))
+    from jegal.serve.recovery import PREFIX
+
+    if args.work_dir is not None:
+        Path(args.work_dir).mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=PREFIX, dir=args.work_dir))
     try:  # the app's shutdown deletes the folder (uvicorn re-raises Ctrl+C/SIGTERM after it)
         examples = Path(args.examples) if args.examples else None
         app = create_app(None, work, limits, provider=provider, examples_dir=examples, allowed_hosts=allowed,
-                         remove_work_root=True)
+                         remove_work_root=True, recover=True)
         shown = f"[{args.host}]" if ":" in args.host and not args.host.startswith("[") else args.host
         print(f"jegal serve: http://{shown}:{args.port}/  (Ctrl+C to stop)", flush=True)
-        uvicorn.run(app, host=args.host.strip("[]"), port=args.port, log_level="warning")
+        uvicorn.run(app, host=args.host.strip("[]"), port=args.port, log_level="warning", **uvicorn_options(limits))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0

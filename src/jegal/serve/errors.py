@@ -55,6 +55,16 @@ ERRORS: dict[str, tuple[str, str]] = {
     "queue_full": ("The server is busy", "Too many jobs are waiting; try again in a few minutes."),
     "model_failed": ("The model is not available", "The server could not load or prepare its model; see the "
                      "message and the server's log."),
+    "too_slow": ("The upload took too long", "The file did not arrive in time. Try again on a faster connection, "
+                 "or upload a smaller file."),
+    "too_many_uploads": ("Too many uploads at once", "Wait until your other uploads have arrived, then try again."),
+    "server_stopped": ("The server stopped", "The server was stopped or crashed while this job ran, and its files "
+                       "are gone. Run the job again."),
+    # not about a file
+    "unknown_job": ("No such job", "It has ended and was cleaned up, or the server was restarted. Start a new job."),
+    "not_found": ("Not found", "This job has no such file."),
+    "bad_host": ("Wrong address", "Open the page at the address jegal serve printed when it started."),
+    "other_site": ("Request from another site", "Jobs can only be started from the page itself."),
 }
 
 

@@ -10,6 +10,17 @@ there under fixed names (``input/video.<ext>``, ``input/video.txt|json|TextGrid`
 ``input/audio.bin``), never under a name from the user. The inputs are deleted as soon as the
 job ends; its results are deleted when the session starts another job, when they are older than
 :attr:`Limits.keep_minutes`, and with the whole work directory when the server stops.
+
+**On disk.** Each job's state is also written to ``WORK/jobs/<id>/job.json`` (:data:`JOB_FILE`) at
+every change (receiving, queued, running, done, failed), so that a server started after this one
+died (``kill -9``, a crash, a power cut) can tell the jobs' sessions what became of them
+(:mod:`jegal.serve.recovery`): :meth:`JobQueue.adopt` keeps each unfinished job of a dead server as
+failed ``server_stopped`` ("the server stopped while this job ran").
+
+**Slots.** A job counts against :attr:`Limits.max_queue` from :meth:`JobQueue.reserve`, which the
+upload route calls only once the whole request body has arrived (:meth:`JobQueue.check` refuses
+``busy`` / ``queue_full`` before the body is read, without taking anything): a client that sends
+headers and then nothing, or trickles its body, holds no slot.
 """
 
 from __future__ import annotations
@@ -28,6 +39,8 @@ from pathlib import Path
 from jegal.serve.errors import Refused, error_info
 
 JOB_ID_PATTERN = r"^[0-9a-f]{32}$"
+JOB_FILE = "job.json"  # a job's state on disk (module docstring)
+SERVER_STOPPED = "the server stopped while this job ran"
 
 
 @dataclass(frozen=True)
@@ -38,13 +51,20 @@ class Limits:
     ``max_seconds``: video duration, seconds (from the packets' timestamps, not the header);
     ``max_transcript_kb``: a transcript file, kB (10^3 bytes); ``max_queue``: jobs waiting or
     running, all sessions together (more are refused as ``queue_full``); ``keep_minutes``:
-    how long a finished job's results stay downloadable."""
+    how long a finished job's results stay downloadable; ``read_timeout_s``: a request's headers
+    must arrive within this many seconds of the connection (or of the previous response), and an
+    upload's whole body within this many seconds of its headers (``too_slow``, 408); at the default
+    30 s a 100 MB upload needs about 27 Mbit/s: raise it for slow links;
+    ``max_uploads_per_client``: uploads being received at once from one client address (more are
+    refused as ``too_many_uploads``, 429)."""
 
     max_upload_mb: float = 100.0
     max_seconds: float = 120.0
     max_transcript_kb: float = 1000.0
     max_queue: int = 8
     keep_minutes: float = 60.0
+    read_timeout_s: float = 30.0
+    max_uploads_per_client: int = 4
 
     @property
     def max_upload_bytes(self) -> int:
@@ -57,7 +77,8 @@ class Limits:
     def to_json(self) -> dict:
         return {"max_upload_mb": self.max_upload_mb, "max_upload_bytes": self.max_upload_bytes,
                 "max_seconds": self.max_seconds, "max_transcript_kb": self.max_transcript_kb,
-                "max_queue": self.max_queue, "keep_minutes": self.keep_minutes}
+                "max_queue": self.max_queue, "keep_minutes": self.keep_minutes, "read_timeout_s": self.read_timeout_s,
+                "max_uploads_per_client": self.max_uploads_per_client}
 
 
 @dataclass
@@ -100,6 +121,20 @@ class Job:
     result: dict | None = None
     error: dict | None = None
     files: dict = field(default_factory=dict)  # "video", "zip", "maps": server paths the API may send
+    name: str = ""  # what the page calls the job when its inputs are gone (a job adopted from a dead server)
+
+    def save(self) -> None:
+        """Write the job's state to ``dir/job.json`` (atomically; nothing when its folder is gone)."""
+        from jegal.atomic import write_json_atomic
+
+        record = {"id": self.id, "session": self.session, "state": self.state, "created": self.created,
+                  "started": self.started, "finished": self.finished, "error": self.error,
+                  "name": self.inputs.name if self.inputs else self.name}
+        if self.dir.is_dir():
+            try:
+                write_json_atomic(self.dir / JOB_FILE, record)
+            except OSError:  # the folder went away meanwhile (the job was forgotten)
+                pass
 
     @property
     def active(self) -> bool:
@@ -136,10 +171,9 @@ class JobQueue:
         self._thread: threading.Thread | None = None
 
     # -- sessions and submission -----------------------------------------------------------------
-    def reserve(self, session: str) -> Job:
-        """A new job for ``session`` in state ``receiving``, with its empty directory. Raises
-        :class:`Refused` ``busy`` (the session has a job waiting or running) or ``queue_full``."""
-        self.sweep()
+    def check(self, session: str) -> None:
+        """Raises :class:`Refused` ``busy`` (the session has a job receiving, waiting or running) or
+        ``queue_full``, as :meth:`reserve` would, without reserving anything (before an upload is read)."""
         with self._cv:
             mine = self.active_job(session)
             if mine is not None:
@@ -147,19 +181,50 @@ class JobQueue:
                                            "per session")
             if self.active_count() >= self.limits.max_queue:
                 raise Refused(503, "queue_full", f"{self.limits.max_queue} jobs are waiting or running")
+
+    def reserve(self, session: str) -> Job:
+        """A new job for ``session`` in state ``receiving``, with its empty directory: its slot in the
+        queue, taken once the upload has arrived. Raises :class:`Refused` ``busy`` (the session has a
+        job waiting or running) or ``queue_full``."""
+        self.sweep()
+        with self._cv:
+            self.check(session)
             for old in [j for j in self.jobs.values() if j.session == session]:
                 self._forget(old)
             job_id = secrets.token_hex(16)
             job = Job(job_id, session, self.root / job_id)
             (job.dir / "input").mkdir(parents=True)
             self.jobs[job_id] = job
+            job.save()
             return job
+
+    def adopt(self, records: list[dict]) -> int:
+        """Keep the unfinished jobs of a dead server (:func:`jegal.serve.recovery.recover`'s records:
+        ``id``, ``session``, ``name``, ``created``) as failed ``server_stopped``, so their sessions
+        learn what became of them; kept :attr:`Limits.keep_minutes` like any finished job. Returns how many."""
+        import re
+
+        now, n = time.time(), 0
+        with self._cv:
+            for rec in records:
+                job_id, session = str(rec.get("id", "")), str(rec.get("session", ""))
+                if not re.match(JOB_ID_PATTERN, job_id) or not session or job_id in self.jobs:
+                    continue
+                job = Job(job_id, session, self.root / job_id, created=float(rec.get("created") or now),
+                          state="failed", finished=now, name=str(rec.get("name") or "")[:100],
+                          error=error_info("server_stopped", SERVER_STOPPED))
+                job.dir.mkdir(parents=True, exist_ok=True)
+                self.jobs[job_id] = job
+                job.save()
+                n += 1
+        return n
 
     def submit(self, job: Job, inputs: Inputs) -> None:
         """Queue a reserved job with its checked inputs."""
         with self._cv:
             job.inputs, job.state = inputs, "queued"
             job.stage = "waiting for its turn"
+            job.save()
             self.waiting.append(job)
             self._ensure_worker()
             self._cv.notify_all()
@@ -250,6 +315,7 @@ class JobQueue:
                 job = self.waiting.popleft()
                 self.running, job.state, job.started = job, "running", time.time()
                 job.report("starting", 0.0)
+                job.save()
             # The outcome becomes visible (state done/failed) only once the job is wholly finished
             # (inputs deleted, finish time set), so a client that sees it can rely on both.
             result, error = None, None
@@ -272,11 +338,12 @@ class JobQueue:
                     job.result, job.error = result, error
                     job.finished, self.running = time.time(), None
                     job.state = "done" if error is None else "failed"
+                    job.save()
 
     def status(self, job: Job) -> dict:
         """The job as the page polls it: state, stage, progress, the queue message, error or result."""
         out = {"id": job.id, "state": job.state, "stage": job.stage, "progress": round(job.progress, 3),
-               "name": job.inputs.name if job.inputs else "", "ahead": self.ahead(job),
+               "name": job.inputs.name if job.inputs else job.name, "ahead": self.ahead(job),
                "elapsed_s": round((job.finished or time.time()) - (job.started or job.created), 1)}
         if job.state == "queued":
             n = out["ahead"]
@@ -289,4 +356,4 @@ class JobQueue:
         return out
 
 
-__all__ = ["Inputs", "JOB_ID_PATTERN", "Job", "JobQueue", "Limits"]
+__all__ = ["Inputs", "JOB_FILE", "JOB_ID_PATTERN", "Job", "JobQueue", "Limits", "SERVER_STOPPED"]

@@ -10,8 +10,12 @@ digits naming a job of the caller's session):
 - ``POST /api/jobs``: multipart ``video`` (+ optional ``transcript``, ``audio``), or ``example``
   (an example id from the status). 200 with the job's status; 413 ``too_large`` / ``too_long``,
   415 ``not_a_video`` / ``not_a_transcript`` / ``not_audio``, 422 ``corrupt_video`` / ``no_video``,
-  409 ``busy`` (the session has a job), 503 ``queue_full``, 400 ``no_file``, 404
-  ``unknown_example``; each as ``{"error": {"reason", "title", "hint", "message"}}``.
+  409 ``busy`` (the session has a job), 503 ``queue_full``, 408 ``too_slow`` (the body did not
+  arrive within ``read_timeout_s``), 429 ``too_many_uploads`` (this address already sends
+  ``max_uploads_per_client``), 400 ``no_file``, 404 ``unknown_example``; each as
+  ``{"error": {"reason", "title", "hint", "message"}}``. ``busy`` and ``queue_full`` are checked
+  before the body is read, and again when it has arrived: only then is the queue slot taken.
+  An upload the client aborts is logged in one line.
 - ``GET /api/jobs/{id}``: state, stage, progress, queue message, error or result.
 - ``GET /api/jobs/{id}/video`` (the page's mp4, with HTTP ranges), ``/maps/{k}`` (the k-th
   heatmap PNG), ``/download`` (the zip of every output); ``DELETE /api/jobs/{id}`` forgets a
@@ -19,8 +23,10 @@ digits naming a job of the caller's session):
 """
 
 # No "from __future__ import annotations": FastAPI reads the route functions' annotations.
+import collections
 import re
 import secrets
+import sys
 from pathlib import Path
 
 from jegal.serve.errors import Refused
@@ -32,6 +38,7 @@ SESSION_COOKIE = "jegal_session"
 _SESSION = re.compile(r"^[A-Za-z0-9_-]{32}$")
 _JOB = re.compile(JOB_ID_PATTERN)
 TOO_LARGE = "jegal.body_too_large"  # set in the request's scope by jegal.serve.app.BodyLimit
+TOO_SLOW = "jegal.body_too_slow"  # likewise, when the body did not arrive in time
 
 
 def add_routes(app, queue: JobQueue, provider, limits: Limits, examples: dict) -> None:
@@ -55,8 +62,8 @@ def add_routes(app, queue: JobQueue, provider, limits: Limits, examples: dict) -
         sid = request.cookies.get(SESSION_COOKIE, "")
         job = queue.get(job_id, sid) if _JOB.match(job_id) and _SESSION.match(sid) else None
         if job is None:
-            raise Refused(404, "bad_input", "no such job (finished jobs are kept "
-                                            f"{limits.keep_minutes:g} min, for the session that made them)")
+            raise Refused(404, "unknown_job", "no such job (finished jobs are kept "
+                                              f"{limits.keep_minutes:g} min, for the session that made them)")
         return job
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
@@ -78,31 +85,52 @@ def add_routes(app, queue: JobQueue, provider, limits: Limits, examples: dict) -
                 "queue": {"active": queue.active_count()},
                 "job": queue.status(latest) if latest is not None else None}
 
+    opened: collections.Counter = collections.Counter()  # client address -> uploads being received
+
+    def unreadable(request: Request, err: BaseException | None = None) -> Refused | None:
+        """Why the body could not be read, as the refusal to answer (None: the client went away)."""
+        if request.scope.get(TOO_LARGE):
+            return Refused(413, "too_large", f"the upload is larger than the limit of {limits.max_upload_mb:g} MB")
+        if request.scope.get(TOO_SLOW):
+            return Refused(408, "too_slow", f"the upload did not arrive within {limits.read_timeout_s:g} s")
+        if err is not None:
+            return Refused(400, "bad_input", f"the upload cannot be read ({type(err).__name__}: {err})")
+        return None
+
     @app.post("/api/jobs")
     async def create_job(request: Request, response: Response):
         sid = session(request, response)
-        job = queue.reserve(sid)  # busy / queue_full before the body is read
-        form = None
+        queue.check(sid)  # busy / queue_full before the body is read; nothing is taken yet
+        client = request.client.host if request.client else ""
+        if opened[client] >= limits.max_uploads_per_client:
+            raise Refused(429, "too_many_uploads", f"{opened[client]} uploads from your address are still arriving")
+        opened[client] += 1
+        form = job = None
         try:
             try:
                 form = await request.form(max_files=3, max_fields=4, max_part_size=64 * 1024)
             except ClientDisconnect:
-                if request.scope.get(TOO_LARGE):
-                    raise Refused(413, "too_large", f"the upload is larger than the limit of "
-                                                    f"{limits.max_upload_mb:g} MB") from None
-                raise
+                refusal = unreadable(request)
+                if refusal is not None:
+                    raise refusal from None
+                print(f"jegal serve: an upload from {client or 'a client'} was aborted by the client",
+                      file=sys.stderr, flush=True)
+                return Response(status_code=400)  # nobody is listening
             except Exception as err:  # python-multipart's and Starlette's parse errors
-                if request.scope.get(TOO_LARGE):
-                    raise Refused(413, "too_large", f"the upload is larger than the limit of "
-                                                    f"{limits.max_upload_mb:g} MB") from None
-                raise Refused(400, "bad_input", f"the upload cannot be read ({type(err).__name__}: {err})") from None
+                raise unreadable(request, err) from None
+        finally:
+            opened[client] -= 1
+            if opened[client] <= 0:
+                del opened[client]
+        try:
+            job = queue.reserve(sid)  # the upload has arrived: now it takes its place in the queue
             inputs = await run_in_threadpool(check_upload, form, job, limits, examples)
         except BaseException:
-            queue.release(job)
+            if job is not None:
+                queue.release(job)
             raise
         finally:
-            if form is not None:
-                await form.close()
+            await form.close()
         queue.submit(job, inputs)
         return queue.status(job)
 
@@ -113,7 +141,7 @@ def add_routes(app, queue: JobQueue, provider, limits: Limits, examples: dict) -
     def _file(job: Job, key: str) -> Path:
         path = job.files.get(key)
         if job.state != "done" or path is None or not Path(path).is_file():
-            raise Refused(404, "bad_input", "this job has no such file (not finished, or failed)")
+            raise Refused(404, "not_found", "this job has no such file (not finished, or failed)")
         return Path(path)
 
     @app.get("/api/jobs/{job_id}/video")
@@ -124,8 +152,8 @@ def add_routes(app, queue: JobQueue, provider, limits: Limits, examples: dict) -
     def job_map(request: Request, job_id: str, k: str):
         job = own_job(request, job_id)
         maps = job.files.get("maps", []) if job.state == "done" else []
-        if not k.isdigit() or int(k) >= len(maps):
-            raise Refused(404, "bad_input", "no such map")
+        if not re.fullmatch(r"[0-9]{1,6}", k) or int(k) >= len(maps):  # (str.isdigit takes "²" too)
+            raise Refused(404, "not_found", "no such map")
         return FileResponse(maps[int(k)], media_type="image/png")
 
     @app.get("/api/jobs/{job_id}/download")
@@ -141,4 +169,4 @@ def add_routes(app, queue: JobQueue, provider, limits: Limits, examples: dict) -
         return {"id": job.id, "state": "forgotten"}
 
 
-__all__ = ["SESSION_COOKIE", "STATIC", "TOO_LARGE", "add_routes"]
+__all__ = ["SESSION_COOKIE", "STATIC", "TOO_LARGE", "TOO_SLOW", "add_routes"]
