@@ -28,6 +28,8 @@ COMMANDS = {
     "serve": ("jegal.serve.cli", "a local web page: gestured words, who is speaking, downloads"),
     "import-released": ("jegal.released.cli", "import the authors' released checkpoints (jegal.pth, gestsync.pth) "
                         "as a model directory"),
+    "fetch": ("jegal.released.fetch", "download, verify and import the authors' released model into the cache "
+              "(then --model released)"),
 }
 
 EPILOG = """\

@@ -23,7 +23,7 @@ from jegal.data.benchmarks import TASKS, BenchmarkError, read_benchmark
 from jegal.evaluation.benchmarks import load_clips
 from jegal.evaluation.protocols import evaluate_benchmark, markdown_table, summary_row, ties_note
 from jegal.model.config import ConfigError
-from jegal.model.pretrained import parse_modalities
+from jegal.model.pretrained import RELEASED_NAME, parse_modalities
 
 GESTURED = "gestured"
 
@@ -93,7 +93,8 @@ def run(args: argparse.Namespace) -> int:
     except (BenchmarkError, ConfigError, ValueError, OSError) as err:
         print(f"jegal eval: {err}", file=sys.stderr)
         return 1
-    out = Path(args.out) if args.out else Path(args.model) / "eval" / f"{args.task}_{Path(args.benchmark).stem}.json"
+    home = model_dir if args.model == RELEASED_NAME else Path(args.model)  # the cache's model, not ./released
+    out = Path(args.out) if args.out else home / "eval" / f"{args.task}_{Path(args.benchmark).stem}.json"
     cache = None if args.no_cache else Path(args.cache) if args.cache else out.parent / "cache"
     if clips.problems:
         print(f"{len(clips.problems)} of {len(bench.clip_ids())} clips missing or unreadable (counted as errors), "

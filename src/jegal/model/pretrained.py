@@ -4,7 +4,9 @@ looks in, the model's identity digest, and the content modalities it can be aske
 A model directory holds ``config.json`` + ``model.safetensors`` (and, for an imported released
 model, ``gestsync.safetensors``), plus its card (``card.json`` + ``README.md``); a training run
 holds its final model in ``model/`` and its best validation checkpoint in ``best/``; ``jegal demo``'s
-output folder holds its training run in ``run/``.
+output folder holds its training run in ``run/``. The name ``released`` (:data:`RELEASED_NAME`) is the
+authors' released model as ``jegal fetch released`` imports it into the user cache
+(:func:`released_model_dir`: ``$JEGAL_CACHE/released/model``, default ``~/.cache/jegal``).
 """
 
 from __future__ import annotations
@@ -20,6 +22,20 @@ REQUIRED_FILES = ("config.json", "model.safetensors")
 # Not part of a model's identity: the card records what was measured on the model after it was saved
 # (jegal eval writes its metrics there), so it changes while the model does not.
 CARD_FILES = ("card.json", "README.md")
+CACHE_ENV = "JEGAL_CACHE"  # the user cache: jegal fetch writes there
+DEFAULT_CACHE = "~/.cache/jegal"
+RELEASED_NAME = "released"  # --model released: the model jegal fetch released imported into the cache
+
+
+def user_cache() -> Path:
+    """The user cache: ``$JEGAL_CACHE``, else ``~/.cache/jegal`` (not created here)."""
+    return Path(os.environ.get(CACHE_ENV) or DEFAULT_CACHE).expanduser()
+
+
+def released_model_dir(cache: str | os.PathLike | None = None) -> Path:
+    """Where ``jegal fetch released`` imports the authors' model: ``CACHE/released/model`` (``cache``
+    None: :func:`user_cache`)."""
+    return Path(cache if cache is not None else user_cache()) / "released" / "model"
 
 
 class ModelNotFound(FileNotFoundError):
@@ -29,10 +45,13 @@ class ModelNotFound(FileNotFoundError):
 def model_dir_candidates(path: str | os.PathLike, checkpoint: str = "final") -> list[Path]:
     """The directories that may hold the model ``path`` names, in the order they are tried: ``path``
     itself (a model directory), ``path/model`` (a training run; ``path/best`` with ``checkpoint``
-    "best") and ``path/run/model`` (``jegal demo``'s output folder). Raises ValueError for a
+    "best") and ``path/run/model`` (``jegal demo``'s output folder). The bare name ``released`` is
+    :func:`released_model_dir` (a local folder of that name: ``./released``). Raises ValueError for a
     ``checkpoint`` other than "final" or "best"."""
     if checkpoint not in CHECKPOINTS:
         raise ValueError(f"checkpoint must be one of {sorted(CHECKPOINTS)}, got {checkpoint!r}")
+    if str(path) == RELEASED_NAME:
+        return [released_model_dir()]
     path = Path(path)
     sub = CHECKPOINTS[checkpoint]
     return [path, path / sub, path / DEMO_RUN / sub]
@@ -45,6 +64,10 @@ def resolve_model_dir(path: str | os.PathLike, checkpoint: str = "final") -> Pat
     for candidate in tried:
         if all((candidate / name).is_file() for name in REQUIRED_FILES):
             return candidate
+    if str(path) == RELEASED_NAME:
+        raise ModelNotFound(f"--model {RELEASED_NAME}: the released model is not in {tried[0]} ({_lacks(tried[0])}); "
+                            f"get it with `jegal fetch released` (once, online; ${CACHE_ENV} moves the cache), "
+                            "or give the directory `jegal import-released` wrote")
     path = Path(path)
     sub = CHECKPOINTS[checkpoint]
     head = (f"{path}: no such model directory" if not path.exists() else
@@ -98,5 +121,6 @@ def parse_modalities(value: str | None, trained: str) -> list[str]:
     return mods
 
 
-__all__ = ["CARD_FILES", "MODALITIES", "ModelNotFound", "model_dir_candidates", "model_files", "model_identity",
-           "parse_modalities", "resolve_model_dir"]
+__all__ = ["CACHE_ENV", "CARD_FILES", "MODALITIES", "ModelNotFound", "RELEASED_NAME", "model_dir_candidates",
+           "model_files", "model_identity", "parse_modalities", "released_model_dir", "resolve_model_dir",
+           "user_cache"]
