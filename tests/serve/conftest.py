@@ -3,10 +3,13 @@ live server (uvicorn in a thread) and the files the tests upload."""
 
 from __future__ import annotations
 
+import http.client
+import json
 import socket
 import threading
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -72,6 +75,36 @@ def serving(app):
         server.should_exit = True
         thread.join(30)
         sock.close()
+
+
+@dataclass
+class Reply:
+    status_code: int
+    text: str
+    set_cookie: str = ""
+
+    def json(self):
+        return json.loads(self.text)
+
+
+def request(url: str, method: str, path: str, body: bytes = b"", headers: dict | None = None) -> Reply:
+    """One HTTP request to the server at ``url`` on a connection of its own (a raw client: no cookie jar)."""
+    host, port = url.split("//")[1].strip("/").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=30)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        r = conn.getresponse()
+        return Reply(r.status, r.read().decode("utf-8", "replace"), r.getheader("set-cookie") or "")
+    finally:
+        conn.close()
+
+
+def upload(url: str, real, headers: dict | None = None) -> Reply:
+    """A visitor (a new one unless ``headers`` has its cookie) uploads sample1.avi."""
+    data = (real / "sample1.avi").read_bytes()
+    body = (b"--xyz\r\nContent-Disposition: form-data; name=\"video\"; filename=\"sample1.avi\"\r\n"
+            b"Content-Type: application/octet-stream\r\n\r\n" + data + b"\r\n--xyz--\r\n")
+    return request(url, "POST", "/api/jobs", body, {"Content-Type": "multipart/form-data; boundary=xyz", **(headers or {})})
 
 
 def wait_job(client, job_id: str, timeout: float = 600.0, seen: list | None = None) -> dict:

@@ -111,6 +111,64 @@ def test_a_corrupt_file_shows_the_error_message(page, stub_server, real_files):
     expect(page.locator("#submit")).to_be_enabled()  # the visitor can try again
 
 
+@pytest.fixture
+def blocked_server(tmp_path, real_files):
+    """The page with a model that is never ready until the test releases it (then it fails): a job stays running."""
+    provider = StubProvider(block=True)
+    app = create_app(None, tmp_path / "work", Limits(max_upload_mb=5.0), provider=provider, examples_dir=real_files)
+    try:
+        with serving(app) as url:
+            yield url, provider
+    finally:
+        provider.release.set()
+
+
+def in_viewport(page, selector: str) -> bool:
+    box = page.locator(selector).bounding_box()
+    size = page.viewport_size
+    return box is not None and 0 <= box["y"] and box["y"] + box["height"] <= size["height"]
+
+
+def test_after_analyse_the_progress_and_then_the_error_are_in_view(page, blocked_server, real_files):
+    from playwright.sync_api import expect
+
+    url, provider = blocked_server
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(url)
+    page.set_input_files("#video-file", str(real_files / "sample1.avi"))
+    assert not in_viewport(page, "#job-progress") or page.locator("#job").is_hidden()
+    page.click("#submit")
+    expect(page.locator("#job-state")).to_contain_text("sample1.avi: ")
+    assert in_viewport(page, "#job-progress"), page.locator("#job-progress").bounding_box()
+    provider.release.set()  # the model fails: the error is shown, in view
+    expect(page.locator("#error-title")).to_have_text("The model is not available", timeout=15_000)
+    assert in_viewport(page, "#error-title"), page.locator("#error-title").bounding_box()
+
+
+def test_the_page_asks_again_when_the_server_cannot_be_reached_and_says_when_it_is_back(page, blocked_server,
+                                                                                       real_files):
+    from playwright.sync_api import expect
+
+    url, provider = blocked_server
+    page.goto(url)
+    page.set_input_files("#video-file", str(real_files / "sample1.avi"))
+    page.click("#submit")
+    expect(page.locator("#job-state")).to_contain_text("sample1.avi: ")
+    page.route(re.compile(r".*/api/jobs/[0-9a-f]{32}$"), lambda route: route.abort())  # the server is gone
+    expect(page.locator("#notice")).to_contain_text("cannot be reached", timeout=10_000)
+    expect(page.locator("#notice")).to_contain_text("attempt 2", timeout=10_000)
+    expect(page.locator("#error")).to_be_hidden()
+    page.unroute(re.compile(r".*/api/jobs/[0-9a-f]{32}$"))
+    expect(page.locator("#notice")).to_have_text("The server is back.", timeout=15_000)
+    expect(page.locator("#job-state")).to_contain_text("sample1.avi: ")
+    # a server that came back without the job (restarted): the page says the job is gone
+    page.route(re.compile(r".*/api/jobs/[0-9a-f]{32}$"), lambda route: route.fulfill(
+        status=404, content_type="application/json", body=json.dumps({"error": {"reason": "unknown_job"}})))
+    expect(page.locator("#error-title")).to_have_text("The job is gone", timeout=10_000)
+    expect(page.locator("#error-hint")).to_contain_text("Upload the video again")
+    expect(page.locator("#submit")).to_be_enabled()
+
+
 @pytest.mark.slow
 def test_sample1_with_its_transcript_gives_words_their_gesture_scores_a_map_and_a_download(page, model_server,
                                                                                           real_files, tmp_path):

@@ -4,18 +4,15 @@ cut off after the read deadline; one address may have only so many uploads arriv
 
 from __future__ import annotations
 
-import http.client
-import json
 import socket
 import time
-from dataclasses import dataclass
 
 import pytest
 
 from jegal.serve.app import create_app
 from jegal.serve.queue import Limits
 
-from .conftest import StubProvider, serving
+from .conftest import StubProvider, request, serving, upload
 
 DEADLINE = 2.0
 
@@ -37,34 +34,6 @@ def answer(sock: socket.socket) -> bytes:
         if not chunk:
             return data
         data += chunk
-
-
-@dataclass
-class Reply:
-    status_code: int
-    text: str
-
-    def json(self):
-        return json.loads(self.text)
-
-
-def request(url: str, method: str, path: str, body: bytes = b"", headers: dict | None = None) -> Reply:
-    host, port = url.split("//")[1].strip("/").split(":")
-    conn = http.client.HTTPConnection(host, int(port), timeout=30)
-    try:
-        conn.request(method, path, body=body, headers=headers or {})
-        r = conn.getresponse()
-        return Reply(r.status, r.read().decode("utf-8", "replace"))
-    finally:
-        conn.close()
-
-
-def upload(url: str, real) -> Reply:
-    """A new visitor (no cookie) uploads sample1.avi."""
-    data = (real / "sample1.avi").read_bytes()
-    body = (b"--xyz\r\nContent-Disposition: form-data; name=\"video\"; filename=\"sample1.avi\"\r\n"
-            b"Content-Type: application/octet-stream\r\n\r\n" + data + b"\r\n--xyz--\r\n")
-    return request(url, "POST", "/api/jobs", body, {"Content-Type": "multipart/form-data; boundary=xyz"})
 
 
 @pytest.fixture

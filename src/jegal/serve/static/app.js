@@ -15,6 +15,7 @@
   let wordEls = [];
   let current = -1;
   let cores = []; // per speaker segment: [start_s, end_s] of its words
+  let lost = 0; // polls in a row that could not reach the server
 
   async function api(path, options) {
     let response;
@@ -44,9 +45,24 @@
     $("error-message").textContent = err.message || "";
     $("error-hint").textContent = err.hint || "";
     $("error").hidden = false;
+    inView("error");
   }
 
   function clearError() { $("error").hidden = true; }
+
+  function notice(text) {
+    // a plain word about the connection (the server unreachable, back again); empty hides it
+    $("notice").textContent = text || "";
+    $("notice").hidden = !text;
+  }
+
+  function inView(id) {
+    // what changed after "Analyse" (the progress, an error, the result) is brought into view
+    const box = $(id);
+    if (box.hidden) return;
+    const rect = box.getBoundingClientRect();
+    if (rect.top < 0 || rect.top > window.innerHeight - 80) box.scrollIntoView({ block: "start" });
+  }
 
   // -- the model --------------------------------------------------------------------------------
   function renderModel(m) {
@@ -102,11 +118,17 @@
   // -- jobs -------------------------------------------------------------------------------------
   async function submit(form) {
     clearError();
+    notice("");
     $("result").hidden = true;
     setBusy(true);
+    $("job").hidden = false;
+    $("job-state").textContent = "Sending\u2026";
+    $("job-progress").removeAttribute("value"); // (an indeterminate bar until the server answers)
+    inView("job");
     const r = await api("api/jobs", { method: "POST", body: form });
     if (!r.ok) {
       setBusy(false);
+      $("job").hidden = true;
       showError(r.body && r.body.error || { title: "The upload was refused", message: "HTTP " + r.status });
       return;
     }
@@ -131,10 +153,29 @@
 
   async function poll() {
     const r = await api("api/jobs/" + followed);
+    if (r.status === 0) {
+      // the server cannot be reached (stopped, restarting, the network): ask again, waiting longer each time
+      lost += 1;
+      const wait = Math.min(30, Math.pow(2, lost - 1));
+      notice("The server cannot be reached; asking again in " + wait + " s (attempt " + lost + ").");
+      clearTimeout(jobTimer);
+      jobTimer = setTimeout(poll, wait * 1000);
+      return;
+    }
+    const back = lost > 0;
+    lost = 0;
+    notice(back ? "The server is back." : "");
     if (!r.ok) {
       setBusy(false);
       $("job").hidden = true;
-      showError(r.body && r.body.error || { title: "The job was lost", message: "HTTP " + r.status });
+      followed = null;
+      if (r.status === 404) {
+        showError({ title: "The job is gone", message: (back ? "The server is back, but it" : "The server") +
+          " no longer has this job: it was restarted, or the job ended and its results were cleaned up.",
+          hint: "Upload the video again." });
+      } else {
+        showError(r.body && r.body.error || { title: "The job was lost", message: "HTTP " + r.status });
+      }
       return;
     }
     renderJob(r.body);
@@ -328,6 +369,7 @@
     for (const w of r.warnings) notes.appendChild(el("li", {}, w));
     $("notes").hidden = !r.warnings.length;
     $("result").hidden = false;
+    inView("result");
     tick();
   }
 
