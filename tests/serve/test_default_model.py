@@ -119,3 +119,36 @@ def test_a_model_without_a_card_is_described_from_its_training_run(tmp_path):
     assert about["synthetic"] and about["steps"] == 42 and about["preset"] == "cpu"
     assert about["statement"].startswith("trained on SynthGest only: 2 synthetic training speakers, 10 clips")
     assert "jegal demo" in about["who"]
+
+
+def test_provenance_is_fixed_when_the_card_is_written_and_reads_the_same_from_any_folder(tmp_path, monkeypatch):
+    """A model trained in folder A (its corpus named relative to A) and served from folder B: the page says
+    what ``jegal spot``'s outputs say (jegal.model.card.model_record), word for word, even once the corpus
+    is gone: the kind and the sentence were fixed when the card was written."""
+    import shutil
+    from types import SimpleNamespace
+
+    from jegal.model.card import model_record, read_card, training_data_fields, write_card
+
+    a, b = tmp_path / "A", tmp_path / "B"
+    corpus = a / "demo_out" / "corpus"
+    (corpus / "train").mkdir(parents=True)
+    (corpus / "synth.json").write_text(json.dumps({"generator": "jegal.synth", "train_speakers": ["s0", "s1", "s2"],
+                                                   "counts": {"train_clips": 30}}))
+    model_dir = fake_model(a / "demo_out" / "run" / "model")
+    monkeypatch.chdir(a)
+    fields = training_data_fields("demo_out/corpus/train")  # as training passes it: relative to where it ran
+    write_card(model_dir, ModelCard(**fields, steps=600))
+    assert fields["training_kind"] == "synthetic" and fields["training_data"] == str((corpus / "train").resolve())
+    b.mkdir()
+    monkeypatch.chdir(b)
+    for gone in (False, True):
+        if gone:
+            shutil.rmtree(corpus)
+        card = read_card(model_dir)
+        about = describe(model_dir, card, "given")
+        spot = model_record(SimpleNamespace(card=card, source_dir=model_dir, identity=None))
+        assert about["statement"] == spot["statement"] == fields["training_statement"] == (
+            "trained on SynthGest only: 3 synthetic training speakers, 30 clips; findings on real video are not "
+            "meaningful")
+        assert about["kind"] == spot["kind"] == "synthetic" and about["caveat"] == SYNTHETIC_CAVEAT

@@ -370,7 +370,8 @@ def training_statement(card_or_model=None, model_dir: str | os.PathLike | None =
     found = _locate(data, model_dir) if data else None
     where = str(found) if found is not None else data
     if kind in ("synthetic", "real"):
-        default = synthetic_statement(synthgest_corpus(found) or {}) if kind == "synthetic" else REAL_STATEMENT
+        meta = synthgest_corpus(found) if found is not None else None  # (a corpus since deleted: None)
+        default = synthetic_statement(meta or {}) if kind == "synthetic" else REAL_STATEMENT
         return {"kind": kind, "synthetic": kind == "synthetic", "statement": said or default, "training_data": where}
     meta = synthgest_corpus(found) if found is not None else None
     if meta is not None:
