@@ -1,14 +1,18 @@
-"""``jegal eval {retrieval,spotting,asd,gestured}``: one benchmark, one model, a table and a JSON file.
+"""``jegal eval {retrieval,spotting,asd,gestured,avs}``: one benchmark, one model, a table and a JSON file.
 
     jegal eval spotting --model demo_out --benchmark demo_out/corpus/benchmarks/spot.csv --data demo_out/corpus/test
     jegal eval asd --model demo_out/run --benchmark demo_out/corpus/benchmarks/asd.csv --data demo_out/corpus/test
     jegal eval gestured --model demo_out --truth demo_out/corpus/benchmarks/gestured_words.csv --data demo_out/corpus/test
     jegal eval gestured --floors-only --truth my_annotations.csv --data my_shards
+    jegal eval avs --model released --csv-dir jegal/dataset --clips avs_videos --out avs_eval
 
 ``gestured`` runs the protocols of :mod:`jegal.evaluation.gestured` (detection, identification,
 localisation, the gestured flag, each beside its floors) on a gestured-words CSV
 (:mod:`jegal.data.gestured_words`); for a SynthGest corpus generated before it wrote that file,
 the rows are built from its ``ground_truth.jsonl`` (in memory; a copy is written beside ``--out``).
+``avs`` runs the paper's three AVS benchmarks from their CSVs and a folder of clips
+(:mod:`jegal.evaluation.avs`: the clips prepared with the model's input spec, one table beside the
+paper's Tables 2-4).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from jegal.model.config import ConfigError
 from jegal.model.pretrained import RELEASED_NAME, parse_modalities
 
 GESTURED = "gestured"
+AVS = "avs"
 
 def record_on_card(model_dir: Path, task: str, benchmark: str, results: dict) -> None:
     """Put the headline numbers into the model card (``jegal.model.card``), one entry per benchmark
@@ -47,7 +52,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     from jegal.use import add_model_arguments
 
     parser.formatter_class = argparse.ArgumentDefaultsHelpFormatter
-    parser.add_argument("task", choices=(*TASKS, GESTURED), help="which benchmark protocol")
+    parser.add_argument("task", choices=(*TASKS, GESTURED, AVS), help="which benchmark protocol (avs: the paper's "
+                        "three, from their CSVs and clips)")
     # --model, --checkpoint, --device, --threads: as every command (--model is checked in run: gestured
     # --floors-only needs none)
     add_model_arguments(parser, modalities=False, required=False)
@@ -57,17 +63,22 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="gestured: the gestured-words CSV (docs/evaluation.md; SynthGest writes "
                              "corpus/benchmarks/gestured_words.csv)")
     parser.add_argument("--floors-only", action="store_true", help="gestured: only the floors (no --model needed)")
-    parser.add_argument("--data", required=True, metavar="DIR",
-                        help="shard directory (or tar) holding the benchmark's clips; clip_id = the CSV filename")
+    parser.add_argument("--data", default=None, metavar="DIR",
+                        help="shard directory (or tar) holding the benchmark's clips; clip_id = the CSV filename "
+                             "(required but for avs)")
     parser.add_argument("--modalities", default=None, metavar="t|a|ta",
                         help="content inputs at test time; comma-separated for several (default: what the model was trained with)")
     parser.add_argument("--out", default=None, metavar="JSON",
-                        help="result file (default RUN_OR_DIR/eval/<task>_<csv stem>.json)")
+                        help="result file (default RUN_OR_DIR/eval/<task>_<csv stem>.json); avs: the output "
+                             "folder (default ./avs_eval)")
     parser.add_argument("--cache", default=None, metavar="DIR", help="embedding cache directory (default next to --out)")
     parser.add_argument("--no-cache", action="store_true", help="always recompute embeddings")
     parser.add_argument("--batch-size", type=int, default=32, help="clips per embedding batch")
     parser.add_argument("--no-rows", action="store_true", help="leave per-row details out of the JSON")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    from jegal.evaluation.avs import add_arguments
+
+    add_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -77,6 +88,13 @@ def run(args: argparse.Namespace) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.task == AVS:
+        from jegal.evaluation.avs import run_avs
+
+        return run_avs(args)
+    if args.data is None:
+        print(f"jegal eval {args.task}: --data is required", file=sys.stderr)
+        return 1
     if args.task == GESTURED:
         return run_gestured(args)
     if args.model is None or args.benchmark is None:
