@@ -22,6 +22,7 @@ from jegal.serve.examples import list_examples
 from jegal.serve.queue import Limits
 from jegal.serve.recovery import MARKER
 from jegal.serve.uploads import display_name, sniff_audio, sniff_video, transcript_suffix
+from jegal.serve.work import page_warning
 from jegal.use.video import FrontEndMismatch, NoWordsOnPeople
 
 from ..perception.wild import stripes, write_video
@@ -233,6 +234,52 @@ def test_missing_video_and_unknown_examples_are_refused(tmp_path):
         assert r.status_code == 404 and r.json()["error"]["reason"] == "unknown_example"
 
 
+def test_the_page_tells_a_visitor_what_to_do_with_recognised_words_not_which_server_file_to_edit(tmp_path):
+    out = tmp_path / "jobs" / "ab" / "outputs"
+    note = (f"video.avi: no transcript; 41 words recognised by pocketsphinx (machine-made): correct "
+            f"{out / 'transcripts' / 'video.txt'} and rerun")
+    said = page_warning(note, out)
+    assert str(tmp_path) not in said and "rerun" not in said
+    assert said.endswith(": the download holds them in transcripts/video.txt; correct that file and upload it with "
+                         "the video as its transcript")
+    assert page_warning("video.avi: 3 frames without a person", out) == "video.avi: 3 frames without a person"
+
+
+def test_an_examples_messages_name_its_files_not_the_servers_folders(tmp_path, real_files):
+    from jegal.serve.queue import Job
+    from jegal.serve.uploads import check_upload
+
+    examples = list_examples(real_files)
+    job = Job("0" * 32, "s", tmp_path / "job")
+    (job.dir / "input").mkdir(parents=True)
+    job.inputs = check_upload({"example": "real-sample1"}, job, SMALL, examples)
+    said = job.scrub(f"{real_files / 'sample1.avi'}: 2 frames without a person; {real_files / 'sample1.txt'}: "
+                     "3 words past the end")
+    assert said == "sample1.avi: 2 frames without a person; sample1.txt: 3 words past the end"
+
+
+def test_an_aborted_upload_logs_one_line_and_no_traceback(tmp_path, real_files, capfd):
+    """A client that goes away in the middle of its upload (a real server, a raw socket)."""
+    import socket
+    import time
+
+    from .conftest import serving
+
+    app = create_app(None, tmp_path / "work", SMALL, provider=StubProvider())
+    with serving(app) as url:
+        port = int(url.rsplit(":", 1)[1].strip("/"))
+        sock = socket.create_connection(("127.0.0.1", port))
+        sock.sendall(b"POST /api/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; "
+                     b"boundary=xyz\r\nContent-Length: 100000\r\n\r\n--xyz\r\n" + b"x" * 1000)
+        time.sleep(0.3)
+        sock.close()
+        time.sleep(0.5)
+        assert not app.state.queue.jobs
+    err = capfd.readouterr().err
+    assert "Traceback" not in err and "Exception in ASGI application" not in err
+    assert err.count("was aborted by the client") == 1
+
+
 # -- paths, sessions, the queue -------------------------------------------------------------------------
 def test_results_are_reached_by_job_id_of_ones_own_session_only(tmp_path, real_files):
     with make_client(tmp_path) as client:
@@ -243,6 +290,7 @@ def test_results_are_reached_by_job_id_of_ones_own_session_only(tmp_path, real_f
         assert client.get(f"/api/jobs/{job_id}").status_code == 200
         for path in ("/api/jobs/..%2F..%2Fetc%2Fpasswd", "/api/jobs/" + "g" * 32, f"/api/jobs/{job_id[:-1]}",
                      f"/api/jobs/{job_id}/maps/0", f"/api/jobs/{job_id}/maps/-1", f"/api/jobs/{job_id}/maps/%2e%2e",
+                     f"/api/jobs/{job_id}/maps/%C2%B2", f"/api/jobs/{job_id}/maps/%D9%A3",  # "²", Arabic-Indic 3
                      f"/api/jobs/{job_id}/download", f"/api/jobs/{job_id}/video",  # failed: nothing to send
                      f"/api/jobs/{job_id}/../../../app.py"):
             r = client.get(path)
@@ -252,6 +300,9 @@ def test_results_are_reached_by_job_id_of_ones_own_session_only(tmp_path, real_f
         stranger.get("/")
         assert stranger.cookies[SESSION_COOKIE] != client.cookies[SESSION_COOKIE]
         assert stranger.get(f"/api/jobs/{job_id}").status_code == 404
+        # not about a file: a title of its own
+        assert stranger.get(f"/api/jobs/{job_id}").json()["error"]["title"] == "No such job"
+        assert client.get(f"/api/jobs/{job_id}/maps/%C2%B2").json()["error"]["title"] == "Not found"
         assert stranger.delete(f"/api/jobs/{job_id}").status_code == 404
         assert job_id in client.app.state.queue.jobs
 
@@ -310,7 +361,9 @@ def test_other_sites_and_other_host_names_are_refused(tmp_path, real_files):
         client.headers["host"] = "localhost:7860"
         r = client.post("/api/jobs", files=video_files(real_files), headers={"origin": "http://evil.example"})
         assert r.status_code == 403
-        assert client.get("/api/status", headers={"host": "attacker.example"}).status_code == 400
+        r = client.get("/api/status", headers={"host": "attacker.example"})
+        assert r.status_code == 400 and r.json()["error"]["reason"] == "bad_host"
+        assert r.json()["error"]["title"] != ERRORS["bad_input"][0]
         assert client.get("/api/status").status_code == 200
         r = client.post("/api/jobs", files=video_files(real_files), headers={"origin": "http://localhost:7860"})
         assert r.status_code == 200

@@ -200,6 +200,7 @@ def create_app(model_dir: str | os.PathLike | None, work_root: str | os.PathLike
             with synth_lock:
                 kps, mp4 = synth_example(work_root / "examples" / "synthgest")
             inputs.video, inputs.frames = kps, mp4
+            inputs.names.update({str(kps): kps.name, str(mp4): mp4.name, str(kps.parent) + os.sep: ""})
         while True:  # the page shows the model's progress while the job waits for it
             try:
                 net, loaded_dir, about = provider.get(timeout=1.0)

@@ -12,6 +12,7 @@ path from the user reaches the file system) and returns the job's :class:`~jegal
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from pathlib import Path
@@ -155,9 +156,11 @@ def check_upload(form, job: Job, limits: Limits, examples: dict) -> Inputs:
         if ex.video is None:
             return Inputs(video=None, name=ex.title)
         info = probe_video(ex.video, limits.max_seconds, ex.video.name)
+        # the example's folder is the server's business: messages name its files alone
+        names = {str(ex.video): ex.video.name, str(ex.video.parent) + os.sep: ""}
         return Inputs(video=ex.video, name=ex.title, duration_s=info["duration_s"],
                       silent_s=max(info["duration_s"], info["declared_s"]) if not info["has_audio"]
-                      and not ex.video.with_suffix(".wav").is_file() else None)
+                      and not ex.video.with_suffix(".wav").is_file() else None, names=names)
     video = form.get("video")
     if not isinstance(video, UploadFile) or not video.filename and not video.size:
         raise Refused(400, "no_file", "no video file in the upload")

@@ -118,6 +118,25 @@ def _scrub(value, job: Job):
     return value
 
 
+_RERUN = re.compile(r": correct (\S+) and rerun$")
+
+
+def page_warning(text: str, out: Path) -> str:
+    """A warning of ``jegal spot`` / ``jegal asd`` as the page says it: the note on recognised words
+    ("correct OUT/transcripts/<name>.txt and rerun", for someone at the command line) tells a visitor
+    where that file is in the download and what to do with it, not a server path to edit."""
+    def visitor(m: re.Match) -> str:
+        path = Path(m.group(1))
+        try:
+            inside = path.relative_to(out).as_posix()
+        except ValueError:
+            inside = "transcripts/" + path.name
+        return (f": the download holds them in {inside}; correct that file and upload it with the video as its "
+                "transcript")
+
+    return _RERUN.sub(visitor, text)
+
+
 def page_result(job: Job, video, spot_doc: dict, asd_doc: dict | None, model_about: dict) -> dict:
     """The page's JSON for a finished job (``docs/serve.md``): ``spot`` (``spot.json``) and ``asd``
     (``asd.json`` or None), server paths scrubbed; ``name``; ``video_url``, ``download_url``,
@@ -128,6 +147,10 @@ def page_result(job: Job, video, spot_doc: dict, asd_doc: dict | None, model_abo
 
     base = f"api/jobs/{job.id}"
     heatmaps = spot_doc["outputs"].get("heatmaps", [])
+    out = job.dir / "outputs"
+    spot_doc = {**spot_doc, "warnings": [page_warning(w, out) for w in spot_doc.get("warnings", [])]}
+    if asd_doc is not None and "warnings" in asd_doc:
+        asd_doc = {**asd_doc, "warnings": [page_warning(w, out) for w in asd_doc.get("warnings", [])]}
     return {"name": job.inputs.name, "spot": _scrub(spot_doc, job),
             "asd": None if asd_doc is None else _scrub(asd_doc, job),
             "video_url": f"{base}/video", "download_url": f"{base}/download",
@@ -183,4 +206,4 @@ def _safe_stem(name: str) -> str:
     return stem or "video"
 
 
-__all__ = ["Inputs", "analyse", "page_result", "write_wav", "zip_outputs"]
+__all__ = ["Inputs", "analyse", "page_result", "page_warning", "write_wav", "zip_outputs"]
