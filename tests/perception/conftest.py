@@ -15,18 +15,13 @@ def decoded(real_dir):
 
 
 @pytest.fixture(scope="session")
-def people(decoded):
-    """name -> (tracks, raw keypoints per track) from face tracking + mediapipe pose/hands."""
-    from jegal.perception.people import detect_faces, scene_cuts, track_faces
-    from jegal.perception.pose import PoseEstimator
+def people(real_dir):
+    """name -> People (jegal.perception.track) of the four real videos, each person followed by their body."""
+    from jegal.perception.track import PeopleTracker
 
-    estimator = PoseEstimator()
-    out = {}
+    tracker = PeopleTracker()
     try:
-        for name, d in decoded.items():
-            tracks = track_faces(detect_faces(d.frames), scene_cuts(d.frames))
-            raws = [estimator.track(d.frames, tr.body_boxes(d.frames.shape[1:3]), tr.start) for tr in tracks]
-            out[name] = (tracks, raws)
+        return {name: tracker.follow(real_dir / name, name, {}, [])
+                for name in ("sample1.avi", "sample2.avi", "speaker_raw.mp4", "two_speakers_raw.mp4")}
     finally:
-        estimator.close()
-    return out
+        tracker.close()

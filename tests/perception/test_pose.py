@@ -9,10 +9,11 @@ pytestmark = pytest.mark.slow  # shares the session's mediapipe run over the rea
 
 @pytest.mark.parametrize("name", ["sample1.avi", "sample2.avi"])
 def test_samples_body_in_nearly_every_frame_and_a_hand_when_visible(people, decoded, name):
-    tracks, raws = people[name]
-    assert len(tracks) == 1
-    raw = raws[0]
-    assert raw.shape == (decoded[name].num_frames, NUM_JOINTS, 3)
+    from jegal.perception.track import join_parts
+
+    assert len(people[name].persons) == 1
+    start, raw, _, _ = join_parts(people[name].persons[0])
+    assert start == 0 and raw.shape == (decoded[name].num_frames, NUM_JOINTS, 3)
     cov = hand_coverage(raw)
     assert cov["body"] >= 0.95
     # In both samples at least one hand is in view throughout (a gesturing hand in
@@ -27,8 +28,10 @@ def test_samples_body_in_nearly_every_frame_and_a_hand_when_visible(people, deco
 
 
 def test_hands_sit_on_their_own_wrists(people):
+    from jegal.perception.track import join_parts
+
     for name in ("sample1.avi", "sample2.avi", "speaker_raw.mp4"):
-        for raw in people[name][1]:
+        for raw in (join_parts(ps)[1] for ps in people[name].persons):
             kp = normalise(raw)
             for hand, wrist in ((LEFT_HAND, LEFT_WRIST), (RIGHT_HAND, RIGHT_WRIST)):
                 both = (kp[:, hand.start, 2] > 0) & (kp[:, wrist, 2] > 0.5)

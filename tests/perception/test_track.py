@@ -7,10 +7,12 @@ from jegal.perception.track import Part, People, drop_duplicate_people, join_par
 def _part(start, n, x, rgb=False):
     faces = np.tile(np.array([[x, 50, x + 40, 90]], np.float32), (n, 1))
     raw = np.full((n, 56, 3), start, np.float32)
+    raw[:, LEFT_SHOULDER] = [x + 60, 120, 0.9]
+    raw[:, RIGHT_SHOULDER] = [x - 20, 120, 0.9]
     return Part(start, raw, faces, faces.copy(), np.ones((n, 4, 4, 3), np.uint8) if rgb else None, 0.9)
 
 
-def test_link_continues_people_across_chunks_and_join_fills_gaps():
+def test_link_continues_bodies_across_chunks_and_join_fills_gaps():
     persons = []
     link_parts(persons, [_part(0, 40, 100, True), _part(5, 35, 300, True)], 0, linkable=False, max_gap=8)
     # Next chunk from frame 40: the person at x=300 continues after a 3-frame gap, the one at
@@ -19,12 +21,19 @@ def test_link_continues_people_across_chunks_and_join_fills_gaps():
     assert [[p.start for p in ps] for ps in persons] == [[0], [5, 43], [40]]
     start, raw, faces, rgb = join_parts(persons[1])
     assert start == 5 and len(raw) == len(faces) == len(rgb) == 58  # frames 5..62
-    assert np.all(raw[35:38] == 0) and np.all(rgb[35:38] == 0) and np.all(raw[38:] == 43)
+    assert np.all(raw[35:38] == 0) and np.all(rgb[35:38] == 0) and np.all(raw[38:, 4:] == 43)
     # Across a scene cut nothing is linked.
     persons2 = []
     link_parts(persons2, [_part(0, 40, 100)], 0, linkable=False, max_gap=8)
     link_parts(persons2, [_part(40, 20, 100)], 40, linkable=False, max_gap=8)
     assert len(persons2) == 2
+    # A body whose shoulders were last seen long before the chunk's edge is not continued.
+    persons3 = []
+    late = _part(0, 40, 100)
+    late.raw[10:, [LEFT_SHOULDER, RIGHT_SHOULDER], 2] = 0
+    link_parts(persons3, [late], 0, linkable=False, max_gap=8)
+    link_parts(persons3, [_part(40, 20, 100)], 40, linkable=True, max_gap=8)
+    assert len(persons3) == 2
 
 
 def _body(T, x, conf=1.0):
@@ -34,8 +43,8 @@ def _body(T, x, conf=1.0):
     return raw
 
 
-def test_drop_duplicate_people_keeps_the_stronger_face_over_one_body():
-    # 0 and 1: one body (a false face on a shirt), 1 has the stronger face; 2 stands elsewhere;
+def test_drop_duplicate_people_keeps_the_stronger_over_one_body():
+    # 0 and 1: one body (two seeds followed onto it), 1 is stronger; 2 stands elsewhere;
     # 3 is the same place as 1 but later (no overlap); 4 overlaps 1 with shoulders never seen.
     raws = [_body(30, 100), _body(30, 105), _body(30, 400), _body(10, 100), _body(30, 100, conf=0.0)]
     starts = [0, 5, 0, 40, 0]

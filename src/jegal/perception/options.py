@@ -20,12 +20,15 @@ class PrepareOptions:
     max_frames: int = 750  # split longer tracks into segments of at most this many frames
     min_frames: int = 25  # shortest person track / segment kept
     scene_threshold: float = 0.15
-    detect_stride: int = 2  # face detection on every k-th frame; tracking interpolates (boxes move < 0.5 px)
+    detect_stride: int = 2  # face seeds: face detection on every k-th frame (jegal.perception.people)
+    pose_seed_stride: int = 10  # body seeds: the Tasks pose landmarker on every k-th frame (and each block's first)
+    max_lost: int = 12  # frames a followed body may go unseen before its follow ends (0.5 s)
+    link_gap: int = 38  # frames between two pieces of one person that are still linked into one (1.5 s)
     hands: str = "auto"  # auto | always | never
     crop_side: int = 320
     hand_stride: int = 1  # run the hand model on every k-th frame, interpolate between
     max_overhang_s: float = 1.0
     chunk_frames: int = 750  # decode and track this many frames at a time (bounds memory)
-    threads: int = 1  # pose threads within one video (mediapipe releases the GIL); parts of a track run in parallel
+    threads: int = 1  # threads within one video (mediapipe releases the GIL): seeds and blocks of frames run in parallel
     asr: str = "auto"  # no transcript: auto | pocketsphinx | faster-whisper | none (jegal.perception.asr)
     asr_model: str | None = None  # a local CTranslate2 Whisper model directory for faster-whisper (never downloaded)

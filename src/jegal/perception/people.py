@@ -1,46 +1,48 @@
-"""Find every person in a chunk of frames, track them, split at scene cuts.
+"""Find every person in a stretch of frames by their body and follow each one frame by frame.
 
-Faces are detected with mediapipe's full-range face detector (``model_selection=1``, which
-finds several people in a frame), linked frame to frame by a Hungarian assignment on
-centre distance in face widths, bridged over short gaps, and cut at scene cuts (a jump
-of the hue/saturation histogram). Each track gives a body box per frame: mediapipe pose
-finds one person per image, so pose runs on that per-person crop (see
-:mod:`jegal.perception.pose`). Boxes are ``(x0, y0, x1, y1)`` pixels of the decoded frames.
+**Seeds** say who is there: mediapipe's full-range face detector (``model_selection=1``,
+several faces per frame) on every ``detect_stride``-th frame, and mediapipe's Tasks pose
+landmarker (several bodies per frame, :mod:`jegal.perception.pose_model`) on sparser frames, so
+a person whose face is masked, turned away or hidden is still found. Neither alone is enough:
+on ``two_speakers_raw.mp4`` the pose landmarker misses the woman half hidden by her hair where
+both people are in view, and the face detector misses masked and turned-away faces.
+
+**Following**: each person is followed from a seed by mediapipe's legacy pose model in
+tracking mode (:class:`~jegal.perception.pose.PoseEstimator`) on a crop taken from the person's
+own landmarks of the frame before (:func:`follow_person`): a face turning away or a masked face
+does not end it. A person survives ``max_lost`` frames without landmarks and ends at a scene
+cut (:func:`scene_cuts`). A seed that lies on a body already followed in its frame is not a new
+person (:func:`same_body`). Linking pieces of one person over gaps is
+:mod:`jegal.perception.track`'s.
+
+**Boxes** come from the body's landmarks (:func:`body_boxes`, :func:`face_boxes`). Coordinates
+are ``(x0, y0, x1, y1)`` pixels of the decoded frames; keypoints are in the layout of
+:mod:`jegal.data.keypoints` ``(56, 3)``; face landmarks are mediapipe pose 0..10 ``(11, 3)``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from jegal.data.keypoints import LEFT_SHOULDER, NUM_BODY, RIGHT_SHOULDER
+
 SCENE_THRESHOLD = 0.15  # total-variation distance between consecutive HS histograms
+SEEN = 0.5  # a pose joint counts as found above this visibility
+SHOULDER_SEEN = 0.3  # a body counts as found in a frame where both shoulders are above this
+SAME_BODY = 0.8  # two heads within this many head units (half a shoulder width, or a face width) are one person
+BOX_MARGIN = 0.15  # body box: this fraction of the landmarks' extent added on each side
+HEAD_ROOM = 0.35  # body box: this many shoulder widths above the highest face landmark (hair, top of head)
+CROP_MARGIN = 0.4  # follow crop: this fraction of the extent added on each side of the body box
 
 
-@dataclass
-class Track:
-    track_id: int
-    start: int  # first frame (inclusive)
-    faces: np.ndarray  # (n, 4) face boxes, gaps interpolated
-    scores: np.ndarray  # (n,) detection score, 0 where interpolated
-    scene: int = 0
-
-    @property
-    def end(self) -> int:  # inclusive
-        return self.start + len(self.faces) - 1
-
-    @property
-    def num_frames(self) -> int:
-        return len(self.faces)
-
-    def body_boxes(self, frame_shape: tuple[int, int]) -> np.ndarray:
-        """Upper-body crop per frame, ``(n, 4)``: the face box widened to take in the arms
-        and hands of a seated or standing speaker, smoothed over time, clipped to the frame."""
-        return body_box(smooth_boxes(self.faces), frame_shape)
+# ---------------------------------------------------------------------------------------------
+# Seeds
 
 
 class FaceDetector:
-    """mediapipe full-range face detection; one instance per process (not picklable)."""
+    """mediapipe full-range face detection; one instance per thread (not picklable)."""
 
     def __init__(self, min_score: float = 0.5):
         import mediapipe as mp
@@ -61,39 +63,114 @@ class FaceDetector:
         self._det.close()
 
 
-def detect_faces(frames: np.ndarray, detector: FaceDetector | list[FaceDetector] | None = None,
-                 stride: int = 1) -> list[np.ndarray]:
-    """Face boxes per frame (see :meth:`FaceDetector.__call__`). With ``stride`` k > 1
-    only every k-th frame is searched and the others get no detection; the tracker
-    bridges such gaps by interpolation.
+class PoseSeeder:
+    """mediapipe Tasks pose landmarker in image mode: up to ``num_poses`` bodies per frame, with
+    the bundle of :func:`jegal.perception.pose_model.pose_landmarker_bundle`. One instance per
+    thread. About 90 ms for a 640x360 frame on one core, so it runs on sparse frames only."""
 
-    With a list of detectors the searched frames are cut into one contiguous block per
-    detector, run in parallel threads (mediapipe releases the GIL). Face detection looks at
-    each image on its own (no tracking state), so the result is the same as with one."""
-    detectors = detector if isinstance(detector, list) else [detector or FaceDetector()]
-    own = detector is None
-    empty = np.zeros((0, 5), np.float32)
-    out = [empty] * len(frames)
-    searched = list(range(0, len(frames), stride))
-    blocks = [b for b in np.array_split(np.asarray(searched, dtype=np.int64), len(detectors)) if len(b)]
+    def __init__(self, num_poses: int = 4, min_score: float = 0.5):
+        from mediapipe.tasks import python as mp_tasks
+        from mediapipe.tasks.python import vision
 
-    def run(det: FaceDetector, block: np.ndarray) -> None:
-        for i in block:
-            out[i] = det(frames[i])
+        from jegal.perception.pose_model import pose_landmarker_bundle
 
-    try:
-        if len(blocks) <= 1:
-            for block in blocks:
-                run(detectors[0], block)
-        else:
-            from concurrent.futures import ThreadPoolExecutor
+        options = vision.PoseLandmarkerOptions(
+            base_options=mp_tasks.BaseOptions(model_asset_buffer=pose_landmarker_bundle()),
+            running_mode=vision.RunningMode.IMAGE, num_poses=num_poses,
+            min_pose_detection_confidence=min_score, min_pose_presence_confidence=min_score)
+        self._landmarker = vision.PoseLandmarker.create_from_options(options)
 
-            with ThreadPoolExecutor(len(blocks)) as ex:
-                list(ex.map(run, detectors, blocks))
+    def __call__(self, frame: np.ndarray) -> np.ndarray:
+        """Bodies in one RGB frame, ``(k, 33, 3)``: mediapipe pose landmarks in pixels and their
+        visibility (0 for landmarks guessed outside the frame)."""
+        import mediapipe as mp
+
+        h, w = frame.shape[:2]
+        result = self._landmarker.detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(frame)))
+        out = np.array([[(p.x, p.y, p.visibility) for p in pose] for pose in result.pose_landmarks],
+                       np.float32).reshape(-1, 33, 3)
+        inside = (out[..., 0] >= 0) & (out[..., 0] <= 1) & (out[..., 1] >= 0) & (out[..., 1] <= 1)
+        out[..., 2] *= inside
+        out[..., 0] *= w
+        out[..., 1] *= h
         return out
-    finally:
-        if own:
-            detectors[0].close()
+
+    def close(self) -> None:
+        self._landmarker.close()
+
+
+@dataclass
+class Seeds:
+    """Per frame of a stretch: faces ``(n, 5)`` (box, score) and bodies ``(k, 33, 3)``; empty
+    arrays on frames not searched."""
+
+    faces: list[np.ndarray]
+    bodies: list[np.ndarray]
+    pose_frames: list[int] = field(default_factory=list)  # frames the pose landmarker searched
+
+    def heads(self, t: int) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+        """Seeds of frame ``t`` as heads ``(m, 2)`` pixels, head units ``(m,)`` pixels (face width,
+        or half a shoulder width) and a start crop per seed (``(4,)`` box the follower starts in)."""
+        faces, bodies = self.faces[t], self.bodies[t]
+        heads, units, crops = [], [], []
+        for f in faces:
+            fw, fh = f[2] - f[0], f[3] - f[1]
+            heads.append([(f[0] + f[2]) / 2, (f[1] + f[3]) / 2])
+            units.append(fw)
+            # A face gives the upper body below it: about 2 face widths either side, 5 below.
+            crops.append(np.array([f[0] - 2.0 * fw, f[1] - 0.6 * fh, f[2] + 2.0 * fw, f[3] + 5.0 * fh], np.float32))
+        for b in bodies:
+            kp = pose33_to_keypoints(b)
+            head, unit = head_of(kp[None], b[None, :11])
+            if not np.isfinite(head[0]).all():
+                continue
+            heads.append(head[0])
+            units.append(unit[0])
+            crops.append(expand_box(extent_box(kp[None], b[None, :11])[0], CROP_MARGIN))
+        return np.asarray(heads, np.float32).reshape(-1, 2), np.asarray(units, np.float32), crops
+
+
+def pose33_to_keypoints(pose: np.ndarray) -> np.ndarray:
+    """mediapipe's 33 pose landmarks ``(33, 3)`` as our ``(56, 3)`` layout (no hands)."""
+    from jegal.perception.pose import POSE_INDEX
+
+    kp = np.zeros((56, 3), np.float32)
+    kp[:NUM_BODY] = pose[POSE_INDEX]
+    return kp
+
+
+def find_seeds(frames: np.ndarray, detectors: list[FaceDetector], seeders: list[PoseSeeder],
+               face_stride: int, pose_frames: list[int]) -> Seeds:
+    """Faces on every ``face_stride``-th frame and bodies on ``pose_frames`` of ``frames``
+    ``(n, H, W, 3)``. The searched frames are cut into one contiguous block per detector, run in
+    parallel threads (mediapipe releases the GIL); each image is looked at on its own, so the
+    result does not depend on the number of threads."""
+    n = len(frames)
+    faces = [np.zeros((0, 5), np.float32)] * n
+    bodies = [np.zeros((0, 33, 3), np.float32)] * n
+    jobs = [(i, "face") for i in range(0, n, face_stride)] + [(i, "pose") for i in sorted(set(pose_frames)) if i < n]
+    # Pose frames cost ~6 face frames: balance the blocks by cost, not count.
+    cost = np.cumsum([6.0 if kind == "pose" else 1.0 for _, kind in jobs])
+    workers = max(1, min(len(detectors), len(seeders)))
+    block_of = np.minimum((cost - 1e-9) * workers // max(cost[-1], 1e-9), workers - 1).astype(int) if jobs else []
+
+    def run(k: int) -> None:
+        for (i, kind), b in zip(jobs, block_of):
+            if b != k:
+                continue
+            if kind == "face":
+                faces[i] = detectors[k](frames[i])
+            else:
+                bodies[i] = seeders[k](frames[i])
+
+    if workers == 1:
+        run(0)
+    else:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(workers) as ex:
+            list(ex.map(run, range(workers)))
+    return Seeds(faces, bodies, sorted(set(i for i in pose_frames if i < n)))
 
 
 def _hs_histogram(frame: np.ndarray) -> np.ndarray:
@@ -115,72 +192,88 @@ def scene_cuts(frames: np.ndarray, threshold: float = SCENE_THRESHOLD) -> list[i
     return [0] + [int(i) + 1 for i in np.flatnonzero(change > threshold)]
 
 
-def track_faces(detections: list[np.ndarray], cuts: list[int] | None = None, max_gap: int = 8,
-                max_jump: float = 1.0, min_frames: int = 25, min_score: float = 0.5) -> list[Track]:
-    """Link per-frame face boxes into tracks.
+# ---------------------------------------------------------------------------------------------
+# Where a body is
 
-    A detection continues a track when its centre lies within ``max_jump`` face widths of
-    the track's last box (Hungarian assignment, so two people never share a track) and
-    its size is within a factor 2. A track survives ``max_gap`` frames without a detection
-    (filled by linear interpolation) and ends at a scene cut. Tracks shorter than
-    ``min_frames`` or whose mean detection score is below ``min_score`` are dropped.
-    Track ids count from 0 in order of first appearance.
-    """
-    from scipy.optimize import linear_sum_assignment
 
-    cut_set = set(cuts or [])
-    scene = 0
-    active: list[dict] = []
-    finished: list[dict] = []
-    for t, dets in enumerate(detections):
-        if t in cut_set and t > 0:
-            finished += active
-            active = []
-            scene += 1
-        still = []
-        for tr in active:
-            (finished if t - tr["frames"][-1] > max_gap else still).append(tr)
-        active = still
-        dets = np.asarray(dets, dtype=np.float32).reshape(-1, 5)
-        matched = set()
-        if active and len(dets):
-            last = np.stack([tr["boxes"][-1] for tr in active])
-            lc, dc = (last[:, :2] + last[:, 2:4]) / 2, (dets[:, :2] + dets[:, 2:4]) / 2
-            lw, dw = last[:, 2] - last[:, 0], dets[:, 2] - dets[:, 0]
-            dist = np.linalg.norm(lc[:, None] - dc[None], axis=-1) / np.maximum(lw[:, None], 1e-6)
-            ratio = dw[None] / np.maximum(lw[:, None], 1e-6)
-            cost = np.where((dist <= max_jump) & (ratio > 0.5) & (ratio < 2.0), dist, 1e6)
-            rows, cols = linear_sum_assignment(cost)
-            for r, c in zip(rows, cols):
-                if cost[r, c] < 1e6:
-                    tr = active[r]
-                    tr["frames"].append(t)
-                    tr["boxes"].append(dets[c, :4])
-                    tr["scores"].append(float(dets[c, 4]))
-                    matched.add(int(c))
-        for c in range(len(dets)):
-            if c not in matched:
-                active.append({"frames": [t], "boxes": [dets[c, :4]], "scores": [float(dets[c, 4])], "scene": scene})
-    finished += active
-    finished.sort(key=lambda tr: (tr["frames"][0], tr["boxes"][0][0]))
-    tracks = []
-    for tr in finished:
-        frames = np.asarray(tr["frames"])
-        n = frames[-1] - frames[0] + 1
-        if n < min_frames or np.mean(tr["scores"]) < min_score:
-            continue
-        grid = np.arange(frames[0], frames[-1] + 1)
-        boxes = np.stack(tr["boxes"])
-        faces = np.stack([np.interp(grid, frames, boxes[:, k]) for k in range(4)], axis=1).astype(np.float32)
-        scores = np.zeros(n, np.float32)
-        scores[frames - frames[0]] = tr["scores"]
-        tracks.append(Track(len(tracks), int(frames[0]), faces, scores, tr["scene"]))
-    return tracks
+def shoulders(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Shoulder midpoints ``(n, 2)``, shoulder widths ``(n,)`` (pixels) and whether both shoulders
+    were seen ``(n,)`` for keypoints ``(n, 56, 3)``."""
+    raw = np.asarray(raw, np.float32)
+    pair = raw[:, [LEFT_SHOULDER, RIGHT_SHOULDER]]
+    seen = pair[:, :, 2].min(1) > SHOULDER_SEEN
+    return pair[:, :, :2].mean(1), np.linalg.norm(pair[:, 0, :2] - pair[:, 1, :2], axis=-1), seen
+
+
+def head_of(raw: np.ndarray, face: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Head position ``(n, 2)`` and head unit ``(n,)`` (pixels) of bodies ``(n, 56, 3)`` with face
+    landmarks ``(n, 11, 3)``: the mean of the face landmarks seen (at least two), else a point
+    0.6 shoulder widths above the shoulder midpoint (a head turned away); the unit is half a
+    shoulder width (about a face width). NaN where neither shoulder pair nor face is seen."""
+    mid, width, seen = shoulders(raw)
+    face = np.asarray(face, np.float32)
+    vis = face[:, :, 2] > SEEN
+    count = vis.sum(1)
+    face_mean = (face[:, :, :2] * vis[..., None]).sum(1) / np.maximum(count, 1)[:, None]
+    above = mid - np.stack([np.zeros_like(width), 0.6 * width], axis=1)
+    head = np.where((count >= 2)[:, None], face_mean, np.where(seen[:, None], above, np.nan))
+    # Without shoulders, the face's own span stands in for the unit.
+    span = np.where(vis, face[:, :, 0], np.nan)
+    with np.errstate(all="ignore"), np.testing.suppress_warnings() as sup:
+        sup.filter(RuntimeWarning)
+        face_width = np.nanmax(span, axis=1) - np.nanmin(span, axis=1)
+    unit = np.where(seen, 0.5 * width, np.where(count >= 2, np.nan_to_num(face_width, nan=0.0), np.nan))
+    return head.astype(np.float32), unit.astype(np.float32)
+
+
+def same_body(head_a: np.ndarray, unit_a: np.ndarray, head_b: np.ndarray, unit_b: np.ndarray) -> np.ndarray:
+    """Whether heads ``(..., 2)`` with units ``(...)`` are one person: closer than
+    :data:`SAME_BODY` times the larger unit. Broadcasts; False where either is NaN."""
+    dist = np.linalg.norm(np.asarray(head_a) - np.asarray(head_b), axis=-1)
+    with np.errstate(invalid="ignore"):
+        return dist < SAME_BODY * np.maximum(unit_a, unit_b)
+
+
+def extent_box(raw: np.ndarray, face: np.ndarray | None = None) -> np.ndarray:
+    """Extent ``(n, 4)`` of the found upper-body joints (visibility above :data:`SEEN`), hand
+    joints (confidence above 0) and face landmarks (above :data:`SEEN`); NaN where none."""
+    raw = np.asarray(raw, np.float32)
+    pts, ok = raw[..., :2], np.concatenate([raw[:, :NUM_BODY, 2] > SEEN, raw[:, NUM_BODY:, 2] > 0], axis=1)
+    if face is not None:
+        face = np.asarray(face, np.float32)
+        pts = np.concatenate([pts, face[..., :2]], axis=1)
+        ok = np.concatenate([ok, face[..., 2] > SEEN], axis=1)
+    x = np.where(ok, pts[..., 0], np.nan)
+    y = np.where(ok, pts[..., 1], np.nan)
+    with np.errstate(all="ignore"), np.testing.suppress_warnings() as sup:
+        sup.filter(RuntimeWarning)
+        return np.stack([np.nanmin(x, 1), np.nanmin(y, 1), np.nanmax(x, 1), np.nanmax(y, 1)], axis=1).astype(np.float32)
+
+
+def expand_box(box: np.ndarray, margin: float) -> np.ndarray:
+    """Boxes ``(..., 4)`` grown by ``margin`` times their width / height on each side."""
+    box = np.asarray(box, np.float32)
+    w, h = box[..., 2] - box[..., 0], box[..., 3] - box[..., 1]
+    return np.stack([box[..., 0] - margin * w, box[..., 1] - margin * h,
+                     box[..., 2] + margin * w, box[..., 3] + margin * h], axis=-1)
+
+
+def fill_missing(boxes: np.ndarray) -> np.ndarray:
+    """Boxes ``(n, 4)`` with NaN rows replaced by the nearest earlier box (the next one before
+    the first); all NaN stays NaN."""
+    boxes = np.asarray(boxes, np.float32).copy()
+    ok = np.isfinite(boxes).all(1)
+    if not ok.any() or ok.all():
+        return boxes
+    idx = np.where(ok, np.arange(len(boxes)), -1)
+    idx = np.maximum.accumulate(idx)
+    idx[idx < 0] = np.flatnonzero(ok)[0]
+    return boxes[idx]
 
 
 def smooth_boxes(boxes: np.ndarray, window: int = 5) -> np.ndarray:
     """Centred moving average of boxes over ``window`` frames (edges use a shorter window);
-    keeps crops from jittering with the detector."""
+    keeps boxes from jittering with the landmarks."""
     boxes = np.asarray(boxes, dtype=np.float32)
     if len(boxes) < 2 or window < 2:
         return boxes.copy()
@@ -191,16 +284,229 @@ def smooth_boxes(boxes: np.ndarray, window: int = 5) -> np.ndarray:
     return ((csum[hi] - csum[lo]) / (hi - lo)[:, None]).astype(np.float32)
 
 
-def body_box(faces: np.ndarray, frame_shape: tuple[int, int], widths: float = 3.5, above: float = 0.6,
-             below: float = 6.0) -> np.ndarray:
-    """Upper-body boxes from face boxes ``(n, 4)``: ``widths`` face widths either side of the
-    face centre, ``above`` face heights above the face and ``below`` below it, clipped to
-    the frame ``(height, width)``."""
+def clip_boxes(boxes: np.ndarray, frame_shape: tuple[int, int]) -> np.ndarray:
+    """Boxes ``(n, 4)`` clipped to a frame ``(height, width)``."""
     h, w = frame_shape[:2]
-    faces = np.asarray(faces, dtype=np.float32)
-    cx = (faces[:, 0] + faces[:, 2]) / 2
-    fw, fh = faces[:, 2] - faces[:, 0], faces[:, 3] - faces[:, 1]
-    out = np.stack([cx - widths * fw, faces[:, 1] - above * fh, cx + widths * fw, faces[:, 3] + below * fh], axis=1)
+    out = np.asarray(boxes, np.float32).copy()
     out[:, [0, 2]] = np.clip(out[:, [0, 2]], 0, w)
     out[:, [1, 3]] = np.clip(out[:, [1, 3]], 0, h)
     return out
+
+
+def body_boxes(raw: np.ndarray, face: np.ndarray, frame_shape: tuple[int, int], margin: float = BOX_MARGIN,
+               head_room: float = HEAD_ROOM, window: int = 5) -> np.ndarray:
+    """Per-frame body boxes ``(n, 4)`` from keypoints ``(n, 56, 3)`` and face landmarks ``(n, 11, 3)``:
+    the extent of the found upper-body, hand and face landmarks (:func:`extent_box`), ``margin``
+    of that extent added on each side, the top raised to at least ``head_room`` shoulder widths
+    above the highest face landmark (the hair and the top of the head carry no landmark),
+    smoothed over ``window`` frames (:func:`smooth_boxes`), clipped to the frame. Frames without
+    landmarks carry the box of the nearest frame before (after, at the start). All zeros when no
+    frame has a landmark."""
+    ext = extent_box(raw, face)
+    box = expand_box(ext, margin)
+    _, width, seen = shoulders(raw)
+    vis = np.asarray(face)[:, :, 2] > SEEN
+    top = np.where(vis, np.asarray(face)[:, :, 1], np.inf).min(1) - head_room * width
+    raise_top = seen & vis.any(1) & np.isfinite(box[:, 1])
+    box[raise_top, 1] = np.minimum(box[raise_top, 1], top[raise_top])
+    box = fill_missing(box)
+    if not np.isfinite(box).all():
+        return np.zeros((len(box), 4), np.float32)
+    return clip_boxes(smooth_boxes(box, window), frame_shape)
+
+
+def face_boxes(face: np.ndarray, raw: np.ndarray, detections: list[np.ndarray], frame_shape: tuple[int, int],
+               window: int = 5) -> np.ndarray:
+    """Face boxes ``(n, 4)`` of one followed person: the face detection lying on the person's face
+    landmarks ``(n, 11, 3)`` where there is one (``detections[i]``: ``(m, 5)`` of frame ``i``), else a
+    square from the landmarks (centred on the face landmarks seen, side 1.3 times their span and at
+    least 0.45 shoulder widths: the ears span about a face width). Frames without either carry the
+    nearest box; smoothed over ``window`` frames and clipped to the frame. All zeros when no frame
+    has a face."""
+    face = np.asarray(face, np.float32)
+    _, width, seen = shoulders(raw)
+    vis = face[:, :, 2] > SEEN
+    count = vis.sum(1)
+    x = np.where(vis, face[:, :, 0], np.nan)
+    y = np.where(vis, face[:, :, 1], np.nan)
+    with np.errstate(all="ignore"), np.testing.suppress_warnings() as sup:
+        sup.filter(RuntimeWarning)
+        cx, cy = np.nanmean(x, 1), np.nanmean(y, 1)
+        span = np.maximum(np.nanmax(x, 1) - np.nanmin(x, 1), np.nanmax(y, 1) - np.nanmin(y, 1))
+    side = np.maximum(1.3 * np.nan_to_num(span), np.where(seen, 0.45 * width, 0.0))
+    boxes = np.stack([cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2], axis=1)
+    boxes[(count < 2) | (side <= 0)] = np.nan
+    for i, det in enumerate(detections):
+        if len(det) == 0 or not np.isfinite(boxes[i]).all():
+            continue
+        centres = (det[:, :2] + det[:, 2:4]) / 2
+        inside = ((centres >= boxes[i, :2]) & (centres <= boxes[i, 2:])).all(1)
+        if inside.any():
+            best = np.argmax(np.where(inside, det[:, 4], -1))
+            boxes[i] = det[best, :4]
+    boxes = fill_missing(boxes)
+    if not np.isfinite(boxes).all():
+        return np.zeros((len(boxes), 4), np.float32)
+    return clip_boxes(smooth_boxes(boxes, window), frame_shape)
+
+
+# ---------------------------------------------------------------------------------------------
+# Following
+
+
+@dataclass
+class Followed:
+    """One person followed through a stretch of frames without a cut: keypoints ``(n, 56, 3)`` and
+    face landmarks ``(n, 11, 3)`` from frame ``start`` (chunk-relative), zeros where lost."""
+
+    start: int
+    raw: np.ndarray
+    face: np.ndarray
+    scene: int = 0
+
+    @property
+    def end(self) -> int:  # inclusive
+        return self.start + len(self.raw) - 1
+
+    @property
+    def found(self) -> np.ndarray:
+        """``(n,)`` frames with the body found (a shoulder at least)."""
+        return self.raw[:, [LEFT_SHOULDER, RIGHT_SHOULDER], 2].max(1) > SHOULDER_SEEN
+
+
+def _found(kp: np.ndarray) -> bool:
+    return bool(kp[[LEFT_SHOULDER, RIGHT_SHOULDER], 2].max() > SHOULDER_SEEN)
+
+
+def follow_person(estimator, frames: np.ndarray, start: int, stop: int, crop: np.ndarray,
+                  head: np.ndarray, unit: float, seeds: Seeds | None = None, max_lost: int = 12,
+                  hand_stride: int = 1) -> tuple[np.ndarray, np.ndarray] | None:
+    """Follow one person from frame ``start`` towards ``stop`` (exclusive; below ``start`` to go
+    backwards): :func:`_follow` from ``crop`` ``(4,)``, and where the body is not found there, from
+    that crop grown by 60 % each side and from the whole frame (mediapipe's pose detector finds a
+    person at some scales and not others, a masked face most of all; the head check keeps it from
+    starting on someone else)."""
+    for first in (crop, expand_box(crop, 0.6), None):
+        got = _follow(estimator, frames, start, stop, first, head, unit, seeds, max_lost, hand_stride)
+        if got is not None:
+            return got
+    return None
+
+
+def _follow(estimator, frames: np.ndarray, start: int, stop: int, crop: np.ndarray | None,
+            head: np.ndarray, unit: float, seeds: Seeds | None, max_lost: int,
+            hand_stride: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """Follow one person from frame ``start`` towards ``stop`` (exclusive; below ``start`` to go
+    backwards) with ``estimator`` (:class:`~jegal.perception.pose.PoseEstimator`, reset here).
+
+    The first crop is ``crop`` ``(4,)`` (None: the whole frame); the person found there must have its head within
+    :data:`SAME_BODY` ``unit`` of ``head`` ``(2,)`` (the seed's), else None is returned (a seed
+    with no body under it, or a body that is someone else's). Each later crop is the person's
+    own landmark box of the frame before (:data:`CROP_MARGIN` around the extent, averaged with the
+    crop before so it does not jitter). A frame where the body is not found, or found where this
+    person could not have gone (the head moved more than four times :data:`SAME_BODY` head units
+    from where it was last seen), counts as lost: the crop (which the pose model clips to the frame) is kept and grown by 10 % a frame, and a seed of that frame lying where the person was last seen gives
+    the next crop (re-acquired). After more than ``max_lost`` lost frames in a row the follow
+    ends. Returns keypoints ``(n, 56, 3)`` and face landmarks ``(n, 11, 3)`` in the order the
+    frames were visited, trailing lost frames trimmed."""
+    estimator.reset()
+    step = 1 if stop >= start else -1
+    kps, faces = [], []
+    lost, last_found = 0, -1
+    last_head, last_unit = np.asarray(head, np.float32), float(unit)
+    for i, t in enumerate(range(start, stop, step)):
+        kp, face = estimator.frame_and_face(frames[t], crop, hands=i % hand_stride == 0)
+        ok = _found(kp)
+        if ok:
+            h_now, u_now = head_of(kp[None], face[None])
+            jump_limit = (1.0 if i == 0 else 4.0) * SAME_BODY
+            if not np.isfinite(h_now[0]).all() or not (
+                    np.linalg.norm(h_now[0] - last_head) < jump_limit * max(last_unit, float(u_now[0]))):
+                ok = False
+                if i > 0:  # pose jumped onto someone else: its tracking state is no use
+                    estimator.reset()
+        if i == 0 and not ok:
+            return None
+        if ok:
+            last_head, last_unit = h_now[0], float(u_now[0])
+            lost, last_found = 0, i
+            new = expand_box(extent_box(kp[None], face[None])[0], CROP_MARGIN)
+            crop = new if i == 0 or crop is None else 0.5 * crop + 0.5 * new
+        else:
+            kp, face = np.zeros_like(kp), np.zeros_like(face)
+            lost += 1
+            if lost > max_lost:
+                break
+            crop = expand_box(crop, 0.05)
+            if seeds is not None and 0 <= t + step < len(frames):
+                s_heads, s_units, s_crops = seeds.heads(t + step)
+                if len(s_heads):
+                    near = same_body(s_heads, s_units, last_head[None], np.float32(last_unit))
+                    if near.any():
+                        crop = s_crops[int(np.flatnonzero(near)[0])]
+        kps.append(kp)
+        faces.append(face)
+    kps, faces = np.stack(kps[:last_found + 1]), np.stack(faces[:last_found + 1])
+    if hand_stride > 1:
+        from jegal.perception.pose import fill_skipped_hands
+
+        fill_skipped_hands(kps, hand_stride)
+    return kps, faces
+
+
+def follow_everyone(estimator, frames: np.ndarray, lo: int, hi: int, seeds: Seeds, max_lost: int = 12,
+                    back: int = 12, hand_stride: int = 1, scene: int = 0) -> list[Followed]:
+    """Everyone in frames ``lo..hi-1`` (no scene cut inside): the earliest seed that lies on no
+    body followed so far starts a new person, followed forward to ``hi`` (:func:`follow_person`) and
+    backward up to ``back`` frames (seeds are sparse: the person may be in view before the first);
+    then the seeds on that person's body are marked, and so on until every seed is explained. A
+    seed with no body under it marks the seeds at its place for the next second as explained."""
+    cache = {t: seeds.heads(t) for t in range(lo, hi)}
+    explained = {t: np.zeros(len(cache[t][0]), bool) for t in range(lo, hi)}
+    people: list[Followed] = []
+    while True:
+        pending = [(t, j) for t in range(lo, hi) for j in np.flatnonzero(~explained[t])]
+        if not pending:
+            break
+        t0, j0 = pending[0]
+        heads, units, crops = cache[t0]
+        got = follow_person(estimator, frames, t0, hi, crops[j0], heads[j0], float(units[j0]), seeds, max_lost,
+                            hand_stride)
+        if got is None:
+            for t in range(t0, min(hi, t0 + 25)):
+                h, u, _ = cache[t]
+                if len(h):
+                    explained[t] |= same_body(h, u, heads[j0][None], units[j0])
+            explained[t0][j0] = True
+            continue
+        raw, face = got
+        start = t0
+        if back > 0 and t0 > lo:
+            first = int(np.flatnonzero(raw[:, [LEFT_SHOULDER, RIGHT_SHOULDER], 2].max(1) > SHOULDER_SEEN)[0])
+            h0, u0 = head_of(raw[first:first + 1], face[first:first + 1])
+            before = follow_person(estimator, frames, t0 - 1, max(lo, t0 - back) - 1,
+                                   expand_box(extent_box(raw[first:first + 1], face[first:first + 1])[0], CROP_MARGIN),
+                                   h0[0], float(u0[0]), None, 0, hand_stride)
+            if before is not None:
+                raw = np.concatenate([before[0][::-1], raw])
+                face = np.concatenate([before[1][::-1], face])
+                start = t0 - len(before[0])
+        person = Followed(start, raw, face, scene)
+        _explain(person, cache, explained)
+        explained[t0][j0] = True
+        people.append(person)
+    return people
+
+
+def _explain(person: Followed, cache: dict, explained: dict) -> None:
+    """Mark the seeds lying on ``person``'s body (its head in the nearest frame with a body)."""
+    found = np.flatnonzero(person.found)
+    if not len(found):
+        return
+    heads, units = head_of(person.raw, person.face)
+    for t in range(person.start, person.end + 1):
+        h, u, _ = cache.get(t, (np.zeros((0, 2)), None, None))
+        if not len(h):
+            continue
+        k = found[np.argmin(np.abs(found - (t - person.start)))]
+        explained[t] |= same_body(h, u, heads[k][None], units[k])

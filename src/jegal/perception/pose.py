@@ -2,7 +2,8 @@
 :mod:`jegal.data.keypoints` (upper body + both hands, no face).
 
 mediapipe pose finds one person per image, so pose runs on the person's crop (from the
-face track), in tracking mode so its detector runs only when it loses the person. The
+person's own landmarks of the frame before, :func:`jegal.perception.people.follow_person`), in
+tracking mode so its detector runs only when it loses the person. The
 hand model runs on the same crop only in frames where pose sees a wrist (the palm
 detector is the expensive part and hands out of frame cost nothing), and each found hand
 goes to the pose wrist nearest to its own wrist landmark rather than trusting
@@ -19,10 +20,11 @@ import numpy as np
 from jegal.data.keypoints import LEFT_HAND, LEFT_WRIST, NUM_BODY, NUM_JOINTS, POSE_UPPER_BODY, RIGHT_HAND, RIGHT_WRIST
 
 POSE_INDEX = np.array(list(POSE_UPPER_BODY), dtype=np.int64)  # our joints 0..13 <- mediapipe pose 11..24
+NUM_FACE = 11  # mediapipe pose 0..10: nose, eyes (inner, centre, outer), ears, mouth corners
 
 
 class PoseEstimator:
-    """Pose + hands for one person track at a time (call :meth:`reset` between tracks).
+    """Pose + hands for one person at a time (call :meth:`reset` before following another).
 
     ``crop_side`` bounds the longer side of the crop fed to mediapipe (pixels);
     ``hands``: ``"auto"`` (only where a wrist is visible), ``"always"`` or ``"never"``.
@@ -60,14 +62,22 @@ class PoseEstimator:
     def frame(self, image: np.ndarray, box: np.ndarray | None = None, hands: bool = True) -> np.ndarray:
         """Keypoints ``(56, 3)`` of the person in ``box`` (x0, y0, x1, y1; whole image if None),
         in pixel coordinates of ``image``; zeros where nothing was found."""
+        return self.frame_and_face(image, box, hands)[0]
+
+    def frame_and_face(self, image: np.ndarray, box: np.ndarray | None = None,
+                       hands: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`frame` and the pose's face landmarks ``(11, 3)`` (mediapipe pose 0..10, x, y
+        pixels and visibility; zeros where not found), which give a face box where the face
+        detector finds none (:func:`jegal.perception.people.face_boxes`)."""
         import cv2
 
         h, w = image.shape[:2]
         x0, y0, x1, y1 = (0, 0, w, h) if box is None else [int(round(v)) for v in box]
         x0, y0, x1, y1 = max(0, x0), max(0, y0), min(w, x1), min(h, y1)
         out = np.zeros((NUM_JOINTS, 3), np.float32)
+        face = np.zeros((NUM_FACE, 3), np.float32)
         if x1 - x0 < 16 or y1 - y0 < 16:
-            return out
+            return out, face
         crop = image[y0:y1, x0:x1]
         s = min(1.0, self.crop_side / max(crop.shape[:2]))
         if s < 1.0:
@@ -79,16 +89,20 @@ class PoseEstimator:
         to_image = lambda lx, ly: (x0 + lx * cw / s, y0 + ly * ch / s)  # noqa: E731
         result = self._pose.process(crop)
         if result.pose_landmarks is None:
-            return out
+            return out, face
         lms = result.pose_landmarks.landmark
         for j, k in enumerate(POSE_INDEX):
             lm = lms[k]
             out[j, 0], out[j, 1] = to_image(lm.x, lm.y)
             inside = 0.0 <= lm.x <= 1.0 and 0.0 <= lm.y <= 1.0
             out[j, 2] = lm.visibility if inside else 0.0
+        for k in range(NUM_FACE):
+            lm = lms[k]
+            face[k, 0], face[k, 1] = to_image(lm.x, lm.y)
+            face[k, 2] = lm.visibility if 0.0 <= lm.x <= 1.0 and 0.0 <= lm.y <= 1.0 else 0.0
         wrists_seen = max(out[LEFT_WRIST, 2], out[RIGHT_WRIST, 2]) >= self.wrist_visibility
         if not hands or self._hands is None or (self.hands_mode == "auto" and not wrists_seen):
-            return out
+            return out, face
         hands = self._hands.process(crop)
         found = []
         for lm_list, handed in zip(hands.multi_hand_landmarks or [], hands.multi_handedness or []):
@@ -97,7 +111,7 @@ class PoseEstimator:
             inside = np.array([0.0 <= p.x <= 1.0 and 0.0 <= p.y <= 1.0 for p in lm_list.landmark])
             found.append((pts, float(handed.classification[0].score) * inside))
         self._assign_hands(out, found)
-        return out
+        return out, face
 
     @staticmethod
     def _assign_hands(out: np.ndarray, found: list[tuple[np.ndarray, float | np.ndarray]]) -> None:
@@ -116,16 +130,6 @@ class PoseEstimator:
             out[side, :2] = pts
             out[side, 2] = score
             out[side][out[side, 2] <= 0] = 0.0
-
-    def track(self, frames: np.ndarray, boxes: np.ndarray, start: int = 0) -> np.ndarray:
-        """Keypoints ``(n, 56, 3)`` of one person over ``frames[start : start + n]`` with
-        per-frame crop ``boxes`` ``(n, 4)``; resets the trackers first."""
-        self.reset()
-        k = self.hand_stride
-        kp = np.stack([self.frame(frames[start + i], boxes[i], hands=i % k == 0) for i in range(len(boxes))])
-        if k > 1:
-            fill_skipped_hands(kp, k)
-        return kp
 
 
 def fill_skipped_hands(kp: np.ndarray, stride: int, wrist_visibility: float = 0.5) -> None:
@@ -171,4 +175,4 @@ def hand_coverage(keypoints: np.ndarray, min_conf: float = 0.1) -> dict:
     }
 
 
-__all__ = ["PoseEstimator", "hand_coverage", "POSE_INDEX", "NUM_BODY"]
+__all__ = ["PoseEstimator", "hand_coverage", "POSE_INDEX", "NUM_BODY", "NUM_FACE"]

@@ -1,16 +1,20 @@
-"""Steps 2-4 over a whole video: every person followed from the first frame to the last.
+"""Steps 2-4 over a whole video: every person followed by their body from the first frame to the last.
 
 The video is decoded chunk by chunk (``--chunk-frames``, so memory stays bounded however
-long it is). In each chunk faces are detected and tracked (:mod:`jegal.perception.people`),
-each track is posed (:mod:`jegal.perception.pose`; a long track is cut into parts posed in
-parallel threads), of two tracks whose bodies coincide only the stronger is kept
-(:func:`drop_duplicate_people`: a false face on a shirt gives the same body), a track
-whose shoulders are rarely seen is dropped, and each remaining track becomes a
-:class:`Part`. Parts are linked across chunk edges into persons (:func:`link_parts`) and a
-person's parts become one track (:func:`join_parts`), frames between them missing.
+long it is). In each chunk (:meth:`PeopleTracker._chunk`): scene cuts are found; seeds (faces on
+every ``detect_stride``-th frame, bodies from the Tasks pose landmarker on every
+``pose_seed_stride``-th frame and on the first frame of each stretch) say who is there; each
+stretch between cuts is cut into one block per thread, and in each block everyone is followed
+frame by frame by their own landmarks (:func:`jegal.perception.people.follow_everyone`). Of two
+followed bodies that coincide only the longer is kept (:func:`drop_duplicate_people`); the pieces
+of one person (a person lost for longer than ``max_lost`` frames and found again, a block edge) are
+linked by where the body was going (:func:`link_followed`), never across a cut; a person whose
+shoulders are rarely seen is dropped, and each remaining person becomes a :class:`Part` with
+boxes from its landmarks. Parts are linked across chunk edges the same way (:func:`link_parts`)
+and a person's parts become one track (:func:`join_parts`), frames between them missing.
 
-:class:`PeopleTracker` owns the mediapipe models (a face detector and a pose estimator per
-thread) for as long as a worker process lives; nothing is loaded until the first video.
+:class:`PeopleTracker` owns the mediapipe models (a face detector, a pose landmarker and a pose
+estimator per thread) for as long as a worker process lives; nothing is loaded until the first video.
 """
 
 from __future__ import annotations
@@ -18,7 +22,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +32,7 @@ from jegal.perception.options import PrepareOptions
 
 # A body counts as seen in a frame where both shoulders have at least this confidence.
 SHOULDER_SEEN = 0.3
+MAX_JUMP = 1.0  # two pieces are one person when the body is within this many shoulder widths of where it was going
 
 
 @dataclass
@@ -36,11 +40,11 @@ class Part:
     """One person's stretch inside one decoded chunk; frame indices are global."""
 
     start: int
-    raw: np.ndarray  # (n, 56, 3) keypoints in decoded-frame pixels
-    faces: np.ndarray  # (n, 4)
-    bodies: np.ndarray  # (n, 4)
+    raw: np.ndarray  # (n, 56, 3) keypoints in decoded-frame pixels, zeros where the body was not found
+    faces: np.ndarray  # (n, 4) face boxes (detection on the body's face, else from the pose's face landmarks)
+    bodies: np.ndarray  # (n, 4) body boxes from the landmarks (jegal.perception.people.body_boxes)
     rgb: np.ndarray | None  # (n, S, S, 3)
-    score: float
+    score: float  # fraction of frames with both shoulders seen
 
     @property
     def end(self) -> int:
@@ -66,7 +70,7 @@ class People:
 def drop_duplicate_people(raw: list[np.ndarray], starts: list[int], scores: list[float]) -> list[int]:
     """Indices of tracks to keep: of two tracks that overlap in time and whose bodies sit
     in the same place (shoulder midpoints within half a shoulder width), only the one with
-    the higher face score survives (a false face on a shirt gives the same body)."""
+    the higher score survives (two seeds followed onto one body)."""
     order = sorted(range(len(raw)), key=lambda i: -scores[i])
     shoulders = [LEFT_SHOULDER, RIGHT_SHOULDER]
     kept: list[int] = []
@@ -91,30 +95,90 @@ def drop_duplicate_people(raw: list[np.ndarray], starts: list[int], scores: list
     return sorted(kept)
 
 
+def body_ends(raw: np.ndarray, start: int, window: int = 10) -> dict | None:
+    """Where a body ``(n, 56, 3)`` from frame ``start`` was first and last seen (both shoulders):
+    frames, shoulder midpoints ``(2,)``, shoulder widths, and its velocity at the end (pixels per
+    frame, from the last ``window`` frames seen). None when it never was."""
+    pair = raw[:, [LEFT_SHOULDER, RIGHT_SHOULDER]]
+    seen = np.flatnonzero(pair[:, :, 2].min(1) > SHOULDER_SEEN)
+    if not len(seen):
+        return None
+    mid = pair[:, :, :2].mean(1)
+    width = np.linalg.norm(pair[:, 0, :2] - pair[:, 1, :2], axis=-1)
+    tail = seen[-window:]
+    velocity = (mid[tail[-1]] - mid[tail[0]]) / (tail[-1] - tail[0]) if len(tail) > 1 else np.zeros(2)
+    return {"first": start + int(seen[0]), "last": start + int(seen[-1]), "first_mid": mid[seen[0]],
+            "last_mid": mid[seen[-1]], "first_width": float(width[seen[0]]), "last_width": float(width[seen[-1]]),
+            "velocity": velocity.astype(np.float32)}
+
+
+def continuation_cost(a: dict, b: dict, max_gap: int, max_jump: float = MAX_JUMP) -> float:
+    """How far (shoulder widths) body ``b`` starts from where body ``a`` (both :func:`body_ends`)
+    was going; inf when ``b`` is first seen more than ``max_gap`` frames after ``a`` was last seen,
+    before it, or farther than ``max_jump``. The velocity is followed for at most half a second:
+    people who stop do not fly on."""
+    gap = b["first"] - a["last"]
+    if gap < 1 or gap > max_gap:
+        return float("inf")
+    predicted = a["last_mid"] + a["velocity"] * min(gap, 12)
+    width = max(a["last_width"], b["first_width"], 1e-6)
+    cost = float(np.linalg.norm(predicted - b["first_mid"]) / width)
+    ratio = b["first_width"] / max(a["last_width"], 1e-6)
+    return cost if cost <= max_jump and 0.5 < ratio < 2.0 else float("inf")
+
+
+def link_followed(ends: list[dict | None], scenes: list[int], max_gap: int, max_jump: float = MAX_JUMP) -> list[list[int]]:
+    """Chains of pieces that are one person: piece ``b`` continues ``a`` when it is in the same
+    scene and starts where ``a`` was going (:func:`continuation_cost`); the cheapest links are
+    made first and each piece has at most one predecessor and one successor (so two people
+    crossing keep their identities). Chains are listed by their first frame."""
+    n = len(ends)
+    pairs = []
+    for a in range(n):
+        for b in range(n):
+            if a != b and ends[a] is not None and ends[b] is not None and scenes[a] == scenes[b]:
+                cost = continuation_cost(ends[a], ends[b], max_gap, max_jump)
+                if np.isfinite(cost):
+                    pairs.append((cost, a, b))
+    nxt, prev = {}, {}
+    for _, a, b in sorted(pairs):
+        if a not in nxt and b not in prev:
+            nxt[a], prev[b] = b, a
+    chains = []
+    for a in range(n):
+        if a in prev:
+            continue
+        chain = [a]
+        while chain[-1] in nxt:
+            chain.append(nxt[chain[-1]])
+        chains.append(chain)
+    return sorted(chains, key=lambda c: min(ends[i]["first"] if ends[i] else 1 << 60 for i in c))
+
+
 def link_parts(persons: list[list[Part]], parts: list[Part], offset: int, linkable: bool, max_gap: int,
-               max_jump: float = 1.0) -> None:
+               max_jump: float = MAX_JUMP) -> None:
     """Append each part of a new chunk (starting at frame ``offset``) to the person it
     continues, or start a new person; ``persons`` is updated in place.
 
-    A part continues a person when it starts within ``max_gap`` frames of the chunk start,
-    the person's last part ended within ``max_gap`` frames of the previous chunk's end, no
-    scene cut lies between (``linkable``), and the face centres are at most ``max_jump``
-    face widths apart; among candidates a Hungarian assignment on that distance decides."""
+    A part continues a person when no scene cut lies between (``linkable``), its body is first
+    seen within ``max_gap`` frames after the person's was last seen, and where the person's body
+    was going (:func:`continuation_cost`, in shoulder widths, at most ``max_jump``); among
+    candidates a Hungarian assignment on that distance decides."""
     from scipy.optimize import linear_sum_assignment
 
-    open_ids = [p for p, ps in enumerate(persons) if linkable and ps[-1].end >= offset - 1 - max_gap]
-    new = [k for k, part in enumerate(parts) if linkable and part.start <= offset + max_gap]
     taken: dict[int, int] = {}
-    if open_ids and new:
-        last = np.stack([persons[p][-1].faces[-1] for p in open_ids])  # (P, 4)
-        first = np.stack([parts[k].faces[0] for k in new])  # (K, 4)
-        lc, fc = (last[:, :2] + last[:, 2:]) / 2, (first[:, :2] + first[:, 2:]) / 2
-        width = np.maximum(last[:, 2] - last[:, 0], 1e-6)
-        dist = np.linalg.norm(lc[:, None] - fc[None], axis=-1) / width[:, None]  # (P, K) face widths
-        cost = np.where(dist <= max_jump, dist, 1e6)
+    if linkable and persons and parts:
+        last = [body_ends(ps[-1].raw, ps[-1].start) for ps in persons]
+        first = [body_ends(p.raw, p.start) for p in parts]
+        cost = np.full((len(persons), len(parts)), 1e6)
+        for r, a in enumerate(last):
+            for c, b in enumerate(first):
+                if a is not None and b is not None and a["last"] < offset <= b["first"] + max_gap:
+                    d = continuation_cost(a, b, max_gap, max_jump)
+                    cost[r, c] = d if np.isfinite(d) else 1e6
         for r, c in zip(*linear_sum_assignment(cost)):
             if cost[r, c] < 1e6:
-                taken[new[c]] = open_ids[r]
+                taken[int(c)] = int(r)
     for k, part in enumerate(parts):
         if k in taken:
             persons[taken[k]].append(part)
@@ -144,46 +208,66 @@ def join_parts(parts: list[Part]) -> tuple[int, np.ndarray, np.ndarray, np.ndarr
     return parts[0].start, np.concatenate(raws), np.concatenate(faces), rgb
 
 
+
+
+def join_followed(pieces: list, n_frames: int) -> tuple[int, np.ndarray, np.ndarray]:
+    """One person's linked pieces (:class:`~jegal.perception.people.Followed`, in time order) as one
+    stretch: start, keypoints ``(n, 56, 3)`` and face landmarks ``(n, 11, 3)``, zeros between pieces;
+    where two pieces overlap the earlier one's frames with a body found win."""
+    start = min(p.start for p in pieces)
+    end = min(n_frames - 1, max(p.end for p in pieces))
+    raw = np.zeros((end - start + 1,) + pieces[0].raw.shape[1:], np.float32)
+    face = np.zeros((end - start + 1,) + pieces[0].face.shape[1:], np.float32)
+    have = np.zeros(end - start + 1, bool)
+    for p in pieces:
+        sl = slice(p.start - start, p.end - start + 1)
+        put = ~have[sl] & p.found
+        raw[sl][put], face[sl][put] = p.raw[put], p.face[put]
+        have[sl] |= put
+    return start, raw, face
+
+
 class PeopleTracker:
     """Follows every person through a video; holds the per-process models across videos."""
 
     def __init__(self, options: PrepareOptions | None = None):
         self.options = options or PrepareOptions()
         self._faces: list = []
+        self._seeders: list = []
         self._poses: list = []
 
     def close(self) -> None:
-        for m in [*self._faces, *self._poses]:
+        for m in [*self._faces, *self._seeders, *self._poses]:
             m.close()
-        self._faces, self._poses = [], []
+        self._faces, self._seeders, self._poses = [], [], []
 
     def _models(self):
-        from jegal.perception.people import FaceDetector
+        from jegal.perception.people import FaceDetector, PoseSeeder
         from jegal.perception.pose import PoseEstimator
 
         if not self._faces:
-            # One face detector and one pose estimator per thread: detection and keypoints
-            # both run on all threads (:func:`detect_faces`, :meth:`_keypoints`).
+            # One of each per thread: seeds and following both run on all threads.
             threads = max(1, self.options.threads)
             self._faces = [FaceDetector() for _ in range(threads)]
+            self._seeders = [PoseSeeder() for _ in range(threads)]
             self._poses = [PoseEstimator(crop_side=self.options.crop_side, hands=self.options.hands,
                                          hand_stride=self.options.hand_stride) for _ in range(threads)]
-        return self._faces, self._poses
+        return self._faces, self._seeders, self._poses
 
     @property
     def max_gap(self) -> int:
-        """Frames a face may go undetected and still continue its track (detection skips frames)."""
-        return max(8, 2 * self.options.detect_stride)
+        """Frames a person may be out of sight and still continue as the same person (``link_gap``)."""
+        return self.options.link_gap
 
     def follow(self, video: str | Path, name: str, timings: dict, warnings: list[str],
                on_frames: Callable[[int], None] | None = None) -> People:
         """Decode ``video`` chunk by chunk and follow every person through it; ``on_frames`` is
         called with the number of frames done after each chunk (for progress bars).
 
-        Adds seconds spent to ``timings`` (``decode``, ``detect``, ``keypoints``) and a line
-        per dropped track to ``warnings`` (prefixed with ``name``). Raises
-        :class:`~jegal.perception.errors.NoPerson` when nobody is seen for ``min_frames``, and
-        the decode errors of :func:`jegal.perception.decode.iter_video`."""
+        Adds seconds spent to ``timings`` (``decode``, ``detect``: scene cuts and seeds,
+        ``keypoints``: following) and a line per dropped person to ``warnings`` (prefixed with
+        ``name``). Raises :class:`~jegal.perception.errors.NoPerson` when nobody is seen for
+        ``min_frames``, and the decode errors of :func:`jegal.perception.decode.iter_video`."""
         from jegal.perception.decode import iter_video
 
         opts = self.options
@@ -214,56 +298,75 @@ class PeopleTracker:
                timings: dict, warnings: list[str]) -> tuple[list[Part], bool]:
         """Person parts of one chunk ``(n, H, W, 3)`` (frame indices global) and whether a
         scene cut opens it."""
-        from jegal.perception.people import detect_faces, scene_cuts, track_faces
+        from jegal.perception.people import body_boxes, face_boxes, find_seeds, scene_cuts
 
         opts = self.options
-        faces_model, _ = self._models()
+        faces_model, seeders, poses = self._models()
+        n = len(frames)
         t = time.perf_counter()
-        detections = detect_faces(frames, faces_model, stride=opts.detect_stride)
         if prev_frame is None:
             cuts, cut_at_start = scene_cuts(frames, opts.scene_threshold), True
         else:
             shifted = scene_cuts(np.concatenate([prev_frame[None], frames]), opts.scene_threshold)
             cut_at_start = 1 in shifted
             cuts = [0] + [c - 1 for c in shifted if c > 1]
-        # Short tracks survive where they touch the chunk's edges: they may continue in the
-        # neighbouring chunk (people shorter than min_frames overall are dropped after linking).
-        tracks = [tr for tr in track_faces(detections, cuts, min_frames=1, max_gap=self.max_gap)
-                  if tr.num_frames >= opts.min_frames or tr.start == 0 or tr.end == len(frames) - 1]
+        # Stretches without a cut, each cut into one block per thread (at least 50 frames a block);
+        # the pose landmarker searches every block's first frame, so a block starts with everyone.
+        blocks = []  # (first, stop, scene)
+        for scene, (a, b) in enumerate(zip(cuts, cuts[1:] + [n])):
+            parts = max(1, min(len(poses), (b - a) // 50))
+            edges = np.linspace(a, b, parts + 1).round().astype(int)
+            blocks += [(int(lo), int(hi), scene) for lo, hi in zip(edges[:-1], edges[1:]) if hi > lo]
+        pose_frames = sorted(set(range(0, n, opts.pose_seed_stride)) | {lo for lo, _, _ in blocks})
+        seeds = find_seeds(frames, faces_model, seeders, opts.detect_stride, pose_frames)
         timings["detect"] += time.perf_counter() - t
         t = time.perf_counter()
-        bodies = [tr.body_boxes(frames.shape[1:3]) for tr in tracks]
-        raws = self._keypoints(frames, tracks, bodies)
+        pieces = self._follow_blocks(frames, blocks, seeds)
         timings["keypoints"] += time.perf_counter() - t
-        kept = drop_duplicate_people(raws, [tr.start for tr in tracks], [float(tr.scores.mean()) for tr in tracks])
+        kept = drop_duplicate_people([p.raw for p in pieces], [p.start for p in pieces],
+                                     [float(p.found.sum()) for p in pieces])
+        pieces = [pieces[i] for i in kept]
+        chains = link_followed([body_ends(p.raw, p.start) for p in pieces], [p.scene for p in pieces], opts.link_gap)
         parts = []
-        for i in kept:
-            tr, raw = tracks[i], raws[i]
-            body_seen = (raw[:, [LEFT_SHOULDER, RIGHT_SHOULDER], 2].min(1) > SHOULDER_SEEN).mean()
+        for chain in chains:
+            start, raw, face = join_followed([pieces[i] for i in sorted(chain, key=lambda i: pieces[i].start)], n)
+            end = start + len(raw) - 1
+            # Short people survive where they touch the chunk's edges: they may continue in the
+            # neighbouring chunk (people shorter than min_frames overall are dropped after linking).
+            if len(raw) < opts.min_frames and start > 0 and end < n - 1:
+                continue
+            body_seen = float((raw[:, [LEFT_SHOULDER, RIGHT_SHOULDER], 2].min(1) > SHOULDER_SEEN).mean())
             if body_seen < 0.5:
-                warnings.append(f"{name}: face track at frames {offset + tr.start}-{offset + tr.end}: "
+                warnings.append(f"{name}: person at frames {offset + start}-{offset + end}: "
                                 f"body found in only {body_seen:.0%} of its frames; dropped")
                 continue
+            shape = frames.shape[1:3]
+            bodies = body_boxes(raw, face, shape)
+            faces = face_boxes(face, raw, seeds.faces[start:end + 1], shape)
             rgb = None
             if opts.rgb_size:
                 from jegal.perception.masking import masked_crops
 
-                rgb = masked_crops(frames, bodies[i], tr.faces, opts.rgb_size, start=tr.start)
-            parts.append(Part(offset + tr.start, raw, tr.faces, bodies[i], rgb, float(tr.scores.mean())))
+                rgb = masked_crops(frames, bodies, faces, opts.rgb_size, start=start)
+            parts.append(Part(offset + start, raw, faces, bodies, rgb, body_seen))
         return parts, cut_at_start
 
-    def _keypoints(self, frames: np.ndarray, tracks: list, bodies: list[np.ndarray]) -> list[np.ndarray]:
-        """Raw keypoints ``(n, 56, 3)`` per track. With several pose estimators, each track is
-        cut into contiguous parts run in parallel threads (each part restarts pose tracking,
-        which costs one extra person detection per part)."""
-        _, poses = self._models()
-        jobs = []  # (track index, offset in track, length)
-        for k, tr in enumerate(tracks):
-            parts = max(1, min(len(poses), tr.num_frames // 50))
-            edges = np.linspace(0, tr.num_frames, parts + 1).round().astype(int)
-            jobs += [(k, int(a), int(b - a)) for a, b in pairwise(edges)]
-        if len(poses) == 1 or len(jobs) == 1:
-            outs = [poses[0].track(frames, bodies[k][a:a + n], tracks[k].start + a) for k, a, n in jobs]
+    def _follow_blocks(self, frames: np.ndarray, blocks: list[tuple[int, int, int]], seeds) -> list:
+        """Everyone followed in each block ``(first, stop, scene)``
+        (:func:`jegal.perception.people.follow_everyone`), blocks in parallel threads, one pose
+        estimator each (mediapipe releases the GIL); pieces in block order."""
+        from jegal.perception.people import follow_everyone
+
+        opts = self.options
+        _, _, poses = self._models()
+
+        def run(est, block):
+            lo, hi, scene = block
+            return follow_everyone(est, frames, lo, hi, seeds, max_lost=opts.max_lost, back=opts.pose_seed_stride,
+                                   hand_stride=opts.hand_stride, scene=scene)
+
+        if len(poses) == 1 or len(blocks) == 1:
+            outs = [run(poses[0], b) for b in blocks]
         else:
             import queue
             from concurrent.futures import ThreadPoolExecutor
@@ -272,17 +375,13 @@ class PeopleTracker:
             for p in poses:
                 free.put(p)
 
-            def work(job):
-                k, a, n = job
+            def work(block):
                 est = free.get()
                 try:
-                    return est.track(frames, bodies[k][a:a + n], tracks[k].start + a)
+                    return run(est, block)
                 finally:
                     free.put(est)
 
             with ThreadPoolExecutor(len(poses)) as ex:
-                outs = list(ex.map(work, jobs))
-        raws = [[] for _ in tracks]
-        for (k, _, _), kp in zip(jobs, outs):
-            raws[k].append(kp)
-        return [np.concatenate(parts) for parts in raws]
+                outs = list(ex.map(work, blocks))
+        return [p for out in outs for p in out]
