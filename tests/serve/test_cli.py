@@ -27,6 +27,7 @@ def started(monkeypatch):
         assert app.state.queue.root.parent.is_dir()
 
     monkeypatch.setattr(uvicorn, "run", fake_run)
+    monkeypatch.setattr("jegal.native_logs.quiet_native_logs", lambda **kw: None)  # (fd 2 of the test process)
     return calls
 
 

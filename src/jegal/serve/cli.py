@@ -60,6 +60,9 @@ def is_loopback(host: str) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
+    from jegal.native_logs import quiet_native_logs
+
+    quiet_native_logs(filter_fd=True)  # mediapipe's per-job lines; before anything loads it
     import uvicorn
 
     from jegal.model.pretrained import ModelNotFound, resolve_model_dir
