@@ -1,13 +1,15 @@
 """Frames per second of ``jegal prepare`` per step on the real raw videos (2 cores), and
 side by side with another checkout of the code (``--baseline``).
 
-Steps: decode (PyAV, 25 fps + 16 kHz), detection (faces, scene cuts, tracking), keypoints
-(mediapipe pose + hands per person), writing (log-mel, clips, shard), and the whole
-``prepare`` of one video through the library (models already loaded, as in a long run).
-Configurations: face detection on every frame (``--detect-stride 1``) with one thread; the
-defaults (detection on every 2nd frame) with one thread and with two (what ``jegal
-prepare`` does when it prepares a single video with its default ``--workers 2``); and two
-threads with the hand model on every 2nd frame (``--hand-stride 2``). fps = video frames /
+Steps: decode (PyAV, 25 fps + 16 kHz), detection (scene cuts and the seeds: faces, and bodies
+from the Tasks pose landmarker on sparse frames; a checkout from before the bodies-first people
+stage: faces, scene cuts, face tracking), keypoints (each person followed by mediapipe pose +
+hands), writing (log-mel, clips, shard), and the whole ``prepare`` of one video through the
+library (models already loaded, as in a long run). Configurations: face detection on every
+frame (``detect_stride=1``) with one thread; the defaults (face seeds on every 2nd frame) with
+one thread and with two (what ``jegal prepare`` does when it prepares a single video with its
+default ``--workers 2``); and two threads with the hand model on every 2nd frame
+(``--hand-stride 2``). fps = video frames /
 wall seconds; real time is 25 fps.
 
 ``--baseline DIR`` (a checkout of another commit, e.g. ``git worktree add /tmp/old HEAD~3``)
