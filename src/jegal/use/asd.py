@@ -186,17 +186,19 @@ CSV_FIXED = ["segment", "start_frame", "end_frame", "start_s", "end_s", "speaker
 
 def segments_csv(segments: list[Segment], people: int) -> str:
     """One row per segment; ``score_person<P>`` and ``visible_person<P>`` columns (score empty when not in view)."""
+    from jegal.csvcells import safe_row  # a segment's text such as "=1+1" is text in a spreadsheet, not a formula
+
     buf = io.StringIO()
     out = csv.writer(buf, lineterminator="\n")
     out.writerow(CSV_FIXED + [f"score_person{p}" for p in range(people)]
                  + [f"visible_person{p}" for p in range(people)])
     for seg in segments:
         j = seg.to_json()
-        out.writerow([j["index"], j["start_frame"], j["end_frame"], j["start_s"], j["end_s"],
-                      "" if seg.speaker is None else seg.speaker, seg.decision, seg.reason,
-                      "" if j["margin"] is None else j["margin"], seg.text]
-                     + ["" if seg.scores.get(p) is None else j["scores"][str(p)] for p in range(people)]
-                     + [j["visible"][str(p)] for p in range(people)])
+        out.writerow(safe_row([j["index"], j["start_frame"], j["end_frame"], j["start_s"], j["end_s"],
+                               "" if seg.speaker is None else seg.speaker, seg.decision, seg.reason,
+                               "" if j["margin"] is None else j["margin"], seg.text]
+                              + ["" if seg.scores.get(p) is None else j["scores"][str(p)] for p in range(people)]
+                              + [j["visible"][str(p)] for p in range(people)]))
     return buf.getvalue()
 
 

@@ -119,14 +119,16 @@ CSV_COLUMNS = ["person", "word_index", "word", "start_frame", "end_frame", "star
 
 def words_csv(people: list[dict]) -> str:
     """``words.csv``: one row per (person, word), :data:`CSV_COLUMNS` (booleans as 0/1, no speaker: empty)."""
+    from jegal.csvcells import safe_row  # a word such as "=1+1" is text in a spreadsheet, not a formula
+
     buf = io.StringIO()
     out = csv.writer(buf, lineterminator="\n")
     out.writerow(CSV_COLUMNS)
     for p in people:
         for w in p["words"]:
             row = {**w, "person": p["person"], "word_index": w["index"]}
-            out.writerow([int(v) if isinstance(v, bool) else ("" if v is None else v)
-                          for v in (row[k] for k in CSV_COLUMNS)])
+            out.writerow(safe_row(int(v) if isinstance(v, bool) else ("" if v is None else v)
+                                  for v in (row[k] for k in CSV_COLUMNS)))
     return buf.getvalue()
 
 
