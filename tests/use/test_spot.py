@@ -15,7 +15,7 @@ from .conftest import decode_mp4
 
 SPOT_KEYS = {"model", "modalities", "window_frames", "overlap_frames", "video", "num_frames", "fps", "duration_s",
              "size", "transcript_source", "transcript", "gesture_score", "threshold", "margin_frames", "attribution",
-             "words", "people", "outputs", "warnings", "timings"}
+             "words", "people", "coverage", "outputs", "warnings", "timings"}
 WORD_KEYS = {"index", "word", "start_frame", "end_frame", "start_s", "end_s", "gesture_score", "p_value", "controls",
              "gestured", "gestured_by_score", "speaker", "best_frame", "best_s", "probability", "in_window",
              "above_threshold", "localised", "window"}

@@ -29,7 +29,9 @@ Every segment lists every person's score (null when not in view) and the share o
 segment's frames they are in view. Outputs in ``--out`` (default ``./<video name>.asd/``),
 written atomically: ``asd.json``, ``asd.csv`` (one row per segment, a score column per
 person) and ``annotated.mp4`` (a box per person, the speaker's thick and labelled, the
-segment's words running below with the word being spoken highlighted).
+segment's words running below with the word being spoken highlighted). ``asd.json`` also holds
+the ``coverage`` (:mod:`jegal.perception.coverage`): per person the frames in view and with
+keypoints, and every word spoken while nobody is tracked (not scored), as ``jegal spot`` gives it.
 """
 
 from __future__ import annotations
@@ -261,7 +263,8 @@ def write_outputs(out: Path, video, segments: list[Segment], meta: dict, annotat
     people = [{**person_record(p), "segments_speaking": sum(s.speaker == p.person for s in segments)}
               for p in video.people]
     doc = document(out, video, meta, {"people": people, "decisions": counts,
-                                      "segments": [s.to_json() for s in segments]}, outputs, timings)
+                                      "segments": [s.to_json() for s in segments], "coverage": video.coverage()},
+                   outputs, timings)
     write_json_atomic(out / "asd.json", doc)
     return doc
 
@@ -359,13 +362,16 @@ def run(args: argparse.Namespace) -> int:
                                 progress=bar)
     except expected_errors() as err:
         return report_error("asd", err)
+    from jegal.perception.coverage import person_line, unscored_line
+
     print(f"model: {got.doc['model']['statement']}")
     doc, segments = got.doc, got.segments
-    for p in doc["people"]:
-        print(f"person {p['person']} ({p['start_s']:.1f}-{p['end_s']:.1f} s): speaker of {p['segments_speaking']} "
-              f"of {len(segments)} segments")
+    for p, seen in zip(doc["people"], doc["coverage"]["people"]):
+        print(f"person {p['person']} ({p['start_s']:.1f}-{p['end_s']:.1f} s, {person_line(seen)}): speaker of "
+              f"{p['segments_speaking']} of {len(segments)} segments")
     c = doc["decisions"]
     print(f"{len(segments)} segments ({doc['segmentation']}): {c['gestures']} decided by gestures, "
           f"{c['only_person']} with one person in view, {c['undecided']} undecided")
+    print(unscored_line(doc["coverage"]))
     print(f"wrote {got.out}")
     return 0

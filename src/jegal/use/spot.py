@@ -18,8 +18,9 @@ call (docs/use.md, "Which words were gestured").
 Outputs in ``--out`` (default ``./<video name>.spot/``), each written atomically:
 
 - ``spot.json``: the video, the model and what it was trained on, settings, every word, and per
-  person their track, per-word scores and decisions, gestured words, heatmap files (keys in
-  ``docs/use.md``);
+  person their track, per-word scores and decisions, gestured words, heatmap files, and the
+  ``coverage`` (:mod:`jegal.perception.coverage`: per person the frames in view and with keypoints,
+  every word spoken while nobody is tracked, which is not scored; keys in ``docs/use.md``);
 - ``words.csv``: one row per (person, word);
 - ``maps.npz``: per person ``person<P>_probs`` and ``person<P>_cosine`` (W_P, T_P) float32 over
   the track's frames, ``person<P>_words`` (W_P,) word indices, ``person<P>_first_frame``; and
@@ -264,7 +265,7 @@ def write_outputs(out: Path, video, spots: list[PersonSpots], meta: dict, annota
     doc = document(out, video, meta, {"gesture_score": SCORE_METHOD, "threshold": SPOT_THRESHOLD,
                                       "margin_frames": SPOT_MARGIN, "attribution": "speaker" if speakers is not None
                                       else ("the only person" if len(video.people) <= 1 else "none"), "words": word_records(video, speakers),
-                                      "people": people}, outputs, timings)
+                                      "people": people, "coverage": video.coverage()}, outputs, timings)
     write_json_atomic(out / "spot.json", doc)
     return doc
 
@@ -361,14 +362,19 @@ def run(args: argparse.Namespace) -> int:
                              timings=timings, progress=bar)
     except expected_errors() as err:
         return report_error("spot", err)
+    from jegal.perception.coverage import person_line, unscored_line
+
     print(f"model: {got.doc['model']['statement']}")
-    for p in got.doc["people"]:
+    coverage = got.doc["coverage"]
+    for p, seen in zip(got.doc["people"], coverage["people"]):
         found = ", ".join(f"{w['word']} ({w['start_s']:.2f} s, score {w['gesture_score']:.2f})" for w in p["gestured"])
         few = sum(w["controls"] < MIN_CONTROLS for w in p["words"])
-        print(f"person {p['person']} ({p['start_s']:.1f}-{p['end_s']:.1f} s): {len(p['gestured'])} of "
+        print(f"person {p['person']} ({p['start_s']:.1f}-{p['end_s']:.1f} s, {person_line(seen)}): "
+              f"{len(p['gestured'])} of "
               f"{len(p['words'])} words gestured (p <= {ALPHA} against no-gesture controls)"
               + (f": {found}" if found else "")
               + (f"; {few} words not decided (fewer than {MIN_CONTROLS} controls: the track is too short)"
                  if few else ""))
+    print(unscored_line(coverage))
     print(f"wrote {got.out}")
     return 0

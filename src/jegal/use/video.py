@@ -41,7 +41,9 @@ from pathlib import Path
 import numpy as np
 
 from jegal.data.clip import Clip
+from jegal.data.keypoints import LEFT_SHOULDER, RIGHT_SHOULDER
 from jegal.data.words import Word
+from jegal.perception.coverage import PersonCoverage
 from jegal.perception.discover import KPS_SUFFIX
 from jegal.perception.errors import BadInput, NoTranscript, PrepareError
 from jegal.inference.windows import OVERLAP_FRAMES, WINDOW_FRAMES, cut_windows
@@ -94,6 +96,7 @@ class PersonInput:
     features: np.ndarray | None = None  # (last - first + 1, F)
     first_frame: int = 0  # the track: frames first..last (inclusive) of the video
     last_frame: int = 0
+    coverage: PersonCoverage | None = None  # frames in view and with keypoints (None: from ``visible``)
 
     @property
     def windows(self) -> list[tuple[int, int]]:
@@ -104,6 +107,20 @@ class PersonInput:
     def visible(self) -> np.ndarray:
         """(num_frames,) bool: frames where the person is seen."""
         return ~np.isnan(self.boxes[:, 0])
+
+    def track_coverage(self) -> PersonCoverage:
+        """The person's :class:`~jegal.perception.coverage.PersonCoverage`: as the people stage gave it,
+        or (a person made without it) their frames with a box and with both shoulders found."""
+        if self.coverage is not None:
+            return self.coverage
+        from jegal.perception.coverage import SHOULDERS_SEEN
+
+        track = slice(self.first_frame, self.last_frame + 1)
+        kp = self.pixels if self.pixels is not None else self.keypoints
+        shoulders = 0 if kp is None else int((kp[track][:, [LEFT_SHOULDER, RIGHT_SHOULDER], 2].min(1)
+                                              >= SHOULDERS_SEEN).sum())
+        return PersonCoverage(self.person, self.first_frame, self.last_frame, int(self.visible[track].sum()),
+                              shoulders)
 
     def gesture_clip(self, start: int, end: int, clip_id: str | None = None) -> Clip | None:
         """The person's gesture over frames ``start..end`` of the video, cut to their track
@@ -150,6 +167,13 @@ class VideoInput:
     def duration(self) -> float:
         """Seconds."""
         return self.num_frames / self.fps
+
+    def coverage(self) -> dict:
+        """What the people stage covered (:func:`jegal.perception.coverage.coverage_record`): per person
+        the frames in view and with keypoints, and the words spoken while nobody is tracked (not scored)."""
+        from jegal.perception.coverage import coverage_record
+
+        return coverage_record([p.track_coverage() for p in self.people], self.words, self.num_frames)
 
     def content_clip(self, start: int, end: int, words: list[Word] | None = None, clip_id: str | None = None) -> Clip:
         """The speech of frames ``start..end`` (clipped to the video) as a clip: its log-mel and
@@ -331,6 +355,7 @@ def _person(index: int, parts, people, mel: np.ndarray, words: list[Word], name:
             window_frames: int, overlap_frames: int, from_video: bool, extra: dict,
             features: np.ndarray | None = None) -> PersonInput:
     from jegal.data.keypoints import normalise
+    from jegal.perception.coverage import person_coverage
     from jegal.perception.track import join_parts
 
     T = people.num_frames
@@ -362,7 +387,8 @@ def _person(index: int, parts, people, mel: np.ndarray, words: list[Word], name:
         clips.append(clip.validate() if inside else clip)
         starts.append(s)
     return PersonInput(index, clips, starts, boxes, faces=faces if from_video else None, keypoints=kp, pixels=pixels,
-                       rgb=rgb, features=features, first_frame=first, last_frame=last)
+                       rgb=rgb, features=features, first_frame=first, last_frame=last,
+                       coverage=person_coverage(index, parts))
 
 
 def video_preparer(*, asr: str = "auto", asr_model: str | os.PathLike | None = None, rgb_size: int | None = None,
