@@ -63,3 +63,15 @@ def test_asd_csv_writes_a_segments_text_as_text():
 
 def test_safe_row_keeps_the_row_shape():
     assert safe_row(["=a", 1, -2.5, "b"]) == ["'=a", 1, -2.5, "b"]
+
+
+def test_a_gestured_words_table_keeps_a_formula_word_as_text_and_reads_it_back(tmp_path):
+    from jegal.data.gestured_words import GesturedWord, read_gestured_words, write_gestured_words
+
+    rows = [GesturedWord(filename="clip_a", split="test", speaker_id="s1", word_index=k, word=w, start=2 * k,
+                         end=2 * k + 1, gestured=k == 0, stroke=None, stress=None)
+            for k, w in enumerate(["=1+1", "-dash", "ball"])]
+    path = write_gestured_words(tmp_path / "gestured_words.csv", rows)
+    cells = read(path.read_text())
+    assert [r[cells[0].index("word")] for r in cells[1:]] == ["'=1+1", "'-dash", "ball"]
+    assert [r.word for r in read_gestured_words(path).rows] == ["=1+1", "-dash", "ball"]

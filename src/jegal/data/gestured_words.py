@@ -45,6 +45,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from jegal.atomic import write_bytes_atomic
+from jegal.csvcells import safe_dict, unsafe_cell
 from jegal.data.words import normalise_word
 
 FILENAME = "gestured_words.csv"  # its name in a SynthGest corpus's benchmarks/ folder
@@ -225,8 +226,8 @@ def read_gestured_words(path: str | os.PathLike) -> GesturedWords:
             continue
         if not any((v or "").strip() for v in raw.values()):
             continue  # a blank line
-        try:
-            rows.append(parse_row(raw, line))
+        try:  # (text cells neutralised against spreadsheet formulas when written: their text back)
+            rows.append(parse_row({k: unsafe_cell(v) if isinstance(v, str) else v for k, v in raw.items()}, line))
         except ValueError as err:
             problems.append(f"line {line}: {err}")
     problems += _check_clips(rows)
@@ -252,7 +253,7 @@ def format_gestured_words(rows: list[GesturedWord]) -> str:
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=list(COLUMNS), lineterminator="\n")
     writer.writeheader()
-    writer.writerows(r.to_csv() for r in rows)
+    writer.writerows(safe_dict(r.to_csv()) for r in rows)  # a word such as "=1+1" stays text in a spreadsheet
     return buf.getvalue()
 
 

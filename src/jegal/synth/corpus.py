@@ -37,6 +37,7 @@ from jegal.data.gestured_words import FILENAME as GESTURED_WORDS_CSV
 from jegal.data.gestured_words import rows_from_ground_truth, write_gestured_words
 from jegal.data.keypoints import normalise
 from jegal.atomic import write_bytes_atomic, write_json_atomic
+from jegal.csvcells import safe_dict
 from jegal.data.shards import write_shards
 from jegal.data.transcripts import format_txt, format_word_boundaries
 from jegal.data.words import Word
@@ -368,5 +369,5 @@ def _write_csv(path: Path, columns: list[str], rows: list[dict]) -> None:
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows(safe_dict(r) for r in rows)  # text that would start a spreadsheet formula stays text
     write_bytes_atomic(path, buf.getvalue().encode())
