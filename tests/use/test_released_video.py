@@ -89,9 +89,11 @@ def test_a_features_model_without_gestsync_weights_says_what_to_pass(tmp_path, r
     with pytest.raises(FrontEndMismatch, match="talk.kps.npz.*keypoints only"):
         model_inputs(config, released_dir, "talk.kps.npz")
     inputs = model_inputs(config, released_dir, "talk.mp4")
-    assert inputs == {"rgb_size": None, "gestsync_weights": released_dir / "gestsync.safetensors", "mel": "reference"}
+    assert inputs == {"rgb_size": None, "gestsync_weights": released_dir / "gestsync.safetensors", "mel": "reference",
+                      "features_device": "cpu"}
     cpu = JEGALConfig.from_preset("cpu")  # a keypoints model: our own log-mel, no features
-    assert model_inputs(cpu, released_dir, "talk.mp4") == {"rgb_size": None, "gestsync_weights": None, "mel": "jegal"}
+    assert model_inputs(cpu, released_dir, "talk.mp4") == {"rgb_size": None, "gestsync_weights": None, "mel": "jegal",
+                                                           "features_device": "cpu"}
 
 
 def test_without_the_text_backbone_speech_only_is_the_default_and_text_is_refused(released_dir, real_dir,

@@ -20,6 +20,14 @@ Where this differs from the reference extractor (which saw one speaker per clip 
 - the video is decoded a second time for this step, at most :data:`DECODE_MAX_SIDE` pixels on the
   longer side (the reference resized from the source resolution), in chunks of
   :data:`DECODE_CHUNK` frames (memory stays bounded).
+
+On a device (``device="cuda"``, what ``--device cuda`` gives a released model's commands) the
+GestSync branch runs there: each person's frames of a decoded chunk go through the backbone as one
+batch (:data:`DEVICE_CHUNK` frames), the Transformer head takes :data:`DEVICE_WINDOWS` windows a
+call, and only the 512-d backbone steps (2 KB a frame) and the features come back to the host, so
+device memory is bounded by the chunk, not by the video's length. Masking and resizing stay on the
+CPU. cuDNN's convolutions may use TF32 on Ampere and newer GPUs (torch's default), so the features
+differ from the CPU's by about 1e-3 relative (the reference ran float16 autocast).
 """
 
 from __future__ import annotations
@@ -35,6 +43,8 @@ from jegal.perception.options import PrepareOptions
 RGB_FEATURES = ("gestsync",)  # the --rgb-features choices
 DECODE_MAX_SIDE = 1280
 DECODE_CHUNK = 64
+DEVICE_CHUNK = DECODE_CHUNK  # backbone frames per call on a device: one call per person and decoded chunk
+DEVICE_WINDOWS = 512  # windows per call of the Transformer head on a device
 ASPECT = 16 / 9  # the reference's 480 x 270
 
 
@@ -51,12 +61,12 @@ def check_rgb_features(options: PrepareOptions) -> None:
     _load(options.gestsync_weights)
 
 
-def _load(weights: str | os.PathLike):
+def _load(weights: str | os.PathLike, device: str = "cpu"):
     from jegal.model.gestsync import load_gestsync
     from jegal.model.released import ReleasedCheckpointError
 
     try:
-        return load_gestsync(weights)
+        return load_gestsync(weights, device)
     except (FileNotFoundError, ReleasedCheckpointError) as e:
         raise BadInput(f"--gestsync-weights {weights}: {e}") from e
 
@@ -74,12 +84,13 @@ def person_window(width: int, height: int, centre_x: float) -> tuple[int, int]:
 
 
 class GestSyncFeatures:
-    """Per-person GestSync features of a video; the weights are loaded on first use and kept for
-    the worker's life."""
+    """Per-person GestSync features of a video; the weights are loaded on first use (onto ``device``)
+    and kept for the worker's life. ``threads``: torch CPU threads while computing."""
 
-    def __init__(self, weights: str | os.PathLike, threads: int = 1):
+    def __init__(self, weights: str | os.PathLike, threads: int = 1, device: str = "cpu"):
         self.weights = weights
         self.threads = threads
+        self.device = str(device)
         self._model = None
 
     @property
@@ -92,8 +103,16 @@ class GestSyncFeatures:
         """The :class:`~jegal.model.gestsync.GestSyncRGB` branch, read on first use. Raises
         :class:`~jegal.perception.errors.BadInput` naming the weights when they cannot be loaded."""
         if self._model is None:
-            self._model = _load(self.weights)
+            self._model = _load(self.weights, self.device)
         return self._model
+
+    def stream(self):
+        """A :class:`~jegal.model.gestsync.FeatureStream` over :attr:`model`, batched for its device."""
+        from jegal.model.gestsync import FeatureStream
+
+        if self.device == "cpu":
+            return FeatureStream(self.model)
+        return FeatureStream(self.model, chunk=DEVICE_CHUNK, window_batch=DEVICE_WINDOWS)
 
     def people_features(self, video: str | Path, people, timings: dict | None = None) -> list[np.ndarray]:
         """Per person of ``people`` (:class:`~jegal.perception.track.People` from the tracking pass), the
@@ -104,21 +123,20 @@ class GestSyncFeatures:
 
         import torch
 
-        from jegal.model.gestsync import FeatureStream, mask_and_resize
+        from jegal.model.gestsync import mask_and_resize
         from jegal.perception.decode import iter_video
 
         t0 = time.perf_counter()
         threads = torch.get_num_threads()
         torch.set_num_threads(max(1, self.threads))
         try:
-            model = self.model
             info: dict = {}
             tracks = []
             for parts in people.persons:
                 bodies = np.concatenate([p.bodies for p in parts])
                 tracks.append({"start": parts[0].start, "end": parts[-1].end, "parts": parts,
                                "centre": float(np.median((bodies[:, 0] + bodies[:, 2]) / 2)),
-                               "stream": FeatureStream(model)})
+                               "stream": self.stream()})
             offset = 0
             for chunk in iter_video(video, max_side=DECODE_MAX_SIDE, chunk_frames=DECODE_CHUNK, info=info):
                 ratio = info.get("scale", 1.0) / (people.scale or 1.0)  # this decode's pixels per tracking pixel

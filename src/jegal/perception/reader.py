@@ -51,9 +51,12 @@ def _timed(fn, *args):
 
 class VideoReader:
     """One input through the perception stages (:meth:`read`); holds the per-process models
-    (mediapipe, the recogniser, the GestSync weights) across inputs. :meth:`close` releases them."""
+    (mediapipe, the recogniser, the GestSync weights) across inputs. :meth:`close` releases them.
+    ``features_device``: where the GestSync features are computed (``"cuda"``: on the GPU,
+    :mod:`jegal.perception.features`)."""
 
-    def __init__(self, options: PrepareOptions | None = None, out: str | os.PathLike | None = None):
+    def __init__(self, options: PrepareOptions | None = None, out: str | os.PathLike | None = None,
+                 features_device: str = "cpu"):
         self.options = options or PrepareOptions()
         self.tracker = PeopleTracker(self.options)
         # Recognised transcripts are written to out/transcripts/ (not written without ``out``).
@@ -70,7 +73,7 @@ class VideoReader:
         if self.options.rgb_features:
             from jegal.perception.features import GestSyncFeatures
 
-            self.features = GestSyncFeatures(self.options.gestsync_weights, self.options.threads)
+            self.features = GestSyncFeatures(self.options.gestsync_weights, self.options.threads, features_device)
 
     def _recognition_thread(self) -> concurrent.futures.ThreadPoolExecutor:
         """The thread that waits for the recogniser's process while the people stage runs."""

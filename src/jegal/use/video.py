@@ -268,11 +268,13 @@ def model_inputs(model, model_dir: str | os.PathLike | None = None, video: str |
     :func:`input_spec`: ``rgb_size`` (:func:`gesture_input`), ``gestsync_weights``
     (:func:`gestsync_weights`, for a ``features`` model: from ``model_dir``, default the folder the
     model was loaded from) and ``mel``, the log-mel kind it reads (``"reference"`` for the released
-    speech CNN, as ``jegal prepare --mel reference``, else ``"jegal"``). Raises
+    speech CNN, as ``jegal prepare --mel reference``, else ``"jegal"``) and ``features_device``, where
+    the GestSync features are computed: the model's device (``--device cuda``). Raises
     :class:`FrontEndMismatch` as :func:`gesture_input` does."""
-    return {"rgb_size": gesture_input(model, video, rgb_size, model_dir),
-            "gestsync_weights": gestsync_weights(model, model_dir, video),
-            "mel": input_spec(model, model_dir).mel}
+    weights = gestsync_weights(model, model_dir, video)
+    device = getattr(model, "device", "cpu")  # a model's device; a bare config (no weights) has none
+    return {"rgb_size": gesture_input(model, video, rgb_size, model_dir), "gestsync_weights": weights,
+            "mel": input_spec(model, model_dir).mel, "features_device": "cpu" if weights is None else str(device)}
 
 
 def _item(video: Path, transcript):
@@ -393,7 +395,7 @@ def _person(index: int, parts, people, mel: np.ndarray, words: list[Word], name:
 
 def video_preparer(*, asr: str = "auto", asr_model: str | os.PathLike | None = None, rgb_size: int | None = None,
                    gestsync_weights: str | os.PathLike | None = None, mel: str = "jegal",
-                   work_dir: str | os.PathLike | None = None):
+                   work_dir: str | os.PathLike | None = None, features_device: str = "cpu"):
     """The :class:`jegal.perception.reader.VideoReader` :func:`read_video` reads with (the arguments are
     read_video's); give it to read_video as ``preparer`` to keep its models (mediapipe, the
     recogniser, the GestSync weights) across videos, and close it after. Pose and feature threads:
@@ -408,14 +410,15 @@ def video_preparer(*, asr: str = "auto", asr_model: str | os.PathLike | None = N
     return VideoReader(PrepareOptions(rgb_size=rgb_size, asr=asr, asr_model=asr_model, threads=threads, mel=mel,
                                    rgb_features=None if gestsync_weights is None else "gestsync",
                                    gestsync_weights=None if gestsync_weights is None else str(gestsync_weights)),
-                    out=work_dir)
+                    out=work_dir, features_device=features_device)
 
 
 def read_video(video: str | os.PathLike, transcript: str | os.PathLike | None = None, *, asr: str = "auto",
                asr_model: str | os.PathLike | None = None, window_frames: int = WINDOW_FRAMES,
                overlap_frames: int = OVERLAP_FRAMES, rgb_size: int | None = None, progress=None,
                work_dir: str | os.PathLike | None = None, require_words: bool = True, preparer=None,
-               gestsync_weights: str | os.PathLike | None = None, mel: str = "jegal") -> VideoInput:
+               gestsync_weights: str | os.PathLike | None = None, mel: str = "jegal",
+               features_device: str = "cpu") -> VideoInput:
     """Read ``video`` (a video file or a ``.kps.npz``) into per-person model inputs (module docstring).
 
     ``transcript``: a transcript file (reference txt, WhisperX JSON, TextGrid, or plain text to
@@ -453,7 +456,7 @@ def read_video(video: str | os.PathLike, transcript: str | os.PathLike | None = 
     own = preparer is None
     if own:
         preparer = video_preparer(asr=asr, asr_model=asr_model, rgb_size=rgb_size, gestsync_weights=gestsync_weights,
-                                  mel=mel, work_dir=work_dir)
+                                  mel=mel, work_dir=work_dir, features_device=features_device)
     warnings: list[str] = []
     timings: dict = {}
     # shares of the time on the 2-core machine (docs/use.md, "Speed"): the people stage dominates
