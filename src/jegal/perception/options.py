@@ -20,8 +20,8 @@ class PrepareOptions:
     max_frames: int = 750  # split longer tracks into segments of at most this many frames
     min_frames: int = 25  # shortest person track / segment kept
     scene_threshold: float = 0.15
-    detect_stride: int = 2  # face seeds: face detection on every k-th frame (jegal.perception.people)
-    pose_seed_stride: int = 10  # body seeds: the Tasks pose landmarker on every k-th frame (and each block's first)
+    detect_stride: int = 5  # face seeds: face detection on every k-th frame (jegal.perception.people)
+    pose_seed_stride: int = 12  # body seeds: the Tasks pose landmarker on every k-th frame, one view of it in turn (all on each block's first)
     max_lost: int = 12  # frames a followed body may go unseen before its follow ends (0.5 s)
     link_gap: int = 38  # frames between two pieces of one person that are still linked into one (1.5 s)
     hands: str = "auto"  # auto | always | never

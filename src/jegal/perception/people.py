@@ -80,23 +80,33 @@ class PoseSeeder:
             min_pose_detection_confidence=min_score, min_pose_presence_confidence=min_score)
         self._landmarker = vision.PoseLandmarker.create_from_options(options)
 
-    def __call__(self, frame: np.ndarray) -> np.ndarray:
-        """Bodies in one RGB frame, ``(k, 33, 3)``: mediapipe pose landmarks in pixels and their
-        visibility (0 for landmarks guessed outside the frame)."""
+    def __call__(self, frame: np.ndarray, view: tuple[float, float] = (0.0, 1.0)) -> np.ndarray:
+        """Bodies in one RGB frame, ``(k, 33, 3)``: mediapipe pose landmarks in pixels of the frame and
+        their visibility (0 for landmarks guessed outside the image looked at). ``view``: the part of
+        the frame's width looked at (fractions; see :data:`VIEWS`)."""
         import mediapipe as mp
 
+        H, W = frame.shape[:2]
+        x0, x1 = int(round(view[0] * W)), int(round(view[1] * W))
+        frame = frame[:, x0:x1]
         h, w = frame.shape[:2]
         result = self._landmarker.detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(frame)))
         out = np.array([[(p.x, p.y, p.visibility) for p in pose] for pose in result.pose_landmarks],
                        np.float32).reshape(-1, 33, 3)
         inside = (out[..., 0] >= 0) & (out[..., 0] <= 1) & (out[..., 1] >= 0) & (out[..., 1] <= 1)
         out[..., 2] *= inside
-        out[..., 0] *= w
+        out[..., 0] = out[..., 0] * w + x0
         out[..., 1] *= h
         return out
 
     def close(self) -> None:
         self._landmarker.close()
+
+
+# The parts of the frame's width the pose landmarker looks at: the whole frame, its left and its right
+# 60 %. Its detector keeps few people per image: on two_speakers_raw.mp4 the whole frame gives only
+# the person facing the camera, while the left or right part alone also gives the one turned away.
+VIEWS = ((0.0, 1.0), (0.0, 0.6), (0.4, 1.0))
 
 
 @dataclass
@@ -140,28 +150,35 @@ def pose33_to_keypoints(pose: np.ndarray) -> np.ndarray:
 
 
 def find_seeds(frames: np.ndarray, detectors: list[FaceDetector], seeders: list[PoseSeeder],
-               face_stride: int, pose_frames: list[int]) -> Seeds:
+               face_stride: int, pose_frames: list[int], all_views: list[int] | None = None) -> Seeds:
     """Faces on every ``face_stride``-th frame and bodies on ``pose_frames`` of ``frames``
-    ``(n, H, W, 3)``. The searched frames are cut into one contiguous block per detector, run in
-    parallel threads (mediapipe releases the GIL); each image is looked at on its own, so the
-    result does not depend on the number of threads."""
+    ``(n, H, W, 3)``: the k-th pose frame looks at one of :data:`VIEWS` in turn (``k % 3``), the
+    frames in ``all_views`` at all three. The searched frames are cut into one contiguous block
+    per detector, run in parallel threads (mediapipe releases the GIL); each image is looked at on
+    its own, so the result does not depend on the number of threads."""
     n = len(frames)
     faces = [np.zeros((0, 5), np.float32)] * n
-    bodies = [np.zeros((0, 33, 3), np.float32)] * n
-    jobs = [(i, "face") for i in range(0, n, face_stride)] + [(i, "pose") for i in sorted(set(pose_frames)) if i < n]
-    # Pose frames cost ~6 face frames: balance the blocks by cost, not count.
-    cost = np.cumsum([6.0 if kind == "pose" else 1.0 for _, kind in jobs])
+    bodies: list[list[np.ndarray]] = [[] for _ in range(n)]
+    pose_frames = sorted(set(i for i in pose_frames if i < n))
+    every = set(all_views or [])
+    jobs = [(i, None) for i in range(0, n, face_stride)]
+    for k, i in enumerate(pose_frames):
+        jobs += [(i, v) for v in (range(len(VIEWS)) if i in every else [k % len(VIEWS)])]
+    jobs.sort(key=lambda job: (job[0], -1 if job[1] is None else job[1]))
+    # A pose view costs ~6 face frames: balance the blocks by cost, not count.
+    cost = np.cumsum([1.0 if view is None else 6.0 for _, view in jobs])
     workers = max(1, min(len(detectors), len(seeders)))
     block_of = np.minimum((cost - 1e-9) * workers // max(cost[-1], 1e-9), workers - 1).astype(int) if jobs else []
+    results: dict = {}
 
     def run(k: int) -> None:
-        for (i, kind), b in zip(jobs, block_of):
+        for (i, view), b in zip(jobs, block_of):
             if b != k:
                 continue
-            if kind == "face":
+            if view is None:
                 faces[i] = detectors[k](frames[i])
             else:
-                bodies[i] = seeders[k](frames[i])
+                results[i, view] = seeders[k](frames[i], VIEWS[view])
 
     if workers == 1:
         run(0)
@@ -170,7 +187,9 @@ def find_seeds(frames: np.ndarray, detectors: list[FaceDetector], seeders: list[
 
         with ThreadPoolExecutor(workers) as ex:
             list(ex.map(run, range(workers)))
-    return Seeds(faces, bodies, sorted(set(i for i in pose_frames if i < n)))
+    for (i, view) in sorted(results):
+        bodies[i].append(results[i, view])
+    return Seeds(faces, [np.concatenate(b) if b else np.zeros((0, 33, 3), np.float32) for b in bodies], pose_frames)
 
 
 def _hs_histogram(frame: np.ndarray) -> np.ndarray:
@@ -380,22 +399,45 @@ def _found(kp: np.ndarray) -> bool:
 
 def follow_person(estimator, frames: np.ndarray, start: int, stop: int, crop: np.ndarray,
                   head: np.ndarray, unit: float, seeds: Seeds | None = None, max_lost: int = 12,
-                  hand_stride: int = 1) -> tuple[np.ndarray, np.ndarray] | None:
+                  hand_stride: int = 1, others: dict[int, np.ndarray] | None = None
+                  ) -> tuple[np.ndarray, np.ndarray] | None:
     """Follow one person from frame ``start`` towards ``stop`` (exclusive; below ``start`` to go
     backwards): :func:`_follow` from ``crop`` ``(4,)``, and where the body is not found there, from
     that crop grown by 60 % each side and from the whole frame (mediapipe's pose detector finds a
     person at some scales and not others, a masked face most of all; the head check keeps it from
-    starting on someone else)."""
+    starting on someone else). ``others[t]``: heads ``(k, 3)`` (x, y, head unit) of the people
+    already followed in frame ``t``, painted out of the image this person is looked for in
+    (:func:`paint_out_heads`)."""
     for first in (crop, expand_box(crop, 0.6), None):
-        got = _follow(estimator, frames, start, stop, first, head, unit, seeds, max_lost, hand_stride)
+        got = _follow(estimator, frames, start, stop, first, head, unit, seeds, max_lost, hand_stride, others)
         if got is not None:
             return got
     return None
 
 
+def paint_out_heads(frame: np.ndarray, heads: np.ndarray, keep: np.ndarray, keep_unit: float) -> np.ndarray:
+    """``frame`` with a grey square of 2.4 head units over each head of ``heads`` ``(k, 3)`` (x, y,
+    unit) but the one at ``keep`` ``(2,)``: mediapipe's pose detector is anchored on the head, so
+    with the other people's heads painted out it cannot jump onto them (it did on
+    two_speakers_raw.mp4: from a man seen from behind onto the woman beside him). A copy when
+    anything is painted."""
+    heads = np.asarray(heads, np.float32).reshape(-1, 3)
+    if not len(heads) or np.ndim(frame) < 2:
+        return frame
+    far = ~same_body(heads[:, :2], heads[:, 2], np.asarray(keep, np.float32)[None], np.float32(keep_unit))
+    if not far.any():
+        return frame
+    out = frame.copy()
+    h, w = out.shape[:2]
+    for x, y, u in heads[far]:
+        r = 1.2 * u
+        out[int(max(0, y - r)):int(min(h, y + r)), int(max(0, x - r)):int(min(w, x + r))] = 128
+    return out
+
+
 def _follow(estimator, frames: np.ndarray, start: int, stop: int, crop: np.ndarray | None,
             head: np.ndarray, unit: float, seeds: Seeds | None, max_lost: int,
-            hand_stride: int) -> tuple[np.ndarray, np.ndarray] | None:
+            hand_stride: int, others: dict[int, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray] | None:
     """Follow one person from frame ``start`` towards ``stop`` (exclusive; below ``start`` to go
     backwards) with ``estimator`` (:class:`~jegal.perception.pose.PoseEstimator`, reset here).
 
@@ -404,8 +446,8 @@ def _follow(estimator, frames: np.ndarray, start: int, stop: int, crop: np.ndarr
     with no body under it, or a body that is someone else's). Each later crop is the person's
     own landmark box of the frame before (:data:`CROP_MARGIN` around the extent, averaged with the
     crop before so it does not jitter). A frame where the body is not found, or found where this
-    person could not have gone (the head moved more than four times :data:`SAME_BODY` head units
-    from where it was last seen), counts as lost: the crop (which the pose model clips to the frame) is kept and grown by 10 % a frame, and a seed of that frame lying where the person was last seen gives
+    person could not have gone (the head moved more than 1.6 of its head units a frame since it was
+    last seen, up to four frames), counts as lost: the crop (which the pose model clips to the frame) is kept and grown by 10 % a frame, and a seed of that frame lying where the person was last seen gives
     the next crop (re-acquired). After more than ``max_lost`` lost frames in a row the follow
     ends. Returns keypoints ``(n, 56, 3)`` and face landmarks ``(n, 11, 3)`` in the order the
     frames were visited, trailing lost frames trimmed."""
@@ -415,13 +457,16 @@ def _follow(estimator, frames: np.ndarray, start: int, stop: int, crop: np.ndarr
     lost, last_found = 0, -1
     last_head, last_unit = np.asarray(head, np.float32), float(unit)
     for i, t in enumerate(range(start, stop, step)):
-        kp, face = estimator.frame_and_face(frames[t], crop, hands=i % hand_stride == 0)
+        image = frames[t] if not others or t not in others else paint_out_heads(frames[t], others[t], last_head,
+                                                                                   last_unit)
+        kp, face = estimator.frame_and_face(image, crop, hands=i % hand_stride == 0)
         ok = _found(kp)
         if ok:
             h_now, u_now = head_of(kp[None], face[None])
-            jump_limit = (1.0 if i == 0 else 4.0) * SAME_BODY
-            if not np.isfinite(h_now[0]).all() or not (
-                    np.linalg.norm(h_now[0] - last_head) < jump_limit * max(last_unit, float(u_now[0]))):
+            # The seed's scale may be a face's, the body's a shoulder's: the larger at the start; then
+            # the person's own, a head unit a frame at most (more while lost).
+            limit = SAME_BODY * (max(last_unit, float(u_now[0])) if i == 0 else 2.0 * last_unit * min(lost + 1, 4))
+            if not np.isfinite(h_now[0]).all() or not np.linalg.norm(h_now[0] - last_head) < limit:
                 ok = False
                 if i > 0:  # pose jumped onto someone else: its tracking state is no use
                     estimator.reset()
@@ -459,10 +504,13 @@ def follow_everyone(estimator, frames: np.ndarray, lo: int, hi: int, seeds: Seed
     """Everyone in frames ``lo..hi-1`` (no scene cut inside): the earliest seed that lies on no
     body followed so far starts a new person, followed forward to ``hi`` (:func:`follow_person`) and
     backward up to ``back`` frames (seeds are sparse: the person may be in view before the first);
-    then the seeds on that person's body are marked, and so on until every seed is explained. A
-    seed with no body under it marks the seeds at its place for the next second as explained."""
+    then the seeds on that person's body are marked, and so on until every seed is explained. The
+    people followed so far have their heads painted out of the frames the next one is looked for in
+    (:func:`paint_out_heads`). A seed with no body under it marks the seeds at its place for the
+    next second as explained."""
     cache = {t: seeds.heads(t) for t in range(lo, hi)}
     explained = {t: np.zeros(len(cache[t][0]), bool) for t in range(lo, hi)}
+    others: dict = {}  # frame -> heads (x, y, unit) of the people followed so far
     people: list[Followed] = []
     while True:
         pending = [(t, j) for t in range(lo, hi) for j in np.flatnonzero(~explained[t])]
@@ -471,7 +519,7 @@ def follow_everyone(estimator, frames: np.ndarray, lo: int, hi: int, seeds: Seed
         t0, j0 = pending[0]
         heads, units, crops = cache[t0]
         got = follow_person(estimator, frames, t0, hi, crops[j0], heads[j0], float(units[j0]), seeds, max_lost,
-                            hand_stride)
+                            hand_stride, others)
         if got is None:
             for t in range(t0, min(hi, t0 + 25)):
                 h, u, _ = cache[t]
@@ -486,13 +534,16 @@ def follow_everyone(estimator, frames: np.ndarray, lo: int, hi: int, seeds: Seed
             h0, u0 = head_of(raw[first:first + 1], face[first:first + 1])
             before = follow_person(estimator, frames, t0 - 1, max(lo, t0 - back) - 1,
                                    expand_box(extent_box(raw[first:first + 1], face[first:first + 1])[0], CROP_MARGIN),
-                                   h0[0], float(u0[0]), None, 0, hand_stride)
+                                   h0[0], float(u0[0]), seeds, max_lost, hand_stride, others)
             if before is not None:
                 raw = np.concatenate([before[0][::-1], raw])
                 face = np.concatenate([before[1][::-1], face])
                 start = t0 - len(before[0])
         person = Followed(start, raw, face, scene)
         _explain(person, cache, explained)
+        hd, un = head_of(raw, face)
+        for k in np.flatnonzero(np.isfinite(hd).all(1) & np.isfinite(un)):
+            others.setdefault(start + int(k), []).append([hd[k, 0], hd[k, 1], un[k]])
         explained[t0][j0] = True
         people.append(person)
     return people

@@ -69,7 +69,8 @@ class People:
 
 def drop_duplicate_people(raw: list[np.ndarray], starts: list[int], scores: list[float]) -> list[int]:
     """Indices of tracks to keep: of two tracks that overlap in time and whose bodies sit
-    in the same place (shoulder midpoints within half a shoulder width), only the one with
+    in the same place (shoulder midpoints, median over the frames both see, within half the larger
+    median shoulder width, or their landmark boxes overlapping by more than 0.6 IoU), only the one with
     the higher score survives (two seeds followed onto one body)."""
     order = sorted(range(len(raw)), key=lambda i: -scores[i])
     shoulders = [LEFT_SHOULDER, RIGHT_SHOULDER]
@@ -81,18 +82,42 @@ def drop_duplicate_people(raw: list[np.ndarray], starts: list[int], scores: list
             if hi <= lo:
                 continue
             a, b = raw[i][lo - starts[i]:hi - starts[i]], raw[j][lo - starts[j]:hi - starts[j]]
+            if _same_extent(a, b):
+                dup = True
+                break
             seen = (a[:, shoulders, 2].min(1) > SHOULDER_SEEN) & (b[:, shoulders, 2].min(1) > SHOULDER_SEEN)
             if not seen.any():
                 continue
             mid_a = a[seen][:, shoulders, :2].mean(1)
             mid_b = b[seen][:, shoulders, :2].mean(1)
-            width = np.linalg.norm(a[seen][:, LEFT_SHOULDER, :2] - a[seen][:, RIGHT_SHOULDER, :2], axis=-1)
-            if np.median(np.linalg.norm(mid_a - mid_b, axis=-1) / np.maximum(width, 1e-6)) < 0.5:
+            # The larger of the two bodies' typical shoulder widths: seen from behind, mediapipe
+            # sometimes folds the shoulders together in single frames.
+            width = max(np.median(np.linalg.norm(x[seen][:, LEFT_SHOULDER, :2] - x[seen][:, RIGHT_SHOULDER, :2],
+                                                 axis=-1)) for x in (a, b))
+            if np.median(np.linalg.norm(mid_a - mid_b, axis=-1)) / max(width, 1e-6) < 0.5:
                 dup = True
                 break
         if not dup:
             kept.append(i)
     return sorted(kept)
+
+
+def _same_extent(a: np.ndarray, b: np.ndarray, min_iou: float = 0.6) -> bool:
+    """Whether two bodies ``(n, 56, 3)`` over the same frames have the same extent: the median
+    intersection over union of their landmark boxes, over the frames both have, above ``min_iou``
+    (a body seen from behind, whose shoulders mediapipe folds together, is still one box)."""
+    from jegal.perception.people import extent_box
+
+    ea, eb = extent_box(a), extent_box(b)
+    both = np.isfinite(ea).all(1) & np.isfinite(eb).all(1)
+    if not both.any():
+        return False
+    ea, eb = ea[both], eb[both]
+    iw = np.clip(np.minimum(ea[:, 2], eb[:, 2]) - np.maximum(ea[:, 0], eb[:, 0]), 0, None)
+    ih = np.clip(np.minimum(ea[:, 3], eb[:, 3]) - np.maximum(ea[:, 1], eb[:, 1]), 0, None)
+    area = lambda e: (e[:, 2] - e[:, 0]) * (e[:, 3] - e[:, 1])  # noqa: E731
+    inter = iw * ih
+    return bool(np.median(inter / np.maximum(area(ea) + area(eb) - inter, 1e-6)) > min_iou)
 
 
 def body_ends(raw: np.ndarray, start: int, window: int = 10) -> dict | None:
@@ -317,8 +342,9 @@ class PeopleTracker:
             parts = max(1, min(len(poses), (b - a) // 50))
             edges = np.linspace(a, b, parts + 1).round().astype(int)
             blocks += [(int(lo), int(hi), scene) for lo, hi in zip(edges[:-1], edges[1:]) if hi > lo]
-        pose_frames = sorted(set(range(0, n, opts.pose_seed_stride)) | {lo for lo, _, _ in blocks})
-        seeds = find_seeds(frames, faces_model, seeders, opts.detect_stride, pose_frames)
+        starts = [lo for lo, _, _ in blocks]
+        pose_frames = sorted(set(range(0, n, opts.pose_seed_stride)) | set(starts))
+        seeds = find_seeds(frames, faces_model, seeders, opts.detect_stride, pose_frames, all_views=starts)
         timings["detect"] += time.perf_counter() - t
         t = time.perf_counter()
         pieces = self._follow_blocks(frames, blocks, seeds)
@@ -362,7 +388,9 @@ class PeopleTracker:
 
         def run(est, block):
             lo, hi, scene = block
-            return follow_everyone(est, frames, lo, hi, seeds, max_lost=opts.max_lost, back=opts.pose_seed_stride,
+            # A view of the frame comes round every third pose frame: a person first seen there
+            # may have been in view that long.
+            return follow_everyone(est, frames, lo, hi, seeds, max_lost=opts.max_lost, back=3 * opts.pose_seed_stride,
                                    hand_stride=opts.hand_stride, scene=scene)
 
         if len(poses) == 1 or len(blocks) == 1:

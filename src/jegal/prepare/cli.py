@@ -52,8 +52,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-side", type=int, default=640, help="decode frames no larger than this many pixels (longer side)")
     parser.add_argument("--scene-threshold", type=float, default=0.15,
                         help="histogram change (0..1) that counts as a scene cut; tracks never cross a cut")
-    parser.add_argument("--detect-stride", type=int, default=2,
-                        help="run face detection on every k-th frame; tracking interpolates between (1 = every frame)")
+    parser.add_argument("--detect-stride", type=int, default=5,
+                        help="look for new faces on every k-th frame (people are followed by their bodies on every "
+                             "frame; 1 = every frame)")
     parser.add_argument("--hands", choices=["auto", "always", "never"], default="auto",
                         help="run the hand model where a wrist is visible (auto), on every frame, or never")
     parser.add_argument("--hand-stride", type=int, default=1, metavar="K",
