@@ -405,10 +405,20 @@ def follow_person(estimator, frames: np.ndarray, start: int, stop: int, crop: np
     backwards): :func:`_follow` from ``crop`` ``(4,)``, and where the body is not found there, from
     that crop grown by 60 % each side and from the whole frame (mediapipe's pose detector finds a
     person at some scales and not others, a masked face most of all; the head check keeps it from
-    starting on someone else). ``others[t]``: heads ``(k, 3)`` (x, y, head unit) of the people
+    starting on someone else); each start crop is checked with a fresh detection
+    (:meth:`~jegal.perception.pose.PoseEstimator.detect`) before the follow starts. ``others[t]``: heads ``(k, 3)`` (x, y, head unit) of the people
     already followed in frame ``t``, painted out of the image this person is looked for in
     (:func:`paint_out_heads`)."""
+    image = frames[start] if not others or start not in others else paint_out_heads(frames[start], others[start],
+                                                                                   head, unit)
     for first in (crop, expand_box(crop, 0.6), None):
+        # Checked afresh first (no tracking state), so a start that finds nobody costs no reset.
+        kp, face = estimator.detect(image, first)
+        if not _found(kp):
+            continue
+        h_now, u_now = head_of(kp[None], face[None])
+        if not np.linalg.norm(h_now[0] - head) < SAME_BODY * max(unit, float(u_now[0])):
+            continue
         got = _follow(estimator, frames, start, stop, first, head, unit, seeds, max_lost, hand_stride, others)
         if got is not None:
             return got

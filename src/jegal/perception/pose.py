@@ -40,7 +40,7 @@ class PoseEstimator:
             raise ValueError(f"hand_stride must be >= 1, got {hand_stride}")
         self.crop_side, self.hands_mode, self.wrist_visibility = crop_side, hands, wrist_visibility
         self.hand_stride = hand_stride
-        self._pose = self._hands = None
+        self._pose = self._hands = self._static = None
         self.reset()
 
     def reset(self) -> None:
@@ -54,10 +54,21 @@ class PoseEstimator:
                                                    min_detection_confidence=0.5, min_tracking_confidence=0.5)
 
     def close(self) -> None:
-        for model in (self._pose, self._hands):
+        for model in (self._pose, self._hands, self._static):
             if model is not None:
                 model.close()
-        self._pose = self._hands = None
+        self._pose = self._hands = self._static = None
+
+    def detect(self, image: np.ndarray, box: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Body keypoints ``(56, 3)`` (no hands) and face landmarks ``(11, 3)`` of the person in ``box``,
+        found afresh (pose in static-image mode): no tracking state is used or changed, so a start
+        that finds nobody costs no :meth:`reset` (rebuilding the graphs costs several frames)."""
+        import mediapipe as mp
+
+        if self._static is None:
+            self._static = mp.solutions.pose.Pose(model_complexity=1, static_image_mode=True,
+                                                   min_detection_confidence=0.5)
+        return self._run(self._static, image, box, hands=False)
 
     def frame(self, image: np.ndarray, box: np.ndarray | None = None, hands: bool = True) -> np.ndarray:
         """Keypoints ``(56, 3)`` of the person in ``box`` (x0, y0, x1, y1; whole image if None),
@@ -69,6 +80,9 @@ class PoseEstimator:
         """:meth:`frame` and the pose's face landmarks ``(11, 3)`` (mediapipe pose 0..10, x, y
         pixels and visibility; zeros where not found), which give a face box where the face
         detector finds none (:func:`jegal.perception.people.face_boxes`)."""
+        return self._run(self._pose, image, box, hands)
+
+    def _run(self, pose, image: np.ndarray, box: np.ndarray | None, hands: bool) -> tuple[np.ndarray, np.ndarray]:
         import cv2
 
         h, w = image.shape[:2]
@@ -87,7 +101,7 @@ class PoseEstimator:
         ch, cw = crop.shape[:2]
         # Landmarks come normalised to the crop; map them back to image pixels.
         to_image = lambda lx, ly: (x0 + lx * cw / s, y0 + ly * ch / s)  # noqa: E731
-        result = self._pose.process(crop)
+        result = pose.process(crop)
         if result.pose_landmarks is None:
             return out, face
         lms = result.pose_landmarks.landmark
