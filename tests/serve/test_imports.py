@@ -9,8 +9,8 @@ from pathlib import Path
 import jegal.serve
 import jegal.use
 
-LIBRARY = ("jegal.timebase", "jegal.atomic", "jegal.config", "jegal.data", "jegal.model", "jegal.losses",
-           "jegal.metrics", "jegal.inference", "jegal.perception")
+LIBRARY = ("jegal.timebase", "jegal.atomic", "jegal.csvcells", "jegal.native_logs", "jegal.config", "jegal.data",
+           "jegal.model", "jegal.losses", "jegal.metrics", "jegal.inference", "jegal.perception")
 
 
 def imports(path: Path):

@@ -12,7 +12,8 @@ and the names :mod:`jegal.use` exports, nothing of the applications that make da
 - :mod:`~jegal.serve.routes`         the routes: the page, the status, the jobs and their files; sessions
 - :mod:`~jegal.serve.uploads`        what an upload may be, checked by content, never by name
 - :mod:`~jegal.serve.queue`          :class:`~jegal.serve.queue.Limits`, the jobs and their queue (one job
-  at a time per session, one running at a time, work directories cleaned up)
+  at a time per session, one running at a time, work directories cleaned up, each job's state on disk)
+- :mod:`~jegal.serve.recovery`       the work folder's marker; the folders and jobs of servers that died
 - :mod:`~jegal.serve.work`           what one job does (:func:`~jegal.serve.work.analyse`) and the page's result
 - :mod:`~jegal.serve.errors`         the catalogue of failures and what the page says about each
 - :mod:`~jegal.serve.examples`       the example videos offered
