@@ -274,6 +274,9 @@ def main(argv=None) -> int:
     for t in threads[:args.sessions]:
         t.join()
     wall = time.monotonic() - t_start
+    soak.end = time.monotonic()  # the slow clients stop too (each after its connection is cut off)
+    for t in threads[args.sessions:]:
+        t.join(args.read_timeout + 10)
     rss_end = rss_mb(server.pid)
     stop.set()
     server.send_signal(signal.SIGTERM)
