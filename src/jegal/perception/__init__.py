@@ -8,8 +8,9 @@ One module per stage, each usable on its own, in the order a video goes through 
 - :mod:`~jegal.perception.transcripts` WhisperX JSON, TextGrid, reference txt, plain text; the words of an input
 - :mod:`~jegal.perception.align`       offline forced alignment with pocketsphinx (+ espeak-ng for new words)
 - :mod:`~jegal.perception.asr`         no transcript: offline speech recognition (pocketsphinx, or faster-whisper)
-- :mod:`~jegal.perception.people`      face detection, person tracking, scene cuts, body boxes (one chunk of frames)
+- :mod:`~jegal.perception.people`      scene cuts, seeds (faces, bodies), each person followed by their landmarks
 - :mod:`~jegal.perception.pose`        mediapipe pose + hands per person, in our keypoint layout
+- :mod:`~jegal.perception.pose_model`  the Tasks pose landmarker's bundle, built from mediapipe's own wheel
 - :mod:`~jegal.perception.masking`     face-masked person crops for the rgb front-end
 - :mod:`~jegal.perception.track`       people followed through a whole video: chunks, duplicates, linking; the models
 - :mod:`~jegal.perception.features`    per-frame GestSync RGB features for the released model

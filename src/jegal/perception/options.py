@@ -21,7 +21,7 @@ class PrepareOptions:
     min_frames: int = 25  # shortest person track / segment kept
     scene_threshold: float = 0.15
     detect_stride: int = 5  # face seeds: face detection on every k-th frame (jegal.perception.people)
-    pose_seed_stride: int = 12  # body seeds: the Tasks pose landmarker on every k-th frame, one view of it in turn (all on each block's first)
+    pose_seed_stride: int = 20  # body seeds: the Tasks pose landmarker on every k-th frame (one view in turn)
     max_lost: int = 12  # frames a followed body may go unseen before its follow ends (0.5 s)
     link_gap: int = 38  # frames between two pieces of one person that are still linked into one (1.5 s)
     hands: str = "auto"  # auto | always | never
@@ -29,6 +29,6 @@ class PrepareOptions:
     hand_stride: int = 1  # run the hand model on every k-th frame, interpolate between
     max_overhang_s: float = 1.0
     chunk_frames: int = 750  # decode and track this many frames at a time (bounds memory)
-    threads: int = 1  # threads within one video (mediapipe releases the GIL): seeds and blocks of frames run in parallel
+    threads: int = 1  # threads within one video (mediapipe releases the GIL): seeds and blocks of frames in parallel
     asr: str = "auto"  # no transcript: auto | pocketsphinx | faster-whisper | none (jegal.perception.asr)
     asr_model: str | None = None  # a local CTranslate2 Whisper model directory for faster-whisper (never downloaded)

@@ -150,20 +150,21 @@ def pose33_to_keypoints(pose: np.ndarray) -> np.ndarray:
 
 
 def find_seeds(frames: np.ndarray, detectors: list[FaceDetector], seeders: list[PoseSeeder],
-               face_stride: int, pose_frames: list[int], all_views: list[int] | None = None) -> Seeds:
+               face_stride: int, pose_frames: list[int], all_views: list[int] | None = None,
+               whole: list[int] | None = None) -> Seeds:
     """Faces on every ``face_stride``-th frame and bodies on ``pose_frames`` of ``frames``
     ``(n, H, W, 3)``: the k-th pose frame looks at one of :data:`VIEWS` in turn (``k % 3``), the
-    frames in ``all_views`` at all three. The searched frames are cut into one contiguous block
+    frames in ``all_views`` at all three, those in ``whole`` at the whole frame. The searched frames are cut into one contiguous block
     per detector, run in parallel threads (mediapipe releases the GIL); each image is looked at on
     its own, so the result does not depend on the number of threads."""
     n = len(frames)
     faces = [np.zeros((0, 5), np.float32)] * n
     bodies: list[list[np.ndarray]] = [[] for _ in range(n)]
     pose_frames = sorted(set(i for i in pose_frames if i < n))
-    every = set(all_views or [])
+    every, whole = set(all_views or []), set(whole or [])
     jobs = [(i, None) for i in range(0, n, face_stride)]
     for k, i in enumerate(pose_frames):
-        jobs += [(i, v) for v in (range(len(VIEWS)) if i in every else [k % len(VIEWS)])]
+        jobs += [(i, v) for v in (range(len(VIEWS)) if i in every else [0] if i in whole else [k % len(VIEWS)])]
     jobs.sort(key=lambda job: (job[0], -1 if job[1] is None else job[1]))
     # A pose view costs ~6 face frames: balance the blocks by cost, not count.
     cost = np.cumsum([1.0 if view is None else 6.0 for _, view in jobs])
@@ -406,9 +407,9 @@ def follow_person(estimator, frames: np.ndarray, start: int, stop: int, crop: np
     that crop grown by 60 % each side and from the whole frame (mediapipe's pose detector finds a
     person at some scales and not others, a masked face most of all; the head check keeps it from
     starting on someone else); each start crop is checked with a fresh detection
-    (:meth:`~jegal.perception.pose.PoseEstimator.detect`) before the follow starts. ``others[t]``: heads ``(k, 3)`` (x, y, head unit) of the people
-    already followed in frame ``t``, painted out of the image this person is looked for in
-    (:func:`paint_out_heads`)."""
+    (:meth:`~jegal.perception.pose.PoseEstimator.detect`) before the follow starts. ``others[t]``:
+    heads ``(k, 3)`` (x, y, head unit) of the people already followed in frame ``t``, painted out
+    of the image this person is looked for in (:func:`paint_out_heads`)."""
     image = frames[start] if not others or start not in others else paint_out_heads(frames[start], others[start],
                                                                                    head, unit)
     for first in (crop, expand_box(crop, 0.6), None):
@@ -451,14 +452,15 @@ def _follow(estimator, frames: np.ndarray, start: int, stop: int, crop: np.ndarr
     """Follow one person from frame ``start`` towards ``stop`` (exclusive; below ``start`` to go
     backwards) with ``estimator`` (:class:`~jegal.perception.pose.PoseEstimator`, reset here).
 
-    The first crop is ``crop`` ``(4,)`` (None: the whole frame); the person found there must have its head within
-    :data:`SAME_BODY` ``unit`` of ``head`` ``(2,)`` (the seed's), else None is returned (a seed
-    with no body under it, or a body that is someone else's). Each later crop is the person's
+    The first crop is ``crop`` ``(4,)`` (None: the whole frame); the person found there must have
+    its head within :data:`SAME_BODY` ``unit`` of ``head`` ``(2,)`` (the seed's), else None is
+    returned (a seed with no body under it, or a body that is someone else's). Each later crop is the person's
     own landmark box of the frame before (:data:`CROP_MARGIN` around the extent, averaged with the
     crop before so it does not jitter). A frame where the body is not found, or found where this
     person could not have gone (the head moved more than 1.6 of its head units a frame since it was
-    last seen, up to four frames), counts as lost: the crop (which the pose model clips to the frame) is kept and grown by 10 % a frame, and a seed of that frame lying where the person was last seen gives
-    the next crop (re-acquired). After more than ``max_lost`` lost frames in a row the follow
+    last seen, up to four frames), counts as lost: the crop (which the pose model clips to the
+    frame) is kept and grown by 10 % a frame, and a seed of that frame lying where the person was
+    last seen gives the next crop (re-acquired). After more than ``max_lost`` lost frames in a row the follow
     ends. Returns keypoints ``(n, 56, 3)`` and face landmarks ``(n, 11, 3)`` in the order the
     frames were visited, trailing lost frames trimmed."""
     estimator.reset()

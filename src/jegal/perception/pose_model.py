@@ -46,12 +46,14 @@ def pose_landmarker_bundle() -> bytes:
     from mediapipe.tasks.python.metadata.metadata_writers import model_asset_bundle_utils
 
     modules = Path(mediapipe.__file__).parent / "modules"
-    detector, landmarks = modules / "pose_detection/pose_detection.tflite", modules / "pose_landmark/pose_landmark_full.tflite"
+    detector = modules / "pose_detection/pose_detection.tflite"
+    landmarks = modules / "pose_landmark/pose_landmark_full.tflite"
     for path in (detector, landmarks):
         if not path.is_file():
             raise FileNotFoundError(f"{path}: not in the installed mediapipe; install mediapipe==0.10.21")
     files = {
-        "pose_detector.tflite": _with_metadata(detector, "Pose Detection", 127.5, 127.5, ["raw boxes/keypoints", "scores"]),
+        "pose_detector.tflite": _with_metadata(detector, "Pose Detection", 127.5, 127.5,
+                                               ["raw boxes/keypoints", "scores"]),
         "pose_landmarks_detector.tflite": _with_metadata(
             landmarks, "Pose Landmark", 0.0, 255.0,
             ["landmarks", "presence", "segmentation_mask", "heat_map", "world_landmarks"]),
