@@ -61,7 +61,7 @@
     const box = $(id);
     if (box.hidden) return;
     const rect = box.getBoundingClientRect();
-    if (rect.top < 0 || rect.top > window.innerHeight - 80) box.scrollIntoView({ block: "start" });
+    if (rect.top < 0 || rect.top > window.innerHeight / 2) box.scrollIntoView({ block: "start" });
   }
 
   // -- the model --------------------------------------------------------------------------------
