@@ -104,7 +104,8 @@ def upload(url: str, real, headers: dict | None = None) -> Reply:
     data = (real / "sample1.avi").read_bytes()
     body = (b"--xyz\r\nContent-Disposition: form-data; name=\"video\"; filename=\"sample1.avi\"\r\n"
             b"Content-Type: application/octet-stream\r\n\r\n" + data + b"\r\n--xyz--\r\n")
-    return request(url, "POST", "/api/jobs", body, {"Content-Type": "multipart/form-data; boundary=xyz", **(headers or {})})
+    return request(url, "POST", "/api/jobs", body,
+                   {"Content-Type": "multipart/form-data; boundary=xyz", **(headers or {})})
 
 
 def wait_job(client, job_id: str, timeout: float = 600.0, seen: list | None = None) -> dict:

@@ -14,8 +14,6 @@ import time
 from http.cookies import SimpleCookie
 from pathlib import Path
 
-import pytest
-
 from jegal.serve.queue import SERVER_STOPPED
 from jegal.serve.recovery import MARKER, dead_server, process_start, write_marker
 

@@ -77,7 +77,8 @@ def run(args: argparse.Namespace) -> int:
             return 1
     for flag, value in (("--max-upload-mb", args.max_upload_mb), ("--max-seconds", args.max_seconds),
                         ("--max-queue", args.max_queue), ("--keep-minutes", args.keep_minutes),
-                        ("--read-timeout", args.read_timeout), ("--max-uploads-per-client", args.max_uploads_per_client)):
+                        ("--read-timeout", args.read_timeout),
+                        ("--max-uploads-per-client", args.max_uploads_per_client)):
         if value <= 0:
             print(f"jegal serve: {flag} must be positive, got {value}", file=sys.stderr)
             return 1
