@@ -243,6 +243,8 @@ def test_the_page_tells_a_visitor_what_to_do_with_recognised_words_not_which_ser
     assert said.endswith(": the download holds them in transcripts/video.txt; correct that file and upload it with "
                          "the video as its transcript")
     assert page_warning("video.avi: 3 frames without a person", out) == "video.avi: 3 frames without a person"
+    assert (page_warning(f"{out / 'transcripts' / 'video.txt'}: dropped 1 word(s) outside the media's 6.88 s", out)
+            == "transcripts/video.txt: dropped 1 word(s) outside the media's 6.88 s")
 
 
 def test_an_examples_messages_name_its_files_not_the_servers_folders(tmp_path, real_files):

@@ -134,7 +134,7 @@ def page_warning(text: str, out: Path) -> str:
         return (f": the download holds them in {inside}; correct that file and upload it with the video as its "
                 "transcript")
 
-    return _RERUN.sub(visitor, text)
+    return _RERUN.sub(visitor, text).replace(str(out) + "/", "")  # other notes name files as the download has them
 
 
 def page_result(job: Job, video, spot_doc: dict, asd_doc: dict | None, model_about: dict) -> dict:
