@@ -112,7 +112,9 @@ def recover(parent: str | os.PathLike, own: str | os.PathLike | None = None) -> 
     except OSError:
         return records, removed
     for folder in folders:
-        if own_path is not None and folder.resolve() == own_path or not dead_server(folder):
+        if not folder.name.startswith(PREFIX) or folder.is_symlink() or not dead_server(folder):
+            continue
+        if own_path is not None and folder.resolve() == own_path:
             continue
         records += unfinished_jobs(folder)
         shutil.rmtree(folder, ignore_errors=True)
