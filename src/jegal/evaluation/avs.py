@@ -251,7 +251,7 @@ def run_avs(args: argparse.Namespace) -> int:
     from jegal.model import JEGAL
     from jegal.model.config import ConfigError
     from jegal.perception.errors import BadInput
-    from jegal.prepare.pipeline import run_prepare
+    from jegal.prepare import run_prepare
 
     def log(line: str) -> None:
         print(line, file=sys.stderr)
