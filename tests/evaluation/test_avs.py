@@ -164,3 +164,35 @@ def test_eval_avs_download_without_yt_dlp_says_what_to_install(avs_standin, tiny
 def test_eval_avs_names_a_missing_csv(tmp_path, tiny_model, capsys):
     assert main(["eval", "avs", "--model", str(tiny_model), "--csv-dir", str(tmp_path), "--clips", str(tmp_path)]) == 1
     assert "avs_spot.csv" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_eval_avs_with_model_released_reads_gestsync_features(avs_standin, tmp_path, monkeypatch, capsys):
+    """The released layout (the parity fixture's recipe) imported where `jegal fetch released` puts it:
+    `--model released` prepares the clips with GestSync features and the reference log-mel, speech only
+    (no xlm-roberta-base here)."""
+    from jegal.data.shards import read_clip_list
+    from jegal.model.pretrained import released_model_dir
+    from jegal.released.cli import import_released
+    from tests.model import released_fixture as rf
+
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("JEGAL_CACHE", str(cache))
+    import_released(rf.save_released(tmp_path / "jegal.pth", rf.recipe_state("jegal")), released_model_dir(cache),
+                    rf.save_released(tmp_path / "gestsync.pth", rf.recipe_state("gestsync")))
+    csvs, clips, missing = avs_standin
+    out = tmp_path / "avs_released"
+    assert main(["eval", "avs", "--model", "released", "--csv-dir", str(csvs), "--clips", str(clips), "--out",
+                 str(out), "--quiet", "--threads", "2"]) == 0
+    captured = capsys.readouterr()
+    doc = json.loads((out / "avs.json").read_text())
+    if doc["modalities"] == ["a"]:  # xlm-roberta-base is not on this machine
+        assert any("speech only" in n for n in doc["notes"])
+    assert doc["model"] == str(released_model_dir(cache)) and doc["missing_clips"] == [missing]
+    assert any(line.startswith("| model (a) |") for line in captured.out.splitlines())
+    status = [json.loads(p.read_text()) for p in (out / "prepared" / "status").glob("*.json")]
+    assert len(status) == 5 and all(s["status"] == "done" for s in status)
+    prepared, _ = read_clip_list(out / "prepared")
+    assert len(prepared) == 5
+    for clip in prepared:  # the model's own inputs: GestSync features for every frame, the reference log-mel
+        assert clip.features.shape == (clip.num_frames, 1024) and clip.extra["mel"] == "reference"
