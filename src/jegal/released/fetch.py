@@ -100,9 +100,15 @@ def _total(content_range: str | None) -> int | None:
 
 
 def _is_offline(err: BaseException) -> bool:
+    """Whether ``err`` (from opening a connection) means the server cannot be reached at all: no
+    route, no name resolution, refused, reset or timed out (not an SSL or an HTTP error)."""
+    import errno
+
     reason = getattr(err, "reason", err)
-    return isinstance(reason, (ConnectionRefusedError, socket.gaierror, socket.timeout, TimeoutError,
-                               ConnectionResetError, OSError)) and not isinstance(err, urllib.error.HTTPError)
+    if isinstance(reason, (ConnectionRefusedError, ConnectionResetError, socket.gaierror, TimeoutError)):
+        return True
+    return isinstance(reason, OSError) and reason.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH,
+                                                            errno.ENETDOWN, errno.EHOSTDOWN)
 
 
 def download(url: str, dest: Path, timeout: float = 30.0, attempts: int = 3, log=None) -> int:
@@ -160,6 +166,8 @@ def download(url: str, dest: Path, timeout: float = 30.0, attempts: int = 3, log
         os.replace(part, dest)
         return size
     got = part.stat().st_size if part.exists() else 0
+    if got == 0:
+        raise FetchError(f"{url}: could not download ({last}); a mirror: --base-url")
     raise FetchError(f"{url}: download interrupted ({last}); {got} bytes are kept in {part}: run `jegal fetch "
                      "released` again to resume")
 
