@@ -37,7 +37,8 @@ start here:
   make demo                                     # writes demo_out/: a corpus, a trained model, a report
   jegal spot demo_out/real/input/sample1.avi --model demo_out --out sample1.spot
 
---model takes a model directory, a training run, or jegal demo's output folder.
+--model takes a model directory, a training run, jegal demo's output folder, or released (the
+authors' model, after `jegal fetch released`).
 Each command: jegal COMMAND --help. Docs: docs/*.md in the repository."""
 
 
