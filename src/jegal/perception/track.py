@@ -3,7 +3,7 @@
 The video is decoded chunk by chunk (``--chunk-frames``, so memory stays bounded however
 long it is). In each chunk (:meth:`PeopleTracker._chunk`): scene cuts are found; seeds (faces on
 every ``detect_stride``-th frame, bodies from the Tasks pose landmarker on every
-``pose_seed_stride``-th frame and on the first frame of each stretch) say who is there; each
+``pose_seed_stride``-th frame and on the first frame of each block) say who is there; each
 stretch between cuts is cut into one block per thread, and in each block everyone is followed
 frame by frame by their own landmarks (:func:`jegal.perception.people.follow_everyone`). Of two
 followed bodies that coincide only the longer is kept (:func:`drop_duplicate_people`); the pieces
