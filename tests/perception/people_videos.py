@@ -172,7 +172,7 @@ def make_occluded(src: np.ndarray, out: Path) -> Truth:
     for t in range(T):
         mask = person_mask(src[t])
         left = 120 + 20 * (t - 50)
-        lo, hi = max(0, left), min(W, left + 250)
+        lo, hi = min(W, max(0, left)), min(W, max(0, left + 250))
         frames[t, :, lo:hi] = (118, 112, 104)
         covered = mask[:, lo:hi].sum() if hi > lo else 0
         if mask.sum() and 1 - covered / mask.sum() >= VISIBLE:
