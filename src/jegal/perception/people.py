@@ -457,8 +457,7 @@ def _follow(estimator, frames: np.ndarray, start: int, stop: int, crop: np.ndarr
     its head within :data:`SAME_BODY` ``unit`` of ``head`` ``(2,)`` (the seed's), else None is
     returned (a seed with no body under it, or a body that is someone else's). Each later crop is the person's
     own landmark box of the frame before (:data:`CROP_MARGIN` around the extent, averaged with the
-    crop before so it does not jitter, and never below 85 % of the largest crop of the last 50
-    frames found). A frame where the body is not found, or found where this
+    crop before so it does not jitter). A frame where the body is not found, or found where this
     person could not have gone (the head moved more than 1.6 of its head units a frame since it was
     last seen, up to four frames), counts as lost: the crop (which the pose model clips to the
     frame) is kept and grown by 10 % a frame, and a seed of that frame lying where the person was
@@ -470,7 +469,6 @@ def _follow(estimator, frames: np.ndarray, start: int, stop: int, crop: np.ndarr
     kps, faces = [], []
     lost, last_found = 0, -1
     last_head, last_unit = np.asarray(head, np.float32), float(unit)
-    sizes: list[np.ndarray] = []  # (w, h) of the crops from landmarks, latest last
     for i, t in enumerate(range(start, stop, step)):
         image = frames[t] if not others or t not in others else paint_out_heads(frames[t], others[t], last_head,
                                                                                    last_unit)
@@ -492,12 +490,6 @@ def _follow(estimator, frames: np.ndarray, start: int, stop: int, crop: np.ndarr
             lost, last_found = 0, i
             new = expand_box(extent_box(kp[None], face[None])[0], CROP_MARGIN)
             crop = new if i == 0 or crop is None else 0.5 * crop + 0.5 * new
-            # A crop never shrinks below 85 % of the largest of the last 50 frames: landmarks that
-            # fold in give a smaller crop, which gives worse landmarks (seen losing a walking speaker).
-            sizes = (sizes + [crop[2:] - crop[:2]])[-50:]
-            floor = 0.85 * np.max(sizes, axis=0)
-            centre, size = (crop[:2] + crop[2:]) / 2, np.maximum(crop[2:] - crop[:2], floor)
-            crop = np.concatenate([centre - size / 2, centre + size / 2]).astype(np.float32)
         else:
             kp, face = np.zeros_like(kp), np.zeros_like(face)
             lost += 1
