@@ -427,6 +427,13 @@ def follow_person(estimator, frames: np.ndarray, start: int, stop: int, crop: np
     return None
 
 
+def _held(head: np.ndarray, unit: float, heads: np.ndarray) -> bool:
+    """Whether ``head`` ``(2,)`` with ``unit`` is one of ``heads`` ``(k, 3)`` (x, y, unit)."""
+    heads = np.asarray(heads, np.float32).reshape(-1, 3)
+    return bool(len(heads) and same_body(heads[:, :2], heads[:, 2], np.asarray(head, np.float32)[None],
+                                         np.float32(unit)).any())
+
+
 def paint_out_heads(frame: np.ndarray, heads: np.ndarray, keep: np.ndarray, keep_unit: float) -> np.ndarray:
     """``frame`` with a grey square of 2.4 head units over each head of ``heads`` ``(k, 3)`` (x, y,
     unit) but the one at ``keep`` ``(2,)``: mediapipe's pose detector is anchored on the head, so
@@ -483,6 +490,11 @@ def _follow(estimator, frames: np.ndarray, start: int, stop: int, crop: np.ndarr
                 ok = False
                 if i > 0:  # pose jumped onto someone else: its tracking state is no use
                     estimator.reset()
+            elif lost and others and t in others and _held(h_now[0], float(u_now[0]), others[t]):
+                # Lost, and found again on a body someone already followed holds in this frame: while
+                # one person is hidden behind another, the only body there is the one in front.
+                ok = False
+                estimator.reset()
         if i == 0 and not ok:
             return None
         if ok:
@@ -555,7 +567,16 @@ def follow_everyone(estimator, frames: np.ndarray, lo: int, hi: int, seeds: Seed
         person = Followed(start, raw, face, scene)
         _explain(person, cache, explained)
         hd, un = head_of(raw, face)
-        for k in np.flatnonzero(np.isfinite(hd).all(1) & np.isfinite(un)):
+        ok = np.isfinite(hd).all(1) & np.isfinite(un)
+        if ok.sum() >= 2:
+            # A person lost for a few frames inside its follow is still there (hidden, or pose missed it).
+            at, inside = np.flatnonzero(ok), np.arange(len(ok))
+            inside = inside[(inside > at[0]) & (inside < at[-1]) & ~ok]
+            for col, src in ((0, hd[:, 0]), (1, hd[:, 1])):
+                hd[inside, col] = np.interp(inside, at, src[at])
+            un[inside] = np.interp(inside, at, un[at])
+            ok[inside] = True
+        for k in np.flatnonzero(ok):
             others.setdefault(start + int(k), []).append([hd[k, 0], hd[k, 1], un[k]])
         explained[t0][j0] = True
         people.append(person)

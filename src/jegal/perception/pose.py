@@ -21,6 +21,7 @@ from jegal.data.keypoints import LEFT_HAND, LEFT_WRIST, NUM_BODY, NUM_JOINTS, PO
 
 POSE_INDEX = np.array(list(POSE_UPPER_BODY), dtype=np.int64)  # our joints 0..13 <- mediapipe pose 11..24
 NUM_FACE = 11  # mediapipe pose 0..10: nose, eyes (inner, centre, outer), ears, mouth corners
+HAND_REACH = 1.0  # a hand is a body's own when its wrist is within this many units of that body's pose wrist
 
 
 class PoseEstimator:
@@ -144,6 +145,25 @@ class PoseEstimator:
             out[side, :2] = pts
             out[side, 2] = score
             out[side][out[side, 2] <= 0] = 0.0
+
+
+def drop_far_hands(kp: np.ndarray, reach: float = HAND_REACH) -> np.ndarray:
+    """In place on keypoints ``(n, 56, 3)``, and returned: each hand whose wrist landmark lies
+    farther from the body's pose wrist on its side than ``reach`` units (the larger of the
+    shoulder width and three palm lengths: shoulders seen in profile are narrow) is zeroed: it
+    is another person's hand inside the follow crop (a woman's crop holding the hands of the man
+    beside her), and would stretch her box over him. Frames without the wrist keep their hands."""
+    from jegal.data.keypoints import LEFT_SHOULDER, RIGHT_SHOULDER
+
+    width = np.linalg.norm(kp[:, LEFT_SHOULDER, :2] - kp[:, RIGHT_SHOULDER, :2], axis=-1)
+    for hand, wrist in ((LEFT_HAND, LEFT_WRIST), (RIGHT_HAND, RIGHT_WRIST)):
+        pts = kp[:, hand]
+        have = (pts[:, :, 2] > 0).any(1) & (kp[:, wrist, 2] > 0)
+        palm = np.linalg.norm(pts[:, 9, :2] - pts[:, 0, :2], axis=-1)
+        dist = np.linalg.norm(pts[:, 0, :2] - kp[:, wrist, :2], axis=-1)
+        far = have & (dist > reach * np.maximum(width, 3.0 * palm))
+        kp[far, hand] = 0.0
+    return kp
 
 
 def fill_skipped_hands(kp: np.ndarray, stride: int, wrist_visibility: float = 0.5) -> None:

@@ -33,6 +33,7 @@ from jegal.perception.options import PrepareOptions
 # A body counts as seen in a frame where both shoulders have at least this confidence.
 SHOULDER_SEEN = 0.3
 MAX_JUMP = 1.0  # two pieces are one person when the body is within this many shoulder widths of where it was going
+WALK = 0.1  # ... plus this many a frame unseen (a walking pace: ~1.4 m/s over ~0.4 m shoulders at 25 fps is 0.14)
 
 
 @dataclass
@@ -153,7 +154,10 @@ def continuation_cost(a: dict, b: dict, max_gap: int, max_jump: float = MAX_JUMP
     # The larger width is the unit: a body seen from behind has its shoulder width misjudged
     # (25 px in one piece, 128 px in the next for the same man on two_speakers_raw.mp4).
     cost = float(np.linalg.norm(predicted - b["first_mid"]) / width)
-    return cost if cost <= max_jump else float("inf")
+    # Unseen, a person may have changed pace (one hidden behind another is seen to lag, so its
+    # velocity is underestimated): the bound grows by a walking pace per frame unseen, for as
+    # long as the velocity is followed.
+    return cost if cost <= max_jump + WALK * min(gap, 12) else float("inf")
 
 
 def link_followed(ends: list[dict | None], scenes: list[int], max_gap: int,
@@ -329,6 +333,7 @@ class PeopleTracker:
         """Person parts of one chunk ``(n, H, W, 3)`` (frame indices global) and whether a
         scene cut opens it."""
         from jegal.perception.people import body_boxes, face_boxes, find_seeds, scene_cuts
+        from jegal.perception.pose import drop_far_hands
 
         opts = self.options
         faces_model, seeders, poses = self._models()
@@ -375,6 +380,7 @@ class PeopleTracker:
                                 f"body found in only {body_seen:.0%} of its frames; dropped")
                 continue
             shape = frames.shape[1:3]
+            drop_far_hands(raw)
             bodies = body_boxes(raw, face, shape)
             faces = face_boxes(face, raw, seeds.faces[start:end + 1], shape)
             rgb = None
