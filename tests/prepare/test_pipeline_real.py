@@ -75,7 +75,7 @@ def test_summary_counts_and_failure_reasons(prepared):
     assert sorted(p.stem for p in out.glob("*.tar")) == ["sample1", "sample2", "speaker_raw", "two_speakers_raw"]
     assert not [p for p in out.rglob("*") if ".tmp" in p.name]
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["num_clips"] == len(prepared[3]) == 5
+    assert manifest["num_clips"] == len(prepared[3]) == 7  # two_speakers_raw: two people in each of two shots
 
 
 def test_speaker_raw_one_clip_at_25fps_with_duration_kept(prepared):
@@ -89,18 +89,27 @@ def test_speaker_raw_one_clip_at_25fps_with_duration_kept(prepared):
     assert [w.text for w in clip.words] == [f"w{i}" for i in range(8)]
 
 
-def test_two_speakers_two_clips_one_per_person(prepared):
+def test_two_speakers_two_people_in_each_of_two_shots(prepared):
+    """two_speakers_raw.mp4 is two shots (a cut at frame 52) with both people in view in each: in
+    shot 1 the man facing the camera right of centre and the woman in profile left of him, in shot 2
+    the woman facing the camera left of centre and the man seen from behind right of her. A cut ends
+    every track, so four clips, two per shot, one speaker each."""
     clips = prepared[3]
     ids = sorted(c for c in clips if c.startswith("two_speakers_raw/"))
-    assert ids == ["two_speakers_raw/00000", "two_speakers_raw/00001"]
-    a, b = clips[ids[0]], clips[ids[1]]
-    assert a.speaker_id != b.speaker_id
-    assert a.extra["start_frame"] == 0 and b.extra["start_frame"] == 52  # the shot change
-    # Face boxes in source pixels (1280x720): Sheldon right of centre in shot 1, Penny left of it in shot 2.
-    assert 640 < (a.extra["face_box"][0] + a.extra["face_box"][2]) / 2 < 1000
-    assert 300 < (b.extra["face_box"][0] + b.extra["face_box"][2]) / 2 < 640
-    for c in (a, b):
-        assert (c.keypoints[:, [0, 1], 2] > 0).all(axis=1).mean() > 0.95
+    assert len(ids) == 4
+    centre = lambda c: (c.extra["face_box"][0] + c.extra["face_box"][2]) / 2  # noqa: E731  source pixels (1280x720)
+    shots = {}
+    for c in (clips[i] for i in ids):
+        shots.setdefault(c.extra["start_frame"], []).append(c)
+    assert sorted(shots) == [0, 52]
+    for start, pair in shots.items():
+        assert len(pair) == 2 and pair[0].speaker_id != pair[1].speaker_id
+        left, right = sorted(pair, key=centre)
+        assert centre(left) < 640 < centre(right)
+        facing = right if start == 0 else left
+        seen = lambda c: (c.keypoints[:, [0, 1], 2] > 0).all(axis=1).mean()  # noqa: E731  both shoulders
+        assert seen(facing) > 0.95
+        assert seen(left if facing is right else right) > 0.8  # in profile / from behind
 
 
 def test_forced_alignment_in_the_pipeline_matches_reference_frames(prepared, real_dir):
@@ -133,9 +142,18 @@ def test_chunked_decoding_gives_the_same_people(prepared, real_dir):
                                               transcript=inp / "two_speakers_raw.txt"))
     finally:
         preparer.close()
-    assert [c.clip_id for c in chunked] == ["two_speakers_raw/00000", "two_speakers_raw/00001"]
+    # The same people: each chunked clip is the whole run's clip of its shot whose face lies nearest
+    # (ids follow the order people are found in, which chunking may change).
+    whole_clips = [c for k, c in clips.items() if k.startswith("two_speakers_raw/")]
+    assert len(chunked) == len(whole_clips)
+    centre = lambda c: (c.extra["face_box"][0] + c.extra["face_box"][2]) / 2  # noqa: E731  source pixels
     for c in chunked:
-        whole = clips[c.clip_id]
+        whole = min((w for w in whole_clips if w.extra["start_frame"] == c.extra["start_frame"]),
+                    key=lambda w: abs(centre(w) - centre(c)))
+        assert abs(centre(whole) - centre(c)) < 100
+        facing = (c.extra["start_frame"] == 0) == (centre(c) > 640)  # the person facing the camera in each shot
+        if not facing:  # in profile / from behind: pose restarts at a chunk edge may find the body later
+            continue
         assert c.num_frames == whole.num_frames and c.words == whole.words
         # Pose restarts at chunk edges, so values differ a little, but the person is the same.
         seen = (c.keypoints[:, :2, 2] > 0).all(1) & (whole.keypoints[:, :2, 2] > 0).all(1)
