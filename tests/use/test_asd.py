@@ -115,13 +115,15 @@ def two_speakers(tmp_path_factory, real_dir, random_model):
 
 def test_two_speakers_every_segment_is_assigned_or_explicitly_undecided(two_speakers):
     doc = json.loads((two_speakers / "asd.json").read_text())
-    assert len(doc["people"]) == 2 and doc["segmentation"] == "transcript"
+    # two people in each of two shots; a cut ends every track: four people
+    assert len(doc["people"]) == 4 and doc["segmentation"] == "transcript"
+    people = {str(p["person"]) for p in doc["people"]}
     assert doc["transcript_source"] == "asr:pocketsphinx"
     assert (two_speakers / "transcripts" / "two_speakers_raw.txt").is_file()
     segments = doc["segments"]
     assert segments and sum(doc["decisions"].values()) == len(segments)
     for seg in segments:
-        assert set(seg["scores"]) == set(seg["visible"]) == {"0", "1"}
+        assert set(seg["scores"]) == set(seg["visible"]) == people
         assert seg["decision"] in ("gestures", "only_person", "undecided")
         assert (seg["speaker"] is None) == (seg["decision"] == "undecided")
         in_view = {p for p, v in seg["visible"].items() if v >= doc["min_visible"]}
@@ -134,15 +136,15 @@ def test_two_speakers_every_segment_is_assigned_or_explicitly_undecided(two_spea
         else:
             assert seg["reason"] in ("tie", "nobody_in_view")
         assert 0 <= seg["start_frame"] <= seg["end_frame"] < doc["num_frames"]
-    # the two people are never on screen together here: both are named speakers somewhere
-    assert {s["speaker"] for s in segments} >= {0, 1}
+    # both people are in view in every shot: the speaker is chosen by the gestures somewhere
+    assert any(s["decision"] == "gestures" for s in segments)
     with open(two_speakers / "asd.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == len(segments)
     for row, seg in zip(rows, segments):
         assert row["decision"] == seg["decision"] and row["speaker"] == ("" if seg["speaker"] is None
                                                                          else str(seg["speaker"]))
-        for p in ("0", "1"):
+        for p in sorted(people):
             s = seg["scores"][p]
             assert (row[f"score_person{p}"] == "") == (s is None)
             if s is not None:
