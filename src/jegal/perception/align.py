@@ -184,3 +184,44 @@ def align_words(wave: np.ndarray, words: list[str], source: str = "transcript") 
     """Word boundaries (25 fps frames) of ``words`` spoken in ``wave``; see :func:`align_seconds`."""
     return [Word.from_display(w, seconds_to_frame(s), max(seconds_to_frame(s), seconds_to_frame(e)))
             for w, s, e in align_seconds(wave, words, source)]
+
+
+def align_segments(audio: np.ndarray, segments: list[tuple[float, float, str]], source: str = "transcript",
+                   margin_s: float = 0.25) -> list[Word]:
+    """Word boundaries (25 fps frames, from the start of ``audio``) of timed text segments
+    (subtitles: ``.srt``/``.vtt`` cues, ELAN annotations), each segment's words aligned inside it.
+
+    ``audio``: float32 mono at 16 kHz (:data:`~jegal.timebase.SAMPLE_RATE`), the whole media.
+    ``segments``: ``(start_s, end_s, text)`` in seconds of media time, in any order; the text is
+    split on white space; segments without words are skipped. Each segment is aligned on its own
+    stretch of audio widened by ``margin_s`` on both sides (subtitle times are often a little
+    late or early), and every word's times are then clamped into ``[start_s, end_s]``, so a word
+    never leaves its segment. Returns the words of all segments in time order.
+
+    Raises :class:`~jegal.perception.errors.Unalignable` naming ``source`` (the file) and the
+    segment (number and times) when a segment has a bad time (negative, end before start, past
+    the audio's end) or its words cannot be aligned to its audio; ``EmptyTranscript`` when no
+    segment has a word; ``TranscriptTooLong`` when a segment is far too short for its words.
+    """
+    wave = np.asarray(audio, np.float32)
+    duration = len(wave) / SAMPLE_RATE
+    timed = sorted((float(s), float(e), str(t), i) for i, (s, e, t) in enumerate(segments))
+    words: list[Word] = []
+    for start, end, text, i in timed:
+        tokens = [w for w in text.split() if normalise_word(w)]
+        if not tokens:
+            continue
+        where = f"{source}: segment {i + 1} ({start:.3f}-{end:.3f} s)"
+        if not (np.isfinite(start) and np.isfinite(end)) or start < 0 or end <= start:
+            raise Unalignable(f"{where}: not a time span (start must be >= 0 and before its end)")
+        if start >= duration:
+            raise Unalignable(f"{where}: starts after the audio ends ({duration:.3f} s); wrong file?")
+        end = min(end, duration)
+        lo, hi = max(0.0, start - margin_s), min(duration, end + margin_s)
+        found = align_seconds(wave[int(round(lo * SAMPLE_RATE)):int(round(hi * SAMPLE_RATE))], tokens, where)
+        for w, s, e in found:
+            s, e = min(max(s + lo, start), end), min(max(e + lo, start), end)
+            words.append(Word.from_display(w, seconds_to_frame(s), max(seconds_to_frame(s), seconds_to_frame(e))))
+    if not words:
+        raise EmptyTranscript(f"{source}: no segment has words")
+    return words
