@@ -64,6 +64,8 @@ VARIANTS: dict[str, Variant] = {v.name: v for v in [
     # so neither spotting nor the gesture score can lean on where a word falls in the clip
     Variant("no_positions", "JEGAL without absolute frame positions in the gesture encoder (gesture.positions=false)",
             overrides={"gesture.positions": False}),
+    # issue 21's detection contrast: each word against the batch's other motion at the same frames
+    Variant("detect", "JEGAL + detection contrast (loss.detect_weight=0.25)", overrides={"loss.detect_weight": 0.25}),
     Variant("clip_clip", "baseline: clip-level gesture-text CLIP (global loss, text only)", "clip",
             {"content.modalities": "t"}, test_modalities=("t",), group="baseline"),
     Variant("sync", "baseline: sync-style gesture-speech (synchrony only)", "sync", {"content.modalities": "a"},

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from jegal.config import ConfigError
 
-# loss.objective -> the (beta, spot_weight) it implies, None where they are free
+# loss.objective -> the (beta, spot_weight) it implies (and detect_weight 0), None where they are free
 OBJECTIVE_WEIGHTS: dict[str, tuple[float, float] | None] = {"jegal": None, "clip": (1.0, 0.0), "sync": (0.0, 0.0)}
 
 
@@ -32,10 +32,14 @@ class LossConfig:
     # the words of the (gathered) batch, each clip's own words the targets; not in the paper (0 = off).
     spot_weight: float = 0.0
     spot_temperature: float = 0.07  # that softmax's temperature: the spotting protocol's 0.07
+    # Detection contrast (docs/model.md, "Detection contrast"; issue 21): each word against the batch's
+    # other motion at the same frames, jegal.losses.coupling.detection_contrast_loss (0 = off)
+    detect_weight: float = 0.0
+    detect_temperature: float = 0.07
 
     def validated(self) -> "LossConfig":
         """A checked copy, with the weights a baseline objective implies (``clip``: beta=1,
-        spot_weight=0; ``sync``: beta=0, spot_weight=0) filled in; ``self`` is left as it is.
+        spot_weight=0; ``sync``: beta=0, spot_weight=0; both detect_weight=0) filled in; ``self`` is left as it is.
         Raises :class:`jegal.config.ConfigError` naming the offending ``loss.`` key."""
         if self.objective not in OBJECTIVE_WEIGHTS:
             raise ConfigError(f"loss.objective must be one of {sorted(OBJECTIVE_WEIGHTS)}, got {self.objective!r}")
@@ -43,13 +47,15 @@ class LossConfig:
             raise ConfigError(f"loss.beta must lie in [0, 1], got {self.beta}")
         if self.spot_weight < 0 or self.spot_temperature <= 0:
             raise ConfigError("loss.spot_weight must be >= 0 and loss.spot_temperature > 0")
+        if self.detect_weight < 0 or self.detect_temperature <= 0:
+            raise ConfigError("loss.detect_weight must be >= 0 and loss.detect_temperature > 0")
         if self.window < 0:
             raise ConfigError(f"loss.window must be >= 0, got {self.window}")
         weights = OBJECTIVE_WEIGHTS[self.objective]
         if weights is None:
             return dataclasses.replace(self)
         # a baseline has no weights to choose: the saved config says what it trained
-        return dataclasses.replace(self, beta=weights[0], spot_weight=weights[1])
+        return dataclasses.replace(self, beta=weights[0], spot_weight=weights[1], detect_weight=0.0)
 
 
 __all__ = ["LossConfig", "OBJECTIVE_WEIGHTS"]

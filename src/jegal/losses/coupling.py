@@ -182,3 +182,53 @@ def word_discrimination_loss(gesture_frames: torch.Tensor, frame_mask: torch.Ten
     clip = torch.logsumexp(best, -1) - n.clamp_min(1).to(best.dtype).log()  # (B,) log mean_w max_t p
     used = (n > 0) & (word_mask.sum(-1) >= 2)
     return -(clip * used).sum() / max(clip.shape[0], 1)
+
+
+def detection_contrast_loss(gesture_frames: torch.Tensor, frame_mask: torch.Tensor, content_words: torch.Tensor,
+                            word_spans: torch.Tensor, word_mask: torch.Tensor, window: int = 10,
+                            temperature: float = 0.07, batch_frames: torch.Tensor | None = None,
+                            batch_frame_mask: torch.Tensor | None = None, offset: int = 0) -> torch.Tensor:
+    r"""Detection contrast: a word's own gesture against other motion *at the same frames* (issue 21).
+
+    The training counterpart of the per-word gesture score (:mod:`jegal.inference.gesture_score`),
+    whose controls keep the word vector and its frames and change only the motion. For word w of
+    clip b, every clip n of the (gathered) batch offers its best frame inside the word's window
+    [s - window, e + window] (the same frame indices, so the same positions and the same place in
+    the clip), and a softmax over those clips asks which one carries this word's gesture:
+
+        q_{b,w} = softmax_n( max_{t in window(w)} cos(c_bw, g_nt) / temperature )[b]
+        L = - mean_b  log( mean_w q_{b,w} )
+
+    A timing prior cannot lower it (every candidate sits at the same frames) and neither can a
+    word prior (the word is the same in every row); only motion that belongs to the word can.
+    As in :func:`word_discrimination_loss`, the clip's term is multiple-instance ("some word's
+    gesture is found": most words have none), so the push goes to the words already found and
+    ungestured words are not forced to tell motion apart. A clip n with no real frame in the
+    window is no candidate; words with no frame of their own clip in it, clips with no such word,
+    and a batch of one clip count 0. The mean is over all B clips (per-rank means weighted by
+    their share of the batch add up to the whole-batch mean).
+
+    gesture_frames (B, T, d), content_words (B, W, d) L2-normalised; frame_mask (B, T);
+    word_spans (B, W, 2) inclusive frame spans (frames at 25 fps); word_mask (B, W).
+    ``batch_frames`` (N, T', d), T' >= T, and ``batch_frame_mask`` (N, T') are the gathered
+    batch's frames, in which local clip b is row ``offset + b``; None = this batch is the whole
+    batch. Returns a scalar."""
+    if batch_frames is None:
+        batch_frames, batch_frame_mask, offset = gesture_frames, frame_mask, 0
+    B, W = content_words.shape[:2]
+    N, T = batch_frame_mask.shape
+    if N < 2:
+        return gesture_frames.sum() * 0.0
+    win = word_windows(word_spans, word_mask, T, window)  # (B, W, T) on the gathered frame axis
+    valid = win[:, :, None, :] & batch_frame_mask[None, None].bool()  # (B, W, N, T)
+    sim = torch.einsum("bwd,ntd->bwnt", content_words, batch_frames)
+    logits = sim.masked_fill(~valid, _NEG).amax(-1) / temperature  # (B, W, N)
+    candidate = valid.any(-1)  # (B, W, N)
+    logits = logits.masked_fill(~candidate, _NEG)
+    own = torch.arange(B, device=logits.device)
+    log_q = torch.log_softmax(logits, -1)[own, :, offset + own]  # (B, W)
+    has_frame = candidate[own, :, offset + own] & (candidate.sum(-1) >= 2)  # (B, W)
+    log_q = log_q.masked_fill(~has_frame, _NEG)
+    n = has_frame.sum(-1)
+    clip = torch.logsumexp(log_q, -1) - n.clamp_min(1).to(log_q.dtype).log()  # (B,) log mean_w q
+    return -(clip * (n > 0)).sum() / max(B, 1)

@@ -1,5 +1,6 @@
 """The JEGAL objective: beta * global InfoNCE + (1 - beta) * coupling InfoNCE
-(+ spot_weight * word discrimination against the batch's words) (+ beta * the speech-only clip vectors'
+(+ spot_weight * word discrimination against the batch's words)
+(+ detect_weight * the detection contrast against the batch's motion at the same frames) (+ beta * the speech-only clip vectors'
 InfoNCE against fixed gesture clip vectors, with ``content.speech_clip_follows``).
 
 A plain module that takes ``rank`` and ``world_size`` as arguments (open_clip style): with
@@ -14,7 +15,7 @@ from torch import nn
 
 from jegal.losses.config import LossConfig
 from jegal.losses.contrastive import LogitScale, global_scores, symmetric_info_nce
-from jegal.losses.coupling import coupling_scores, word_discrimination_loss
+from jegal.losses.coupling import coupling_scores, detection_contrast_loss, word_discrimination_loss
 from jegal.losses.distributed import gather_batch
 
 
@@ -47,7 +48,7 @@ class JEGALLoss(nn.Module):
                  "content_clip": content_clip}
         if content_clip_speech is not None:
             local["content_clip_speech"] = content_clip_speech
-        if cfg.beta == 1.0 and cfg.spot_weight == 0:  # only the clip vectors are needed from other ranks
+        if cfg.beta == 1.0 and cfg.spot_weight == 0 and cfg.detect_weight == 0:  # only the clip vectors are needed from other ranks
             local = {k: local[k] for k in ("gesture_clip", "content_clip", "content_clip_speech") if k in local}
         full, offset = gather_batch(local, rank, world_size)
         n, N = gesture_clip.shape[0], full["gesture_clip"].shape[0]
@@ -87,6 +88,14 @@ class JEGALLoss(nn.Module):
             loss = loss + cfg.spot_weight * loss_spot
         else:
             loss_spot = torch.zeros((), device=gesture_clip.device)
+        if cfg.detect_weight > 0:  # this rank's words against the gathered batch's frames
+            loss_detect = detection_contrast_loss(gesture_frames, frame_mask, content_words, word_spans, word_mask,
+                                                  window=cfg.window, temperature=cfg.detect_temperature,
+                                                  batch_frames=full["gesture_frames"],
+                                                  batch_frame_mask=full["frame_mask"], offset=offset)
+            loss = loss + cfg.detect_weight * loss_detect
+        else:
+            loss_detect = torch.zeros((), device=gesture_clip.device)
         return {"loss": loss * weight, "loss_global": loss_global.detach(), "loss_couple": loss_couple.detach(),
-                "loss_spot": loss_spot.detach(), "loss_follow": loss_follow.detach(),
+                "loss_spot": loss_spot.detach(), "loss_detect": loss_detect.detach(), "loss_follow": loss_follow.detach(),
                 "logit_scale": scale.detach(), "couple_scale": couple_scale.detach()}

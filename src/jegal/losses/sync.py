@@ -68,4 +68,4 @@ def sync_objective(gesture_frames: torch.Tensor, frame_mask: torch.Tensor, conte
     zero = torch.zeros((), device=loss.device)
     scale = torch.tensor(SYNC_SCALE, device=loss.device)
     return {"loss": loss, "loss_sync": loss.detach(), "loss_global": zero, "loss_couple": zero, "loss_spot": zero,
-            "loss_follow": zero, "logit_scale": scale, "couple_scale": scale}
+            "loss_detect": zero, "loss_follow": zero, "logit_scale": scale, "couple_scale": scale}

@@ -290,11 +290,11 @@ class JEGAL(nn.Module):
         """Training forward on a ``collate_clips`` batch: the loss ``loss.objective`` names, and its parts.
 
         - "jegal": :class:`jegal.losses.JEGALLoss`, beta * global + (1 - beta) * coupling (+ the
-          word-discrimination and speech-follows terms);
+          word-discrimination, detection-contrast and speech-follows terms);
         - "clip": the same module with the global term alone (the config sets beta=1, spot_weight=0);
         - "sync": :func:`jegal.losses.sync.sync_objective` on the local frames and words.
 
-        Returns loss, loss_global, loss_couple, loss_spot, loss_follow, loss_sync (zero where the
+        Returns loss, loss_global, loss_couple, loss_spot, loss_detect, loss_follow, loss_sync (zero where the
         objective has no such term), logit_scale, couple_scale. With ``world_size > 1``
         (torch.distributed initialised) the contrastive negatives come from every rank."""
         batch = self._to_device(batch)
@@ -318,7 +318,7 @@ class JEGAL(nn.Module):
         ``space`` None: the spaces the training shaped. A model trained with both kinds of terms
         reads "both" (frames / words from the local heads, clip vectors from the global heads).
         Trained with the clip-level term alone (objective "clip", or beta=1 without the
-        word-discrimination term) its local heads are untrained, so it reads "global": frames
+        word-level terms) its local heads are untrained, so it reads "global": frames
         and words through the global heads too. Trained without a clip-level term (objective
         "sync", or beta=0) its global heads are untrained, so it reads "local": clip vectors are
         the normalised mean of its frames / words (docs/design.md section 7's clip vectors).
@@ -334,7 +334,7 @@ class JEGAL(nn.Module):
                 raise ValueError(f"space must be None or one of {sorted(READOUTS)}, got {space!r}")
             return space
         loss = self.config.loss
-        if loss.objective == "clip" or (loss.beta >= 1.0 and loss.spot_weight == 0.0):
+        if loss.objective == "clip" or (loss.beta >= 1.0 and loss.spot_weight == 0.0 and loss.detect_weight == 0.0):
             return "global"
         if loss.objective == "sync" or loss.beta <= 0.0:
             return "local"

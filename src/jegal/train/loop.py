@@ -52,7 +52,7 @@ RESUMABLE_CHANGES = {"resume", "progress", "tensorboard", "epochs", "max_steps",
 
 
 # the loss terms every objective's forward returns (zero where it has no such term), logged per step
-LOSS_PARTS = ("loss_global", "loss_couple", "loss_spot", "loss_follow", "loss_sync")
+LOSS_PARTS = ("loss_global", "loss_couple", "loss_spot", "loss_detect", "loss_follow", "loss_sync")
 
 
 class TrainingDiverged(RuntimeError):
