@@ -5,6 +5,10 @@ Each subcommand lives beside the code it drives, in a module exposing
 only when their command runs, so ``jegal --help`` stays fast and loads no model. A command's
 ``--help`` ends with the usage lines of its module's docstring (the indented lines that start
 with ``jegal``), so the examples a user reads there are the ones the docs show.
+
+Every command is quiet by default: the native libraries' INFO and WARNING lines (mediapipe,
+TensorFlow Lite, absl) are dropped (:func:`jegal.native_logs.quiet_for_command`) unless the
+command is given ``--verbose``, which every command takes.
 """
 
 from __future__ import annotations
@@ -75,6 +79,8 @@ def build_parser(load: str | None = None) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
     for name, (module, help_) in COMMANDS.items():
         p = sub.add_parser(name, help=help_, description=help_, formatter_class=HelpFormatter)
+        p.add_argument("--verbose", action="store_true",
+                       help="let the libraries' own logging through (mediapipe, TensorFlow Lite, absl: hidden by default)")
         if name == load:
             mod = importlib.import_module(module)
             mod.configure(p)
@@ -92,6 +98,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
+    from jegal.native_logs import quiet_for_command
+
+    quiet_for_command(args.verbose)  # before the command's module can load mediapipe
     module = importlib.import_module(COMMANDS[args.command][0])
     try:
         return int(module.run(args) or 0)

@@ -12,7 +12,13 @@ them) and, where asked (``filter_fd=True``, as ``jegal serve`` does), passes fil
 through a filter thread that drops the native INFO and WARNING lines (:func:`is_native_chatter`)
 and passes everything else through unchanged: Python's own messages and tracebacks, uvicorn's log,
 native ERROR and FATAL lines. Call it before mediapipe is loaded, once per process; later calls
-do nothing.
+do nothing. A line glued to the end of a progress bar's line (a bar has no newline) loses only the
+native part; text ending in a carriage return (a progress bar's redraw) is passed on at once.
+
+:func:`quiet_for_command` is what ``jegal COMMAND`` calls for every command (:mod:`jegal.cli`):
+quiet unless ``--verbose``, the file descriptor filtered when Python's stderr is the process's own
+(not while a test harness captures it). :func:`stderr_is_terminal` says whether stderr was a
+terminal before the filter made fd 2 a pipe (progress bars ask it: :mod:`jegal.use.progress`).
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ import re
 import sys
 import threading
 
-_NATIVE = re.compile(rb"^(?:[IW]\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ [\w./-]+:\d+\] "  # glog/absl INFO and WARNING
+_NATIVE = re.compile(rb"(?:[IW]\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ [\w./-]+:\d+\] "  # glog/absl INFO and WARNING
                      rb"|WARNING: All log messages before absl::InitializeLog\(\) is called"
                      rb"|INFO: Created TensorFlow Lite)")
 _done = threading.Lock()
@@ -33,6 +39,36 @@ _state: dict = {}
 def is_native_chatter(line: bytes) -> bool:
     """Whether ``line`` (one line of fd 2, bytes) is a native library's INFO or WARNING line."""
     return bool(_NATIVE.match(line))
+
+
+def strip_chatter(line: bytes) -> bytes | None:
+    """``line`` (one line of fd 2 without its newline) less the native INFO or WARNING line in it:
+    None when it is one, the text before it when one is glued to a progress bar's line (the
+    native line then ends the line, so the bar keeps its line), else ``line`` itself."""
+    found = _NATIVE.search(line)
+    if found is None:
+        return line
+    return None if found.start() == 0 else line[:found.start()]
+
+
+def stderr_is_terminal() -> bool:
+    """Whether this process's stderr is a terminal: as it was before :func:`quiet_native_logs`
+    made file descriptor 2 a pipe (the filter), else as it is now."""
+    if "tty" in _state:
+        return _state["tty"]
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+def quiet_for_command(verbose: bool = False) -> None:
+    """The logging of a ``jegal`` command (:func:`jegal.cli.main`): everything the libraries print
+    with ``verbose``; else :func:`quiet_native_logs`, filtering fd 2 only when ``sys.stderr`` is
+    the process's own (a harness that captures stderr, such as pytest, keeps its file descriptor)."""
+    if verbose:
+        return
+    quiet_native_logs(filter_fd=sys.stderr is sys.__stderr__)
 
 
 def quiet_native_logs(filter_fd: bool = False) -> None:
@@ -53,6 +89,7 @@ def quiet_native_logs(filter_fd: bool = False) -> None:
             return
         try:
             sys.stderr.flush()
+            tty = os.isatty(2)
             original = os.dup(2)
             read_end, write_end = os.pipe()
             os.dup2(write_end, 2)
@@ -60,7 +97,7 @@ def quiet_native_logs(filter_fd: bool = False) -> None:
         except OSError:  # no fd 2 to filter (a service without one): the environment has to do
             return
         thread = threading.Thread(target=_pump, args=(read_end, original), name="jegal-native-logs", daemon=True)
-        _state.update(original=original, thread=thread)
+        _state.update(original=original, thread=thread, tty=tty)
         thread.start()
         atexit.register(_restore)
 
@@ -74,15 +111,22 @@ def _pump(read_end: int, original: int) -> None:
         except OSError:
             chunk = b""
         if not chunk:
-            if pending and not is_native_chatter(pending):
-                os.write(original, pending)
+            rest = strip_chatter(pending) if pending else None
+            if rest:
+                os.write(original, rest)
             os.close(read_end)
             return
         pending += chunk
         *lines, pending = pending.split(b"\n")
-        kept = b"".join(line + b"\n" for line in lines if not is_native_chatter(line))
-        if len(pending) > 65536:  # a very long line without an end: pass it on as it is
-            kept, pending = kept + pending, b""
+        kept = b""
+        for line in lines:
+            rest = strip_chatter(line)
+            if rest is not None:
+                # a native line glued to a bar's text ended that line, not the bar's: no newline
+                kept += rest if rest is not line else line + b"\n"
+        if b"\r" in pending or len(pending) > 65536:  # a bar's redraw, or a long line without an end: now
+            rest = strip_chatter(pending)
+            kept, pending = kept + (rest or b""), b""
         if kept:
             os.write(original, kept)
 
@@ -100,4 +144,4 @@ def _restore() -> None:
     _state["thread"].join(2.0)
 
 
-__all__ = ["is_native_chatter", "quiet_native_logs"]
+__all__ = ["is_native_chatter", "quiet_for_command", "quiet_native_logs", "stderr_is_terminal", "strip_chatter"]

@@ -186,21 +186,26 @@ CSV_FIXED = ["segment", "start_frame", "end_frame", "start_s", "end_s", "speaker
              "text"]
 
 
-def segments_csv(segments: list[Segment], people: int) -> str:
-    """One row per segment; ``score_person<P>`` and ``visible_person<P>`` columns (score empty when not in view)."""
+def segments_csv(segments: list[Segment] | list[dict], people: int, videos: list[str] | None = None) -> str:
+    """One row per segment; ``score_person<P>`` and ``visible_person<P>`` columns for P < ``people``
+    (score empty when not in view, both empty for a person the segment's video does not have).
+    ``segments``: :class:`Segment` s or their ``to_json()`` records (``asd.json``'s ``segments``);
+    ``videos``: a ``video`` column first, per segment (the combined table of a folder run,
+    :mod:`jegal.use.folder`)."""
     from jegal.csvcells import safe_row  # a segment's text such as "=1+1" is text in a spreadsheet, not a formula
 
     buf = io.StringIO()
     out = csv.writer(buf, lineterminator="\n")
-    out.writerow(CSV_FIXED + [f"score_person{p}" for p in range(people)]
+    out.writerow((["video"] if videos is not None else []) + CSV_FIXED + [f"score_person{p}" for p in range(people)]
                  + [f"visible_person{p}" for p in range(people)])
-    for seg in segments:
-        j = seg.to_json()
-        out.writerow(safe_row([j["index"], j["start_frame"], j["end_frame"], j["start_s"], j["end_s"],
-                               "" if seg.speaker is None else seg.speaker, seg.decision, seg.reason,
-                               "" if j["margin"] is None else j["margin"], seg.text]
-                              + ["" if seg.scores.get(p) is None else j["scores"][str(p)] for p in range(people)]
-                              + [j["visible"][str(p)] for p in range(people)]))
+    for k, seg in enumerate(segments):
+        j = seg.to_json() if isinstance(seg, Segment) else seg
+        out.writerow(safe_row(([] if videos is None else [videos[k]])
+                              + [j["index"], j["start_frame"], j["end_frame"], j["start_s"], j["end_s"],
+                                 "" if j["speaker"] is None else j["speaker"], j["decision"], j["reason"],
+                                 "" if j["margin"] is None else j["margin"], j["text"]]
+                              + ["" if j["scores"].get(str(p)) is None else j["scores"][str(p)] for p in range(people)]
+                              + [j["visible"].get(str(p), "") for p in range(people)]))
     return buf.getvalue()
 
 

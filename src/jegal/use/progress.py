@@ -4,7 +4,8 @@ A task (:func:`jegal.use.spot_words`, :func:`jegal.use.find_speakers`, :func:`je
 :func:`jegal.use.read_video`) takes one callable ``progress(stage: str, fraction: float)``: ``stage``
 says in words what runs now ("people: 12 s of 40 s"), ``fraction`` (0-1) how much of the whole task
 is done. Fractions never go down and the last call is ``(..., 1.0)``. The command line shows it as
-one tqdm bar (:class:`ProgressBar`), the page as its progress bar and stage line
+one tqdm bar (:class:`ProgressBar`) when stderr is a terminal, and as one plain line per stage
+otherwise (a log file gets no carriage returns or escape codes), the page as its progress bar and stage line
 (:mod:`jegal.serve.work`); ``None`` (or :func:`quiet`) shows nothing.
 
 A task made of stages splits [0, 1] among them by their expected share of the time
@@ -29,18 +30,38 @@ def quiet(stage: str, fraction: float) -> None:
 
 
 class ProgressBar:
-    """``progress(stage, fraction)`` as one tqdm bar on stderr (``desc`` in front, the stage after
-    it); a context manager that closes the bar. ``disable``: show nothing (``--quiet``)."""
+    """``progress(stage, fraction)`` on stderr; a context manager that closes it. On a terminal one
+    tqdm bar (``desc`` in front, the stage after it); elsewhere (a log file, a pipe) one plain line
+    per stage, ``desc: stage (NN%)``, a stage being the part of its label before the first ``:``
+    ("people: 12 s of 40 s" and "people: 20 s of 40 s" are one stage). ``disable``: show nothing
+    (``--quiet``). ``terminal``: force one form (default :func:`jegal.native_logs.stderr_is_terminal`)."""
 
-    def __init__(self, desc: str, disable: bool = False):
-        from tqdm.auto import tqdm
+    def __init__(self, desc: str, disable: bool = False, terminal: bool | None = None):
+        from jegal.native_logs import stderr_is_terminal
 
         self._desc = desc
-        self._bar = tqdm(total=1000, desc=desc, disable=disable, leave=False,
-                         bar_format="{percentage:3.0f}%|{bar:24}| {desc}")
+        self._disable = disable
+        self._terminal = stderr_is_terminal() if terminal is None else terminal
+        self._bar = None
+        if self._terminal and not disable:
+            from tqdm.auto import tqdm
+
+            self._bar = tqdm(total=1000, desc=desc, leave=False, bar_format="{percentage:3.0f}%|{bar:24}| {desc}")
         self._stage = None
+        self._said = None  # the stage last written as a plain line
 
     def __call__(self, stage: str, fraction: float) -> None:
+        if self._disable:
+            return
+        if self._bar is None:
+            key = stage.split(":", 1)[0]
+            if key != self._said:
+                import sys
+
+                self._said = key
+                print(f"{self._desc}: {stage} ({100 * min(1.0, max(0.0, fraction)):.0f}%)", file=sys.stderr,
+                      flush=True)
+            return
         n = int(round(1000 * min(1.0, max(0.0, fraction))))
         if n > self._bar.n:
             self._bar.update(n - self._bar.n)
@@ -49,7 +70,8 @@ class ProgressBar:
             self._bar.set_description_str(f"{self._desc}: {stage}", refresh=True)
 
     def close(self) -> None:
-        self._bar.close()
+        if self._bar is not None:
+            self._bar.close()
 
     def __enter__(self) -> ProgressBar:
         return self

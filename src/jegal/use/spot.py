@@ -118,18 +118,23 @@ CSV_COLUMNS = ["person", "word_index", "word", "start_frame", "end_frame", "star
                "probability", "in_window", "above_threshold", "localised"]
 
 
-def words_csv(people: list[dict]) -> str:
-    """``words.csv``: one row per (person, word), :data:`CSV_COLUMNS` (booleans as 0/1, no speaker: empty)."""
+def words_csv(people: list[dict], videos: list[str] | None = None) -> str:
+    """``words.csv``: one row per (person, word), :data:`CSV_COLUMNS` (booleans as 0/1, no speaker: empty).
+
+    ``people``: ``spot.json``'s ``people``. ``videos``: a ``video`` column first, the name of each
+    entry of ``people`` (the combined table of a folder run, :mod:`jegal.use.folder`, whose
+    ``people`` are every video's, one after the other)."""
     from jegal.csvcells import safe_row  # a word such as "=1+1" is text in a spreadsheet, not a formula
 
     buf = io.StringIO()
     out = csv.writer(buf, lineterminator="\n")
-    out.writerow(CSV_COLUMNS)
-    for p in people:
+    out.writerow((["video"] if videos is not None else []) + CSV_COLUMNS)
+    for k, p in enumerate(people):
+        lead = [] if videos is None else [videos[k]]
         for w in p["words"]:
             row = {**w, "person": p["person"], "word_index": w["index"]}
-            out.writerow(safe_row(int(v) if isinstance(v, bool) else ("" if v is None else v)
-                                  for v in (row[k] for k in CSV_COLUMNS)))
+            out.writerow(safe_row(lead + [int(v) if isinstance(v, bool) else ("" if v is None else v)
+                                          for v in (row[k] for k in CSV_COLUMNS)]))
     return buf.getvalue()
 
 
