@@ -78,8 +78,8 @@ def test_embed_reads_the_requested_space():
 
 def test_forward_dispatches_on_the_objective():
     batch = random_batch(4, seed=1)
-    keys = {"loss", "loss_global", "loss_couple", "loss_spot", "loss_follow", "loss_sync", "logit_scale",
-            "couple_scale"}
+    keys = {"loss", "loss_global", "loss_couple", "loss_spot", "loss_detect", "loss_follow", "loss_sync",
+            "logit_scale", "couple_scale"}
 
     sync = tiny_model(**{"loss.objective": "sync"}).train()
     torch.manual_seed(0)
@@ -104,3 +104,11 @@ def test_forward_dispatches_on_the_objective():
     beta, w = jegal.config.loss.beta, jegal.config.loss.spot_weight
     torch.testing.assert_close(out["loss"], beta * (out["loss_global"] + out["loss_follow"])
                                + (1 - beta) * out["loss_couple"] + w * out["loss_spot"])
+
+    # the detection contrast adds its weighted term; a baseline objective turns it off
+    detect = tiny_model(**{"loss.detect_weight": 0.5}).eval()
+    out = detect(batch)
+    assert float(out["loss_detect"]) > 0.0
+    torch.testing.assert_close(out["loss"], beta * (out["loss_global"] + out["loss_follow"])
+                               + (1 - beta) * out["loss_couple"] + w * out["loss_spot"] + 0.5 * out["loss_detect"])
+    assert float(tiny_model(**{"loss.objective": "clip", "loss.detect_weight": 0.5}).eval()(batch)["loss_detect"]) == 0.0
