@@ -253,7 +253,8 @@ def _overlay_and_caption(video, segments: list[Segment]):
 
 def write_outputs(out: Path, video, segments: list[Segment], meta: dict, annotated: bool = True,
                   progress=None) -> dict:
-    """``asd.json``, ``asd.csv`` and (``annotated``) ``annotated.mp4`` in ``out``; returns the JSON document."""
+    """``asd.json``, ``asd.csv``, ``asd.eaf`` / ``asd.TextGrid`` (:mod:`jegal.use.exports`) and (``annotated``)
+    ``annotated.mp4`` in ``out``; returns the JSON document."""
     from jegal.atomic import write_json_atomic, write_text_atomic
     from jegal.use.annotate import add_annotated_video
     from jegal.use.common import document, person_record
@@ -270,6 +271,9 @@ def write_outputs(out: Path, video, segments: list[Segment], meta: dict, annotat
     doc = document(out, video, meta, {"people": people, "decisions": counts,
                                       "segments": [s.to_json() for s in segments], "coverage": video.coverage()},
                    outputs, timings)
+    from jegal.use.exports import asd_tiers, write_exports
+
+    doc["outputs"].update(write_exports(out, video, asd_tiers(video, segments), "asd"))
     write_json_atomic(out / "asd.json", doc)
     return doc
 
@@ -292,7 +296,7 @@ def find_speakers(video, model, *, model_dir: str | os.PathLike | None = None,
                   window_frames: int | None = None, overlap_frames: int | None = None, rgb_size: int | None = None,
                   max_pause_frames: int = MAX_PAUSE_FRAMES, max_segment_frames: int | None = None,
                   segment_frames: int = SEGMENT_FRAMES, min_visible: float = MIN_VISIBLE, annotated: bool = True,
-                  timings: dict | None = None, progress=None, preparer=None) -> SpeakersResult:
+                  timings: dict | None = None, progress=None, preparer=None, tier: str | None = None) -> SpeakersResult:
     """``jegal asd``: who is speaking in ``video``, per segment of speech, from gestures alone;
     ``asd.json``, ``asd.csv`` and (``annotated``) ``annotated.mp4`` written to ``out`` (default
     ``./<video name>.asd``).
@@ -314,7 +318,7 @@ def find_speakers(video, model, *, model_dir: str | os.PathLike | None = None,
     reading = 24 if isinstance(video, (str, os.PathLike)) else 0  # shares of the time: the people stage dominates
     stages = Stages(progress, {"read": reading, "model": 1, "outputs": 1, **({"video": 6} if annotated else {})})
     read = dict(transcript=transcript, asr=asr, asr_model=asr_model, window_frames=window_frames,
-                overlap_frames=overlap_frames, rgb_size=rgb_size, preparer=preparer)
+                overlap_frames=overlap_frames, rgb_size=rgb_size, preparer=preparer, tier=tier)
     model_dir = model_dir if model_dir is not None else getattr(model, "source_dir", None)
     modalities, out, video = task_input(video, model, model_dir, "asd", out, modalities, read, require_words=False,
                                         progress=stages.part("read"))
@@ -355,16 +359,28 @@ def run(args: argparse.Namespace) -> int:
     from jegal.use.common import expected_errors, load_for_command, report_error
     from jegal.use.progress import ProgressBar
 
+    if Path(args.video).is_dir():  # a corpus: every video in one process (jegal.use.folder)
+        from jegal.use.folder import run_folder
+
+        return run_folder("asd", args, lambda path, out, preparer, progress, model, model_dir: find_speakers(
+            path, model, model_dir=model_dir, out=out, modalities=args.modalities, window_frames=args.window_frames,
+            overlap_frames=args.overlap_frames, rgb_size=args.rgb_size, max_pause_frames=args.max_pause_frames,
+            max_segment_frames=args.max_segment_frames, segment_frames=args.segment_frames,
+            min_visible=args.min_visible, annotated=not args.no_video, progress=progress, preparer=preparer))
     try:
         model, model_dir, timings = load_for_command(args)
         with ProgressBar("asd", disable=args.quiet) as bar:
-            got = find_speakers(args.video, model, model_dir=model_dir, transcript=args.transcript, out=args.out,
+            got = find_speakers(args.video, model, model_dir=model_dir, transcript=args.transcript, tier=args.tier, out=args.out,
                                 modalities=args.modalities, asr=args.asr, asr_model=args.asr_model,
                                 window_frames=args.window_frames, overlap_frames=args.overlap_frames,
                                 rgb_size=args.rgb_size, max_pause_frames=args.max_pause_frames,
                                 max_segment_frames=args.max_segment_frames, segment_frames=args.segment_frames,
                                 min_visible=args.min_visible, annotated=not args.no_video, timings=timings,
                                 progress=bar)
+        if args.keypoints_csv:
+            from jegal.use.keypoints_table import FILE_NAME, write_keypoints_csv
+
+            write_keypoints_csv(got.out / FILE_NAME, got.video)
     except expected_errors() as err:
         return report_error("asd", err)
     from jegal.perception.coverage import person_line, unscored_line

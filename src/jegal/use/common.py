@@ -6,8 +6,9 @@
   ``--device`` is any torch device and is checked before the model is read; ``--modalities`` the
   content inputs (:func:`content_modalities`: the imported released model without its text
   backbone runs with speech only, :attr:`jegal.model.JEGAL.speech_only`).
-- :func:`add_video_arguments`: VIDEO, ``--transcript``, ``--asr``, ``--asr-model``, the window
-  flags and ``--rgb-size`` (the arguments of :func:`jegal.use.video.read_video`).
+- :func:`add_video_arguments`: VIDEO (a file, or a folder: :mod:`jegal.use.folder`), ``--transcript``,
+  ``--asr``, ``--asr-model``, the window flags and ``--rgb-size`` (the arguments of
+  :func:`jegal.use.video.read_video`), ``--out``, ``--no-video``, ``--quiet``, ``--keypoints-csv``.
 - :func:`output_dir`: ``--out``, by default ``<video stem>.<command>/`` in the working directory.
 - :func:`load_for_command` / :func:`read_for_model`: the model and the video, each in the order that
   fails cheapest first.
@@ -55,10 +56,16 @@ def add_video_arguments(parser: argparse.ArgumentParser) -> None:
     from jegal.perception.asr import ASR_MODES
 
     parser.add_argument("video", metavar="VIDEO",
-                        help="a video file (or precomputed keypoints <name>.kps.npz with <name>.wav beside them)")
+                        help="a video file (or precomputed keypoints <name>.kps.npz with <name>.wav beside them), "
+                             "or a folder of them: every one in one run, a combined table in --out (docs/use.md)")
     parser.add_argument("--transcript", default=None, metavar="FILE",
-                        help="transcript (reference txt, WhisperX JSON, TextGrid, or plain text to force-align); "
-                             "default: <name>.txt/.json/.TextGrid beside the video, else speech recognition (--asr)")
+                        help="transcript (reference txt, WhisperX JSON, TextGrid, WebVTT .vtt, SubRip .srt, ELAN .eaf, "
+                             "or plain text to force-align); default: <name>.txt/.json/.TextGrid/.vtt/.srt/.eaf or "
+                             "<name>.<lang>.vtt (yt-dlp) beside the video, else speech recognition (--asr)")
+    parser.add_argument("--tier", default=None, metavar="NAME",
+                        help="the tier of an .eaf or .TextGrid transcript that holds the words (default: a tier "
+                             "named words/word/transcription/ortho/tx..., else the only one that is not gestures, "
+                             "translations or phones; docs/use.md)")
     parser.add_argument("--asr", choices=ASR_MODES, default="auto",
                         help="without a transcript: offline speech recognition (auto, the default: pocketsphinx, or "
                              "faster-whisper with --asr-model), or none")
@@ -74,6 +81,9 @@ def add_video_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default=None, metavar="DIR", help="output folder (default ./<video name>.<command>/)")
     parser.add_argument("--no-video", action="store_true", help="do not write the annotated video")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--keypoints-csv", action="store_true",
+                        help="also write keypoints.csv: every person's keypoints per frame and joint, in pixels and "
+                             "normalised, with confidence (docs/use.md, 'The keypoint table')")
 
 
 def check_device(device: str, threads: int = 0):
@@ -160,7 +170,7 @@ def read_for_model(video: str | os.PathLike, model, model_dir: str | os.PathLike
                    transcript: str | os.PathLike | None = None, out: Path | None = None, asr: str = "auto",
                    asr_model: str | os.PathLike | None = None, window_frames: int | None = None,
                    overlap_frames: int | None = None, rgb_size: int | None = None, require_words: bool = True,
-                   progress=None, preparer=None):
+                   progress=None, preparer=None, tier: str | None = None):
     """``video`` read as ``model`` needs it, in the order that fails cheapest first: the window
     settings, the front end against the input (:func:`jegal.use.video.model_inputs`: rgb crops,
     or GestSync features from the weights in ``model_dir``, and the log-mel the model reads), then
@@ -179,7 +189,7 @@ def read_for_model(video: str | os.PathLike, model, model_dir: str | os.PathLike
     inputs = model_inputs(model, model_dir, video, rgb_size)
     got = read_video(video, transcript, asr=asr, asr_model=asr_model, window_frames=window_frames,
                      overlap_frames=overlap_frames, progress=progress, work_dir=out, require_words=require_words,
-                     preparer=preparer, **({} if preparer is not None else inputs))
+                     preparer=preparer, tier=tier, **({} if preparer is not None else inputs))
     if model.speech_only:
         got.warnings.append(speech_only_note(model))
     return got

@@ -69,6 +69,11 @@ class ProgressBar:
             self._stage = stage
             self._bar.set_description_str(f"{self._desc}: {stage}", refresh=True)
 
+    @property
+    def terminal(self) -> bool:
+        """Whether this shows a bar (stderr is a terminal) rather than plain lines."""
+        return self._terminal
+
     def close(self) -> None:
         if self._bar is not None:
             self._bar.close()

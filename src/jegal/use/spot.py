@@ -271,6 +271,9 @@ def write_outputs(out: Path, video, spots: list[PersonSpots], meta: dict, annota
                                       "margin_frames": SPOT_MARGIN, "attribution": "speaker" if speakers is not None
                                       else ("the only person" if len(video.people) <= 1 else "none"), "words": word_records(video, speakers),
                                       "people": people, "coverage": video.coverage()}, outputs, timings)
+    from jegal.use.exports import spot_tiers, write_exports
+
+    doc["outputs"].update(write_exports(out, video, spot_tiers(people, doc["words"]), "spot"))
     write_json_atomic(out / "spot.json", doc)
     return doc
 
@@ -295,11 +298,11 @@ def spot_words(video, model, *, model_dir: str | os.PathLike | None = None,
                window_frames: int | None = None, overlap_frames: int | None = None, rgb_size: int | None = None,
                batch_size: int = 16, attribute: bool = True, annotated: bool = True, also: list | None = None,
                source: str | os.PathLike | None = None, notes: list[str] | None = None, timings: dict | None = None,
-               progress=None, preparer=None) -> SpotResult:
+               progress=None, preparer=None, tier: str | None = None) -> SpotResult:
     """``jegal spot``: which words each person in ``video`` gestured, every output written to ``out``.
 
     ``video``: a video file or ``.kps.npz`` (read by :func:`jegal.use.video.read_video` with
-    ``transcript``, ``asr``, ``asr_model``, the windows and ``rgb_size``, recognised words written
+    ``transcript`` (``tier``: its words tier, for an .eaf / .TextGrid), ``asr``, ``asr_model``, the windows and ``rgb_size``, recognised words written
     under ``out``), or a :class:`~jegal.use.video.VideoInput` already read (those arguments are then
     unused). ``attribute``: in a video with several people, a word counts as gestured only by
     the person speaking it (:func:`attribute_words`; False: by anyone whose score passes).
@@ -327,7 +330,7 @@ def spot_words(video, model, *, model_dir: str | os.PathLike | None = None,
     reading = 24 if isinstance(video, (str, os.PathLike)) else 0  # shares of the time: the people stage dominates
     stages = Stages(progress, {"read": reading, "model": 1, "outputs": 2, **({"video": 6} if annotated or also else {})})
     read = dict(transcript=transcript, asr=asr, asr_model=asr_model, window_frames=window_frames,
-                overlap_frames=overlap_frames, rgb_size=rgb_size, preparer=preparer)
+                overlap_frames=overlap_frames, rgb_size=rgb_size, preparer=preparer, tier=tier)
     model_dir = model_dir if model_dir is not None else getattr(model, "source_dir", None)
     modalities, out, video = task_input(video, model, model_dir, "spot", out, modalities, read,
                                         progress=stages.part("read"))
@@ -357,14 +360,25 @@ def run(args: argparse.Namespace) -> int:
     from jegal.use.common import expected_errors, load_for_command, report_error
     from jegal.use.progress import ProgressBar
 
+    if Path(args.video).is_dir():  # a corpus: every video in one process (jegal.use.folder)
+        from jegal.use.folder import run_folder
+
+        return run_folder("spot", args, lambda path, out, preparer, progress, model, model_dir: spot_words(
+            path, model, model_dir=model_dir, out=out, modalities=args.modalities, window_frames=args.window_frames,
+            overlap_frames=args.overlap_frames, rgb_size=args.rgb_size, batch_size=args.batch_size,
+            annotated=not args.no_video, progress=progress, preparer=preparer))
     try:
         model, model_dir, timings = load_for_command(args)
         with ProgressBar("spot", disable=args.quiet) as bar:
-            got = spot_words(args.video, model, model_dir=model_dir, transcript=args.transcript, out=args.out,
+            got = spot_words(args.video, model, model_dir=model_dir, transcript=args.transcript, tier=args.tier, out=args.out,
                              modalities=args.modalities, asr=args.asr, asr_model=args.asr_model,
                              window_frames=args.window_frames, overlap_frames=args.overlap_frames,
                              rgb_size=args.rgb_size, batch_size=args.batch_size, annotated=not args.no_video,
                              timings=timings, progress=bar)
+        if args.keypoints_csv:
+            from jegal.use.keypoints_table import FILE_NAME, write_keypoints_csv
+
+            write_keypoints_csv(got.out / FILE_NAME, got.video)
     except expected_errors() as err:
         return report_error("spot", err)
     from jegal.perception.coverage import person_line, unscored_line
