@@ -29,7 +29,7 @@ import numpy as np
 
 from jegal.data.words import Word, normalise_word
 from jegal.perception.errors import EmptyTranscript, TranscriptTooLong, Unalignable
-from jegal.timebase import SAMPLE_RATE, seconds_to_frame
+from jegal.timebase import FPS, SAMPLE_RATE, seconds_to_frame
 
 PAD_S = 0.5
 # IPA (espeak-ng, en-us) -> CMU phones; longest match first.
@@ -186,6 +186,24 @@ def align_words(wave: np.ndarray, words: list[str], source: str = "transcript") 
             for w, s, e in align_seconds(wave, words, source)]
 
 
+_WHISPER = None
+_WHISPER_LOCK = threading.Lock()
+
+
+def _whisper():
+    """The default Whisper recogniser (loaded once per process), or None without the ``jegal[asr]`` extra."""
+    global _WHISPER
+    from jegal.perception.asr.engines import AsrUnavailable, make_recogniser, whisper_available
+
+    with _WHISPER_LOCK:
+        if _WHISPER is None and whisper_available():
+            try:
+                _WHISPER = make_recogniser("faster-whisper")
+            except AsrUnavailable:
+                return None
+        return _WHISPER
+
+
 def align_segments(audio: np.ndarray, segments: list[tuple[float, float, str]], source: str = "transcript",
                    margin_s: float = 0.25) -> list[Word]:
     """Word boundaries (25 fps frames, from the start of ``audio``) of timed text segments
@@ -198,6 +216,12 @@ def align_segments(audio: np.ndarray, segments: list[tuple[float, float, str]], 
     late or early), and every word's times are then clamped into ``[start_s, end_s]``, so a word
     never leaves its segment. Returns the words of all segments in time order.
 
+    The aligner: pocketsphinx (:func:`align_seconds`), which places word ends better (measured on the
+    real samples, docs/prepare.md); a segment it cannot align (a cue cut in the middle of a word, or
+    ending with the audio) is aligned by Whisper instead (:meth:`FasterWhisperRecogniser.align
+    <jegal.perception.asr.whisper.FasterWhisperRecogniser.align>`, segments up to 30 s) when the
+    ``jegal[asr]`` extra is installed.
+
     Raises :class:`~jegal.perception.errors.Unalignable` naming ``source`` (the file) and the
     segment (number and times) when a segment has a bad time (negative, end before start, past
     the audio's end) or its words cannot be aligned to its audio; ``EmptyTranscript`` when no
@@ -206,7 +230,7 @@ def align_segments(audio: np.ndarray, segments: list[tuple[float, float, str]], 
     wave = np.asarray(audio, np.float32)
     duration = len(wave) / SAMPLE_RATE
     timed = sorted((float(s), float(e), str(t), i) for i, (s, e, t) in enumerate(segments))
-    words: list[Word] = []
+    starts, ends, displays = [], [], []
     for start, end, text, i in timed:
         tokens = [w for w in text.split() if normalise_word(w)]
         if not tokens:
@@ -218,10 +242,22 @@ def align_segments(audio: np.ndarray, segments: list[tuple[float, float, str]], 
             raise Unalignable(f"{where}: starts after the audio ends ({duration:.3f} s); wrong file?")
         end = min(end, duration)
         lo, hi = max(0.0, start - margin_s), min(duration, end + margin_s)
-        found = align_seconds(wave[int(round(lo * SAMPLE_RATE)):int(round(hi * SAMPLE_RATE))], tokens, where)
-        for w, s, e in found:
-            s, e = min(max(s + lo, start), end), min(max(e + lo, start), end)
-            words.append(Word.from_display(w, seconds_to_frame(s), max(seconds_to_frame(s), seconds_to_frame(e))))
-    if not words:
+        piece = wave[int(round(lo * SAMPLE_RATE)):int(round(hi * SAMPLE_RATE))]
+        try:
+            found = align_seconds(piece, tokens, where)
+        except TranscriptTooLong:
+            raise
+        except Unalignable:
+            whisper = _whisper() if hi - lo <= 30 else None
+            if whisper is None:
+                raise
+            found = whisper.align(piece, tokens)
+        times = np.clip(np.array([(s, e) for _, s, e in found], np.float64) + lo, start, end)
+        starts.append(times[:, 0])
+        ends.append(times[:, 1])
+        displays += [w for w, _, _ in found]
+    if not displays:
         raise EmptyTranscript(f"{source}: no segment has words")
-    return words
+    first = np.rint(np.concatenate(starts) * FPS).astype(int)
+    last = np.maximum(first, np.rint(np.concatenate(ends) * FPS).astype(int))
+    return [Word.from_display(w, int(s), int(e)) for w, s, e in zip(displays, first, last)]

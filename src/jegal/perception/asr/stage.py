@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 
 from jegal.atomic import write_text_atomic
-from jegal.perception.asr.engines import RecognitionFailed, engine_for, make_recogniser, source_tag
+from jegal.perception.asr.engines import (FALLBACK_NOTE, RecognitionFailed, engine_for, engine_label, make_recogniser,
+                                          source_tag)
 from jegal.perception.asr.process import RecogniserProcess
 from jegal.perception.asr.provenance import GIVEN, Transcribed, format_transcript, machine_source, machine_transcript_path
 from jegal.perception.errors import NoTranscript
@@ -29,6 +30,15 @@ class Transcriber:
         self.engine = engine_for(mode, model_dir)
         self.beside = beside
         self._recogniser = None
+        self._label = None
+
+    @property
+    def label(self) -> str | None:
+        """The engine and model that recognise (:func:`~jegal.perception.asr.engines.engine_label`), as the
+        transcripts record them; None for ``--asr none``. Worked out on first use (a model directory is hashed)."""
+        if self._label is None and self.engine is not None:
+            self._label = engine_label(self.engine, self.model_dir)
+        return self._label
 
     @property
     def recogniser(self):
@@ -64,15 +74,16 @@ class Transcriber:
         from jegal.perception.transcripts import read_words
 
         if item.transcript is not None:
-            words = read_words(item.transcript, audio, self.max_overhang_s, warnings=warnings)
+            words = read_words(item.transcript, audio, self.max_overhang_s, warnings=warnings,
+                               tier=getattr(item, "tier", None))
             return Transcribed(words, machine_source(item.transcript) or GIVEN, Path(item.transcript))
         if self.engine is None:
-            raise NoTranscript(f"{item.source}: no transcript (.txt, .json or .TextGrid) beside it "
+            raise NoTranscript(f"{item.source}: no transcript (.txt, .json, .TextGrid, .vtt, .srt or .eaf) beside it "
                                "(--asr none; --asr auto recognises the speech instead)")
         path = machine_transcript_path(out, item.key) if out is not None else None
         if path is not None and path.is_file():
             earlier = machine_source(path)
-            if earlier is None or earlier == source_tag(self.engine):
+            if earlier is None or earlier == source_tag(self.label):
                 words = read_words(path, audio, self.max_overhang_s, warnings=warnings)
                 if earlier is not None:
                     _note(warnings, f"{item.source}: no transcript; words of {path} from an earlier run (machine-made)")
@@ -93,18 +104,19 @@ class Transcriber:
         if not found:
             raise NoTranscript(f"{item.source}: no transcript beside it, and {self.engine} recognised no words "
                                "in its audio (silence or noise?)")
-        note = f"{item.source}: no transcript; {len(found)} words recognised by {self.engine} (machine-made)"
+        by = FALLBACK_NOTE if self.mode == "auto" and self.engine == "pocketsphinx" else self.label
+        note = f"{item.source}: no transcript; {len(found)} words recognised by {by} (machine-made)"
         path = machine_transcript_path(out, item.key) if out is not None else None
         if path is None:
             from jegal.data.transcripts import words_from_seconds
 
             _note(warnings, note)
             words = words_from_seconds([(w.display, w.start, w.end) for w in found], f"{item.source} ({self.engine})")
-            return Transcribed(words, source_tag(self.engine), None)
-        write_text_atomic(path, format_transcript(found, self.engine, getattr(recogniser, "language", "en")))
+            return Transcribed(words, source_tag(self.label), None)
+        write_text_atomic(path, format_transcript(found, self.label, getattr(recogniser, "language", "en")))
         _note(warnings, f"{note}: correct {path} and rerun")
         words = read_words(path, audio, self.max_overhang_s, warnings=warnings)
-        return Transcribed(words, source_tag(self.engine), path)
+        return Transcribed(words, source_tag(self.label), path)
 
 
 def _note(warnings: list[str] | None, text: str) -> None:

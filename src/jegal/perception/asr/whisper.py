@@ -1,4 +1,12 @@
-"""The faster-whisper recogniser (the optional extra), with a local CTranslate2 model directory only."""
+"""The faster-whisper recogniser (the ``jegal[asr]`` extra): the bundled ``tiny.en`` model by default
+(:mod:`~jegal.perception.asr.models`, its files checked by SHA-256 before loading), another bundled
+model by name, or a local CTranslate2 model directory. Never a download.
+
+Long audio: faster-whisper's Silero voice activity detector (its ONNX file ships inside the
+faster-whisper wheel) cuts the audio into speech stretches, which are decoded in windows of at most
+30 s; every word time comes back in seconds of the whole input (``tests/perception/test_asr.py``
+checks this on a concatenation).
+"""
 
 from __future__ import annotations
 
@@ -7,29 +15,77 @@ import os
 import numpy as np
 
 from jegal.data.words import normalise_word
-from jegal.perception.asr.engines import AsrUnavailable, RecognisedWord, check_whisper_model
+from jegal.perception.asr.engines import AsrUnavailable, RecognisedWord, engine_label, whisper_model
 
 
 class FasterWhisperRecogniser:
-    """faster-whisper with a local CTranslate2 model directory (never a download)."""
+    """faster-whisper on the CPU (int8), with the model ``--asr-model`` names (see :func:`whisper_model`).
+
+    ``label``: the engine and model as transcripts record them (:func:`engine_label`). Raises
+    :class:`AsrUnavailable` when the extra is missing or a bundled file's SHA-256 is not the pinned one."""
 
     engine = "faster-whisper"
 
-    def __init__(self, model_dir: str | os.PathLike, threads: int = 1) -> None:
-        path = check_whisper_model(model_dir)
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the directory holds everything: never reach for the hub
+    def __init__(self, model_dir: str | os.PathLike | None = None, threads: int = 1) -> None:
+        from jegal.perception.asr.models import BundledModel, read_verified
+
+        model = whisper_model(model_dir)
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # everything is local: never reach for the hub
         try:
             from faster_whisper import WhisperModel
         except ImportError as err:
             raise AsrUnavailable(f"--asr faster-whisper: cannot import faster_whisper ({err}); "
                                  "pip install 'jegal[asr]'") from None
-        self.model = WhisperModel(str(path), device="cpu", compute_type="int8", cpu_threads=threads,
-                                  local_files_only=True)
+        self.label = engine_label(self.engine, model_dir)
+        if isinstance(model, BundledModel):
+            # The verified bytes themselves are loaded, so what runs is what was checked.
+            self.model = WhisperModel(model.name, device="cpu", compute_type="int8", cpu_threads=threads,
+                                      local_files_only=True, files=read_verified(model))
+            self.english_only = model.english_only
+        else:
+            self.model = WhisperModel(str(model), device="cpu", compute_type="int8", cpu_threads=threads,
+                                      local_files_only=True)
+            self.english_only = not self.model.model.is_multilingual
         self.language = "en"
 
     def recognise(self, audio: np.ndarray) -> list[RecognisedWord]:
+        """The words spoken in ``audio`` (16 kHz mono float), times in seconds from its start."""
         segments, info = self.model.transcribe(np.asarray(audio, np.float32), word_timestamps=True,
-                                               condition_on_previous_text=False)
+                                               language="en" if self.english_only else None,
+                                               condition_on_previous_text=False, vad_filter=True)
+        words = [RecognisedWord(w.word.strip(), float(w.start), float(w.end), float(w.probability))
+                 for seg in segments for w in (seg.words or []) if normalise_word(w.word)]
         self.language = info.language or self.language
-        return [RecognisedWord(w.word.strip(), float(w.start), float(w.end), float(w.probability))
-                for seg in segments for w in (seg.words or []) if normalise_word(w.word)]
+        return words
+
+    def align(self, audio: np.ndarray, words: list[str]) -> list[tuple[str, float, float]]:
+        """``(display, start_s, end_s)`` of each of ``words`` spoken in ``audio`` (16 kHz mono, at most
+        30 s: one Whisper window), by Whisper's forced alignment: the given text is decoded against the
+        audio and the cross-attention heads named in the model's ``alignment_heads`` are followed with
+        dynamic time warping (CTranslate2's ``Whisper.align``, as faster-whisper's word timestamps use
+        it); 20 ms steps. Each word is tokenised alone so that times map back to the given words
+        (punctuation stays on its word). Raises ``ValueError`` for audio over 30 s or no word."""
+        from faster_whisper.audio import pad_or_trim
+        from faster_whisper.tokenizer import Tokenizer
+
+        if len(audio) > 30 * 16000:
+            raise ValueError(f"Whisper aligns at most 30 s at once, not {len(audio) / 16000:.1f} s")
+        if not words:
+            raise ValueError("no word to align")
+        model = self.model
+        tokenizer = Tokenizer(model.hf_tokenizer, model.model.is_multilingual, task="transcribe",
+                              language=None if self.english_only else self.language)
+        pieces = [tokenizer.encode(" " + w.strip()) for w in words]
+        features = model.feature_extractor(np.asarray(audio, np.float32))
+        num_frames = features.shape[-1] - 1  # the extractor adds one frame past the end
+        encoded = model.encode(pad_or_trim(features))
+        [result] = model.model.align(encoded, tokenizer.sot_sequence, [[t for p in pieces for t in p]], num_frames,
+                                     median_filter_width=7)
+        text_index, time_index = np.array(result.alignments).T
+        jumps = np.diff(text_index, prepend=-1).astype(bool)  # where DTW steps to the next token
+        token_times = time_index[jumps] / model.tokens_per_second
+        first = np.concatenate([[0], np.cumsum([len(p) for p in pieces])])
+        # A word starts when its first token does and ends when the next word's first token starts.
+        ends = np.append(token_times, num_frames / 100.0)[np.minimum(first[1:], len(token_times))]
+        starts = token_times[np.minimum(first[:-1], len(token_times) - 1)]
+        return [(w, float(s), float(max(s, e))) for w, s, e in zip(words, starts, ends)]
