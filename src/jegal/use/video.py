@@ -418,11 +418,13 @@ def read_video(video: str | os.PathLike, transcript: str | os.PathLike | None = 
                overlap_frames: int = OVERLAP_FRAMES, rgb_size: int | None = None, progress=None,
                work_dir: str | os.PathLike | None = None, require_words: bool = True, preparer=None,
                gestsync_weights: str | os.PathLike | None = None, mel: str = "jegal",
-               features_device: str = "cpu") -> VideoInput:
+               features_device: str = "cpu", tier: str | None = None) -> VideoInput:
     """Read ``video`` (a video file or a ``.kps.npz``) into per-person model inputs (module docstring).
 
-    ``transcript``: a transcript file (reference txt, WhisperX JSON, TextGrid, or plain text to
-    be force-aligned); default: the one beside the video, else speech recognition as ``asr``
+    ``transcript``: a transcript file (reference txt, WhisperX JSON, TextGrid, WebVTT, SubRip,
+    ELAN .eaf, or plain text to be force-aligned: :mod:`jegal.perception.transcripts`; ``tier``: the
+    words tier of an .eaf / .TextGrid); default: the one beside the video (another one beside it
+    that is not used is said on stderr and in the warnings), else speech recognition as ``asr``
     says (``auto`` | ``pocketsphinx`` | ``faster-whisper`` with ``asr_model`` | ``none``);
     recognised words are written to ``work_dir/transcripts/<name>.txt`` (to correct and give
     back as ``transcript``) when ``work_dir`` is given. ``window_frames`` / ``overlap_frames``:
@@ -453,11 +455,14 @@ def read_video(video: str | os.PathLike, transcript: str | os.PathLike | None = 
     cut_windows(0, 0, window_frames, overlap_frames)  # bad window settings fail before any work
     path = Path(video)
     item = _item(path, transcript)
+    item.tier = tier
     own = preparer is None
     if own:
         preparer = video_preparer(asr=asr, asr_model=asr_model, rgb_size=rgb_size, gestsync_weights=gestsync_weights,
                                   mel=mel, work_dir=work_dir, features_device=features_device)
-    warnings: list[str] = []
+    from jegal.perception.transcripts import say_unused_transcripts
+
+    warnings: list[str] = say_unused_transcripts(path, item.transcript)
     timings: dict = {}
     # shares of the time on the 2-core machine (docs/use.md, "Speed"): the people stage dominates
     weights = {"words": 1, "people": 16, **({"features": 8} if preparer.features is not None else {}), "windows": 1}
