@@ -2,8 +2,10 @@
 
 An :class:`Item` is a video and/or precomputed keypoints (``<name>.kps.npz``) with the
 files beside it: ``<name>.wav`` (the audio, winning over the container's track) and the
-transcript (``<name>.txt``, ``.json``, ``.TextGrid``, looked for in that order). The input
-is a folder (searched recursively), one file, or a CSV listing the files per item.
+transcript (``<name>.txt``, ``.json``, ``.TextGrid``, ``.vtt``, ``.srt``, ``.eaf``, looked for in
+that order, then language-tagged names such as ``<name>.en.vtt``:
+:func:`jegal.perception.transcripts.transcripts_beside`). The input is a folder (searched
+recursively), one file, or a CSV listing the files per item.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from jegal.perception.errors import BadInput, MissingFile
-from jegal.perception.transcripts import TRANSCRIPT_SUFFIXES
+from jegal.perception.transcripts import find_transcript
 
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".flv", ".wmv", ".ts", ".3gp"}
 KPS_SUFFIX = ".kps.npz"
@@ -30,6 +32,7 @@ class Item:
     wav: Path | None = None
     transcript: Path | None = None
     speaker_id: str = ""
+    tier: str | None = None  # the words tier of an .eaf / .TextGrid transcript (--tier), None: by the rule
 
     @property
     def key(self) -> str:
@@ -56,7 +59,7 @@ def _beside(base: Path, suffixes) -> Path | None:
     return None
 
 
-def _item_for(path: Path, root: Path, overrides: dict | None = None) -> Item:
+def _item_for(path: Path, root: Path, overrides: dict | None = None, tier: str | None = None) -> Item:
     overrides = overrides or {}
     if path.name.endswith(KPS_SUFFIX):
         base = path.with_name(path.name[: -len(KPS_SUFFIX)])
@@ -70,13 +73,14 @@ def _item_for(path: Path, root: Path, overrides: dict | None = None) -> Item:
         name = base.name
     return Item(name=name, video=overrides.get("video", video), keypoints=overrides.get("keypoints", kps),
                 wav=overrides.get("wav", _beside(base, [".wav"])),
-                transcript=overrides.get("transcript", _beside(base, TRANSCRIPT_SUFFIXES)),
-                speaker_id=overrides.get("speaker_id", ""))
+                transcript=overrides.get("transcript", find_transcript(path)),
+                speaker_id=overrides.get("speaker_id", ""), tier=overrides.get("tier", tier))
 
 
-def _csv_items(path: Path) -> list[Item]:
+def _csv_items(path: Path, tier: str | None = None) -> list[Item]:
     """The items a CSV lists: a ``video`` or ``keypoints`` column, optional ``transcript``,
-    ``wav``, ``keypoints``, ``speaker_id``; relative paths from the CSV's folder."""
+    ``wav``, ``keypoints``, ``speaker_id``, ``tier`` (the words tier of its ``.eaf`` / ``.TextGrid``,
+    winning over ``tier``); relative paths from the CSV's folder."""
     root = path.parent
     with open(path, newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
@@ -86,40 +90,42 @@ def _csv_items(path: Path) -> list[Item]:
         if not main:
             raise BadInput(f"{path}:{lineno}: needs a 'video' or 'keypoints' column value")
         over = {k: (root / row[k]) for k in ("video", "keypoints", "wav", "transcript") if row.get(k)}
-        if row.get("speaker_id"):
-            over["speaker_id"] = row["speaker_id"]
-        items.append(_item_for(root / main, root, over))
+        for key in ("speaker_id", "tier"):
+            if row.get(key):
+                over[key] = row[key]
+        items.append(_item_for(root / main, root, over, tier))
     return items
 
 
-def _folder_items(root: Path) -> list[Item]:
+def _folder_items(root: Path, tier: str | None = None) -> list[Item]:
     """Every video under ``root``, and every ``.kps.npz`` without a video beside it."""
     items = []
     for path in sorted(root.rglob("*")):
         if not path.is_file():
             continue
         if path.suffix.lower() in VIDEO_SUFFIXES:
-            items.append(_item_for(path, root))
+            items.append(_item_for(path, root, tier=tier))
         elif path.name.endswith(KPS_SUFFIX):
             base = path.with_name(path.name[: -len(KPS_SUFFIX)])
             if not any(base.with_name(base.name + s).is_file() for s in VIDEO_SUFFIXES):
-                items.append(_item_for(path, root))
+                items.append(_item_for(path, root, tier=tier))
     return items
 
 
-def discover(input_path: str | os.PathLike) -> list[Item]:
+def discover(input_path: str | os.PathLike, tier: str | None = None) -> list[Item]:
     """Items of a folder (every video, plus ``.kps.npz`` files without a video), a CSV, or one file.
+    ``tier``: every item's :attr:`Item.tier` (``--tier NAME``; a CSV's ``tier`` column wins).
 
     Items come back sorted by name, so ``--shard i/N`` splits the same way everywhere.
     Raises :class:`~jegal.perception.errors.BadInput` when ``input_path`` does not exist, a CSV
     row names no file, or two inputs share a name."""
     input_path = Path(input_path)
     if input_path.is_file() and input_path.suffix.lower() == ".csv":
-        items = _csv_items(input_path)
+        items = _csv_items(input_path, tier)
     elif input_path.is_dir():
-        items = _folder_items(input_path)
+        items = _folder_items(input_path, tier)
     elif input_path.is_file():
-        items = [_item_for(input_path, input_path.parent)]
+        items = [_item_for(input_path, input_path.parent, tier=tier)]
     else:
         raise BadInput(f"{input_path}: no such folder, video or CSV")
     names = [it.name for it in items]
