@@ -44,3 +44,52 @@ def test_a_pose_model_run_leaves_only_our_own_lines_on_stderr():
     assert done.returncode == 0, err
     assert "jegal: a message of our own" in err and "a native error stays" in err
     assert "XNNPACK" not in err and "inference_feedback_manager" not in err and "InitializeLog" not in err, err
+
+
+def test_a_native_line_glued_to_a_progress_bar_loses_only_its_native_part():
+    from jegal.native_logs import strip_chatter
+
+    bar = b"\r 76%|#####     | spot: people"
+    assert strip_chatter(bar + b"I0000 00:00:1796686022.161716    4896 task_runner.cc:85] GPU suport") == bar
+    assert strip_chatter(b"W0000 00:00:1796675115.900796   11832 inference_feedback_manager.cc:114] x") is None
+    assert strip_chatter(b"jegal spot: a message") == b"jegal spot: a message"
+
+
+def test_the_filter_passes_bars_at_once_and_drops_native_lines_wherever_they_fall():
+    import os
+    import threading
+
+    from jegal.native_logs import _pump
+
+    read_end, write_end = os.pipe()
+    out_read, out_write = os.pipe()
+    thread = threading.Thread(target=_pump, args=(read_end, out_write))
+    thread.start()
+    os.write(write_end, b"\r 10%| spot: reading")  # a bar's redraw: no newline, passed on before any other write
+    import select
+
+    assert select.select([out_read], [], [], 5)[0], "a bar's redraw was held back"
+    first = os.read(out_read, 1000)
+    assert first == b"\r 10%| spot: reading"
+    os.write(write_end, b"INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\n"
+                        b"\r 50%| spot: peopleW0000 00:00:1796675115.9   11832 inference_feedback_manager.cc:114] F\n"
+                        b"jegal spot: ours\nE0000 00:00:1.5 7 x.cc:1] a native error stays\n")
+    os.close(write_end)
+    thread.join(5)
+    os.close(out_write)
+    rest = b""
+    while chunk := os.read(out_read, 1000):
+        rest += chunk
+    os.close(out_read)
+    assert rest == b"\r 50%| spot: peoplejegal spot: ours\nE0000 00:00:1.5 7 x.cc:1] a native error stays\n"
+
+
+def test_verbose_leaves_the_environment_and_fd_2_alone(monkeypatch):
+    import jegal.native_logs as nl
+
+    called = []
+    monkeypatch.setattr(nl, "quiet_native_logs", lambda **kw: called.append(kw))
+    nl.quiet_for_command(verbose=True)
+    assert called == []
+    nl.quiet_for_command(verbose=False)
+    assert called == [{"filter_fd": False}]  # pytest holds stderr: its file descriptor is not taken over
