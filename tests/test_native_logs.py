@@ -63,7 +63,7 @@ def test_the_filter_passes_bars_at_once_and_drops_native_lines_wherever_they_fal
 
     read_end, write_end = os.pipe()
     out_read, out_write = os.pipe()
-    thread = threading.Thread(target=_pump, args=(read_end, out_write))
+    thread = threading.Thread(target=_pump, args=(read_end, out_write), daemon=True)
     thread.start()
     os.write(write_end, b"\r 10%| spot: reading")  # a bar's redraw: no newline, passed on before any other write
     import select
