@@ -553,7 +553,7 @@ def _vtt_transcript(text: str, path: Path) -> Transcript:
     rows: list[tuple[str, float, float]] = []
     untimed = 0
     for start, end, line in lines:
-        if _VTT_TIME.search(line):
+        if _VTT_TIME.search(line) or len(_cue_text(line).split()) == 1:  # YouTube's one-word line has no tag
             rows += _timed_line(line, start, end)
         else:
             untimed += 1
@@ -596,7 +596,7 @@ NOT_WORD_TIER_NAMES = {"gesture", "gestures", "gest", "phase", "phases", "g-phas
                        "ft", "free", "gloss", "glosses", "ge", "mb", "morph", "morphemes", "pos", "comment", "comments",
                        "note", "notes", "unit", "units", "g-unit", "phrase", "gesture-phrase", "head", "gaze"}
 # Extra ELAN word-tier names beside WORD_TIER_NAMES (Toolbox/ELAN "tx", "ortho", "w").
-EAF_WORD_TIER_NAMES = WORD_TIER_NAMES | {"tx", "ortho", "w", "wd"}
+EAF_WORD_TIER_NAMES = WORD_TIER_NAMES | {"tx", "ortho", "w", "wd", "utterance", "utterances"}
 # Gesture-phase labels (McNeill, Kita et al. 1998): a tier holding mostly these is not words.
 GESTURE_PHASES = {"prep", "preparation", "stroke", "hold", "pre-stroke hold", "post-stroke hold", "retraction",
                   "retract", "rest", "recovery", "beat", "iconic", "deictic", "metaphoric", "emblem", "pointing",
@@ -629,7 +629,7 @@ def choose_eaf_tiers(tiers: dict[str, list[tuple[float, float, str]]], path: Pat
 
     1. ``tier`` (``--tier NAME``, any case); a name the file lacks raises, listing the tiers;
     2. the tiers named like a words tier (``words``, ``word``, ``transcription``, ``ortho``,
-       ``tx``, ``text``, ``utterance-words``, each also as one part of a name such as ``words@A``
+       ``tx``, ``text``, ``utterance``, each also as one part of a name such as ``words@A``
        or ``A - words``; several, one per speaker, are merged in time order);
     3. else the one tier left after dropping gesture tiers (named ``gesture``, ``phase``,
        ``stroke``, ... or holding mostly gesture-phase labels), translation, gloss and comment
