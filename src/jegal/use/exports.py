@@ -22,9 +22,11 @@ vocabulary and media link of it is kept and ours are added (a name it already us
 `` (jegal)`` appended). The ``.TextGrid`` has the same tiers as interval tiers (long text format,
 empty intervals between annotations), from 0 to the media's end.
 
-Within a tier annotations never overlap: one that starts before the previous one ends is
-trimmed to start there (transcripts with overlapping words exist), and one left without
-duration is dropped.
+Within a tier annotations never overlap (ELAN's alignable tiers and Praat's interval tiers need
+that): where one starts before the previous one ends, the previous one is cut to end there, so
+every onset stays as ``spot.json`` gives it (neighbouring words share a frame whenever a word
+ends in the frame where the next starts: 25 fps frames are inclusive); an annotation that starts
+with the previous one starts where that one ends instead, and one left without duration is dropped.
 """
 
 from __future__ import annotations
@@ -117,11 +119,16 @@ def asd_tiers(video, segments) -> list[Tier]:
 def _clean(intervals: list[tuple[float, float, str]], end_s: float) -> list[tuple[float, float, str]]:
     """``intervals`` in time order, inside ``0..end_s``, none overlapping the one before (module docstring)."""
     out: list[tuple[float, float, str]] = []
-    for s, e, v in sorted(intervals, key=lambda r: (r[0], r[1])):
-        s = max(s, out[-1][1] if out else 0.0, 0.0)
-        e = min(e, end_s)
+    for s, e, v in sorted(((round(s, 3), round(e, 3), v) for s, e, v in intervals), key=lambda r: (r[0], r[1])):
+        s, e = max(s, 0.0), min(e, round(end_s, 3))
+        if out and s < out[-1][1]:
+            before_s, _, before_v = out[-1]
+            if s - before_s >= 0.001:  # the earlier one ends where this one starts: onsets stay as they are
+                out[-1] = (before_s, s, before_v)
+            else:  # both start together: this one starts where the earlier one ends
+                s = out[-1][1]
         if e - s >= 0.001:
-            out.append((round(s, 3), round(e, 3), v))
+            out.append((s, e, v))
     return out
 
 
