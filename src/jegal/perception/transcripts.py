@@ -74,7 +74,8 @@ TRANSCRIPT_SUFFIXES = (".txt", ".json", ".TextGrid", ".textgrid", ".vtt", ".srt"
 KINDS = {".txt": ".txt", ".json": ".json", ".textgrid": ".TextGrid", ".vtt": ".vtt", ".srt": ".srt", ".eaf": ".eaf"}
 # Transcript, subtitle and document kinds jegal does not read: refused by name, with what to do.
 REFUSED_KINDS = {
-    ".sbv": "YouTube SubViewer captions", ".sub": "MicroDVD/SubViewer subtitles", ".ass": "Advanced SubStation subtitles",
+    ".sbv": "YouTube SubViewer captions", ".sub": "MicroDVD/SubViewer subtitles",
+    ".ass": "Advanced SubStation subtitles",
     ".ssa": "SubStation subtitles", ".ttml": "TTML captions", ".dfxp": "DFXP captions", ".xml": "an XML file",
     ".smi": "SAMI captions", ".sami": "SAMI captions", ".scc": "Scenarist captions", ".lrc": "LRC lyrics",
     ".cha": "a CHAT (CLAN) transcript", ".trs": "a Transcriber transcript", ".exb": "an EXMARaLDA transcript",
@@ -139,7 +140,8 @@ def _suffix(name: str) -> str:
     return Path(name).suffix.lower()
 
 
-_SRT_CUE = re.compile(r"^\s*\d+\s*\n\s*\d{1,2}:\d{2}:\d{2}[,.]\d{1,3}\s*-->\s*\d{1,2}:\d{2}:\d{2}[,.]\d{1,3}", re.MULTILINE)
+_SRT_CUE = re.compile(r"^\s*\d+\s*\n\s*\d{1,2}:\d{2}:\d{2}[,.]\d{1,3}\s*-->\s*\d{1,2}:\d{2}:\d{2}[,.]\d{1,3}",
+                      re.MULTILINE)
 
 
 def _kind_by_content(text: str, name: str) -> str:
@@ -644,7 +646,8 @@ def choose_eaf_tiers(tiers: dict[str, list[tuple[float, float, str]]], path: Pat
         if not chosen:
             raise NoWordTier(f"{path}: no tier named {tier!r} (--tier); its tiers: {listing}")
         return chosen[:1]
-    labels = {n: [v.strip() for _, _, v in a if v.strip() and v.strip().lower() not in PAUSES] for n, a in tiers.items()}
+    labels = {n: [v.strip() for _, _, v in a if v.strip() and v.strip().lower() not in PAUSES]
+              for n, a in tiers.items()}
     named = [n for n in tiers if _eaf_word_named(n) and labels[n] and not phone_like(labels[n])]
     if named:
         if len(named) > 1:

@@ -68,6 +68,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="an input without a transcript: auto = recognise its speech offline (pocketsphinx, or "
                              "faster-whisper with --asr-model); none = fail it as no_transcript. A given transcript "
                              "always wins; recognised ones are written to OUT/transcripts/<key>.txt to correct")
+    parser.add_argument("--tier", default=None, metavar="NAME",
+                        help="the tier of each .eaf / .TextGrid transcript that holds the words (default: a tier named "
+                             "words/word/transcription/ortho/tx..., else the only one that is not gestures, "
+                             "translations or phones; a CSV's tier column wins; docs/prepare.md)")
     parser.add_argument("--asr-model", default=None, metavar="DIR",
                         help="a local faster-whisper (CTranslate2) model directory; never downloaded")
     parser.add_argument("--rebuild-manifest", action="store_true",
@@ -96,7 +100,8 @@ def run(args: argparse.Namespace) -> int:
                              threads=args.threads or 1, asr=args.asr, asr_model=args.asr_model)
     workers = args.workers if args.workers is not None else min(2, os.cpu_count() or 1)
     try:
-        summary = run_prepare(args.input, args.out, options, shard=args.shard, workers=workers, progress=not args.quiet)
+        summary = run_prepare(args.input, args.out, options, shard=args.shard, workers=workers, progress=not args.quiet,
+                              tier=args.tier)
     except BadInput as err:
         print(f"jegal prepare: {err}", file=sys.stderr)
         return 2

@@ -185,8 +185,10 @@ def select_shard(items: list[Item], index: int, count: int) -> list[Item]:
 
 
 def run_prepare(input_path: str | os.PathLike, out: str | os.PathLike, options: PrepareOptions | None = None,
-                shard: tuple[int, int] = (0, 1), workers: int = 1, progress: bool = True) -> dict:
-    """Prepare every item of ``input_path`` that belongs to job ``shard`` into ``out``.
+                shard: tuple[int, int] = (0, 1), workers: int = 1, progress: bool = True,
+                tier: str | None = None) -> dict:
+    """Prepare every item of ``input_path`` that belongs to job ``shard`` into ``out``; ``tier``:
+    the words tier of every ``.eaf`` / ``.TextGrid`` transcript (``--tier``; a CSV's ``tier`` column wins).
 
     Returns (and writes to ``out/summary[-i-of-N].json``) a summary: counts of done,
     skipped (finished by an earlier run) and failed items, the clips written, and per
@@ -202,7 +204,7 @@ def run_prepare(input_path: str | os.PathLike, out: str | os.PathLike, options: 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    items = select_shard(discover(input_path), *shard)
+    items = select_shard(discover(input_path, tier), *shard)
     todo = [it for it in items if not is_done(out, it)]
     results = [_skipped(out, it) for it in items if is_done(out, it)]
     bar = tqdm(total=len(todo), desc="prepare", unit="video", disable=not progress)

@@ -277,6 +277,9 @@ def write_outputs(out: Path, video, segments: list[Segment], meta: dict, annotat
     from jegal.use.exports import asd_tiers, write_exports
 
     doc["outputs"].update(write_exports(out, video, asd_tiers(video, segments), "asd"))
+    from jegal.use.exports import asd_tiers, write_exports
+
+    doc["outputs"].update(write_exports(out, video, asd_tiers(video, segments), "asd"))
     write_json_atomic(out / "asd.json", doc)
     return doc
 
@@ -366,14 +369,16 @@ def run(args: argparse.Namespace) -> int:
         from jegal.use.folder import run_folder
 
         return run_folder("asd", args, lambda path, out, preparer, progress, model, model_dir: find_speakers(
-            path, model, model_dir=model_dir, out=out, modalities=args.modalities, window_frames=args.window_frames,
+            path, model, model_dir=model_dir, out=out, tier=args.tier, modalities=args.modalities,
+            window_frames=args.window_frames,
             overlap_frames=args.overlap_frames, rgb_size=args.rgb_size, max_pause_frames=args.max_pause_frames,
             max_segment_frames=args.max_segment_frames, segment_frames=args.segment_frames,
             min_visible=args.min_visible, annotated=not args.no_video, progress=progress, preparer=preparer))
     try:
         model, model_dir, timings = load_for_command(args)
         with ProgressBar("asd", disable=args.quiet) as bar:
-            got = find_speakers(args.video, model, model_dir=model_dir, transcript=args.transcript, tier=args.tier, out=args.out,
+            got = find_speakers(args.video, model, model_dir=model_dir, transcript=args.transcript, tier=args.tier,
+                                out=args.out,
                                 modalities=args.modalities, asr=args.asr, asr_model=args.asr_model,
                                 window_frames=args.window_frames, overlap_frames=args.overlap_frames,
                                 rgb_size=args.rgb_size, max_pause_frames=args.max_pause_frames,

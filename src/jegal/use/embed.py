@@ -267,6 +267,7 @@ class VideoOptions:
     window_frames: int = 100
     overlap_frames: int = 50
     rgb_size: int | None = None
+    tier: str | None = None  # the words tier of .eaf / .TextGrid transcripts
 
 
 def embed_input(model, source: str | os.PathLike, modalities: str, batch_size: int = 32,
@@ -331,7 +332,7 @@ def embed_input(model, source: str | os.PathLike, modalities: str, batch_size: i
                     model_inputs(model, model_dir, path, video.rgb_size)  # rgb/features: not from a .kps.npz
                     v = read_video(path, video.transcript, window_frames=video.window_frames,
                                    overlap_frames=video.overlap_frames, progress=within, require_words=False,
-                                   preparer=preparer)
+                                   preparer=preparer, tier=video.tier)
                 except PrepareError as err:
                     if kind == VIDEO:
                         raise
@@ -398,7 +399,11 @@ def add_input_arguments(parser: argparse.ArgumentParser) -> None:
     from jegal.inference.windows import OVERLAP_FRAMES, WINDOW_FRAMES
 
     parser.add_argument("--transcript", default=None, metavar="FILE",
-                        help="with one video: its transcript (default: <name>.txt/.json/.TextGrid beside it, else ASR)")
+                        help="with one video: its transcript (default: <name>.txt/.json/.TextGrid/.vtt/.srt/.eaf or "
+                             "<name>.<lang>.vtt beside it, else ASR)")
+    parser.add_argument("--tier", default=None, metavar="NAME",
+                        help="the tier of .eaf / .TextGrid transcripts that holds the words (default: by the rule "
+                             "of docs/use.md)")
     parser.add_argument("--asr", choices=ASR_MODES, default="auto",
                         help="videos without a transcript: offline speech recognition (auto: pocketsphinx), or none "
                              "(then only gesture embeddings)")
@@ -415,7 +420,7 @@ def video_options(args: argparse.Namespace) -> VideoOptions:
 
     check_flags(args)
     return VideoOptions(args.transcript, args.asr, args.asr_model, args.window_frames, args.overlap_frames,
-                        args.rgb_size)
+                        args.rgb_size, args.tier)
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

@@ -158,13 +158,14 @@ def text_clip(text: str, clip_id: str = "query") -> Clip:
 def speech_clip(path: str | os.PathLike, transcript: str | os.PathLike | None = None, asr: str = "auto",
                 asr_model: str | os.PathLike | None = None, span: tuple[float, float] | None = None,
                 clip_id: str = "query", warnings: list[str] | None = None,
-                mel: str = "jegal") -> tuple[Clip, str]:
+                mel: str = "jegal", tier: str | None = None) -> tuple[Clip, str]:
     """(content clip, transcript source) of the sound of ``path`` (an audio or a video file; the
     audio track at 16 kHz mono, or ``<name>.wav`` beside a video when there is one, as ``jegal
     prepare`` reads it) and its words: ``transcript``, else the transcript beside the file,
     else offline recognition (``asr``: :data:`jegal.perception.asr.ASR_MODES`). ``span`` (start, end)
     seconds keeps that part. ``mel``: the log-mel kind of the model that will embed the clip
-    (``model.input_spec.mel``, :class:`jegal.model.spec.InputSpec`). Raises FileNotFoundError,
+    (``model.input_spec.mel``, :class:`jegal.model.spec.InputSpec`). ``tier``: the words tier of an
+    ``.eaf`` / ``.TextGrid`` transcript. Raises FileNotFoundError,
     :class:`EmptyQuery` (no word in the span) and the prepare errors (``NoAudio``, ``BadAudio``,
     ``NoTranscript`` when nothing was recognised, ``BadTranscript``, ``TranscriptTooLong``, ...),
     each naming the file."""
@@ -182,7 +183,8 @@ def speech_clip(path: str | os.PathLike, transcript: str | os.PathLike | None = 
     check_asr(asr, asr_model)
     wav = path.with_suffix(".wav")  # as jegal prepare: a <name>.wav beside a video is its sound
     audio = load_audio_for(path, wav if wav != path and wav.is_file() else None)
-    item = Item(name=path.stem, video=path, transcript=Path(transcript) if transcript else find_transcript(path))
+    item = Item(name=path.stem, video=path, transcript=Path(transcript) if transcript else find_transcript(path),
+                tier=tier)
     chosen = Transcriber(asr, asr_model).words(item, audio, None, warnings)
     words = chosen.words
     T = -(-len(audio) // SAMPLES_PER_FRAME)
@@ -299,7 +301,7 @@ def _query(args: argparse.Namespace) -> int:
             mods = searcher.modalities(args.modalities, "a" if args.audio else None)
             clip, source = speech_clip(path, args.transcript, args.asr, args.asr_model,
                                        tuple(args.span) if args.span else None, warnings=warnings,
-                                       mel=searcher.model.input_spec.mel)
+                                       mel=searcher.model.input_spec.mel, tier=args.tier)
         hits = searcher.search_clips([clip], mods, args.k)[0]
         seconds = time.perf_counter() - t0
     except expected_errors() + (GalleryError, IndexModelMismatch, EmptyQuery) as err:
@@ -356,6 +358,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     q.add_argument("--modalities", default=None, choices=("t", "a", "ta"), help="content inputs of a --video query")
     q.add_argument("--transcript", default=None, metavar="FILE",
                    help="words of --audio / --video (default: the transcript beside it, else speech recognition)")
+    q.add_argument("--tier", default=None, metavar="NAME",
+                   help="the tier of an .eaf / .TextGrid transcript that holds the words (default: by the rule of "
+                        "docs/use.md)")
     q.add_argument("--asr", choices=ASR_MODES, default="auto", help="without a transcript: offline speech recognition")
     q.add_argument("--asr-model", default=None, metavar="DIR", help="local faster-whisper model directory")
     q.add_argument("--span", type=float, nargs=2, default=None, metavar=("START", "END"),

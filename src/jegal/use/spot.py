@@ -277,6 +277,9 @@ def write_outputs(out: Path, video, spots: list[PersonSpots], meta: dict, annota
     from jegal.use.exports import spot_tiers, write_exports
 
     doc["outputs"].update(write_exports(out, video, spot_tiers(people, doc["words"]), "spot"))
+    from jegal.use.exports import spot_tiers, write_exports
+
+    doc["outputs"].update(write_exports(out, video, spot_tiers(people, doc["words"]), "spot"))
     write_json_atomic(out / "spot.json", doc)
     return doc
 
@@ -305,7 +308,8 @@ def spot_words(video, model, *, model_dir: str | os.PathLike | None = None,
     """``jegal spot``: which words each person in ``video`` gestured, every output written to ``out``.
 
     ``video``: a video file or ``.kps.npz`` (read by :func:`jegal.use.video.read_video` with
-    ``transcript`` (``tier``: its words tier, for an .eaf / .TextGrid), ``asr``, ``asr_model``, the windows and ``rgb_size``, recognised words written
+    ``transcript`` (``tier``: its words tier, for an .eaf / .TextGrid), ``asr``, ``asr_model``, the windows
+    and ``rgb_size``, recognised words written
     under ``out``), or a :class:`~jegal.use.video.VideoInput` already read (those arguments are then
     unused). ``attribute``: in a video with several people, a word counts as gestured only by
     the person speaking it (:func:`attribute_words`; False: by anyone whose score passes).
@@ -367,13 +371,15 @@ def run(args: argparse.Namespace) -> int:
         from jegal.use.folder import run_folder
 
         return run_folder("spot", args, lambda path, out, preparer, progress, model, model_dir: spot_words(
-            path, model, model_dir=model_dir, out=out, modalities=args.modalities, window_frames=args.window_frames,
+            path, model, model_dir=model_dir, out=out, tier=args.tier, modalities=args.modalities,
+            window_frames=args.window_frames,
             overlap_frames=args.overlap_frames, rgb_size=args.rgb_size, batch_size=args.batch_size,
             annotated=not args.no_video, progress=progress, preparer=preparer))
     try:
         model, model_dir, timings = load_for_command(args)
         with ProgressBar("spot", disable=args.quiet) as bar:
-            got = spot_words(args.video, model, model_dir=model_dir, transcript=args.transcript, tier=args.tier, out=args.out,
+            got = spot_words(args.video, model, model_dir=model_dir, transcript=args.transcript, tier=args.tier,
+                             out=args.out,
                              modalities=args.modalities, asr=args.asr, asr_model=args.asr_model,
                              window_frames=args.window_frames, overlap_frames=args.overlap_frames,
                              rgb_size=args.rgb_size, batch_size=args.batch_size, annotated=not args.no_video,
