@@ -274,12 +274,6 @@ def write_outputs(out: Path, video, segments: list[Segment], meta: dict, annotat
     from jegal.use.exports import asd_tiers, write_exports
 
     doc["outputs"].update(write_exports(out, video, asd_tiers(video, segments), "asd"))
-    from jegal.use.exports import asd_tiers, write_exports
-
-    doc["outputs"].update(write_exports(out, video, asd_tiers(video, segments), "asd"))
-    from jegal.use.exports import asd_tiers, write_exports
-
-    doc["outputs"].update(write_exports(out, video, asd_tiers(video, segments), "asd"))
     write_json_atomic(out / "asd.json", doc)
     return doc
 

@@ -274,12 +274,6 @@ def write_outputs(out: Path, video, spots: list[PersonSpots], meta: dict, annota
     from jegal.use.exports import spot_tiers, write_exports
 
     doc["outputs"].update(write_exports(out, video, spot_tiers(people, doc["words"]), "spot"))
-    from jegal.use.exports import spot_tiers, write_exports
-
-    doc["outputs"].update(write_exports(out, video, spot_tiers(people, doc["words"]), "spot"))
-    from jegal.use.exports import spot_tiers, write_exports
-
-    doc["outputs"].update(write_exports(out, video, spot_tiers(people, doc["words"]), "spot"))
     write_json_atomic(out / "spot.json", doc)
     return doc
 
