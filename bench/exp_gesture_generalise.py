@@ -41,7 +41,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from perturb_corpus import KINDS, media_files, perturb_clip  # noqa: E402
+from perturb_corpus import KINDS, clip_rng, media_files, perturb_clip, perturb_keypoints  # noqa: E402
 
 
 def load_truth(corpus: Path) -> dict:
@@ -119,11 +119,33 @@ def run(model, files: list[Path], truth: dict, kind: str, seed: int, tmp: Path) 
     return out
 
 
-def run_eval_path(model, files: list[Path], truth: dict, corpus: Path) -> dict:
+def perturbed_keypoints(clip, kps_path: Path, kind: str, seed: int):
+    """The shard clip with its keypoints replaced by its media file's, perturbed by ``kind`` exactly as
+    :func:`perturb_corpus.perturb_clip` does (same random stream) and normalised as SynthGest's shards
+    are (:func:`jegal.data.keypoints.normalise`). Speed kinds move words and audio: not here."""
+    from dataclasses import replace
+
+    from jegal.data.keypoints import normalise
+
+    if kind.startswith("speed"):
+        raise ValueError(f"--eval-path runs keypoint perturbations only, not {kind!r}")
+    name = f"{kps_path.parent.name}/{kps_path.name[:-len('.kps.npz')]}"
+    data = np.load(kps_path, allow_pickle=False)
+    kp = data["keypoints"].astype(np.float32)
+    if len(kp) != clip.num_frames:
+        raise ValueError(f"{kps_path}: {len(kp)} frames, its shard clip {clip.num_frames}")
+    width = float(data["width"]) if "width" in data else 256.0
+    out, _ = perturb_keypoints(kind, kp, width, clip_rng(seed, f"{kind}:{name}"))
+    return replace(clip, keypoints=normalise(out).astype(clip.keypoints.dtype))
+
+
+def run_eval_path(model, files: list[Path], truth: dict, corpus: Path, kind: str = "none", seed: int = 0) -> dict:
     """The same words through ``jegal eval gestured``'s path: the shard clips of CORPUS/test
     (ground-truth words), :func:`jegal.inference.gesture_score.score_clips` (each clip a window,
     each speaker's selected clips one person: controls are their other clips and still pose).
-    No AVS columns (``localised`` all False, ``prob`` the window-max spotting probability)."""
+    ``kind`` other than "none": every clip's keypoints perturbed (:func:`perturbed_keypoints`),
+    controls included. No AVS columns (``localised`` all False, ``prob`` the window-max spotting
+    probability)."""
     from jegal.data.words import Word, normalise_word
     from jegal.evaluation.benchmarks import load_clips, with_benchmark_words
     from jegal.inference.gesture_score import MIN_CONTROLS, score_clips
@@ -132,6 +154,8 @@ def run_eval_path(model, files: list[Path], truth: dict, corpus: Path) -> dict:
     clipset = load_clips(corpus / "test", ids)
     clips = [with_benchmark_words(clipset.clips[c], [Word.from_display(r.word, r.start, r.end)
                                                      for r in truth[c][1]])[0] for c in ids]
+    if kind != "none":
+        clips = [perturbed_keypoints(c, p, kind, seed) for c, p in zip(clips, files)]
     t0 = time.perf_counter()
     res = score_clips(model, clips, modalities="ta")
     seconds = (time.perf_counter() - t0) / max(1, len(ids))
@@ -258,6 +282,9 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--eval-path", action="store_true",
                     help="add a row: the same clips through jegal eval gestured's score_clips (per-speaker controls)")
+    ap.add_argument("--eval-only", action="store_true",
+                    help="skip the spot path: one eval-path row per --perturb kind (keypoint kinds only: the "
+                         "speaker's clips perturbed alike, controls included)")
     ap.add_argument("--save", default="", help="write the summaries (and per-word arrays) as JSON")
     args = ap.parse_args()
     kinds = [k.strip() for k in args.perturb.split(",") if k.strip()]
@@ -283,17 +310,17 @@ def main() -> None:
           f"model loaded in {time.perf_counter() - t_all:.1f} s", flush=True)
     results, raw = {}, {}
     with tempfile.TemporaryDirectory(prefix="gest_gen_") as tmp:
-        for kind in kinds:
+        for kind in ([] if args.eval_only else kinds):
             t0 = time.perf_counter()
             with torch.no_grad():
                 r = run(model, files, truth, kind, args.seed, Path(tmp))
             results[kind] = summarise(r)
             raw[kind] = r
             print(details(kind, results[kind]) + f"; {time.perf_counter() - t0:.1f} s with perturbing", flush=True)
-    if args.eval_path:
+    for perturb in (kinds if args.eval_only else ["none"] if args.eval_path else []):
         with torch.no_grad():
-            r = run_eval_path(model, files, truth, corpus)
-        kind = "eval path (score_clips, no perturbation)"
+            r = run_eval_path(model, files, truth, corpus, perturb, args.seed)
+        kind = f"eval path (score_clips, {'no perturbation' if perturb == 'none' else perturb})"
         results[kind] = summarise(r)
         results[kind]["avs"] = {k: (float("nan") if k in ("precision", "recall", "flagged") else v)
                                 for k, v in results[kind]["avs"].items()}  # no AVS flag on this path
