@@ -422,8 +422,11 @@ def test_an_upload_gives_what_jegal_spot_gives(served, use_model, real_files, tm
     # the download holds the files jegal spot writes
     z = zipfile.ZipFile(io.BytesIO(served.get(res["download_url"]).content))
     names = set(z.namelist())
-    for want in ("spot.json", "words.csv", "maps.npz", "annotated.mp4"):
+    for want in ("spot.json", "words.csv", "maps.npz", "annotated.mp4", "spot.eaf", "spot.TextGrid"):
         assert f"sample1.spot/{want}" in names
+    eaf = z.read("sample1.spot/spot.eaf").decode()  # ELAN finds the user's video beside the unpacked folder
+    assert 'MEDIA_URL="file:///sample1.avi"' in eaf and 'RELATIVE_MEDIA_URL="../sample1.avi"' in eaf
+    assert "/jobs/" not in eaf and 'TIER_ID="person 0 gestured"' in eaf
     pngs = [n for n in names if n.startswith("sample1.spot/heatmaps/") and n.endswith(".png")]
     assert len(pngs) == len(res["map_urls"]) >= 1
     doc = json.loads(z.read("sample1.spot/spot.json"))

@@ -164,3 +164,29 @@ def test_write_exports_trims_overlaps_and_round_trips_through_praatio_and_pympi(
     assert eaf.get_annotation_data_for_tier("person 0 words") == [(int(s * 1000), int(round(e * 1000)), w)
                                                                   for s, e, w in expected]
     assert not list(tmp_path.glob(".*tmp*"))  # written whole, nothing left behind
+
+
+def test_relink_media_points_the_servers_link_at_the_users_file_name_and_keeps_the_users_own(tmp_path):
+    from pympi.Elan import Eaf, to_eaf
+
+    from jegal.use.exports import relink_media
+
+    job = tmp_path / "jobs" / "abc"
+    (job / "input").mkdir(parents=True)
+    mine = Eaf(author="user")
+    mine.add_linked_file("file:///home/me/talk.mp4", "./talk.mp4", "video/mp4")
+    to_eaf(str(job / "input" / "transcript.eaf"), mine)
+    out = job / "outputs"
+    video = SimpleNamespace(path=job / "input" / "video.avi", duration=1.0, is_video=True,
+                            transcript_path=job / "input" / "transcript.eaf")
+    words = [(0, "so", 0, 9, 0)]
+    records = [{"index": 0, "word": "so", "start_frame": 0, "end_frame": 9, "speaker": 0}]
+    for folder in (out, out / "asd"):
+        write_exports(folder, video, spot_tiers([person(0, words)], records), "spot")
+        assert (job / "input" / "video.avi").as_uri() in (folder / "spot.eaf").read_text()
+        relink_media(folder / "spot.eaf", out, job, "My talk.avi")
+    for eaf_path, up in ((out / "spot.eaf", "../"), (out / "asd" / "spot.eaf", "../../")):
+        links = {(m["MEDIA_URL"], m["RELATIVE_MEDIA_URL"]) for m in open_eaf(eaf_path).media_descriptors}
+        assert links == {("file:///home/me/talk.mp4", "./talk.mp4"), ("file:///My%20talk.avi", f"{up}My%20talk.avi")}
+        assert str(job) not in eaf_path.read_text()  # no server path in the download
+        assert "person 0 words" in open_eaf(eaf_path).get_tier_names()

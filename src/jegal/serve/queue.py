@@ -90,7 +90,9 @@ class Inputs:
     a silent track of this many seconds (the longer of the packets' and the header's duration,
     so a truncated file is still found out) is made and the text alone is read;
     ``duration_s``: the duration checked at upload; ``name``: what the page calls it;
-    ``names``: server path -> the user's file name, to keep server paths out of messages."""
+    ``names``: server path -> the user's file name, to keep server paths out of messages;
+    ``tier``: the words tier of an ``.eaf`` / ``.TextGrid`` transcript (None: by the rule of
+    :func:`jegal.perception.transcripts.choose_eaf_tiers`)."""
 
     video: Path
     name: str
@@ -100,6 +102,7 @@ class Inputs:
     silent_s: float | None = None
     duration_s: float | None = None
     names: dict[str, str] = field(default_factory=dict)
+    tier: str | None = None
 
 
 @dataclass

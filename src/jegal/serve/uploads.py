@@ -4,7 +4,9 @@
 container (:func:`sniff_video`), then PyAV must open it, find a video stream and demux packets
 whose timestamps stay within ``max_seconds`` (:func:`probe_video`); the extension the file is
 saved with comes from the container PyAV found. A transcript must be text (UTF-8/16 or
-Windows-1252, no NUL bytes) and is saved as ``.json``/``.TextGrid``/``.txt`` by what it holds.
+Windows-1252, no NUL bytes) and is saved as ``.json``/``.TextGrid``/``.vtt``/``.srt``/``.eaf``/``.txt``
+by what it holds (a name of one of those kinds decides, as ``jegal spot`` reads it; a name of a kind
+jegal does not read, such as ``.sbv`` or ``.docx``, is refused).
 
 :func:`check_upload` saves a form's files under fixed names in the job's input folder (no name or
 path from the user reaches the file system) and returns the job's :class:`~jegal.serve.queue.Inputs`.
@@ -122,9 +124,11 @@ def probe_audio(path: Path, name: str) -> None:
 
 
 def transcript_suffix(data: bytes, name: str) -> str:
-    """The suffix a transcript is saved with (``.json``, ``.TextGrid`` or ``.txt``), by the rules
-    ``jegal spot`` reads a transcript file with (:func:`jegal.perception.transcripts.decode_transcript`).
-    Raises :class:`Refused` ``not_a_transcript`` for binary content or an undecodable file."""
+    """The suffix a transcript is saved with (``.json``, ``.TextGrid``, ``.vtt``, ``.srt``, ``.eaf`` or
+    ``.txt``), by the rules ``jegal spot`` reads a transcript file with
+    (:func:`jegal.perception.transcripts.decode_transcript`). Raises :class:`Refused`
+    ``not_a_transcript`` for a kind jegal does not read (``.sbv``, ``.docx``, other XML, ...: by
+    name), binary content or an undecodable file."""
     from jegal.data.transcripts import TranscriptError
     from jegal.perception.transcripts import decode_transcript
 
@@ -192,6 +196,8 @@ def check_upload(form, job: Job, limits: Limits, examples: dict) -> Inputs:
         transcript = folder / ("transcript" + transcript_suffix(data, t_name))
         transcript.write_bytes(data)
         names[str(transcript)] = t_name
+    tier = form.get("tier")
+    tier = " ".join(tier.split())[:100] if isinstance(tier, str) and tier.strip() else None
     audio = None
     a_file = form.get("audio")
     if isinstance(a_file, UploadFile) and (a_file.filename or a_file.size):
@@ -207,7 +213,8 @@ def check_upload(form, job: Job, limits: Limits, examples: dict) -> Inputs:
         names[str(path.with_suffix(".wav"))] = a_name
     silent = not info["has_audio"] and audio is None
     return Inputs(video=path, name=name, transcript=transcript, audio=audio, duration_s=info["duration_s"],
-                  silent_s=max(info["duration_s"], info["declared_s"]) if silent else None, names=names)
+                  silent_s=max(info["duration_s"], info["declared_s"]) if silent else None, names=names,
+                  tier=tier if transcript is not None else None)
 
 
 __all__ = ["FORMATS", "check_upload", "display_name", "probe_audio", "probe_video", "sniff_audio", "sniff_video",

@@ -3,7 +3,9 @@ through the same functions, plus the page's video and the download.
 
 :func:`analyse` calls :func:`jegal.use.spot_words` on the job's inputs into ``job.dir/outputs``,
 then with two or more people :func:`jegal.use.find_speakers` on the video already read (into
-``outputs/asd``), then zips every output. The page's video (H.264 + AAC mp4, exactly one picture per
+``outputs/asd``), then zips every output (the ``.eaf`` files with their link to the video set to the
+user's file name: :func:`jegal.use.exports.relink_media`). The page's
+video (H.264 + AAC mp4, exactly one picture per
 25 fps frame the model saw, so ``currentTime * 25`` is the model's frame index; no drawing: the
 page draws the boxes) is written in the same decode as ``annotated.mp4``
 (:class:`jegal.use.VideoTarget`). The job's progress is :mod:`jegal.use.progress`'s protocol,
@@ -72,7 +74,7 @@ def _sound_for(inputs: Inputs) -> bool:
         raise NoAudio(f"{inputs.video}: no sound track, no audio file and no transcript with word times: the words "
                       "cannot be found")
     try:
-        timed = read_transcript(inputs.transcript).words is not None
+        timed = read_transcript(inputs.transcript, inputs.tier).words is not None
     except EmptyTranscriptError as err:
         raise EmptyTranscript(str(err)) from None
     except TranscriptError as err:
@@ -168,6 +170,7 @@ def analyse(job: Job, model, model_dir, model_about: dict | None = None) -> dict
     file) and :class:`Refused` ``too_long`` when the decoded video is longer than the limit the
     upload was checked against (``job.inputs.duration_s`` + 1 s)."""
     from jegal.use import Stages, VideoTarget, find_speakers, spot_words
+    from jegal.use.exports import relink_media
 
     inputs = job.inputs
     out, page = job.dir / "outputs", job.dir / "page"
@@ -178,7 +181,7 @@ def analyse(job: Job, model, model_dir, model_about: dict | None = None) -> dict
     notes = [f"{inputs.video}: no sound track: the words come from the transcript's times and the model read the "
              "text only (no speech)"] if text_only else []
     page_video = VideoTarget(page / "video.mp4", faststart=True, with_audio=not text_only)
-    spot = spot_words(inputs.video, model, model_dir=model_dir, transcript=inputs.transcript, out=out,
+    spot = spot_words(inputs.video, model, model_dir=model_dir, transcript=inputs.transcript, tier=inputs.tier, out=out,
                       modalities="t" if text_only else None, also=[page_video], source=inputs.frames, notes=notes,
                       progress=stages.part("spot"))
     video = spot.video
@@ -190,6 +193,8 @@ def analyse(job: Job, model, model_dir, model_about: dict | None = None) -> dict
         asd_doc = find_speakers(video, model, model_dir=model_dir, out=out / "asd", modalities=spot.doc["modalities"],
                                 progress=stages.part("asd")).doc
     stages("zip", 0.0, "packing the download")
+    for eaf in sorted(out.rglob("*.eaf")):  # ELAN files link the user's video by its name, not a server path
+        relink_media(eaf, out, job.dir, inputs.names.get(str(inputs.video), Path(inputs.video).name))
     job.files["maps"] = [out / h for h in spot.doc["outputs"].get("heatmaps", [])]
     job.files["video"] = page_video.path
     folder = f"{_safe_stem(inputs.name)}.spot"

@@ -205,4 +205,31 @@ def write_exports(out: Path, video, tiers: list[Tier], stem: str) -> dict[str, s
     return names
 
 
-__all__ = ["TURN_PAUSE_S", "Tier", "asd_tiers", "spot_tiers", "write_exports"]
+def relink_media(path: Path, root: Path, folder: Path, name: str) -> None:
+    """Point the media links of the ``.eaf`` at ``path`` that name a file under ``folder`` (a
+    server's job folder, which the user never sees) at ``name`` instead (the user's own file name):
+    the absolute URL becomes ``file:///<name>`` and the relative one ``../<name>`` from the folder
+    ``root`` that the user unpacks (one ``../`` more per sub-folder of ``path`` under ``root``), so
+    ELAN finds the video when it lies beside that folder. Other links (those of the user's own
+    ``.eaf``) are kept. Rewritten whole or not at all."""
+    import warnings as pywarnings
+    from urllib.parse import quote
+
+    from pympi.Elan import Eaf, to_eaf
+
+    from jegal.atomic import atomic_path
+
+    with pywarnings.catch_warnings():
+        pywarnings.simplefilter("ignore")
+        eaf = Eaf(str(path), suppress_version_warning=True)
+    prefix = Path(folder).resolve().as_uri()
+    depth = len(Path(path).resolve().relative_to(Path(root).resolve()).parts)
+    for media in eaf.media_descriptors:
+        if str(media.get("MEDIA_URL", "")).startswith(prefix):
+            media["MEDIA_URL"] = "file:///" + quote(name)
+            media["RELATIVE_MEDIA_URL"] = "../" * depth + quote(name)
+    with atomic_path(path) as tmp:
+        to_eaf(str(tmp), eaf)
+
+
+__all__ = ["TURN_PAUSE_S", "Tier", "asd_tiers", "relink_media", "spot_tiers", "write_exports"]
