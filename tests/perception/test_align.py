@@ -116,3 +116,89 @@ def test_typographic_and_accented_words_find_their_dictionary_entry():
     for word, entry in [("don’t", "don't"), ("O’Brien’s", "o'brien's"), ("naïve", "naive"), ("Café", "cafe"),
                         ("it´s", "it's")]:
         assert _dict_form(word) == entry and decoder.lookup_word(entry) is not None, word
+
+
+# -- timed segments (subtitles, ELAN annotations): words aligned inside each ---------------------------
+
+def _inside(words, segments):
+    """Each word within the 25 fps frames of its own segment (segments in time order, words in order)."""
+    from jegal.timebase import seconds_to_frame
+
+    counts = [len([t for t in text.split() if t.strip(",.")]) for _, _, text in segments]
+    bounds = np.repeat([[seconds_to_frame(s), seconds_to_frame(e)] for s, e, _ in segments], counts, axis=0)
+    assert len(words) == len(bounds)
+    return all(lo <= w.start <= w.end <= hi for w, (lo, hi) in zip(words, bounds))
+
+
+@pytest.mark.slow  # Whisper: loading it, then two segments
+def test_segments_words_stay_inside_their_segment_and_land_near_the_reference(real_dir):
+    from jegal.perception.align import align_segments
+
+    ref = _reference(real_dir / "sample2.txt")
+    wave = load_audio(real_dir / "sample2.wav")
+    cut = (ref[2][2] + ref[3][1]) / 2  # between "two" and "diseases,"
+    # given out of order; the second cue's end lies past the audio (clamped to it)
+    segments = [(cut, 9.0, " ".join(w for w, _, _ in ref[3:])), (0.0, cut, " ".join(w for w, _, _ in ref[:3]))]
+    words = align_segments(wave, segments, "talk.srt")
+    assert [w.display for w in words] == [w for w, _, _ in ref]
+    assert _inside(words, sorted(segments))
+    # measured (bench/bench_asr.py, Whisper): 64 ms starts, 131 ms ends (Whisper ends run into pauses)
+    assert np.mean([abs(w.start / 25 - s) for w, (_, s, _) in zip(words, ref)]) < 0.1
+    assert np.mean([abs(w.end / 25 - e) for w, (_, _, e) in zip(words, ref)]) < 0.2
+
+
+def test_words_an_aligner_places_outside_their_cue_are_kept_inside_it(monkeypatch):
+    """The clamping, against the obvious reference, with a stand-in aligner that places every word
+    over the whole stretch it is given (the cue widened by the margin)."""
+    import jegal.perception.align as align
+
+    class Spread:
+        def align(self, piece, words):
+            span = len(piece) / 16000
+            return [(w, -0.5 + i * span / len(words), span + 0.5) for i, w in enumerate(words)]
+
+    monkeypatch.setattr(align, "_whisper", lambda: Spread())
+    wave = np.zeros(5 * 16000, np.float32)
+    cues = [(0.1, 1.0, "one two"), (1.0, 2.0, "three"), (4.5, 5.5, "four five six")]
+    words = align.align_segments(wave, cues, "talk.vtt", margin_s=0.25)
+    assert _inside(words, cues)
+    expected = []  # the reference: each word's times + the stretch's start, clipped into the cue (end at 5 s)
+    for start, end, text in cues:
+        end = min(end, 5.0)
+        lo, hi = max(0.0, start - 0.25), min(5.0, end + 0.25)
+        toks = text.split()
+        for i, w in enumerate(toks):
+            s_, e_ = lo - 0.5 + i * (hi - lo) / len(toks), hi + 0.5
+            expected.append((w, round(min(max(s_, start), end) * 25), round(min(max(e_, start), end) * 25)))
+    assert [(w.display, w.start, w.end) for w in words] == expected
+
+
+def test_bad_segments_are_unalignable_naming_the_file_and_the_segment(real_dir):
+    from jegal.perception.align import align_segments
+    from jegal.perception.errors import EmptyTranscript
+
+    wave = load_audio(real_dir / "sample1.wav")
+    with pytest.raises(Unalignable, match=r"talk.srt: segment 2 \(1.500-1.000 s\): not a time span"):
+        align_segments(wave, [(0.0, 1.0, "amount of"), (1.5, 1.0, "numbers")], "talk.srt")
+    with pytest.raises(Unalignable, match=r"talk.srt: segment 1 \(5.000-6.000 s\): starts after the audio ends"):
+        align_segments(wave, [(5.0, 6.0, "hello")], "talk.srt")
+    with pytest.raises(EmptyTranscript, match="talk.srt: no segment has words"):
+        align_segments(wave, [(0.0, 1.0, " ... "), (1.0, 2.0, "")], "talk.srt")
+
+
+@pytest.mark.slow  # pocketsphinx tries twice before it gives up (about 3 s), Whisper aligns
+def test_a_segment_pocketsphinx_cannot_align_is_aligned_by_whisper_or_named(real_dir):
+    from jegal.perception.align import align_segments
+    from jegal.perception.asr.engines import whisper_available
+
+    ref = _reference(real_dir / "sample1.txt")
+    wave = load_audio(real_dir / "sample1.wav")
+    cut = (ref[3][2] + ref[4][1]) / 2  # the second cue ends with the audio, in its last word
+    segments = [(0.0, cut, " ".join(w for w, _, _ in ref[:4])), (cut, 2.17, " ".join(w for w, _, _ in ref[4:]))]
+    # numbered as given: that cue is the file's first
+    with pytest.raises(Unalignable, match=r"talk.srt: segment 1 \(0.958-2.170 s\): forced alignment failed"):
+        align_segments(wave, segments[1:] + segments[:1], "talk.srt", engine="pocketsphinx")
+    if whisper_available():
+        words = align_segments(wave, segments, "talk.srt")
+        assert [w.display for w in words] == [w for w, _, _ in ref] and _inside(words, segments)
+        assert np.mean([abs(w.start / 25 - s) for w, (_, s, _) in zip(words, ref)]) < 0.1

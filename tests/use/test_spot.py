@@ -96,7 +96,7 @@ def test_speaker_raw_without_transcript_is_recognised_and_spotted(tmp_path, real
     assert main(["spot", str(real_dir / "speaker_raw.mp4"), "--model", str(random_model), "--out", str(out),
                  "--quiet"]) == 0
     doc = json.loads((out / "spot.json").read_text())
-    assert doc["transcript_source"] == "asr:pocketsphinx" and doc["outputs"]["transcript"] == \
+    assert doc["transcript_source"].startswith("asr:faster-whisper/tiny.en@") and doc["outputs"]["transcript"] == \
         "transcripts/speaker_raw.txt"
     assert (out / "transcripts" / "speaker_raw.txt").is_file() and len(doc["words"]) > 5
     assert len(doc["people"]) == 1 and doc["people"][0]["words"]

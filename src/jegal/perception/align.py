@@ -205,7 +205,7 @@ def _whisper():
 
 
 def align_segments(audio: np.ndarray, segments: list[tuple[float, float, str]], source: str = "transcript",
-                   margin_s: float = 0.25) -> list[Word]:
+                   margin_s: float = 0.25, engine: str = "auto") -> list[Word]:
     """Word boundaries (25 fps frames, from the start of ``audio``) of timed text segments
     (subtitles: ``.srt``/``.vtt`` cues, ELAN annotations), each segment's words aligned inside it.
 
@@ -216,11 +216,12 @@ def align_segments(audio: np.ndarray, segments: list[tuple[float, float, str]], 
     late or early), and every word's times are then clamped into ``[start_s, end_s]``, so a word
     never leaves its segment. Returns the words of all segments in time order.
 
-    The aligner: pocketsphinx (:func:`align_seconds`), which places word ends better (measured on the
-    real samples, docs/prepare.md); a segment it cannot align (a cue cut in the middle of a word, or
-    ending with the audio) is aligned by Whisper instead (:meth:`FasterWhisperRecogniser.align
-    <jegal.perception.asr.whisper.FasterWhisperRecogniser.align>`, segments up to 30 s) when the
-    ``jegal[asr]`` extra is installed.
+    The aligner (``engine``): with ``auto``, Whisper (:meth:`FasterWhisperRecogniser.align
+    <jegal.perception.asr.whisper.FasterWhisperRecogniser.align>`) for segments up to 30 s when the
+    ``jegal[asr]`` extra is installed, else pocketsphinx (:func:`align_seconds`); ``pocketsphinx``:
+    always pocketsphinx. Why: on short cues pocketsphinx often finds no alignment at all (a cue
+    that starts or ends inside a word; 3 of the 6 cues of ``bench/bench_asr.py`` failed) while
+    Whisper always places the words, at about the same start error (docs/prepare.md).
 
     Raises :class:`~jegal.perception.errors.Unalignable` naming ``source`` (the file) and the
     segment (number and times) when a segment has a bad time (negative, end before start, past
@@ -229,29 +230,22 @@ def align_segments(audio: np.ndarray, segments: list[tuple[float, float, str]], 
     """
     wave = np.asarray(audio, np.float32)
     duration = len(wave) / SAMPLE_RATE
-    timed = sorted((float(s), float(e), str(t), i) for i, (s, e, t) in enumerate(segments))
-    starts, ends, displays = [], [], []
-    for start, end, text, i in timed:
-        tokens = [w for w in text.split() if normalise_word(w)]
-        if not tokens:
-            continue
+    timed = []
+    for i, (start, end, text) in enumerate(segments):  # every segment checked before any is aligned
+        start, end, tokens = float(start), float(end), [w for w in str(text).split() if normalise_word(w)]
         where = f"{source}: segment {i + 1} ({start:.3f}-{end:.3f} s)"
         if not (np.isfinite(start) and np.isfinite(end)) or start < 0 or end <= start:
             raise Unalignable(f"{where}: not a time span (start must be >= 0 and before its end)")
-        if start >= duration:
+        if start >= duration and tokens:
             raise Unalignable(f"{where}: starts after the audio ends ({duration:.3f} s); wrong file?")
-        end = min(end, duration)
+        if tokens:
+            timed.append((start, min(end, duration), tokens, where))
+    starts, ends, displays = [], [], []
+    for start, end, tokens, where in sorted(timed, key=lambda t: t[:2]):
         lo, hi = max(0.0, start - margin_s), min(duration, end + margin_s)
         piece = wave[int(round(lo * SAMPLE_RATE)):int(round(hi * SAMPLE_RATE))]
-        try:
-            found = align_seconds(piece, tokens, where)
-        except TranscriptTooLong:
-            raise
-        except Unalignable:
-            whisper = _whisper() if hi - lo <= 30 else None
-            if whisper is None:
-                raise
-            found = whisper.align(piece, tokens)
+        whisper = _whisper() if engine != "pocketsphinx" and hi - lo <= 30 else None
+        found = whisper.align(piece, tokens) if whisper is not None else align_seconds(piece, tokens, where)
         times = np.clip(np.array([(s, e) for _, s, e in found], np.float64) + lo, start, end)
         starts.append(times[:, 0])
         ends.append(times[:, 1])
