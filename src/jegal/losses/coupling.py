@@ -176,12 +176,17 @@ def word_discrimination_loss(gesture_frames: torch.Tensor, frame_mask: torch.Ten
     log_p = log_p[own, :, offset + own, :W].transpose(1, 2)  # (B, W, T): each clip's own words
     valid = word_windows(word_spans, word_mask, T, window) & frame_mask[:, None, :].bool()  # (B, W, T)
     best = log_p.masked_fill(~valid, _NEG).amax(-1)  # (B, W): log p of each word's best frame
-    has_frame = valid.any(-1)  # (B, W)
-    best = best.masked_fill(~has_frame, _NEG)
+    return _some_word_found(best, valid.any(-1), word_mask.sum(-1) >= 2)
+
+
+def _some_word_found(log_p: torch.Tensor, has_frame: torch.Tensor, used: torch.Tensor) -> torch.Tensor:
+    """The multiple-instance clip term of the word-level losses: ``-mean_b log mean_w p_{b,w}`` over
+    the words with ``has_frame`` (B, W), from their log-probabilities ``log_p`` (B, W); clips with no
+    such word or not ``used`` (B,) count 0, and the mean is over all B clips."""
+    log_p = log_p.masked_fill(~has_frame, _NEG)
     n = has_frame.sum(-1)  # (B,)
-    clip = torch.logsumexp(best, -1) - n.clamp_min(1).to(best.dtype).log()  # (B,) log mean_w max_t p
-    used = (n > 0) & (word_mask.sum(-1) >= 2)
-    return -(clip * used).sum() / max(clip.shape[0], 1)
+    clip = torch.logsumexp(log_p, -1) - n.clamp_min(1).to(log_p.dtype).log()  # (B,) log mean_w p
+    return -(clip * ((n > 0) & used)).sum() / max(clip.shape[0], 1)
 
 
 def detection_contrast_loss(gesture_frames: torch.Tensor, frame_mask: torch.Tensor, content_words: torch.Tensor,
@@ -228,7 +233,4 @@ def detection_contrast_loss(gesture_frames: torch.Tensor, frame_mask: torch.Tens
     own = torch.arange(B, device=logits.device)
     log_q = torch.log_softmax(logits, -1)[own, :, offset + own]  # (B, W)
     has_frame = candidate[own, :, offset + own] & (candidate.sum(-1) >= 2)  # (B, W)
-    log_q = log_q.masked_fill(~has_frame, _NEG)
-    n = has_frame.sum(-1)
-    clip = torch.logsumexp(log_q, -1) - n.clamp_min(1).to(log_q.dtype).log()  # (B,) log mean_w q
-    return -(clip * (n > 0)).sum() / max(B, 1)
+    return _some_word_found(log_q, has_frame, torch.ones(B, dtype=torch.bool, device=log_q.device))
