@@ -129,9 +129,10 @@ def test_srt_segments_are_aligned_within_their_times(tmp_path, real_dir):
 
 
 def write_eaf(path, tiers: dict[str, list[tuple[float, float, str]]]):
+    """An ELAN file (written with pympi) holding ``tiers``: name -> ``(start_s, end_s, value)``."""
     from pympi.Elan import Eaf, to_eaf
 
-    eaf = Eaf(author="test")
+    eaf = Eaf(author="a gesture researcher")
     eaf.remove_tier("default")
     for name, rows in tiers.items():
         eaf.add_tier(name)
@@ -250,3 +251,18 @@ def test_a_language_tagged_transcript_beside_the_video_is_found(tmp_path, real_d
     lines = unused_transcripts(video, find_transcript(video))
     assert [line.split(":")[0] for line in lines] == [str(tmp_path / "talk.en.vtt"), str(tmp_path / "talk.de.vtt")]
     assert all("not used" in line for line in lines)
+
+
+def test_a_transcript_beside_the_video_that_is_not_used_is_said_on_the_terminal(tmp_path, capsys):
+    from jegal.perception.transcripts import say_unused_transcripts
+
+    video = tmp_path / "talk.mp4"
+    video.write_bytes(b"")
+    for name in ("talk.txt", "talk.en.vtt"):
+        (tmp_path / name).write_text("hello", encoding="utf-8")
+    given = tmp_path / "elsewhere.srt"
+    lines = say_unused_transcripts(video, given)  # --transcript named another file: both beside are unused
+    err = capsys.readouterr().err.splitlines()
+    assert err == [f"jegal: {line}" for line in lines] and len(lines) == 2
+    assert str(tmp_path / "talk.txt") in err[0] and "using elsewhere.srt" in err[0]
+    assert say_unused_transcripts(video, tmp_path / "talk.txt") == [lines[1].replace("elsewhere.srt", "talk.txt")]

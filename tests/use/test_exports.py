@@ -11,26 +11,7 @@ from types import SimpleNamespace
 import pytest
 
 from jegal.use.exports import UNDECIDED, spot_tiers, write_exports
-
-
-def reference(real_dir, name):
-    rows = []
-    for line in (real_dir / name).read_text(encoding="utf-8").splitlines()[4:]:
-        word, start, end, _ = line.rsplit(",", 3)
-        rows.append((word.strip(), float(start), float(end)))
-    return rows
-
-
-def write_eaf(path, tiers):
-    from pympi.Elan import Eaf, to_eaf
-
-    eaf = Eaf(author="a gesture researcher")
-    eaf.remove_tier("default")
-    for name, rows in tiers.items():
-        eaf.add_tier(name)
-        for s, e, v in rows:
-            eaf.add_annotation(name, int(round(s * 1000)), int(round(e * 1000)), v)
-    to_eaf(str(path), eaf)
+from tests.perception.test_transcript_formats import reference, write_eaf
 
 
 def open_eaf(path):

@@ -83,6 +83,10 @@ REFUSED_KINDS = {
     ".doc": "a Word document", ".odt": "an OpenDocument text", ".rtf": "an RTF document", ".pdf": "a PDF document",
     ".csv": "a CSV table", ".tsv": "a TSV table", ".xlsx": "a spreadsheet", ".html": "a web page", ".htm": "a web page"}
 READ_KINDS = ".txt, .json (WhisperX), .TextGrid, .vtt, .srt, .eaf"
+# The help of every command's --tier (prepare, spot, asd, embed, search): the rule of choose_eaf_tiers.
+TIER_HELP = ("the tier of an .eaf / .TextGrid transcript that holds the words (default: a tier named "
+             "words/word/transcription/ortho/tx..., else the only one that is not gestures, translations or "
+             "phones; docs/prepare.md)")
 
 
 @dataclass

@@ -26,6 +26,8 @@ def _shard(value: str) -> tuple[int, int]:
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
+    from jegal.perception.transcripts import TIER_HELP
+
     parser.add_argument("input", help="a folder of videos (and/or <name>.kps.npz), one video, or a CSV listing them")
     parser.add_argument("--out", required=True, help="output folder: <name>.tar shards, manifest.json, status/, summary.json")
     parser.add_argument("--shard", type=_shard, default=(0, 1), metavar="I/N",
@@ -68,10 +70,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="an input without a transcript: auto = recognise its speech offline (pocketsphinx, or "
                              "faster-whisper with --asr-model); none = fail it as no_transcript. A given transcript "
                              "always wins; recognised ones are written to OUT/transcripts/<key>.txt to correct")
-    parser.add_argument("--tier", default=None, metavar="NAME",
-                        help="the tier of each .eaf / .TextGrid transcript that holds the words (default: a tier named "
-                             "words/word/transcription/ortho/tx..., else the only one that is not gestures, "
-                             "translations or phones; a CSV's tier column wins; docs/prepare.md)")
+    parser.add_argument("--tier", default=None, metavar="NAME", help=TIER_HELP + "; a CSV's tier column wins")
     parser.add_argument("--asr-model", default=None, metavar="DIR",
                         help="a local faster-whisper (CTranslate2) model directory; never downloaded")
     parser.add_argument("--rebuild-manifest", action="store_true",

@@ -54,6 +54,7 @@ def add_model_arguments(parser: argparse.ArgumentParser, *, required: bool = Tru
 def add_video_arguments(parser: argparse.ArgumentParser) -> None:
     """VIDEO and the flags of :func:`jegal.use.video.read_video`, plus ``--out`` and ``--quiet``."""
     from jegal.perception.asr import ASR_MODES
+    from jegal.perception.transcripts import TIER_HELP
 
     parser.add_argument("video", metavar="VIDEO",
                         help="a video file (or precomputed keypoints <name>.kps.npz with <name>.wav beside them), "
@@ -62,10 +63,7 @@ def add_video_arguments(parser: argparse.ArgumentParser) -> None:
                         help="transcript (reference txt, WhisperX JSON, TextGrid, WebVTT .vtt, SubRip .srt, ELAN .eaf, "
                              "or plain text to force-align); default: <name>.txt/.json/.TextGrid/.vtt/.srt/.eaf or "
                              "<name>.<lang>.vtt (yt-dlp) beside the video, else speech recognition (--asr)")
-    parser.add_argument("--tier", default=None, metavar="NAME",
-                        help="the tier of an .eaf or .TextGrid transcript that holds the words (default: a tier "
-                             "named words/word/transcription/ortho/tx..., else the only one that is not gestures, "
-                             "translations or phones; docs/use.md)")
+    parser.add_argument("--tier", default=None, metavar="NAME", help=TIER_HELP)
     parser.add_argument("--asr", choices=ASR_MODES, default="auto",
                         help="without a transcript: offline speech recognition (auto, the default: pocketsphinx, or "
                              "faster-whisper with --asr-model), or none")

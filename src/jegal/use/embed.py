@@ -396,14 +396,13 @@ def model_info(model_dir: Path) -> dict:
 def add_input_arguments(parser: argparse.ArgumentParser) -> None:
     """The flags for reading videos (:class:`VideoOptions`) and ``--batch-size``, ``--quiet``."""
     from jegal.perception.asr import ASR_MODES
+    from jegal.perception.transcripts import TIER_HELP
     from jegal.inference.windows import OVERLAP_FRAMES, WINDOW_FRAMES
 
     parser.add_argument("--transcript", default=None, metavar="FILE",
                         help="with one video: its transcript (default: <name>.txt/.json/.TextGrid/.vtt/.srt/.eaf or "
                              "<name>.<lang>.vtt beside it, else ASR)")
-    parser.add_argument("--tier", default=None, metavar="NAME",
-                        help="the tier of .eaf / .TextGrid transcripts that holds the words (default: by the rule "
-                             "of docs/use.md)")
+    parser.add_argument("--tier", default=None, metavar="NAME", help=TIER_HELP)
     parser.add_argument("--asr", choices=ASR_MODES, default="auto",
                         help="videos without a transcript: offline speech recognition (auto: pocketsphinx), or none "
                              "(then only gesture embeddings)")
