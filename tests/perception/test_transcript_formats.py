@@ -266,3 +266,28 @@ def test_a_transcript_beside_the_video_that_is_not_used_is_said_on_the_terminal(
     assert err == [f"jegal: {line}" for line in lines] and len(lines) == 2
     assert str(tmp_path / "talk.txt") in err[0] and "using elsewhere.srt" in err[0]
     assert say_unused_transcripts(video, tmp_path / "talk.txt") == [lines[1].replace("elsewhere.srt", "talk.txt")]
+
+
+def test_an_eaf_words_tier_subdividing_an_utterance_tier_reads_each_word_once_in_order(tmp_path, real_dir):
+    """ELAN's usual layout: an utterance tier and a words tier of symbolic subdivisions (words without
+    times of their own), both named like words; a gesture tier beside them."""
+    from pympi.Elan import Eaf, to_eaf
+
+    rows = reference(real_dir, "sample1.txt")
+    utterances = segments_of(rows, 4)
+    eaf = Eaf(author="a gesture researcher")
+    eaf.remove_tier("default")
+    eaf.add_tier("gesture")
+    for s, e, phase in gesture_tier(rows):
+        eaf.add_annotation("gesture", int(s * 1000), int(e * 1000), phase)
+    eaf.add_tier("utterance")
+    eaf.add_linguistic_type("word-lt", constraints="Symbolic_Subdivision", timealignable=False)
+    eaf.add_tier("words", ling="word-lt", parent="utterance")
+    for s, e, text in utterances:
+        eaf.add_annotation("utterance", int(s * 1000), int(e * 1000), text)
+        for word in text.split():  # "hat," before "mixing": the file's order, not the alphabet's
+            eaf.add_ref_annotation("words", "utterance", int((s + e) * 500), word)
+    path = tmp_path / "talk.eaf"
+    to_eaf(str(path), eaf)
+    got = read_transcript(path)
+    assert got.segments == [(pytest.approx(s, abs=1e-3), pytest.approx(e, abs=1e-3), t) for s, e, t in utterances]

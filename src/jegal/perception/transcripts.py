@@ -603,6 +603,10 @@ NOT_WORD_TIER_NAMES = {"gesture", "gestures", "gest", "phase", "phases", "g-phas
                        "note", "notes", "unit", "units", "g-unit", "phrase", "gesture-phrase", "head", "gaze"}
 # Extra ELAN word-tier names beside WORD_TIER_NAMES (Toolbox/ELAN "tx", "ortho", "w").
 EAF_WORD_TIER_NAMES = WORD_TIER_NAMES | {"tx", "ortho", "w", "wd", "utterance", "utterances"}
+# Names of tiers of single words, preferred over utterance/transcription tiers (an ELAN words tier is
+# often a subdivision of an utterance tier that holds the same words: reading both would double them).
+EAF_SINGLE_WORD_NAMES = {"words", "word", "wrd", "wrds", "w", "wd", "tokens", "token", "mots", "mot", "wort",
+                         "woerter", "palabras", "parole"}
 # Gesture-phase labels (McNeill, Kita et al. 1998): a tier holding mostly these is not words.
 GESTURE_PHASES = {"prep", "preparation", "stroke", "hold", "pre-stroke hold", "post-stroke hold", "retraction",
                   "retract", "rest", "recovery", "beat", "iconic", "deictic", "metaphoric", "emblem", "pointing",
@@ -634,9 +638,10 @@ def choose_eaf_tiers(tiers: dict[str, list[tuple[float, float, str]]], path: Pat
     ``tiers``: name -> ``(start_s, end_s, value)`` annotations. The rule, in order:
 
     1. ``tier`` (``--tier NAME``, any case); a name the file lacks raises, listing the tiers;
-    2. the tiers named like a words tier (``words``, ``word``, ``transcription``, ``ortho``,
-       ``tx``, ``text``, ``utterance``, each also as one part of a name such as ``words@A``
-       or ``A - words``; several, one per speaker, are merged in time order);
+    2. the tiers named like a words tier (``words``, ``word``, ``tokens``, ...; without one,
+       ``transcription``, ``ortho``, ``tx``, ``text``, ``utterance``, ...), each name also as one
+       part of a name such as ``words@A`` or ``A - words``; several, one per speaker, are merged in
+       time order;
     3. else the one tier left after dropping gesture tiers (named ``gesture``, ``phase``,
        ``stroke``, ... or holding mostly gesture-phase labels), translation, gloss and comment
        tiers and phone tiers, and empty ones.
@@ -653,6 +658,8 @@ def choose_eaf_tiers(tiers: dict[str, list[tuple[float, float, str]]], path: Pat
     labels = {n: [v.strip() for _, _, v in a if v.strip() and v.strip().lower() not in PAUSES]
               for n, a in tiers.items()}
     named = [n for n in tiers if _eaf_word_named(n) and labels[n] and not phone_like(labels[n])]
+    single = [n for n in named if _eaf_parts(n) & EAF_SINGLE_WORD_NAMES]
+    named = single or named
     if named:
         if len(named) > 1:
             _warn(warnings, f"{path}: {len(named)} word tiers {named} (one per speaker?); their words are merged "
@@ -685,7 +692,8 @@ def eaf_tiers(path: Path | str) -> tuple[object, dict[str, list[tuple[float, flo
         tiers = {}
         for name in eaf.get_tier_names():
             rows = [(a[0], a[1], str(a[2] or "")) for a in eaf.get_annotation_data_for_tier(name)]
-            tiers[name] = sorted((s / 1000.0, e / 1000.0, v) for s, e, v in rows if s is not None and e is not None)
+            tiers[name] = sorted(((s / 1000.0, e / 1000.0, v) for s, e, v in rows if s is not None and e is not None),
+                                 key=lambda r: (r[0], r[1]))  # stable: a subdivision's words stay in order
     except Exception as err:  # pympi raises bare Exception, KeyError, ParseError for damaged files
         raise TranscriptError(f"{path}: not a readable ELAN .eaf file ({type(err).__name__}: {err})") from None
     return eaf, tiers
@@ -695,14 +703,20 @@ def read_eaf(path: str | os.PathLike, tier: str | None = None, warnings: list[st
     """The spoken words of an ELAN ``.eaf`` file, read with ``pympi-ling``, from the tier(s)
     :func:`choose_eaf_tiers` picks. When every annotation of them is one word: :attr:`Transcript.words`
     with the annotations' times; else :attr:`Transcript.segments` (one per annotation, its words to
-    be aligned inside it). Raises :class:`~jegal.data.transcripts.TranscriptError` naming the file
+    be aligned inside it). Annotations that share one time span (the words of a symbolic
+    subdivision of an utterance, which have no times of their own) are one segment, in file order. Raises :class:`~jegal.data.transcripts.TranscriptError` naming the file
     (``NoWordTier`` when it cannot choose, listing the tiers)."""
     path = Path(path)
     _, tiers = eaf_tiers(path)
     notes: list[str] = []
     chosen = choose_eaf_tiers(tiers, path, tier, notes)
-    rows = sorted((s, e, v.strip()) for n in chosen for s, e, v in tiers[n] if v.strip().lower() not in PAUSES)
-    rows = [r for r in rows if any(normalise_word(w) for w in r[2].split())]
+    rows = sorted(((s, e, v.strip()) for n in chosen for s, e, v in tiers[n] if v.strip().lower() not in PAUSES),
+                  key=lambda r: (r[0], r[1]))
+    spans: dict[tuple[float, float], list[str]] = {}  # a symbolic subdivision's words share their parent's span
+    for s, e, v in rows:
+        if any(normalise_word(w) for w in v.split()):
+            spans.setdefault((s, e), []).append(v)
+    rows = [(s, e, " ".join(vs)) for (s, e), vs in spans.items()]
     if not rows:
         raise EmptyTranscriptError(f"{path}: tier(s) {chosen} hold no words")
     if all(len(v.split()) == 1 for _, _, v in rows):
