@@ -134,3 +134,17 @@ def test_speech_clips_are_spans_of_the_media_of_at_most_one_window(monkeypatch):
     assert all(b - a <= 30 or (a, b) in regions for a, b in clips)
     monkeypatch.setattr(vad, "get_speech_timestamps", lambda audio, options: [])
     assert speech_clips(np.zeros(10, np.float32)) == []
+
+
+def test_the_recogniser_process_is_given_a_bundled_name_as_it_is_and_a_directory_absolute(tmp_path, monkeypatch):
+    from jegal.perception.asr import RecogniserProcess
+
+    started = []
+    monkeypatch.setattr(RecogniserProcess, "_start", lambda self: started.append(self._args))
+    monkeypatch.chdir(tmp_path)
+    RecogniserProcess("faster-whisper", "base")
+    (tmp_path / "mine").mkdir()
+    RecogniserProcess("faster-whisper", "mine")
+    RecogniserProcess("faster-whisper")
+    assert started == [("faster-whisper", "base", 1), ("faster-whisper", str(tmp_path / "mine"), 1),
+                       ("faster-whisper", None, 1)]

@@ -37,7 +37,10 @@ class RecogniserProcess:
 
     def __init__(self, engine: str, model_dir: str | os.PathLike | None = None, threads: int = 1):
         self.engine, self.language, self._process = engine, "en", None
-        self._args = (engine, None if model_dir is None else str(Path(model_dir).resolve()), threads)
+        # A directory is passed as an absolute path (the child starts elsewhere); a bundled model's name as it is.
+        if model_dir is not None and Path(model_dir).is_dir():
+            model_dir = Path(model_dir).resolve()
+        self._args = (engine, None if model_dir is None else str(model_dir), threads)
         self._process = self._start()
 
     def _start(self):
