@@ -225,8 +225,15 @@ def test_a_folder_with_only_a_corrupt_video_fails_it_and_writes_an_empty_table(t
     assert not (out / "broken").exists()  # a failed video leaves no half-made folder of outputs
 
 
-def test_a_folder_refuses_a_transcript_and_an_empty_folder_in_one_line(tmp_path, random_model, capsys):
+def test_a_folder_refuses_a_transcript_and_an_empty_folder_in_one_line(tmp_path, random_model, capsys, monkeypatch):
     folder = tmp_path / "empty"
+    (folder / "empty.spot" / "talk").mkdir(parents=True)
+    (folder / "empty.spot" / "talk" / "annotated.mp4").write_bytes(b"x")  # an earlier run's output is no input
+    monkeypatch.chdir(folder)
+    assert main(["spot", ".", "--model", str(random_model)]) == 1  # OUT: ./empty.spot, inside the folder
+    assert "no video or .kps.npz in this folder" in capsys.readouterr().err
+    monkeypatch.undo()
+    folder = tmp_path / "none"
     folder.mkdir()
     assert main(["spot", str(folder), "--model", str(random_model), "--out", str(tmp_path / "o")]) == 1
     assert "no video or .kps.npz in this folder" in capsys.readouterr().err

@@ -157,7 +157,8 @@ def run_folder(command: str, args: argparse.Namespace, task: Task) -> int:
         out = Path(args.out) if args.out else default_out(args.video, command)
         if out.exists() and not out.is_dir():
             raise NotADirectoryError(f"--out {out}: exists and is not a folder")
-        items = discover(args.video)
+        # not our own outputs: an OUT inside the folder holds annotated videos from an earlier run
+        items = [it for it in discover(args.video) if not Path(it.source).resolve().is_relative_to(out.resolve())]
         if not items:
             raise FileNotFoundError(f"{args.video}: no video or .kps.npz in this folder")
         model, model_dir, timings = load_for_command(args)
