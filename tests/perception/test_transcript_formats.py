@@ -245,7 +245,14 @@ def test_a_language_tagged_transcript_beside_the_video_is_found(tmp_path, real_d
     assert find_transcript(video).name == "talk.en.vtt"  # English first
     assert [p.name for p in transcripts_beside(video)] == ["talk.en.vtt", "talk.de.vtt"]
     assert discover(video)[0].transcript.name == "talk.en.vtt"
-    assert discover(tmp_path, tier="words")[0].tier == "words"
+    (folder,) = discover(tmp_path, tier="words")  # a folder's listing is read once, for every video
+    assert folder.tier == "words" and folder.transcript.name == "talk.en.vtt"
+    dotted = tmp_path / "my.talk.mp4"
+    shutil.copy(video, dotted)
+    (tmp_path / "my.talk.en-US.srt").write_text("1\n00:00:00,000 --> 00:00:01,000\nhi\n", encoding="utf-8")
+    assert find_transcript(dotted).name == "my.talk.en-US.srt"
+    assert {it.name: it.transcript.name for it in discover(tmp_path)} == {"talk": "talk.en.vtt",
+                                                                         "my.talk": "my.talk.en-US.srt"}
     (tmp_path / "talk.srt").write_text("1\n00:00:00,000 --> 00:00:01,000\nhi\n", encoding="utf-8")
     assert find_transcript(video).name == "talk.srt"  # an untagged name wins
     lines = unused_transcripts(video, find_transcript(video))

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from jegal.perception.errors import BadInput, MissingFile
-from jegal.perception.transcripts import find_transcript
+from jegal.perception.transcripts import find_transcript, transcript_index
 
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".flv", ".wmv", ".ts", ".3gp"}
 KPS_SUFFIX = ".kps.npz"
@@ -59,7 +59,8 @@ def _beside(base: Path, suffixes) -> Path | None:
     return None
 
 
-def _item_for(path: Path, root: Path, overrides: dict | None = None, tier: str | None = None) -> Item:
+def _item_for(path: Path, root: Path, overrides: dict | None = None, tier: str | None = None,
+              index: dict[str, list[str]] | None = None) -> Item:
     overrides = overrides or {}
     if path.name.endswith(KPS_SUFFIX):
         base = path.with_name(path.name[: -len(KPS_SUFFIX)])
@@ -73,7 +74,7 @@ def _item_for(path: Path, root: Path, overrides: dict | None = None, tier: str |
         name = base.name
     return Item(name=name, video=overrides.get("video", video), keypoints=overrides.get("keypoints", kps),
                 wav=overrides.get("wav", _beside(base, [".wav"])),
-                transcript=overrides.get("transcript", find_transcript(path)),
+                transcript=overrides["transcript"] if "transcript" in overrides else find_transcript(path, index),
                 speaker_id=overrides.get("speaker_id", ""), tier=overrides.get("tier", tier))
 
 
@@ -100,15 +101,18 @@ def _csv_items(path: Path, tier: str | None = None) -> list[Item]:
 def _folder_items(root: Path, tier: str | None = None) -> list[Item]:
     """Every video under ``root``, and every ``.kps.npz`` without a video beside it."""
     items = []
-    for path in sorted(root.rglob("*")):
-        if not path.is_file():
-            continue
+    files = [p for p in sorted(root.rglob("*")) if p.is_file()]
+    names: dict[Path, list[str]] = {}  # folder -> its files' names: each folder read once
+    for path in files:
+        names.setdefault(path.parent, []).append(path.name)
+    listings = {folder: transcript_index(n) for folder, n in names.items()}
+    for path in files:
         if path.suffix.lower() in VIDEO_SUFFIXES:
-            items.append(_item_for(path, root, tier=tier))
+            items.append(_item_for(path, root, tier=tier, index=listings[path.parent]))
         elif path.name.endswith(KPS_SUFFIX):
             base = path.with_name(path.name[: -len(KPS_SUFFIX)])
             if not any(base.with_name(base.name + s).is_file() for s in VIDEO_SUFFIXES):
-                items.append(_item_for(path, root, tier=tier))
+                items.append(_item_for(path, root, tier=tier, index=listings[path.parent]))
     return items
 
 

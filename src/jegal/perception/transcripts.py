@@ -741,38 +741,62 @@ def _plain_words(text: str, path: Path) -> list[str]:
 _LANG_TAG = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*(?:-orig)?")
 
 
-def transcripts_beside(video: str | os.PathLike) -> list[Path]:
+def transcript_index(names) -> dict[str, list[str]]:
+    """The transcripts among the file ``names`` of one folder, by the stem of the video they belong
+    to: ``talk.txt`` and ``talk.en.vtt`` under ``talk`` (a name such as ``a.b.vtt`` under ``a.b``, and
+    under ``a`` too when ``b`` looks like a language tag). Built once per folder, so that finding
+    each video's transcripts does not read the folder again (:func:`transcripts_beside`)."""
+    index: dict[str, list[str]] = {}
+    for name in names:
+        low = name.lower()
+        suffix = next((x for x in _SUFFIXES_LOWER if low.endswith(x)), None)
+        if suffix is None:
+            continue
+        rest = name[: -len(suffix)]
+        index.setdefault(rest, []).append(name)
+        base, dot, lang = rest.rpartition(".")
+        if dot and _LANG_TAG.fullmatch(lang):
+            index.setdefault(base, []).append(name)
+    return index
+
+
+_SUFFIXES_LOWER = tuple(dict.fromkeys(s.lower() for s in TRANSCRIPT_SUFFIXES))
+
+
+def transcripts_beside(video: str | os.PathLike, index: dict[str, list[str]] | None = None) -> list[Path]:
     """Every transcript beside ``video``, the one to use first: ``<stem><suffix>`` for each
     suffix of :data:`TRANSCRIPT_SUFFIXES` in that order (``.txt``, ``.json``, ``.TextGrid``,
     ``.vtt``, ``.srt``, ``.eaf``), then language-tagged names ``<stem>.<lang><suffix>`` (what
     ``yt-dlp --write-auto-subs`` writes: ``talk.en.vtt``), English (``en``, ``en-US``, ...) before
     other languages, in the same order of suffixes. ``<stem>`` is the name without the video's
-    suffix (``.kps.npz`` whole)."""
+    suffix (``.kps.npz`` whole). ``index``: :func:`transcript_index` of the video's folder, when
+    the caller has it (:func:`jegal.perception.discover.discover` reads a folder once, not once
+    per video); else the folder is read."""
     video = Path(video)
     name = video.name
     from jegal.perception.discover import KPS_SUFFIX
 
     stem = name[: -len(KPS_SUFFIX)] if name.endswith(KPS_SUFFIX) else video.stem
-    found = [video.with_name(stem + s) for s in TRANSCRIPT_SUFFIXES]
-    found = [p for p in dict.fromkeys(found) if p.is_file()]
-    if video.parent.is_dir():
-        order = {s.lower(): k for k, s in reversed(list(enumerate(TRANSCRIPT_SUFFIXES)))}
-        tagged = []
-        for p in video.parent.glob(f"{_glob_escape(stem)}.*.*"):
-            lang, _, suffix = p.name[len(stem) + 1:].rpartition(".")
-            if p.is_file() and ("." + suffix.lower()) in order and _LANG_TAG.fullmatch(lang):
-                tagged.append((not lang.lower().startswith("en"), order["." + suffix.lower()], lang.lower(), p))
-        found += [p for *_, p in sorted(tagged) if p not in found]
-    return found
+    if index is None:
+        try:
+            index = transcript_index(p.name for p in video.parent.iterdir()
+                                     if p.name.startswith(stem + ".") and p.is_file())
+        except OSError:
+            index = {}
+    names = set(index.get(stem, ()))
+    found = [n for n in dict.fromkeys(stem + s for s in TRANSCRIPT_SUFFIXES) if n in names]
+    order = {s: k for k, s in reversed(list(enumerate(_SUFFIXES_LOWER)))}
+    tagged = []
+    for other in names - set(found):
+        lang, _, suffix = other[len(stem) + 1:].rpartition(".")
+        if lang and ("." + suffix.lower()) in order and _LANG_TAG.fullmatch(lang):
+            tagged.append((not lang.lower().startswith("en"), order["." + suffix.lower()], lang.lower(), other))
+    return [video.with_name(n) for n in found + [n for *_, n in sorted(tagged)]]
 
 
-def _glob_escape(text: str) -> str:
-    return re.sub(r"([*?\[])", r"[\1]", text)
-
-
-def find_transcript(video: str | os.PathLike) -> Path | None:
+def find_transcript(video: str | os.PathLike, index: dict[str, list[str]] | None = None) -> Path | None:
     """The transcript beside ``video`` to use (the first of :func:`transcripts_beside`), if any."""
-    found = transcripts_beside(video)
+    found = transcripts_beside(video, index)
     return found[0] if found else None
 
 
