@@ -143,7 +143,9 @@ def iter_video(path: str | os.PathLike, max_side: int | None = None, chunk_frame
     (detection and pose do not need full HD; the decode filter does it cheaply). Frames come
     out upright (a display rotation is applied) and the same size throughout. ``info``, if
     given, receives ``source_fps``, ``scale`` (of the stored, unrotated size), ``rotation``
-    (degrees counter-clockwise applied), ``stream`` and, at the end, ``num_frames``.
+    (degrees counter-clockwise applied), ``stream`` and, at the end, ``num_frames``. Each frame is
+    written once into its chunk's array as it leaves the filter graph (no list of frames stacked
+    into a second copy), so a chunk costs its own size and one frame more.
     Raises :class:`~jegal.perception.errors.CorruptVideo` or :class:`~jegal.perception.errors.NoVideo` on unusable input,
     possibly after some chunks were yielded (a file damaged half-way).
     """
@@ -165,15 +167,34 @@ def iter_video(path: str | os.PathLike, max_side: int | None = None, chunk_frame
         info["stream"] = describe_stream(stream)
         info.setdefault("scale", 1.0)
         graph = None
-        pending: list[np.ndarray] = []
+        # Frames go straight into the chunk being filled, allocated at its first frame for the frames
+        # the header declares are left (at most a chunk, and 1500 frames: a header may lie) and grown
+        # by doubling when the stream holds more; full chunks wait in ``ready`` only while one filter
+        # push yields more frames than a chunk holds.
+        ready: list[np.ndarray] = []
+        buf: list = [None, 0, 0]  # the chunk being filled, frames in it, frames in the chunks before
         total = 0
+        declared = declared_seconds(stream, container)
+        declared = int(declared * FPS) + 2 if declared else None
 
         def drain():
             while True:
                 try:
-                    pending.append(graph.pull().to_ndarray())
+                    picture = graph.pull().to_ndarray()
                 except (av.error.BlockingIOError, av.error.EOFError):
                     return
+                if buf[0] is None:
+                    size = min(chunk_frames, 1500, 250 if declared is None else max(16, declared - buf[2]))
+                    buf[0], buf[1] = np.empty((size,) + picture.shape, picture.dtype), 0
+                elif buf[1] == len(buf[0]):
+                    grown = np.empty((min(chunk_frames, 2 * len(buf[0])),) + buf[0].shape[1:], buf[0].dtype)
+                    grown[:buf[1]] = buf[0]
+                    buf[0] = grown
+                buf[0][buf[1]] = picture  # a frame of another shape: ValueError, a damaged file
+                buf[1] += 1
+                if buf[1] == chunk_frames:
+                    ready.append(buf[0])
+                    buf[0], buf[1], buf[2] = None, 0, buf[2] + chunk_frames
 
         # Frames without a timestamp (raw .h264 / .265 elementary streams, some broken files)
         # are timed by their index at the nominal rate, so the fps filter does not drop them.
@@ -189,23 +210,28 @@ def iter_video(path: str | os.PathLike, max_side: int | None = None, chunk_frame
                     graph = _build_graph(stream, frame, max_side, info)
                 graph.push(frame)
                 drain()
-                if len(pending) >= chunk_frames:
-                    chunk, pending[:] = np.stack(pending[:chunk_frames]), pending[chunk_frames:]
+                while ready:
+                    chunk = ready.pop(0)
                     total += len(chunk)
                     yield chunk
+                    del chunk  # the consumer's only, while the next is decoded
             if graph is not None:
                 graph.push(None)
                 drain()
         except (av.error.FFmpegError, ValueError, RuntimeError, OverflowError, ZeroDivisionError) as err:
             # The decoder, the filter graph or a frame of another shape: a damaged file, never a bug to report.
-            done = total + len(pending)
+            done = total + chunk_frames * len(ready) + buf[1]
             if not done:
                 raise CorruptVideo(f"{path}: cannot decode video ({type(err).__name__}: {err})") from None
             raise CorruptVideo(f"{path}: video stream is damaged after {done} frames ({err})") from None
-        while pending:
-            chunk, pending[:] = np.stack(pending[:chunk_frames]), pending[chunk_frames:]
+        if buf[1]:
+            ready.append(buf[0][:buf[1]])
+            buf[0] = None
+        while ready:
+            chunk = ready.pop(0)
             total += len(chunk)
             yield chunk
+            del chunk
         if not total:
             raise CorruptVideo(f"{path}: no video frame could be decoded")
         info["num_frames"] = total

@@ -81,6 +81,12 @@ class VideoReader:
             self._thread = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="jegal-recognition")
         return self._thread
 
+    def release_recogniser(self) -> None:
+        """End the recogniser (its process, or its model in this one) and keep every other model:
+        between the jobs of a long-lived reader (``jegal serve``'s worker), so a recogniser is held
+        only while a job needs it; the next input that needs one loads it again."""
+        self.transcriber.close()
+
     def close(self) -> None:
         """End the recogniser's process and thread and release the people stage's models."""
         self.tracker.close()

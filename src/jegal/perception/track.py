@@ -270,7 +270,15 @@ class PeopleTracker:
         self._seeders: list = []
         self._poses: list = []
 
+    def reset(self) -> None:
+        """Clear the models' state between videos: the pose estimators' tracking state (the face
+        detector and the pose landmarker look at each image on its own and keep none). :meth:`follow`
+        does this first, so a video's people do not depend on the videos followed before it."""
+        for pose in self._poses:
+            pose.reset()
+
     def close(self) -> None:
+        """Release the models (they are made again on the next video)."""
         for m in [*self._faces, *self._seeders, *self._poses]:
             m.close()
         self._faces, self._seeders, self._poses = [], [], []
@@ -309,6 +317,7 @@ class PeopleTracker:
         offset, prev_frame = 0, None
         for key in ("decode", "detect", "keypoints"):
             timings.setdefault(key, 0.0)
+        self.reset()
         info: dict = {}
         chunks = iter_video(video, max_side=opts.max_side, chunk_frames=opts.chunk_frames, info=info)
         while True:
@@ -320,7 +329,10 @@ class PeopleTracker:
             parts, cut_at_start = self._chunk(chunk, offset, prev_frame, name, timings, warnings)
             link_parts(persons, parts, offset, linkable=not cut_at_start, max_gap=self.max_gap)
             offset += len(chunk)
-            prev_frame = chunk[-1]
+            # A copy of the last frame, and the chunk let go: a view would keep the whole chunk alive
+            # while the next one is decoded (two chunks of frames at once).
+            prev_frame = chunk[-1].copy()
+            del chunk
             if on_frames is not None:
                 on_frames(offset)
         persons = [ps for ps in persons if ps[-1].end - ps[0].start + 1 >= opts.min_frames]

@@ -16,6 +16,11 @@ paths replaced by the user's file names, plus only what a browser needs beside t
 the video, the maps (by their file names in ``spot.json``) and the zip, each person's colour and
 per-frame boxes (fractions of the picture), and what the page says about the model.
 
+The worker thread keeps one reading pipeline (:func:`job_reader`: the people stage's mediapipe
+models, the GestSync weights) across its jobs instead of building one per job; the people stage
+clears the models' tracking state at the start of every video, so a job's result does not depend
+on the jobs before it, and the recogniser is let go after each job.
+
 A video without a sound track is still read when the transcript gives word times: it gets a
 silent track and the model reads the text only (content modality ``t``), with a warning on
 the page. Without a sound track and without timed words it fails with ``no_audio``.
@@ -24,6 +29,7 @@ the page. Without a sound track and without timed words it fails with ``no_audio
 from __future__ import annotations
 
 import re
+import threading
 import zipfile
 from pathlib import Path
 
@@ -34,6 +40,32 @@ from jegal.serve.queue import Inputs, Job
 
 # expected shares of a job's time (2 cores): reading the video (people stage) dominates
 JOB_STAGES = {"sound": 1, "spot": 30, "asd": 4, "zip": 1}
+
+_worker = threading.local()  # per worker thread: (model, model_dir, its reading pipeline)
+
+
+def job_reader(model, model_dir):
+    """The calling thread's reading pipeline for ``model`` (:func:`jegal.use.video.video_preparer`
+    with :func:`jegal.use.video.model_inputs`): made on the thread's first job and kept for its
+    next ones (its mediapipe models cost about 0.65 GB and a second to build, docs/serve.md); a
+    job with another model or ``model_dir`` closes it and makes a new one. None when the model's
+    inputs cannot be made here: the job then reads without one, and fails with the error that
+    names the file."""
+    from jegal.perception.asr import AsrUnavailable
+    from jegal.use.video import FrontEndMismatch, model_inputs, video_preparer
+
+    held = getattr(_worker, "reader", None)
+    if held is not None and held[0] is model and held[1] == str(model_dir):
+        return held[2]
+    if held is not None:
+        _worker.reader = None
+        held[2].close()
+    try:
+        reader = video_preparer(**model_inputs(model, model_dir))
+    except (FrontEndMismatch, AsrUnavailable):
+        return None
+    _worker.reader = (model, str(model_dir), reader)
+    return reader
 
 
 def write_wav(path: Path, wave: np.ndarray) -> None:
@@ -181,9 +213,15 @@ def analyse(job: Job, model, model_dir, model_about: dict | None = None) -> dict
     notes = [f"{inputs.video}: no sound track: the words come from the transcript's times and the model read the "
              "text only (no speech)"] if text_only else []
     page_video = VideoTarget(page / "video.mp4", faststart=True, with_audio=not text_only)
-    spot = spot_words(inputs.video, model, model_dir=model_dir, transcript=inputs.transcript, tier=inputs.tier, out=out,
-                      modalities="t" if text_only else None, also=[page_video], source=inputs.frames, notes=notes,
-                      progress=stages.part("spot"))
+    reader = job_reader(model, model_dir)
+    try:
+        spot = spot_words(inputs.video, model, model_dir=model_dir, transcript=inputs.transcript, tier=inputs.tier,
+                          out=out,
+                          modalities="t" if text_only else None, also=[page_video], source=inputs.frames,
+                          notes=notes, progress=stages.part("spot"), preparer=reader)
+    finally:
+        if reader is not None:
+            reader.release_recogniser()
     video = spot.video
     if inputs.duration_s is not None and video.duration > inputs.duration_s + 1.0:
         raise Refused(413, "too_long", f"{inputs.video}: decodes to {video.duration:.1f} s, more than its "
@@ -211,4 +249,4 @@ def _safe_stem(name: str) -> str:
     return stem or "video"
 
 
-__all__ = ["Inputs", "analyse", "page_result", "page_warning", "write_wav", "zip_outputs"]
+__all__ = ["Inputs", "analyse", "job_reader", "page_result", "page_warning", "write_wav", "zip_outputs"]
