@@ -14,6 +14,7 @@ The application layer between a video on disk and the library's inference functi
 - :mod:`~jegal.use.media`     the one H.264 + AAC writer (one decode for every video a task writes)
 - :mod:`~jegal.use.progress`  the one progress protocol, ``progress(stage, fraction)``
 - :mod:`~jegal.use.default_model` the model the page trains when it has none (a SynthGest recipe)
+- :mod:`~jegal.use.exports`   the ELAN ``.eaf`` and Praat ``.TextGrid`` that ``jegal spot`` / ``asd`` write
 - :mod:`~jegal.use.embed`     ``jegal embed``: gesture and content embeddings of videos or shards
 - :mod:`~jegal.use.search`    ``jegal search``: a FAISS gallery of gesture clips, queried by text, audio or video
 
@@ -32,6 +33,7 @@ from jegal.use.asd import SpeakersResult, find_speakers
 from jegal.use.common import BadFlag, add_model_arguments, check_device, content_modalities, expected_errors
 from jegal.use.default_model import DEFAULT_MODEL_STAMP, Recipe, last_step, synth_example, train_default
 from jegal.use.embed import write_embeddings
+from jegal.use.exports import relink_media
 from jegal.use.annotate import person_colour
 from jegal.use.media import VideoTarget, write_videos
 from jegal.use.progress import Progress, ProgressBar, Stages, quiet
@@ -41,4 +43,5 @@ from jegal.use.video import FrontEndMismatch, NoWordsOnPeople, VideoInput, read_
 __all__ = ["BadFlag", "DEFAULT_MODEL_STAMP", "FrontEndMismatch", "NoWordsOnPeople", "Progress", "ProgressBar",
            "Recipe", "SpeakersResult", "SpotResult", "Stages", "VideoInput", "VideoTarget", "add_model_arguments",
            "check_device", "content_modalities", "expected_errors", "find_speakers", "last_step", "person_colour",
-           "quiet", "read_video", "spot_words", "synth_example", "train_default", "write_embeddings", "write_videos"]
+           "quiet", "read_video", "relink_media", "spot_words", "synth_example", "train_default", "write_embeddings",
+           "write_videos"]
