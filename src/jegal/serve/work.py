@@ -201,8 +201,7 @@ def analyse(job: Job, model, model_dir, model_about: dict | None = None) -> dict
     Raises the errors of :func:`jegal.use.read_video` (``PrepareError`` subclasses naming the
     file) and :class:`Refused` ``too_long`` when the decoded video is longer than the limit the
     upload was checked against (``job.inputs.duration_s`` + 1 s)."""
-    from jegal.use import Stages, VideoTarget, find_speakers, spot_words
-    from jegal.use.exports import relink_media
+    from jegal.use import Stages, VideoTarget, find_speakers, relink_media, spot_words
 
     inputs = job.inputs
     out, page = job.dir / "outputs", job.dir / "page"
