@@ -196,12 +196,16 @@ def _whisper():
     from jegal.perception.asr.engines import AsrUnavailable, make_recogniser, whisper_available
 
     with _WHISPER_LOCK:
-        if _WHISPER is None and whisper_available():
-            try:
-                _WHISPER = make_recogniser("faster-whisper")
-            except AsrUnavailable:
-                return None
-        return _WHISPER
+        if _WHISPER is None:
+            _WHISPER = False  # tried once per process: not installed or not loadable -> pocketsphinx
+            if whisper_available():
+                try:
+                    _WHISPER = make_recogniser("faster-whisper")
+                except AsrUnavailable as err:  # a damaged package: said once, then pocketsphinx aligns
+                    import logging
+
+                    logging.getLogger(__name__).warning("Whisper cannot align segments here (%s); pocketsphinx does", err)
+        return _WHISPER or None
 
 
 def align_segments(audio: np.ndarray, segments: list[tuple[float, float, str]], source: str = "transcript",
