@@ -32,6 +32,7 @@ draws from every speaker and both pools (``spot``: a gestured target forced; ``t
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 import tempfile
@@ -285,6 +286,8 @@ def main() -> None:
     ap.add_argument("--eval-only", action="store_true",
                     help="skip the spot path: one eval-path row per --perturb kind (keypoint kinds only: the "
                          "speaker's clips perturbed alike, controls included)")
+    ap.add_argument("--space", default=None, choices=["both", "global", "local"],
+                    help="read frames and words from these heads (JEGAL.readout; default: what the training shaped)")
     ap.add_argument("--save", default="", help="write the summaries (and per-word arrays) as JSON")
     args = ap.parse_args()
     kinds = [k.strip() for k in args.perturb.split(",") if k.strip()]
@@ -303,6 +306,8 @@ def main() -> None:
         model_dir = model_dir / "run" / "model"
     model = JEGAL.from_pretrained(model_dir).load_text_backbone()
     model.eval()
+    if args.space:  # every embedding pass of this process reads that space (a bench-only readout switch)
+        model.embed = functools.partial(model.embed, space=args.space)
     truth = load_truth(corpus)
     files = media_files(corpus)
     files = [files[i] for i in np.random.default_rng(0).permutation(len(files))][: args.limit or None]
@@ -334,6 +339,7 @@ def main() -> None:
     print(f"\nelapsed {time.perf_counter() - t_all:.1f} s")
     if args.save:
         doc = {"model": str(model_dir), "corpus": str(corpus), "clips": len(files), "seed": args.seed,
+               "space": args.space,
                "summaries": results,
                "words": {k: {c: v.tolist() for c, v in r.items()} for k, r in raw.items()}}
         Path(args.save).write_text(json.dumps(doc, default=float), encoding="utf-8")
