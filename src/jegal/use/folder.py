@@ -134,11 +134,11 @@ Task = Callable[..., object]  # (path, out, preparer, progress, model, model_dir
 
 
 def run_folder(command: str, args: argparse.Namespace, task: Task) -> int:
-    """Run ``task`` (the command's one-video task: ``task(path, out, preparer, progress, model,
-    model_dir)`` returns
-    what :func:`jegal.use.spot_words` / :func:`jegal.use.find_speakers` return) on every input of
-    the folder ``args.video`` (module docstring); ``args``: the command's flags. Returns the exit
-    status: 0 when every video is done or skipped, 1 when any failed or the run could not start."""
+    """Run ``task`` on every input of the folder ``args.video`` (module docstring); ``args``: the
+    command's flags. ``task(path, out, preparer, progress, model, model_dir)`` is the command's
+    one-video task and returns what :func:`jegal.use.spot_words` / :func:`jegal.use.find_speakers`
+    return. Returns the exit status: 0 when every video is done or skipped, 1 when any failed or
+    the run could not start (a bad flag, no input, a model that does not load: one line on stderr)."""
     from jegal.atomic import write_json_atomic, write_text_atomic
     from jegal.model.card import model_record
     from jegal.perception.asr import check_asr
@@ -153,7 +153,7 @@ def run_folder(command: str, args: argparse.Namespace, task: Task) -> int:
     try:
         if args.transcript is not None:
             raise BadFlag("--transcript names the transcript of one video; for a folder put each transcript "
-                          "beside its video (<name>.txt/.json/.TextGrid)")
+                          "beside its video (<name>.txt and the other kinds docs/use.md lists)")
         out = Path(args.out) if args.out else default_out(args.video, command)
         if out.exists() and not out.is_dir():
             raise NotADirectoryError(f"--out {out}: exists and is not a folder")
