@@ -2,7 +2,7 @@
 VENV    := .venv
 PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed-stamp
-PYTEST_ARGS ?=
+PYTEST_ARGS ?= --durations=25  # the slowest tests named in every run, so CI time is watched
 
 .PHONY: demo test test-fast bench install
 
