@@ -93,3 +93,37 @@ def test_verbose_leaves_the_environment_and_fd_2_alone(monkeypatch):
     assert called == []
     nl.quiet_for_command(verbose=False)
     assert called == [{"filter_fd": False}]  # pytest holds stderr: its file descriptor is not taken over
+
+
+def test_progress_off_a_terminal_is_at_most_eleven_plain_lines_with_the_count(monkeypatch, capsys):
+    from jegal import native_logs
+
+    monkeypatch.setattr(native_logs, "stderr_is_terminal", lambda: False)
+    with native_logs.progress_bar(250, "prepare", unit="video") as bar:
+        for i in range(250):
+            bar.update()
+            if i == 100:
+                bar.set_postfix(loss="1.5")
+    err = capsys.readouterr().err
+    assert "\r" not in err and "\x1b" not in err
+    lines = err.splitlines()
+    assert 2 <= len(lines) <= 11
+    assert lines[0] == "prepare: 25/250 video" and lines[-1] == "prepare: 250/250 video, loss=1.5"
+    counts = [int(line.split(": ")[1].split("/")[0]) for line in lines]
+    assert counts == sorted(counts)
+
+
+def test_progress_on_a_terminal_is_a_tqdm_bar_and_disabled_shows_nothing(monkeypatch, capsys):
+    from tqdm.auto import tqdm
+
+    from jegal import native_logs
+
+    monkeypatch.setattr(native_logs, "stderr_is_terminal", lambda: True)
+    bar = native_logs.progress_bar(3, "x")
+    assert isinstance(bar, tqdm)
+    bar.close()
+    capsys.readouterr()
+    monkeypatch.setattr(native_logs, "stderr_is_terminal", lambda: False)
+    with native_logs.progress_bar(3, "x", disable=True) as bar:
+        bar.update(3)
+    assert capsys.readouterr().err == ""

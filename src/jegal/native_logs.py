@@ -145,3 +145,54 @@ def _restore() -> None:
 
 
 __all__ = ["is_native_chatter", "quiet_for_command", "quiet_native_logs", "stderr_is_terminal", "strip_chatter"]
+
+
+class LineProgress:
+    """A counter that reports as plain lines, for stderr that is not a terminal (a log file, a pipe):
+    ``desc: n/total unit`` when at least a tenth of the total more is done than at the last line, and
+    once at :meth:`close`; no carriage returns or escape codes. The part of tqdm's interface the
+    project's loops use: :meth:`update`, :meth:`set_postfix`, :meth:`close`, a context manager."""
+
+    def __init__(self, total: int, desc: str, unit: str = "it", initial: int = 0):
+        self.total, self.desc, self.unit, self.n = int(total), desc, unit, int(initial)
+        self._said = self.n
+        self._closed = False
+        self._postfix = ""
+
+    def _say(self) -> None:
+        print(f"{self.desc}: {self.n}/{self.total} {self.unit}{self._postfix}", file=sys.stderr, flush=True)
+        self._said = self.n
+
+    def update(self, n: int = 1) -> None:
+        self.n += n
+        if self.n - self._said >= max(1, self.total / 10):
+            self._say()
+
+    def set_postfix(self, **values) -> None:
+        """Values shown at the end of the next line (``loss=1.23``), as tqdm's ``set_postfix``."""
+        self._postfix = "".join(f", {k}={v}" for k, v in values.items())
+
+    def close(self) -> None:
+        if not self._closed and self.total and self.n != self._said:
+            self._say()
+        self._closed = True
+
+    def __enter__(self) -> LineProgress:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def progress_bar(total: int, desc: str, unit: str = "it", disable: bool = False, initial: int = 0,
+                 leave: bool = True):
+    """The progress of a loop of ``total`` steps on stderr: a tqdm bar where stderr is a terminal
+    (:func:`stderr_is_terminal`), else a :class:`LineProgress` (plain lines, at most about ten);
+    ``disable`` shows nothing (a tqdm that draws nothing). Both have ``update(n)``, ``close()`` and
+    are context managers."""
+    if disable or stderr_is_terminal():
+        from tqdm.auto import tqdm
+
+        return tqdm(total=total, desc=desc, unit=unit, initial=initial, disable=disable, leave=leave,
+                    dynamic_ncols=True)
+    return LineProgress(total, desc, unit, initial)

@@ -120,10 +120,10 @@ def embed_clips(model, gesture: list[Clip], content: list[Clip], modalities: str
     ``model`` is a :class:`jegal.model.JEGAL` (or anything with its ``embed``); ``modalities``
     is the content input at test time (``t``, ``a``, ``ta``). Padding is cut off: each clip keeps
     its own T frames / W words."""
-    from tqdm.auto import tqdm
+    from jegal.native_logs import progress_bar
 
     total = -(-len(gesture) // batch_size) + -(-len(content) // batch_size)
-    bar = tqdm(total=total, desc=desc, disable=not progress, leave=False)
+    bar = progress_bar(total, desc, unit="batch", disable=not progress, leave=False)
     sides = {}  # part -> (ids, clip vectors per batch, per-clip frames or words)
     for part, clips, seq, mask, vec, kw in (("g", gesture, "gesture_frames", "frame_mask", "gesture_clip", {}),
                                              ("c", content, "content_words", "word_mask", "content_clip",

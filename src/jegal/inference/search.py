@@ -130,11 +130,11 @@ def set_search_setting(index, name: str, value) -> None:
 
 def add_vectors(index, vectors: np.ndarray, progress: bool = False, desc: str = "index") -> None:
     """Add unit ``vectors`` (N, d) to ``index`` in chunks (training it first if it needs it)."""
-    from tqdm.auto import tqdm
+    from jegal.native_logs import progress_bar
 
     if not index.is_trained:
         index.train(vectors)
-    with tqdm(total=len(vectors), desc=desc, unit="vec", disable=not progress, leave=False) as bar:
+    with progress_bar(len(vectors), desc, unit="vec", disable=not progress, leave=False) as bar:
         for a in range(0, len(vectors), ADD_CHUNK):
             index.add(vectors[a:a + ADD_CHUNK])
             bar.update(min(ADD_CHUNK, len(vectors) - a))

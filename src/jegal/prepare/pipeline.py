@@ -194,7 +194,7 @@ def run_prepare(input_path: str | os.PathLike, out: str | os.PathLike, options: 
     skipped (finished by an earlier run) and failed items, the clips written, and per
     failed item its reason tag and message. Raises :class:`~jegal.perception.errors.BadInput`
     when ``input_path`` itself is unusable."""
-    from tqdm import tqdm
+    from jegal.native_logs import progress_bar
 
     options = options or PrepareOptions()
     check_asr(options.asr, options.asr_model)  # a recogniser that cannot run stops the run before any input
@@ -207,7 +207,7 @@ def run_prepare(input_path: str | os.PathLike, out: str | os.PathLike, options: 
     items = select_shard(discover(input_path, tier), *shard)
     todo = [it for it in items if not is_done(out, it)]
     results = [_skipped(out, it) for it in items if is_done(out, it)]
-    bar = tqdm(total=len(todo), desc="prepare", unit="video", disable=not progress)
+    bar = progress_bar(len(todo), "prepare", unit="video", disable=not progress)
     if workers > 1 and len(todo) > 1:
         import multiprocessing as mp
 

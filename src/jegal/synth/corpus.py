@@ -216,9 +216,9 @@ def _work(spec: ClipSpec) -> dict:
 def _run(specs: list[ClipSpec], workers: int, init_args, desc: str, progress: bool):
     """Yield the generated clips in spec order (a pool of ``workers`` processes for big
     batches; a generator, so training clips stream into their shards)."""
-    from tqdm import tqdm
+    from jegal.native_logs import progress_bar
 
-    bar = tqdm(total=len(specs), desc=desc, unit="clip", disable=not progress)
+    bar = progress_bar(len(specs), desc, unit="clip", disable=not progress)
     try:
         if workers <= 1 or len(specs) < 64:
             _init_worker(*init_args)

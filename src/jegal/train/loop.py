@@ -431,15 +431,15 @@ class Run:
 
     def _run_epoch(self) -> bool:
         """The batches of the current epoch from the state's position; True when a limit stopped the run."""
-        from tqdm import tqdm
+        from jegal.native_logs import progress_bar
 
         s, d, cfg = self.state, self.data, self.cfg
         epoch, start = s.epoch, s.batch
         d.stream.set_epoch(epoch, start)
         my_batches = d.stream.num_batches()
         it = iter(make_loader(d.stream, cfg.data.workers, pin_memory=self.device.type == "cuda"))
-        bar = tqdm(total=d.steps_per_epoch, initial=start, desc=f"epoch {epoch}", unit="step", dynamic_ncols=True,
-                   disable=not (self.main and cfg.progress))
+        bar = progress_bar(d.steps_per_epoch, f"epoch {epoch}", unit="step", initial=start,
+                           disable=not (self.main and cfg.progress))
         done = False
         for j in range(start, d.steps_per_epoch):
             item = next(it) if j < my_batches else {"batch": None, "size": 0, "skipped": [], "index": j}
