@@ -252,3 +252,26 @@ def test_in_a_two_person_video_a_word_is_gestured_only_by_its_speaker(tmp_path, 
     assert got.doc["attribution"] == "none"
     assert all(w["gestured"] == w["gestured_by_score"] and w["speaker"] is None
                for p in got.doc["people"] for w in p["words"])
+
+
+def test_score_clips_reads_the_heads_space_names():
+    """``space="global"`` scores the frames and words of the clip-level heads: the same as the
+    model's own readout for a clip-objective model, different for a model that reads both."""
+    from dataclasses import replace
+
+    from jegal.inference.gesture_score import score_clips
+    from tests.dummy import random_clip
+    from tests.model.conftest import tiny_model
+
+    rng = np.random.default_rng(0)
+    clips = [replace(random_clip(rng, 30, 5, clip_id=f"c{i}"), speaker_id="s") for i in range(6)]
+    both = tiny_model(**{"content.modalities": "a"}).eval()
+    own, glob = score_clips(both, clips, modalities="a"), score_clips(both, clips, modalities="a", space="global")
+    assert not np.allclose(own["c0"].observed, glob["c0"].observed)
+    clip = tiny_model(**{"content.modalities": "a", "loss.objective": "clip"}).eval()
+    a, b = score_clips(clip, clips, modalities="a"), score_clips(clip, clips, modalities="a", space="global")
+    for c in a:
+        np.testing.assert_allclose(a[c].observed, b[c].observed, atol=1e-6)
+        np.testing.assert_array_equal(a[c].p_value, b[c].p_value)
+    with pytest.raises(ValueError, match="space"):
+        score_clips(both, clips, modalities="a", space="frames")

@@ -254,14 +254,32 @@ def still_clip(clip, num_frames: int | None = None):
                 source=clip.source, rgb=rgb, features=feats)
 
 
+class _Readout:
+    """``model`` whose :meth:`embed` reads frames and words from the heads ``space`` names
+    (:meth:`jegal.model.JEGAL.readout`): what :func:`jegal.inference.embed.embed_clips` embeds with."""
+
+    def __init__(self, model, space: str):
+        self.model, self.space = model, space
+
+    def embed(self, batch, **kw):
+        return self.model.embed(batch, space=self.space, **kw)
+
+
 def score_clips(model, clips: Sequence, modalities: str = "ta", batch_size: int = 32,
-                progress: bool = False) -> dict[str, WordScores]:
+                progress: bool = False, space: str | None = None) -> dict[str, WordScores]:
     """Gesture scores of every word of every clip (``jegal eval gestured``): each clip
     (:class:`jegal.data.clip.Clip` with words) is a window, the clips of one ``speaker_id`` are
     one person (each clip its own recording), and the speaker's still pose is the mean pose over
-    their clips. One embedding pass (plus one still clip per speaker). Returns clip id ->
-    :class:`WordScores` over the clip's words in order (``peak`` in clip frames)."""
+    their clips. One embedding pass (plus one still clip per speaker). ``space``: the heads the
+    frames and words are read from (``None``: the model's own readout; ``"global"``: the clip-level
+    heads, docs/design.md section 11, "Readout"; anything :meth:`jegal.model.JEGAL.readout` takes,
+    else its ValueError). Returns clip id -> :class:`WordScores` over the clip's words in order
+    (``peak`` in clip frames)."""
     from jegal.inference.embed import embed_clips
+
+    if space is not None:
+        model.readout(space)  # an unknown space or a model without those heads: its ValueError, now
+        model = _Readout(model, space)
 
     emb = embed_clips(model, list(clips), list(clips), modalities=modalities, batch_size=batch_size,
                       progress=progress, desc="embed clips")
