@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.perception.people_videos import MADE, REAL, follow, make_all, score
+from tests.perception.people_videos import MADE, REAL, Tracked, follow, make_all, score
 
 COVERAGE = 0.95  # share of a true person's in-view frames its best single identity must hold
 CONTAINS = 0.95  # share of frames whose box holds every keypoint found
@@ -39,9 +39,17 @@ def truths(tmp_path_factory, real_dir):
 
 
 @pytest.fixture(scope="module")
-def scored(truths):
-    """name -> (truth, score): every video tracked once by the current people stage."""
-    return {name: (truth, score(truth, follow(truth.path)[0])) for name, truth in truths.items()}
+def scored(truths, people):
+    """name -> (truth, score): every video tracked once by the current people stage; the real videos'
+    people are the session's (``people`` of tests/perception/conftest.py: the same default options,
+    followed once for every test that needs them; a tracker kept across videos gives what a fresh
+    one does, tests/perception/test_people_reuse.py)."""
+    out = {}
+    for name, truth in truths.items():
+        real = people.get(f"{name}.mp4")
+        tracked = follow(truth.path)[0] if real is None else [Tracked.from_parts(ps) for ps in real.persons]
+        out[name] = (truth, score(truth, tracked))
+    return out
 
 
 NAMES = ["occluded", "masked", "crossing", "speaker_raw", "two_speakers_raw"]

@@ -45,8 +45,16 @@ class PoseEstimator:
         self.reset()
 
     def reset(self) -> None:
+        """Forget the person followed so far (the pose and hand models' tracking state). Built graphs
+        are restarted rather than built again (mediapipe's ``SolutionBase.reset``: a new run of the
+        same graph, a tenth of the cost); the static detector keeps no state."""
         import mediapipe as mp
 
+        if self._pose is not None:
+            self._pose.reset()
+            if self._hands is not None:
+                self._hands.reset()
+            return
         self.close()
         self._pose = mp.solutions.pose.Pose(model_complexity=1, static_image_mode=False, smooth_landmarks=True,
                                             min_detection_confidence=0.5, min_tracking_confidence=0.5)
