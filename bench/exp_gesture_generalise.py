@@ -23,7 +23,12 @@ path (the shard clips of CORPUS/test, ``score_clips``: each speaker's selected c
 the controls their other clips and still pose), so the two paths can be compared word by word.
 
     python bench/exp_gesture_generalise.py MODEL CORPUS [--limit N] [--perturb none,jitter,...]
-        [--eval-path] [--seed 0] [--save out.json] [--threads 1]
+        [--eval-path] [--eval-only] [--space global] [--seed 0] [--save out.json] [--threads 1]
+
+``--eval-only`` skips the spot path and runs the eval path once per ``--perturb`` kind (keypoint
+kinds only; every clip of a speaker perturbed alike, so the controls are too); ``--space`` reads
+the frames and words from those heads (``global``: the clip-level readout of docs/design.md
+section 11).
 
 ``--limit N`` takes N clips of a fixed shuffle of the media files (seed 0), so a limited run
 draws from every speaker and both pools (``spot``: a gestured target forced; ``test``: natural).
