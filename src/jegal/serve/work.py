@@ -52,7 +52,7 @@ def job_reader(model, model_dir):
     inputs cannot be made here: the job then reads without one, and fails with the error that
     names the file."""
     from jegal.perception.asr import AsrUnavailable
-    from jegal.use.video import FrontEndMismatch, model_inputs, video_preparer
+    from jegal.use import FrontEndMismatch, model_inputs, video_preparer
 
     held = getattr(_worker, "reader", None)
     if held is not None and held[0] is model and held[1] == str(model_dir):

@@ -38,10 +38,10 @@ from jegal.use.annotate import person_colour
 from jegal.use.media import VideoTarget, write_videos
 from jegal.use.progress import Progress, ProgressBar, Stages, quiet
 from jegal.use.spot import SpotResult, spot_words
-from jegal.use.video import FrontEndMismatch, NoWordsOnPeople, VideoInput, read_video
+from jegal.use.video import FrontEndMismatch, NoWordsOnPeople, VideoInput, model_inputs, read_video, video_preparer
 
 __all__ = ["BadFlag", "DEFAULT_MODEL_STAMP", "FrontEndMismatch", "NoWordsOnPeople", "Progress", "ProgressBar",
            "Recipe", "SpeakersResult", "SpotResult", "Stages", "VideoInput", "VideoTarget", "add_model_arguments",
-           "check_device", "content_modalities", "expected_errors", "find_speakers", "last_step", "person_colour",
-           "quiet", "read_video", "relink_media", "spot_words", "synth_example", "train_default", "write_embeddings",
-           "write_videos"]
+           "check_device", "content_modalities", "expected_errors", "find_speakers", "last_step", "model_inputs",
+           "person_colour", "quiet", "read_video", "relink_media", "spot_words", "synth_example", "train_default",
+           "video_preparer", "write_embeddings", "write_videos"]
