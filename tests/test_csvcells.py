@@ -48,14 +48,11 @@ def test_words_csv_writes_a_formula_word_as_text_and_a_negative_score_as_a_numbe
 
 
 def test_asd_csv_writes_a_segments_text_as_text():
-    from types import SimpleNamespace
-
     from jegal.use.asd import CSV_FIXED, segments_csv
 
-    seg = SimpleNamespace(speaker=None, decision="undecided", reason="-nobody", text="=1+1 and more", scores={0: -0.5},
-                          to_json=lambda: {"index": 0, "start_frame": 0, "end_frame": 9, "start_s": 0.0,
-                                           "end_s": 0.36, "margin": -0.25, "scores": {"0": -0.5},
-                                           "visible": {"0": 1.0}})
+    seg = {"index": 0, "start_frame": 0, "end_frame": 9, "start_s": 0.0, "end_s": 0.36, "speaker": None,
+           "decision": "undecided", "reason": "-nobody", "margin": -0.25, "text": "=1+1 and more",
+           "scores": {"0": -0.5}, "visible": {"0": 1.0}}  # a segment as asd.json records it
     (header, row) = read(segments_csv([seg], 1))
     assert row[CSV_FIXED.index("text")] == "'=1+1 and more" and row[CSV_FIXED.index("reason")] == "'-nobody"
     assert row[CSV_FIXED.index("margin")] == "-0.25" and row[header.index("score_person0")] == "-0.5"

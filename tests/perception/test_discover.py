@@ -36,6 +36,23 @@ def test_csv_rows_override_the_files_beside_and_bad_inputs_stop_the_run(tmp_path
         discover(tmp_path / "gone")
 
 
+def test_a_csv_list_written_with_formula_quoting_reads_back_the_names(tmp_path):
+    import csv
+
+    from jegal.csvcells import safe_dict
+
+    (tmp_path / "=talk.mp4").write_bytes(b"")
+    (tmp_path / "-notes.txt").write_text("hi")
+    listing = tmp_path / "list.csv"
+    with open(listing, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=["video", "transcript"])
+        w.writeheader()
+        w.writerow(safe_dict({"video": "=talk.mp4", "transcript": "-notes.txt"}))
+    assert "'=talk.mp4" in listing.read_text()
+    [item] = discover(listing)
+    assert item.video == tmp_path / "=talk.mp4" and item.transcript == tmp_path / "-notes.txt"
+
+
 def test_check_files_names_the_missing_file(tmp_path):
     (tmp_path / "v.mp4").write_bytes(b"")
     Item("v", video=tmp_path / "v.mp4").check_files()

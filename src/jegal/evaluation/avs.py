@@ -97,6 +97,7 @@ def write_inputs(benches: dict, clips_dir: Path, work: Path) -> tuple[Path, dict
     words, written under ``work/transcripts``) and the clips that are absent: ``{"missing": [names]}``.
     A clip's words are those of the first row that names it (rows naming one clip share its words)."""
     from jegal.atomic import atomic_path
+    from jegal.csvcells import safe_dict
     from jegal.data.transcripts import format_txt
 
     words: dict[str, list] = {}
@@ -126,7 +127,7 @@ def write_inputs(benches: dict, clips_dir: Path, work: Path) -> tuple[Path, dict
     with atomic_path(inputs) as tmp, open(tmp, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=["video", "transcript"])
         writer.writeheader()
-        writer.writerows(lines)
+        writer.writerows(safe_dict(r) for r in lines)  # every CSV the project writes (jegal.csvcells)
     return inputs, {"missing": missing, "present": [Path(r["video"]).stem for r in lines]}
 
 

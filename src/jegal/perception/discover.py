@@ -81,10 +81,13 @@ def _item_for(path: Path, root: Path, overrides: dict | None = None, tier: str |
 def _csv_items(path: Path, tier: str | None = None) -> list[Item]:
     """The items a CSV lists: a ``video`` or ``keypoints`` column, optional ``transcript``,
     ``wav``, ``keypoints``, ``speaker_id``, ``tier`` (the words tier of its ``.eaf`` / ``.TextGrid``,
-    winning over ``tier``); relative paths from the CSV's folder."""
+    winning over ``tier``); relative paths from the CSV's folder; a cell :func:`jegal.csvcells.safe_cell`
+    quoted is read as the text it was given."""
+    from jegal.csvcells import unsafe_cell  # a list the project wrote quotes names such as "=x.mp4"
+
     root = path.parent
     with open(path, newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
+        rows = [{k: unsafe_cell(v) if isinstance(v, str) else v for k, v in row.items()} for row in csv.DictReader(f)]
     items = []
     for lineno, row in enumerate(rows, start=2):
         main = row.get("video") or row.get("keypoints")
