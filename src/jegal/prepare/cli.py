@@ -26,6 +26,7 @@ def _shard(value: str) -> tuple[int, int]:
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
+    from jegal.perception.asr import ASR_HELP, ASR_MODEL_HELP, ASR_MODES
     from jegal.perception.transcripts import TIER_HELP
 
     parser.add_argument("input", help="a folder of videos (and/or <name>.kps.npz), one video, or a CSV listing them")
@@ -66,13 +67,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
                              "at least the --workers count)")
     parser.add_argument("--max-overhang", type=float, default=1.0, metavar="SECONDS",
                         help="a transcript ending more than this after the media fails as transcript_too_long")
-    parser.add_argument("--asr", choices=["auto", "pocketsphinx", "faster-whisper", "none"], default="auto",
-                        help="an input without a transcript: auto = recognise its speech offline (pocketsphinx, or "
-                             "faster-whisper with --asr-model); none = fail it as no_transcript. A given transcript "
-                             "always wins; recognised ones are written to OUT/transcripts/<key>.txt to correct")
+    parser.add_argument("--asr", choices=ASR_MODES, default="auto",
+                        help=ASR_HELP + " (an input without a transcript then fails as no_transcript). A given "
+                             "transcript always wins; recognised ones are written to OUT/transcripts/<key>.txt to "
+                             "correct")
     parser.add_argument("--tier", default=None, metavar="NAME", help=TIER_HELP + "; a CSV's tier column wins")
-    parser.add_argument("--asr-model", default=None, metavar="DIR",
-                        help="a local faster-whisper (CTranslate2) model directory; never downloaded")
+    parser.add_argument("--asr-model", default=None, metavar="NAME|DIR", help=ASR_MODEL_HELP)
     parser.add_argument("--rebuild-manifest", action="store_true",
                         help="only rebuild OUT/manifest.json from the status records (after parallel --shard jobs)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -53,7 +53,7 @@ def add_model_arguments(parser: argparse.ArgumentParser, *, required: bool = Tru
 
 def add_video_arguments(parser: argparse.ArgumentParser) -> None:
     """VIDEO and the flags of :func:`jegal.use.video.read_video`, plus ``--out`` and ``--quiet``."""
-    from jegal.perception.asr import ASR_MODES
+    from jegal.perception.asr import ASR_HELP, ASR_MODEL_HELP, ASR_MODES
     from jegal.perception.transcripts import TIER_HELP
 
     parser.add_argument("video", metavar="VIDEO",
@@ -64,11 +64,8 @@ def add_video_arguments(parser: argparse.ArgumentParser) -> None:
                              "or plain text to force-align); default: <name>.txt/.json/.TextGrid/.vtt/.srt/.eaf or "
                              "<name>.<lang>.vtt (yt-dlp) beside the video, else speech recognition (--asr)")
     parser.add_argument("--tier", default=None, metavar="NAME", help=TIER_HELP)
-    parser.add_argument("--asr", choices=ASR_MODES, default="auto",
-                        help="without a transcript: offline speech recognition (auto, the default: pocketsphinx, or "
-                             "faster-whisper with --asr-model), or none")
-    parser.add_argument("--asr-model", default=None, metavar="DIR",
-                        help="a local CTranslate2 Whisper model directory for --asr faster-whisper (never downloaded)")
+    parser.add_argument("--asr", choices=ASR_MODES, default="auto", help=ASR_HELP)
+    parser.add_argument("--asr-model", default=None, metavar="NAME|DIR", help=ASR_MODEL_HELP)
     parser.add_argument("--window-frames", type=int, default=WINDOW_FRAMES,
                         help=f"frames (25 fps) of each window the model sees (default {WINDOW_FRAMES})")
     parser.add_argument("--overlap-frames", type=int, default=OVERLAP_FRAMES,

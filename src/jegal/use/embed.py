@@ -395,7 +395,7 @@ def model_info(model_dir: Path) -> dict:
 # -- command line -----------------------------------------------------------------------------------
 def add_input_arguments(parser: argparse.ArgumentParser) -> None:
     """The flags for reading videos (:class:`VideoOptions`) and ``--batch-size``, ``--quiet``."""
-    from jegal.perception.asr import ASR_MODES
+    from jegal.perception.asr import ASR_HELP, ASR_MODEL_HELP, ASR_MODES
     from jegal.perception.transcripts import TIER_HELP
     from jegal.inference.windows import OVERLAP_FRAMES, WINDOW_FRAMES
 
@@ -404,9 +404,8 @@ def add_input_arguments(parser: argparse.ArgumentParser) -> None:
                              "<name>.<lang>.vtt beside it, else ASR)")
     parser.add_argument("--tier", default=None, metavar="NAME", help=TIER_HELP)
     parser.add_argument("--asr", choices=ASR_MODES, default="auto",
-                        help="videos without a transcript: offline speech recognition (auto: pocketsphinx), or none "
-                             "(then only gesture embeddings)")
-    parser.add_argument("--asr-model", default=None, metavar="DIR", help="local faster-whisper model directory")
+                        help=ASR_HELP + " (none: gesture embeddings only)")
+    parser.add_argument("--asr-model", default=None, metavar="NAME|DIR", help=ASR_MODEL_HELP)
     parser.add_argument("--window-frames", type=int, default=WINDOW_FRAMES, help="frames (25 fps) per window")
     parser.add_argument("--overlap-frames", type=int, default=OVERLAP_FRAMES, help="frames shared by neighbouring windows")
     parser.add_argument("--rgb-size", type=int, default=None, metavar="PX", help="crop size for an rgb model (default 112)")

