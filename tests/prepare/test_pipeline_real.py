@@ -39,6 +39,7 @@ def prepared(tmp_path_factory, real_dir):
     for name in ("sample1.avi", "sample1.wav", "sample1.txt", "sample2.avi", "sample2.wav",
                  "speaker_raw.mp4", "two_speakers_raw.mp4"):
         shutil.copy(real_dir / name, inp / name)
+    (inp / "sample1.en.vtt").write_text("WEBVTT\n")  # beside sample1.txt, which wins: said, not read
     # sample2 gets only its plain words: they are force-aligned.
     words = [line.rsplit(",", 3)[0].strip() for line in (real_dir / "sample2.txt").read_text().splitlines()[4:]]
     (inp / "sample2.txt").write_text(" ".join(words) + "\n")
@@ -76,6 +77,9 @@ def test_summary_counts_and_failure_reasons(prepared):
     assert not [p for p in out.rglob("*") if ".tmp" in p.name]
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["num_clips"] == len(prepared[3]) == 7  # two_speakers_raw: two people in each of two shots
+    unused = [w for w in summary["warnings"] if "not used" in w]
+    assert len(unused) == 1 and unused[0].startswith(str(prepared[0] / "sample1.en.vtt"))
+    assert unused[0].endswith("(using sample1.txt)")
 
 
 def test_speaker_raw_one_clip_at_25fps_with_duration_kept(prepared):

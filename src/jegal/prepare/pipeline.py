@@ -71,7 +71,11 @@ class Preparer(VideoReader):
         a bad input; the cheap checks (files, audio, transcript) come before any video is decoded."""
         from jegal.prepare.segment import cut_clips
 
+        from jegal.perception.transcripts import say_unused_transcripts
+
         result = ItemResult(item.name, "done")
+        # a transcript the user put beside the input but another one won: said on the terminal too
+        result.warnings += say_unused_transcripts(item.video or item.keypoints, item.transcript)
         got = self.read(item, result.warnings, result.timings)
         # the status record's "decode": the audio's and the video's decoding together
         result.timings["decode"] = result.timings.pop("audio") + result.timings.get("decode", 0.0)
