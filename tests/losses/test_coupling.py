@@ -133,19 +133,27 @@ def test_word_windows_clip_at_edges():
     assert not win[0, 1].any()
 
 
-@pytest.mark.parametrize("seed,window,temperature", [(0, 3, 0.07), (1, 0, 0.5), (2, 10, 0.2), (1, 10, 0.2)])
-def test_word_discrimination_matches_loop_reference(seed, window, temperature):
+def assert_matches_loop_reference(loss, loop, seed: int, window: int, temperature: float):
+    """``loss`` (batched, padded) against ``loop`` (clip by clip, unpadded) on a random ragged batch of
+    6 clips: value and gradients agree, padding frames get no gradient. Returns the batch and ``loss``'s value."""
     frames, fm, words, wm, spans, Ts, Ws, span_list = ragged(seed, n=6, d=8)
     frames.requires_grad_(True)
     words.requires_grad_(True)
-    fast = word_discrimination_loss(frames, fm, words, spans, wm, window=window, temperature=temperature)
-    ref = loop_word_discrimination([frames[i, :Ts[i]] for i in range(6)], [words[i, :Ws[i]] for i in range(6)],
-                                   span_list, window, temperature)
+    fast = loss(frames, fm, words, spans, wm, window=window, temperature=temperature)
+    ref = loop([frames[i, :Ts[i]] for i in range(6)], [words[i, :Ws[i]] for i in range(6)], span_list, window,
+               temperature)
     torch.testing.assert_close(fast, ref, atol=1e-5, rtol=1e-5)
     g_fast = torch.autograd.grad(fast, (frames, words))
     for a, b in zip(g_fast, torch.autograd.grad(ref, (frames, words))):
         torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)
     assert g_fast[0][~fm].abs().sum() == 0  # padding frames get no gradient
+    return (frames, fm, words, wm, spans, Ts, Ws, span_list), fast
+
+
+@pytest.mark.parametrize("seed,window,temperature", [(0, 3, 0.07), (1, 0, 0.5), (2, 10, 0.2), (1, 10, 0.2)])
+def test_word_discrimination_matches_loop_reference(seed, window, temperature):
+    (frames, fm, words, wm, spans, Ts, Ws, span_list), fast = assert_matches_loop_reference(
+        word_discrimination_loss, loop_word_discrimination, seed, window, temperature)
     # the gathered batch given explicitly is the same batch
     explicit = word_discrimination_loss(frames, fm, words, spans, wm, window=window, temperature=temperature,
                                         batch_words=words, batch_word_mask=wm)
