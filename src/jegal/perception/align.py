@@ -27,9 +27,10 @@ from pathlib import Path
 
 import numpy as np
 
+from jegal.data.transcripts import words_from_seconds
 from jegal.data.words import Word, normalise_word
 from jegal.perception.errors import EmptyTranscript, TranscriptTooLong, Unalignable
-from jegal.timebase import FPS, SAMPLE_RATE, seconds_to_frame
+from jegal.timebase import SAMPLE_RATE, seconds_to_frame
 
 PAD_S = 0.5
 # IPA (espeak-ng, en-us) -> CMU phones; longest match first.
@@ -256,6 +257,4 @@ def align_segments(audio: np.ndarray, segments: list[tuple[float, float, str]], 
         displays += [w for w, _, _ in found]
     if not displays:
         raise EmptyTranscript(f"{source}: no segment has words")
-    first = np.rint(np.concatenate(starts) * FPS).astype(int)
-    last = np.maximum(first, np.rint(np.concatenate(ends) * FPS).astype(int))
-    return [Word.from_display(w, int(s), int(e)) for w, s, e in zip(displays, first, last)]
+    return words_from_seconds(zip(displays, np.concatenate(starts), np.concatenate(ends)), source)

@@ -16,6 +16,7 @@ import numpy as np
 
 from jegal.data.words import normalise_word
 from jegal.perception.asr.engines import AsrUnavailable, RecognisedWord, engine_label, whisper_model
+from jegal.timebase import SAMPLE_RATE
 
 
 class FasterWhisperRecogniser:
@@ -60,7 +61,7 @@ class FasterWhisperRecogniser:
                                                clip_timestamps=[t for clip in clips for t in clip],
                                                language="en" if self.english_only else None,
                                                condition_on_previous_text=False)
-        duration = len(audio) / 16000
+        duration = len(audio) / SAMPLE_RATE
         words = [RecognisedWord(w.word.strip(), min(float(w.start), duration), min(float(w.end), duration),
                                 float(w.probability))
                  for seg in segments for w in (seg.words or []) if normalise_word(w.word)]
@@ -77,8 +78,8 @@ class FasterWhisperRecogniser:
         from faster_whisper.audio import pad_or_trim
         from faster_whisper.tokenizer import Tokenizer
 
-        if len(audio) > 30 * 16000:
-            raise ValueError(f"Whisper aligns at most 30 s at once, not {len(audio) / 16000:.1f} s")
+        if len(audio) > 30 * SAMPLE_RATE:
+            raise ValueError(f"Whisper aligns at most 30 s at once, not {len(audio) / SAMPLE_RATE:.1f} s")
         if not words:
             raise ValueError("no word to align")
         model = self.model
@@ -114,7 +115,7 @@ def speech_clips(audio: np.ndarray, max_s: float = MAX_CLIP_S) -> list[tuple[flo
     found = get_speech_timestamps(np.asarray(audio, np.float32), VadOptions())
     clips: list[list[float]] = []
     for region in found:
-        start, end = region["start"] / 16000, region["end"] / 16000
+        start, end = region["start"] / SAMPLE_RATE, region["end"] / SAMPLE_RATE
         if clips and end - clips[-1][0] <= max_s:
             clips[-1][1] = end
         else:
