@@ -677,18 +677,24 @@ def choose_eaf_tiers(tiers: dict[str, list[tuple[float, float, str]]], path: Pat
                      f"Tiers: {listing}")
 
 
-def eaf_tiers(path: Path | str) -> tuple[object, dict[str, list[tuple[float, float, str]]]]:
-    """``(pympi Eaf, {tier name: [(start_s, end_s, value), ...]})`` of an ELAN file, annotations in
-    time order; annotations without a time (unaligned slots) are left out. Raises
-    :class:`~jegal.data.transcripts.TranscriptError` naming the file when ``pympi`` cannot read it."""
+def open_eaf(path: Path | str):
+    """The pympi ``Eaf`` of an ELAN file, read without pympi's warnings about the file's EAF
+    version (ELAN's newer versions read fine); pympi's own errors pass through."""
     import warnings as pywarnings
 
     from pympi.Elan import Eaf
 
+    with pywarnings.catch_warnings():
+        pywarnings.simplefilter("ignore")
+        return Eaf(str(path), suppress_version_warning=True)
+
+
+def eaf_tiers(path: Path | str) -> tuple[object, dict[str, list[tuple[float, float, str]]]]:
+    """``(pympi Eaf, {tier name: [(start_s, end_s, value), ...]})`` of an ELAN file, annotations in
+    time order; annotations without a time (unaligned slots) are left out. Raises
+    :class:`~jegal.data.transcripts.TranscriptError` naming the file when ``pympi`` cannot read it."""
     try:
-        with pywarnings.catch_warnings():
-            pywarnings.simplefilter("ignore")
-            eaf = Eaf(str(path), suppress_version_warning=True)
+        eaf = open_eaf(path)
         tiers = {}
         for name in eaf.get_tier_names():
             rows = [(a[0], a[1], str(a[2] or "")) for a in eaf.get_annotation_data_for_tier(name)]

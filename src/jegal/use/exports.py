@@ -145,14 +145,12 @@ def _media_descriptor(video_path: Path, out: Path) -> dict:
 
 def _eaf(tiers: list[Tier], end_s: float, media: dict | None, base: Path | None):
     """A pympi ``Eaf``: ``base`` (the user's .eaf) or a new one, with ``tiers`` added and ``media`` linked."""
-    import warnings as pywarnings
-
     from pympi.Elan import Eaf
 
+    from jegal.perception.transcripts import open_eaf
+
     if base is not None:
-        with pywarnings.catch_warnings():
-            pywarnings.simplefilter("ignore")
-            eaf = Eaf(str(base), suppress_version_warning=True)
+        eaf = open_eaf(base)
     else:
         eaf = Eaf(author="jegal")
         eaf.remove_tier("default")
@@ -212,16 +210,14 @@ def relink_media(path: Path, root: Path, folder: Path, name: str) -> None:
     ``root`` that the user unpacks (one ``../`` more per sub-folder of ``path`` under ``root``), so
     ELAN finds the video when it lies beside that folder. Other links (those of the user's own
     ``.eaf``) are kept. Rewritten whole or not at all."""
-    import warnings as pywarnings
     from urllib.parse import quote
 
-    from pympi.Elan import Eaf, to_eaf
+    from pympi.Elan import to_eaf
 
     from jegal.atomic import atomic_path
+    from jegal.perception.transcripts import open_eaf
 
-    with pywarnings.catch_warnings():
-        pywarnings.simplefilter("ignore")
-        eaf = Eaf(str(path), suppress_version_warning=True)
+    eaf = open_eaf(path)
     prefix = Path(folder).resolve().as_uri()
     depth = len(Path(path).resolve().relative_to(Path(root).resolve()).parts)
     for media in eaf.media_descriptors:
