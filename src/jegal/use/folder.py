@@ -167,8 +167,9 @@ def run_folder(command: str, args: argparse.Namespace, task: Task) -> int:
         check_asr(args.asr, args.asr_model)  # a recogniser that cannot run stops the run before any video
     except expected_errors() as err:
         return report_error(command, err)
-    identity = model_record(model, model_dir)["identity"]
-    print(f"model: {model_record(model, model_dir)['statement']}")
+    record = model_record(model, model_dir)  # (digests the model's files: once per run)
+    identity = record["identity"]
+    print(f"model: {record['statement']}")
     print(f"{len(items)} inputs in {args.video}; outputs in {out}")
     records: list[VideoRecord] = []
     docs: dict[str, dict] = {}
@@ -227,7 +228,7 @@ def run_folder(command: str, args: argparse.Namespace, task: Task) -> int:
     write_text_atomic(out / table, text)
     failures = [{"input": r.video, "reason": r.reason, "message": r.message} for r in records if r.status == "failed"]
     summary = {"command": command, "input": str(args.video), "out": str(out), "table": table,
-               "model": model_record(model, model_dir), "items": len(records),
+               "model": record, "items": len(records),
                **{s: sum(r.status == s for r in records) for s in ("done", "skipped", "failed")},
                "seconds": round(time.perf_counter() - t0, 3), "timings": {k: round(v, 3) for k, v in timings.items()},
                "failures": failures, "videos": [asdict(r) for r in records]}
