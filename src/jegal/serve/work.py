@@ -215,8 +215,7 @@ def analyse(job: Job, model, model_dir, model_about: dict | None = None) -> dict
     reader = job_reader(model, model_dir)
     try:
         spot = spot_words(inputs.video, model, model_dir=model_dir, transcript=inputs.transcript, tier=inputs.tier,
-                          out=out,
-                          modalities="t" if text_only else None, also=[page_video], source=inputs.frames,
+                          out=out, modalities="t" if text_only else None, also=[page_video], source=inputs.frames,
                           notes=notes, progress=stages.part("spot"), preparer=reader)
     finally:
         if reader is not None:
